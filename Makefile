@@ -1,0 +1,33 @@
+# Everything a fresh machine needs goes through these targets; .ci/run calls `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: all install test demo bench clean
+
+all: install
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip setuptools wheel "cython>=3.0"
+
+# Rebuild the package (and its compiled core) whenever a source file changed.
+$(STAMP): $(VENV)/bin/python pyproject.toml setup.py $(shell find src csrc -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.c' -o -name '*.h' | grep -v '_core/core.c$$')
+	$(PIP) install --quiet --no-build-isolation ".[test,bench]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	cd tests && ../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+demo: install
+	$(VENV)/bin/jqgate demo
+
+bench: install
+	bash bench/run.sh
+
+clean:
+	rm -rf build $(VENV) src/*.egg-info src/jqgate/_core/*.c src/jqgate/_core/*.so

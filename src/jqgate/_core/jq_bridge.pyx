@@ -1,0 +1,1 @@
+# placeholder: the libjq bridge lands here
