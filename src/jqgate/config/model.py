@@ -1,0 +1,83 @@
+"""The gateway configuration after loading: typed records of Kong entities.
+
+Every form of configuration (declarative file, Admin API plugin body, KongPlugin manifest, bare
+DataKit config, quick-start flags) loads into one `GatewayConfig`. Records keep the location of
+their source so later stages can report errors against what the user wrote.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Target:
+    target: str            # "host:port" as written (port defaults to 8000, as Kong)
+    host: str
+    port: int
+    weight: int = 100
+    location: str = ""
+
+
+@dataclass
+class Upstream:
+    name: str
+    id: str
+    targets: list[Target] = field(default_factory=list)
+    algorithm: str = "round-robin"
+    location: str = ""
+
+
+@dataclass
+class Service:
+    name: str | None
+    id: str
+    protocol: str          # http | https
+    host: str              # a hostname, or the name of an Upstream
+    port: int
+    path: str | None
+    connect_timeout: int = 60000   # milliseconds, Kong's defaults
+    read_timeout: int = 60000
+    write_timeout: int = 60000
+    retries: int = 5
+    tls_verify: bool | None = None
+    location: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)   # the record as written (kong.router.service)
+
+
+@dataclass
+class Route:
+    name: str | None
+    id: str
+    service_id: str | None           # Service.id, or None for a route without a service
+    paths: list[str] = field(default_factory=list)      # "~" prefix = regex
+    hosts: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+    protocols: list[str] = field(default_factory=lambda: ["http", "https"])
+    strip_path: bool = True
+    preserve_host: bool = False
+    regex_priority: int = 0
+    location: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)   # the record as written (kong.router.route)
+
+
+@dataclass
+class PluginInstance:
+    name: str                        # only "datakit" runs; others are rejected (D32) or skipped
+    id: str
+    config: dict[str, Any]           # the DataKit config object, as written
+    service_id: str | None = None    # scope; both None = global
+    route_id: str | None = None
+    instance_name: str | None = None
+    enabled: bool = True
+    protocols: list[str] = field(default_factory=lambda: ["grpc", "grpcs", "http", "https"])
+    location: str = ""               # location of the plugin record, e.g. "plugins[0]"
+
+
+@dataclass
+class GatewayConfig:
+    services: list[Service] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    upstreams: list[Upstream] = field(default_factory=list)
+    plugins: list[PluginInstance] = field(default_factory=list)
+    source: str = ""                 # file name or "<admin>", for messages
