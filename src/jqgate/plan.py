@@ -1,0 +1,180 @@
+"""The compiled execution plan of one DataKit instance: frozen, integer-indexed, name-free.
+
+The compiler (`jqgate.compiler`) produces a `Plan`; the executors (the Cython core and the plain
+Python reference in `jqgate.reference`) run it per request. Nothing on the per-request path looks
+a node up by name, parses a URL, compiles a program or encodes a constant: all of that is here.
+
+Values live in a per-request list of **slots**. `Plan.slot_template` is the initial content of
+that list (constants of `static` nodes are already in place; every other slot is `None`), so a
+request starts with `list(plan.slot_template)`.
+
+**Ops** are the nodes in execution order: a topological order of the dependency graph (data
+edges, branch membership edges, implicit ordering edges) with the position in `nodes` as the
+tie-breaker. Request-window ops come first (`ops[:plan.response_start]`), then response-window
+ops. Each window begins with its implicit source op (`request` / `service_response`) and ends
+with its implicit sink op (`service_request` / `response`) when the config connects to it.
+
+An op is runnable when every op in `deps` has completed. `dependents` is the reverse relation,
+so an executor can keep one countdown per op (`len(deps)`) instead of rescanning.
+
+**Bindings** say where an op's inputs come from. `port` is the input field (`"body"`, `"headers"`,
+a jq input name) or `SELF` for a node-wise input; `slot` is the source slot; `convert` is the
+runtime check/conversion the type rules of datakit.md §3.4 require for that edge:
+
+    CONV_NONE    copy as-is
+    CONV_MAP     value must be a JSON object (or null)            any -> map
+    CONV_OBJECT  value must be a JSON object (or null); its keys that match the target's input
+                 fields are delivered to those fields             any -> object (node-wise)
+    CONV_STRING  value must be a string (numbers render as their shortest decimal text)
+    CONV_NUMBER  value must be a number, or a string holding a decimal/float number
+    CONV_BOOLEAN value must be a boolean
+
+A failing check fails the consuming node (error text from the executor).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SELF = ""          # the port name of a node-wise ($self) input or output
+
+# Windows
+WINDOW_REQUEST = 0
+WINDOW_RESPONSE = 1
+WINDOW_NAMES = ("request", "response")
+
+# Runtime conversions on bindings
+CONV_NONE = 0
+CONV_MAP = 1
+CONV_OBJECT = 2
+CONV_STRING = 3
+CONV_NUMBER = 4
+CONV_BOOLEAN = 5
+CONV_NAMES = ("none", "map", "object", "string", "number", "boolean")
+
+# Op kinds: one per node type, plus the implicit sources and sinks.
+OP_REQUEST = "request"                    # source: fills the request slots it lists
+OP_SERVICE_REQUEST = "service_request"    # sink: patch the upstream request
+OP_SERVICE_RESPONSE = "service_response"  # source: fills slots from the upstream response
+OP_RESPONSE = "response"                  # sink: patch the client response
+OP_VAULT = "vault"                        # source: resolves the vault entries it lists
+IMPLICIT_KINDS = (OP_REQUEST, OP_SERVICE_REQUEST, OP_SERVICE_RESPONSE, OP_RESPONSE, OP_VAULT)
+
+
+@dataclass(frozen=True)
+class Binding:
+    port: str            # input field name, or SELF
+    slot: int            # source slot
+    convert: int = CONV_NONE
+    source: str = ""     # "NODE.field" / "NODE", for dumps and error messages only
+
+
+@dataclass(frozen=True)
+class CallTarget:
+    """A call URL split once at load time."""
+    url: str
+    scheme: str          # "http" | "https"
+    host: str            # without brackets for IPv6
+    port: int
+    target: str          # path + query as sent on the request line ("/" when empty)
+    path: str            # path only
+    query: str           # query without "?" ("" when absent)
+    host_header: str     # value for the Host header (port omitted when default)
+
+
+@dataclass(frozen=True)
+class CallParams:
+    url: CallTarget | None       # None when only inputs.url gives it
+    method: str
+    timeout: float               # seconds (D4: default / 0 -> 60 s)
+    ssl_verify: bool
+    ssl_server_name: str | None
+
+
+@dataclass(frozen=True)
+class JqParams:
+    source: str
+    program: Any                 # jqgate._core.core.JqProgram, compiled at load time
+    input_mode: str              # "self": `.` is the SELF binding; "fields": an object of
+                                 # `field_names`; "none": `.` is null
+    field_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExitParams:
+    status: int
+    warn_headers_sent: bool | None = None
+
+
+@dataclass(frozen=True)
+class PropertyParams:
+    property: str                # as written
+    canonical: str               # with D24 aliases resolved
+    family: str                  # e.g. "kong.ctx.shared", "kong.client.ip" (the table row)
+    key: str | None              # the <key> of kong.ctx.shared.<key> / kong.configuration.<key>
+    mode: str                    # "get" | "set"
+    content_type: str | None
+    non_nil: bool
+
+
+@dataclass(frozen=True)
+class StaticParams:
+    values: dict                 # the literal values (also already in the slot template)
+
+
+@dataclass(frozen=True)
+class BranchParams:
+    then_ops: tuple[int, ...]    # op indices allowed only when the condition is true
+    else_ops: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class GenericParams:
+    """Node types whose runtime lives in later work: their validated config, kept whole."""
+    config: dict
+
+
+@dataclass(frozen=True)
+class Op:
+    index: int                   # position in Plan.ops
+    kind: str                    # node type ("call", "jq", ...) or an OP_* implicit kind
+    node: int                    # index into Plan.nodes
+    window: int                  # WINDOW_REQUEST | WINDOW_RESPONSE
+    deps: tuple[int, ...]        # op indices that must complete first
+    dependents: tuple[int, ...]  # reverse of deps
+    inputs: tuple[Binding, ...]  # field and node-wise bindings, in port order
+    out_self: int                # slot of the node-wise output, -1 when the node has none
+    out_fields: tuple[tuple[str, int], ...]   # (field, slot) for every output field
+    params: Any = None           # one of the *Params records above, or None
+    is_async: bool = False       # does I/O (call; later cache/vault fetches)
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    index: int                   # 1-based position in `nodes` (0 for implicit nodes), as Kong logs it
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    nodes: tuple[PlanNode, ...]  # user nodes in config order, then the implicit nodes used
+    ops: tuple[Op, ...]
+    response_start: int          # ops[:response_start] run in the request window
+    slot_template: tuple[Any, ...]
+    slot_names: tuple[str, ...]  # "NODE.field" / "NODE" per slot, for dumps and traces
+    constant_slots: frozenset[int]
+    constant_json: dict[int, bytes]   # pre-encoded JSON of every constant slot
+    waves: tuple[tuple[int, ...], ...]   # call ops grouped: wave k = calls that have k calls before them
+    request_fields: tuple[tuple[str, int], ...]   # request outputs to materialise: (field, slot)
+    reads_request_body: bool
+    reads_response_body: bool    # service_response.body/raw_body read (buffer the upstream body)
+    writes_response_body: bool
+    has_response_window: bool    # anything runs after the upstream answered
+    debug: bool
+    config_hash: str
+    instance: str                # plugin id / instance_name / scope, for namespacing (D19)
+    edges: tuple[tuple[str, str, str], ...] = field(default=())  # (source label, target label, convert) for dumps
+
+    def op_names(self) -> list[str]:
+        return [self.nodes[op.node].name for op in self.ops]
