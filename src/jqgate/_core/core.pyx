@@ -6,3 +6,4 @@ matching .pxd files so calls between them are C calls.
 """
 
 include "jq_bridge.pyx"
+include "http_client.pyx"
