@@ -38,19 +38,16 @@ def dense_flow(count: int = 64) -> dict:
 
 
 def compute_flow(count: int = 30) -> dict:
-    """F4 of the benchmarks: a chain of static and jq nodes ending in exit."""
+    """F4 of the benchmarks: `count` nodes, a chain of static and jq nodes ending in exit."""
     nodes = [{"name": "S0", "type": "static", "values": {"n": 1, "tag": "x"}}]
-    previous = "S0"
-    for i in range(1, count - 1):
-        if i % 5 == 0:
+    while len(nodes) < count - 1:
+        i, previous = len(nodes), nodes[-1]["name"]
+        if i % 5 == 0 and len(nodes) < count - 2:
             nodes.append({"name": f"S{i}", "type": "static", "values": {"k": i}})
             nodes.append({"name": f"J{i}", "type": "jq", "inputs": {"a": previous, "b": f"S{i}"},
                           "jq": ".a * {k: .b.k}"})
         else:
             nodes.append({"name": f"J{i}", "type": "jq", "input": previous,
                           "jq": '. + {n: ((.n // 0) + 1), tag: ((.tag // "") + "y")}'})
-        previous = f"J{i}"
-    nodes = nodes[:count - 1]
-    previous = nodes[-1]["name"]
-    nodes.append({"name": "EXIT", "type": "exit", "inputs": {"body": previous}, "status": 200})
+    nodes.append({"name": "EXIT", "type": "exit", "inputs": {"body": nodes[-1]["name"]}, "status": 200})
     return {"nodes": nodes}
