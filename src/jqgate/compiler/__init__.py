@@ -1,0 +1,1 @@
+"""The DataKit compiler: config → validated graph → static execution plan."""
