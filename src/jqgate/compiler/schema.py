@@ -33,8 +33,7 @@ def validate_datakit_schema(config: Any, location: str, issues: Issues) -> list[
     """Check one DataKit `config` object; return the indices of nodes that passed."""
     if not checks.check_object(config, location, issues):
         return []
-    checks.check_known_keys(config, location, issues,
-                            [key for key in CONFIG_FIELDS if key != "ca_certificates"])
+    checks.check_known_keys(config, location, issues, CONFIG_FIELDS)
     if config.get("ca_certificates") is not None:
         issues.add(join(location, "ca_certificates"),
                    "not supported (an unreleased Kong 3.16 feature); remove it")
@@ -105,11 +104,12 @@ def _missing_ports(spec: NodeSpec) -> tuple[str, ...]:
 
 
 def unknown_field_message(key: Any, spec: NodeSpec, allowed: list[str]) -> str:
+    a_type = f"{'an' if spec.type[0] in 'aeiox' else 'a'} {spec.type}"
     if key in ("input", "inputs"):
-        return f"unknown field: a {spec.type} node has no inputs"
+        return f"unknown field: {a_type} node has no inputs"
     if key in ("output", "outputs"):
-        return f"unknown field: a {spec.type} node has no outputs"
-    return f"unknown field for a {spec.type} node (allowed: {', '.join(allowed)})"
+        return f"unknown field: {a_type} node has no outputs"
+    return f"unknown field for {a_type} node (allowed: {', '.join(allowed)})"
 
 
 def validate_name(node: dict, location: str, issues: Issues, seen_names: set[str]) -> None:
