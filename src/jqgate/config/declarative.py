@@ -20,8 +20,8 @@ from typing import Any
 
 from jqgate.config import checks
 from jqgate.config.model import GatewayConfig, Route, Service
-from jqgate.config.plugins import (CONSUMER_SCOPE_MESSAGE, DATAKIT, PluginRecord, log,
-                                  parse_plugin, reference_key)
+from jqgate.config.plugins import (CONSUMER_SCOPE_MESSAGE, DATAKIT, PluginRecord,
+                                  check_reference, log, parse_plugin, reference_key)
 from jqgate.config.routes import parse_route
 from jqgate.config.services import parse_service
 from jqgate.config.upstreams import parse_target, parse_upstream
@@ -161,7 +161,7 @@ class DeclarativeBuilder:
         ref = record.get("upstream")
         if ref is None:
             self.issues.add(location, "missing field `upstream`")
-        else:
+        elif check_reference(ref, join(location, "upstream"), self.issues):
             self.target_refs.append((join(location, "upstream"), ref, target))
 
     def check_consumer(self, record: Any, location: str) -> None:
@@ -224,13 +224,9 @@ class DeclarativeBuilder:
                 else:
                     record.plugin.route_id = route.id
         for location, ref, target in self.target_refs:
-            if not isinstance(ref, (str, dict)):
-                self.issues.add(location, f"expected an upstream name or id, got {checks.type_name(ref)}")
-                continue
-            key = ref if isinstance(ref, str) else ref.get("name") or ref.get("id")
-            upstream = upstreams.get(key) if isinstance(key, str) else None
+            upstream = upstreams.get(reference_key(ref))
             if upstream is None:
-                self.issues.add(location, f'unknown upstream "{key}"')
+                self.issues.add(location, f'unknown upstream "{reference_key(ref)}"')
             else:
                 upstream.targets.append(target)
 

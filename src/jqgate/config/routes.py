@@ -6,6 +6,7 @@ from typing import Any
 
 from jqgate.config import checks
 from jqgate.config.model import Route
+from jqgate.config.plugins import check_reference
 from jqgate.config.services import check_tags, entity_id, optional_name
 from jqgate.errors import Issues, join
 
@@ -63,6 +64,8 @@ def parse_route(record: Any, location: str, issues: Issues) -> tuple[Route, Any]
         checks.check_enum(str(record["https_redirect_status_code"]),
                           join(location, "https_redirect_status_code"), issues, ("426",))
     check_tags(record, location, issues)
+    if record.get("service") is not None:
+        check_reference(record["service"], join(location, "service"), issues)
     if len(issues) != before:
         return None
     return route, record.get("service")
