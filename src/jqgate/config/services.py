@@ -1,6 +1,7 @@
 """Kong `services` records: `url` or `protocol`/`host`/`port`/`path`, with Kong's defaults."""
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,6 +11,7 @@ from jqgate.config.ids import stable_id
 from jqgate.config.model import Service
 from jqgate.errors import Issues, join
 
+WHITESPACE = re.compile(r"\s")
 PROTOCOLS = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 TIMEOUTS = ("connect_timeout", "read_timeout", "write_timeout")
@@ -103,7 +105,7 @@ def parse_service_url(url: Any, location: str, issues: Issues) -> tuple[str, str
     if protocol not in PROTOCOLS:
         issues.add(location, f'"{url}" is not an http or https URL')
         return fallback
-    if not parts.hostname or any(ch.isspace() for ch in url):
+    if not parts.hostname or WHITESPACE.search(url):
         issues.add(location, f'"{url}" is not a valid URL')
         return fallback
     if parts.query or parts.fragment or parts.username or parts.password:
