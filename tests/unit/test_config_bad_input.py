@@ -177,3 +177,9 @@ def test_reading_raises_only_config_error(text):
         parse_documents(text, "fuzz.yaml")
     except ConfigError:
         pass
+
+
+def test_broken_json_file_reports_json_position(tmp_path):
+    path = write(tmp_path, "body.json", '{"name": "datakit",\n "config": {nodes: []}}')
+    assert errors_of(load_file, path) == [
+        f"{path}: line 2, column 13: not valid JSON: Expecting property name enclosed in double quotes"]

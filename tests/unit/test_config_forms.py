@@ -210,3 +210,42 @@ def test_quick_start_errors_name_flag_and_file(tmp_path):
         '--upstream: "ftp://x" is not an http or https URL',
         f"{bad}: config: expected an object, got integer",
     ]
+
+
+def test_quick_start_plugin_ids_differ_per_file_and_duplicates_are_refused(tmp_path):
+    body = json.loads((SEED / "admin-global.json").read_text())
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps(body))
+    second.write_text(json.dumps(body))
+    config = quick_start("http://upstream", [str(first), str(second)])
+    assert len({p.id for p in config.plugins}) == 2
+    first.write_text(json.dumps(body | {"id": "same"}))
+    second.write_text(json.dumps(body | {"id": "same"}))
+    assert errors_of(quick_start, "http://upstream", [str(first), str(second)]) == [
+        f'{second}: duplicate plugin id "same" (also in {first})']
+
+
+def test_several_documents_must_be_manifests(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text((SEED / "kongplugin.yaml").read_text() + "---\nnodes: []\n")
+    assert errors_of(load_plugin_documents, read_documents(str(path)), str(path)) == [
+        "documents[1]: a file with several YAML documents may only hold KongPlugin/KongClusterPlugin "
+        "manifests"]
+
+
+def test_manifest_errors():
+    doc = {"apiVersion": "v2", "kind": "Plugin", "metadata": [], "plugin": "datakit",
+           "configFrom": {"secretKeyRef": {}}, "disabled": "no"}
+    assert errors_of(load_plugin_document, doc, "m.yaml") == [
+        'apiVersion: expected "configuration.konghq.com/v1"',
+        "kind: expected one of: KongPlugin, KongClusterPlugin",
+        "metadata: expected an object, got array",
+        "configFrom: not supported: give the DataKit config inline under `config:`",
+        "missing field `config`",
+        "disabled: expected a boolean, got string",
+    ]
+
+
+def test_unrecognised_plugin_document():
+    [error] = errors_of(load_plugin_document, {"foo": 1}, "x.json")
+    assert error.startswith("expected a DataKit plugin document")

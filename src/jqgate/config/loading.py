@@ -67,7 +67,8 @@ def quick_start(upstream_url: str, plugin_files: list[str],
     if service is not None:
         config.services.append(service)
         config.routes.append(Route(name=QUICK_START_ROUTE, id=stable_id("route", QUICK_START_ROUTE),
-                                   service_id=service.id, paths=["/"], location="--upstream"))
+                                   service_id=service.id, paths=["/"], location="--upstream",
+                                   raw={"name": QUICK_START_ROUTE, "paths": ["/"]}))
     for path in plugin_files:
         try:
             plugins = load_plugin_documents(read_documents(path), path, skip_unknown_plugins)
@@ -79,5 +80,11 @@ def quick_start(upstream_url: str, plugin_files: list[str],
         for plugin in plugins:
             plugin.service_id = plugin.route_id = None
             config.plugins.append(plugin)
+    first_source: dict[str, str] = {}
+    for plugin in config.plugins:
+        if plugin.id in first_source:
+            issues.add(plugin.source, f'duplicate plugin id "{plugin.id}" (also in '
+                                      f"{first_source[plugin.id]})")
+        first_source.setdefault(plugin.id, plugin.source)
     issues.raise_if_any()
     return config

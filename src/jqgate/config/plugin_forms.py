@@ -22,7 +22,8 @@ from jqgate.config import checks
 from jqgate.config.declarative import load_declarative
 from jqgate.config.ids import stable_id
 from jqgate.config.model import PluginInstance
-from jqgate.config.plugins import DATAKIT, log, parse_plugin, unknown_plugin_message
+from jqgate.config.plugins import (DATAKIT, PLUGIN_PROTOCOLS, log, parse_plugin,
+                                  unknown_plugin_message)
 from jqgate.errors import ConfigError, Issues, join
 
 MANIFEST_API_VERSION = "configuration.konghq.com/v1"
@@ -63,12 +64,12 @@ def load_plugin_document(doc: Any, source: str, skip_unknown_plugins: bool = Fal
     elif form == "declarative" and (any(doc.get(k) for k in DECLARATIVE_ENTITIES)):
         plugins = load_declarative_plugins(doc, source, skip_unknown_plugins, prefix)
     elif form == "declarative":
-        plugins = load_plugin_list(doc, prefix, issues, skip_unknown_plugins)
+        plugins = load_plugin_list(doc, source, prefix, issues, skip_unknown_plugins)
     elif form == "manifest":
         plugins = load_manifest(doc, prefix, issues, skip_unknown_plugins)
     elif form == "admin":
         parsed = parse_plugin(doc, prefix.rstrip("."), issues, skip_unknown=skip_unknown_plugins,
-                              config_location=prefix + "config")
+                              config_location=prefix + "config", id_seed=source)
         plugins = [parsed.plugin] if parsed is not None else []
     else:
         checks.check_known_keys(doc, prefix.rstrip("."), issues, BARE_CONFIG_KEYS)
@@ -113,7 +114,8 @@ def load_declarative_plugins(doc: dict, source: str, skip_unknown: bool,
                                    prefix.rstrip("."), e.message) for e in exc.errors]) from None
 
 
-def load_plugin_list(doc: dict, prefix: str, issues: Issues, skip_unknown: bool) -> list[PluginInstance]:
+def load_plugin_list(doc: dict, source: str, prefix: str, issues: Issues,
+                     skip_unknown: bool) -> list[PluginInstance]:
     for key in doc:
         if key not in ("_format_version", "plugins", "_transform", "_workspace", "_info", "_comment"):
             issues.add(prefix + str(key), "unknown top-level key in a plugin document")
@@ -127,7 +129,8 @@ def load_plugin_list(doc: dict, prefix: str, issues: Issues, skip_unknown: bool)
         return []
     plugins = []
     for index, record in enumerate(records):
-        parsed = parse_plugin(record, f"{prefix}plugins[{index}]", issues, skip_unknown=skip_unknown)
+        parsed = parse_plugin(record, f"{prefix}plugins[{index}]", issues, skip_unknown=skip_unknown,
+                              id_seed=source)
         if parsed is not None:
             plugins.append(parsed.plugin)
     return plugins
@@ -172,13 +175,14 @@ def load_manifest(doc: dict, prefix: str, issues: Issues, skip_unknown: bool) ->
     if disabled is not None:
         checks.check_bool(disabled, prefix + "disabled", issues)
     protocols = doc.get("protocols")
-    if protocols is not None:
-        checks.check_string_list(protocols, prefix + "protocols", issues, min_items=1)
+    if protocols is not None and checks.check_list(protocols, prefix + "protocols", issues, min_items=1):
+        for index, protocol in enumerate(protocols):
+            checks.check_enum(protocol, f"{prefix}protocols[{index}]", issues, PLUGIN_PROTOCOLS)
     if len(issues) != before:
         return []
     namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
     plugin = PluginInstance(
-        name=DATAKIT, id=stable_id("plugin", f"{doc['kind']}/{namespace}/{name}"), config=config,
+        name=DATAKIT, id=stable_id("plugin", f"{doc['kind']}/{namespace}/{name}#{prefix}"), config=config,
         instance_name=doc.get("instance_name") or name, enabled=not disabled,
         location=location, config_location=prefix + "config")
     if protocols:

@@ -39,8 +39,12 @@ def unknown_plugin_message(name: str) -> str:
 
 
 def parse_plugin(record: Any, location: str, issues: Issues, *, skip_unknown: bool,
-                 config_location: str | None = None) -> PluginRecord | None:
-    """One plugin record; None when invalid or skipped (a skipped plugin adds no issue)."""
+                 config_location: str | None = None, id_seed: str = "") -> PluginRecord | None:
+    """One plugin record; None when invalid or skipped (a skipped plugin adds no issue).
+
+    A record without `id` gets a stable one from `id_seed` (the source file for plugin
+    documents, so two files do not collide) and its instance name or location.
+    """
     if not checks.check_object(record, location, issues):
         return None
     name = record.get("name")
@@ -99,7 +103,7 @@ def parse_plugin(record: Any, location: str, issues: Issues, *, skip_unknown: bo
     if len(issues) != before:
         return None
     if not plugin.id:
-        plugin.id = stable_id("plugin", instance_name or f"@{location}")
+        plugin.id = stable_id("plugin", f"{id_seed}#{instance_name or '@' + location}")
     return PluginRecord(plugin, record.get("service"), record.get("route"))
 
 

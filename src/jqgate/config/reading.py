@@ -65,8 +65,12 @@ def parse_documents(text: str, source: str) -> list[Any]:
             document = json.loads(text)
         except RecursionError:
             raise fail(source, f"nested too deeply (the limit is {MAX_DEPTH} levels)") from None
-        except ValueError:
-            pass
+        except ValueError as exc:
+            # Not JSON. Flow-style YAML also starts with a bracket, so YAML gets its turn,
+            # except for .json files and texts too large for YAML: report the JSON error.
+            if source.endswith(".json") or len(text) > MAX_YAML_BYTES:
+                raise fail(source, f"line {exc.lineno}, column {exc.colno}: not valid JSON: "
+                                   f"{exc.msg}") from None
         else:
             check_depth(document, source)
             return [document]
