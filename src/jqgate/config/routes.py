@@ -15,9 +15,12 @@ ROUTE_FIELDS = ("name", "id", "service", "paths", "hosts", "methods", "protocols
                 "request_buffering", "response_buffering", "https_redirect_status_code")
 # Kong route fields this gateway does not match on: accepting them would widen routes silently.
 UNSUPPORTED_ROUTE_FIELDS = {
-    "headers": "matching on headers", "snis": "matching on TLS SNI", "sources": "matching on "
-    "client addresses", "destinations": "matching on local addresses", "expression":
-    "expression routes", "priority": "expression route priority",
+    "headers": "matching on headers",
+    "snis": "matching on TLS SNI",
+    "sources": "matching on client addresses",
+    "destinations": "matching on local addresses",
+    "expression": "expression routes",
+    "priority": "expression route priority",
 }
 METHOD = re.compile(r"[A-Z]+")
 HOST = re.compile(r"(\*\.)?[A-Za-z0-9_.-]+(\.\*)?(:[0-9]{1,5})?|\*\.[A-Za-z0-9_.-]+")
@@ -50,10 +53,13 @@ def parse_route(record: Any, location: str, issues: Issues) -> tuple[Route, Any]
                 checks.check_enum(protocol, join(location, f"protocols[{index}]"), issues,
                                   ("http", "https"))
             route.protocols = list(record["protocols"])
-    for key in ("strip_path", "preserve_host", "request_buffering", "response_buffering"):
-        if record.get(key) is not None and checks.check_bool(record[key], join(location, key), issues) \
-                and hasattr(route, key):
+    for key in ("strip_path", "preserve_host"):
+        if record.get(key) is not None and checks.check_bool(record[key], join(location, key), issues):
             setattr(route, key, record[key])
+    # Buffering flags change when bytes move, not which bytes: checked, then ignored.
+    for key in ("request_buffering", "response_buffering"):
+        if record.get(key) is not None:
+            checks.check_bool(record[key], join(location, key), issues)
     if record.get("regex_priority") is not None and checks.check_int(
             record["regex_priority"], join(location, "regex_priority"), issues):
         route.regex_priority = int(record["regex_priority"])

@@ -35,8 +35,8 @@ def parse_upstream(record: Any, location: str, issues: Issues) -> Upstream | Non
     name = record.get("name")
     if name is None:
         issues.add(location, "missing field `name`")
-    elif checks.check_string(name, join(location, "name"), issues, max_len=255):
-        pass
+    else:
+        checks.check_string(name, join(location, "name"), issues, max_len=255)
     upstream = Upstream(name=name if isinstance(name, str) else "",
                         id=entity_id(record, "upstream", name if isinstance(name, str) else None,
                                      location, issues),

@@ -5,7 +5,7 @@ import re
 from urllib.parse import urlsplit
 
 from jqgate.config.checks import INT32_MAX
-from jqgate.errors import Issues, join
+from jqgate.errors import Issues
 from jqgate.nodes.spec import NodeSpec, boolean, integer, string
 
 
