@@ -159,10 +159,11 @@ def validate_connections(node: dict, location: str, issues: Issues, spec: NodeSp
             check_label(node[single], join(location, single), issues)
     for many in ("inputs", "outputs"):
         if node.get(many) is not None and (spec is None or many not in _missing_ports(spec)):
-            check_label_map(node[many], join(location, many), issues)
+            check_label_map(node[many], join(location, many), issues,
+                            literal_hint=(many == "inputs"))
 
 
-def check_label_map(value: Any, location: str, issues: Issues) -> None:
+def check_label_map(value: Any, location: str, issues: Issues, literal_hint: bool) -> None:
     if not isinstance(value, dict):
         issues.add(location, f"expected an object of field: connection label, got "
                              f"{checks.type_name(value)}")
@@ -173,11 +174,15 @@ def check_label_map(value: Any, location: str, issues: Issues) -> None:
             issues.add(entry, "field names must be strings of 1-255 characters")
             continue
         if label is not None:               # null entries are legal and ignored (§3.3)
-            check_label(label, entry, issues)
+            check_label(label, entry, issues, literal_hint)
 
 
-def check_label(label: Any, location: str, issues: Issues) -> bool:
-    """S10/S11 with D17 (three-part labels) and D27 (literal values) hints."""
+def check_label(label: Any, location: str, issues: Issues, literal_hint: bool = False) -> bool:
+    """S10/S11 with D17 (three-part labels) and D27 (literal values) hints.
+
+    Under `inputs`, any string that is not a label is taken for a literal value (D27: the docs
+    write literal URLs there); elsewhere only strings that look like values get that hint.
+    """
     if isinstance(label, (dict, list)):
         issues.add(location, f"expected a connection label (string), got {checks.type_name(label)}")
         return False
@@ -198,7 +203,7 @@ def check_label(label: Any, location: str, issues: Issues) -> bool:
                              f'values: connect "{node_part}.{first}" to a jq node that selects '
                              f'.{rest} and connect that node here')
         return False
-    if _looks_literal(label):                                                         # D27
+    if literal_hint or _looks_literal(label):                                        # D27
         issues.add(location, f'{LABEL_MESSAGE}, got "{_short(label)}"; {STATIC_HINT}')
         return False
     issues.add(location, f'{LABEL_MESSAGE}, got "{_short(label)}"')
