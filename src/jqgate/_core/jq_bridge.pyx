@@ -11,9 +11,10 @@
 #   key, raises TypeError. Integers within +-2**53 become doubles; larger ones carry their exact
 #   decimal text (jq's number literals). Finite floats carry float.__repr__ text too, so
 #   `tostring`/`tojson` render them as jq renders the JSON text json.dumps writes; NaN and
-#   infinities are plain doubles. Strings are UTF-8; a str with lone surrogates (not valid
-#   Unicode text) is read as JSON's \uXXXX escapes are: a high+low surrogate pair becomes its
-#   character and any lone surrogate becomes U+FFFD.
+#   infinities are plain doubles. Strings are UTF-8. A str holding surrogate code points (not
+#   valid Unicode text) is repaired rather than refused: a high+low pair becomes the character it
+#   encodes and each lone surrogate becomes U+FFFD, as jq treats invalid UTF-8 in its input
+#   (the PyPI binding fails there with jq's "Invalid \uXXXX\uXXXX surrogate pair escape").
 # Values, jq -> Python (as the PyPI `jq` binding returns them):
 #   NaN -> None; +-infinity -> +-1.7976931348623157e+308 (float); a number carrying an integer
 #   literal beyond 2**53 -> that exact int (the PyPI binding rounds it through a double; this is
@@ -76,8 +77,8 @@ cdef int jqb_str_to_jv(object text, jv* out) except -1:
         if not PyErr_ExceptionMatches(UnicodeEncodeError):
             return -1  # MemoryError and the like: already set, propagate it
         PyErr_Clear()
-        # Lone surrogates: read them as a JSON parser reads \uXXXX escapes (pairs join, lone
-        # ones become U+FFFD). Rare, so the slow path is plain Python.
+        # Surrogate code points: pairs join into their character, lone ones become U+FFFD (see
+        # the file header). Rare, so the slow path is plain Python.
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
         data = jqb_utf8_and_size(text, &size)
         if data == NULL:
