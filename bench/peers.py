@@ -1,0 +1,130 @@
+"""What gets started: the mocks, each implementation's server(s), and which flow each one serves.
+
+An implementation is a set of servers; a target is one (implementation, flow) pair measured by
+wrk at one URL. nginx configs are copied into the run directory (their pid and log paths are
+relative to the `-p` prefix) and, for the multi-worker run, rewritten to `worker_processes N`.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import layout
+
+JQGATE = "jqgate"
+NJS = "nginx+njs"
+AIOHTTP = "aiohttp+jq"
+DIRECT = "ceiling: nginx fixed 200"
+UVLOOP = "ceiling: uvloop+httptools"
+IMPLEMENTATIONS = [JQGATE, NJS, AIOHTTP, DIRECT, UVLOOP]
+CEILINGS = [DIRECT, UVLOOP]
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    key: str            # unique name, also the log file name
+    argv: tuple
+    port: int           # the server is ready when this port accepts connections
+
+
+@dataclass(frozen=True)
+class Target:
+    impl: str
+    flow: str           # F1..F4, or "fixed" for the ceilings
+    server: str         # ServerSpec.key
+    port: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.impl} / {self.flow}"
+
+    @property
+    def url(self) -> str:
+        path = layout.FLOW_PATHS.get(self.flow, "/anything")
+        return f"http://{layout.HOST}:{self.port}{path}"
+
+
+def nginx_argv(conf: str, run_dir: Path, name: str, workers: int = 1) -> tuple:
+    """Copy bench/peers/<conf> (and dk_flow.js, which js_import finds beside it) into its own
+    prefix under the run directory; nginx runs in the foreground (daemon off)."""
+    prefix = run_dir / name
+    (prefix / "logs").mkdir(parents=True, exist_ok=True)
+    text = (layout.PEERS / conf).read_text()
+    text = re.sub(r"^worker_processes \d+;", f"worker_processes {workers};", text, flags=re.M)
+    (prefix / conf).write_text(text)
+    shutil.copy(layout.PEERS / "dk_flow.js", prefix / "dk_flow.js")
+    return ("nginx", "-p", f"{prefix}/", "-c", str(prefix / conf), "-e", str(prefix / "logs" / "error.log"))
+
+
+def python() -> str:
+    return sys.executable
+
+
+def jqgate_argv(flow: str, port: int, workers: int = 1) -> tuple:
+    exe = Path(sys.executable).parent / "jqgate"
+    return (str(exe), "run", str(layout.FLOW_FILES[flow]), "--listen", f"{layout.HOST}:{port}",
+            "--workers", str(workers), "--no-admin", "--log-level", "warning")
+
+
+def mocks(run_dir: Path) -> ServerSpec:
+    return ServerSpec("mocks", nginx_argv("mocks.conf", run_dir, "mocks"), layout.T1_PORT)
+
+
+def servers_and_targets(run_dir: Path, impls: list[str], flows: list[str]):
+    """The single-core phase: every server to start and every target to measure."""
+    specs: list[ServerSpec] = []
+    targets: list[Target] = []
+    if JQGATE in impls:
+        for flow in flows:
+            port = layout.JQGATE_BASE_PORT + layout.FLOW_INDEX[flow]
+            specs.append(ServerSpec(f"jqgate-{flow}", jqgate_argv(flow, port), port))
+            targets.append(Target(JQGATE, flow, f"jqgate-{flow}", port))
+    if NJS in impls:
+        if {"F1", "F3"} & set(flows):
+            specs.append(ServerSpec("nginx-njs", nginx_argv("njs_proxy.conf", run_dir, "nginx-njs"),
+                                    layout.NJS_F3_PORT))
+        if "F1" in flows:
+            targets.append(Target(NJS, "F1", "nginx-njs", layout.NJS_F1_PORT))
+        if "F2" in flows:
+            specs.append(ServerSpec("nginx-proxy", nginx_argv("plain_proxy.conf", run_dir, "nginx-proxy"),
+                                    layout.NGINX_PROXY_PORT))
+            targets.append(Target(NJS, "F2", "nginx-proxy", layout.NGINX_PROXY_PORT))
+        if "F3" in flows:
+            targets.append(Target(NJS, "F3", "nginx-njs", layout.NJS_F3_PORT))
+    if AIOHTTP in impls:
+        for flow in flows:
+            port = layout.AIOHTTP_BASE_PORT + layout.FLOW_INDEX[flow]
+            argv = [python(), str(layout.PEERS / "aiohttp_jq_proxy.py"), "--flow", flow.lower(),
+                    "--port", str(port), "--auth-url", layout.TOKEN_URL, "--upstream", layout.UPSTREAM_URL,
+                    "--t1", layout.T1_URL]
+            if flow == "F4":
+                argv += ["--compute-flow", str(layout.FLOW_FILES["F4"])]
+            specs.append(ServerSpec(f"aiohttp-{flow}", tuple(argv), port))
+            targets.append(Target(AIOHTTP, flow, f"aiohttp-{flow}", port))
+    if DIRECT in impls:
+        specs.append(ServerSpec("nginx-direct", nginx_argv("direct.conf", run_dir, "nginx-direct"),
+                                layout.DIRECT_PORT))
+        targets.append(Target(DIRECT, "fixed", "nginx-direct", layout.DIRECT_PORT))
+    if UVLOOP in impls:
+        specs.append(ServerSpec("uvloop-httptools",
+                                (python(), str(layout.PEERS / "uvloop_httptools_200.py"), str(layout.UVLOOP_PORT)),
+                                layout.UVLOOP_PORT))
+        targets.append(Target(UVLOOP, "fixed", "uvloop-httptools", layout.UVLOOP_PORT))
+    return specs, targets
+
+
+def multi_worker(run_dir: Path, workers: int, impls: list[str]):
+    """F1 with `workers` processes each (jqgate --workers N, nginx worker_processes N)."""
+    specs, targets = [], []
+    if JQGATE in impls:
+        port = layout.JQGATE_BASE_PORT
+        specs.append(ServerSpec(f"jqgate-F1-x{workers}", jqgate_argv("F1", port, workers), port))
+        targets.append(Target(JQGATE, "F1", f"jqgate-F1-x{workers}", port))
+    if NJS in impls:
+        name = f"nginx-njs-x{workers}"
+        specs.append(ServerSpec(name, nginx_argv("njs_proxy.conf", run_dir, name, workers), layout.NJS_F3_PORT))
+        targets.append(Target(NJS, "F1", name, layout.NJS_F1_PORT))
+    return specs, targets

@@ -1,0 +1,291 @@
+"""Result JSON → bench/RESULTS.md: tables, ratios and the issue's targets marked met or short.
+
+    .venv/bin/python bench/report.py bench/results/<date>.json     # rewrite RESULTS.md (and plots)
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import layout  # noqa: E402
+import peers  # noqa: E402
+
+IDLE_LIMIT_MIB = 150
+
+
+def med(doc, impl, flow, conns):
+    entry = doc["targets"].get(f"{impl} / {flow}")
+    if not entry or entry.get("status") != "ok":
+        return None
+    return entry.get("median", {}).get(str(conns))
+
+
+def rps(doc, impl, flow, conns):
+    m = med(doc, impl, flow, conns)
+    return m["rps"] if m else None
+
+
+def p99(doc, impl, flow, conns):
+    m = med(doc, impl, flow, conns)
+    return m["latency_ms"]["p99"] if m else None
+
+
+def per_cpu_second(doc, impl, flow, conns):
+    """Requests per second of server CPU (1e6 ÷ µs/request): throughput per core with the noise
+    of a shared machine taken out, since it divides by the CPU the server actually got."""
+    m = med(doc, impl, flow, conns)
+    return 1e6 / m["cpu_us_per_request"] if m and m.get("cpu_us_per_request") else None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt(value, spec="{:,.0f}", missing="—"):
+    return missing if value is None else spec.format(value)
+
+
+def status_note(doc, impl, flow) -> str:
+    entry = doc["targets"].get(f"{impl} / {flow}")
+    if entry is None:
+        return "not in this run"
+    return entry["status"].replace("_", " ")
+
+
+def impl_label(impl, flow) -> str:
+    if impl == peers.NJS and flow == "F2":
+        return "nginx plain proxy"
+    return impl
+
+
+def targets_section(doc) -> list[str]:
+    conns = doc["meta"]["connections"]
+    lines = ["| target | measured (per connection count) | verdict |", "|---|---|---|"]
+
+    def row(title, flow, mine, theirs, want, compare, spec):
+        cells, verdicts = [], []
+        for c in conns:
+            a, b = mine(c), theirs(c)
+            if a is None or b is None:
+                cells.append(f"c={c}: n/a")
+                verdicts.append(None)
+                continue
+            value = compare(a, b)
+            ok = value >= want if compare is ratio else value <= want
+            cells.append(f"c={c}: {spec.format(value)} {'✓' if ok else '✗'}")
+            verdicts.append(ok)
+        if any(v is None for v in verdicts):
+            why = status_note(doc, peers.JQGATE, flow)
+            verdict = f"**not measured** (jqgate {why})" if why != "ok" else "**not measured**"
+        else:
+            verdict = "**met**" if all(verdicts) else "**short**"
+        lines.append(f"| {title} | {'; '.join(cells)} | {verdict} |")
+
+    J, N, A = peers.JQGATE, peers.NJS, peers.AIOHTTP
+    row("F1 ≥ 1.2× nginx+njs requests/s per core", "F1", lambda c: rps(doc, J, "F1", c),
+        lambda c: rps(doc, N, "F1", c), 1.2, ratio, "{:.2f}×")
+    row("(cross-check, not a target) F1 requests per server CPU-second ≥ 1.2× nginx+njs", "F1",
+        lambda c: per_cpu_second(doc, J, "F1", c), lambda c: per_cpu_second(doc, N, "F1", c), 1.2, ratio,
+        "{:.2f}×")
+    row("F1 p99 ≤ nginx+njs p99 (ms, jqgate − nginx+njs)", "F1", lambda c: p99(doc, J, "F1", c),
+        lambda c: p99(doc, N, "F1", c), 0.0, lambda a, b: a - b, "{:+.2f} ms")
+    row("F1 ≥ 8× aiohttp+jq requests/s", "F1", lambda c: rps(doc, J, "F1", c),
+        lambda c: rps(doc, A, "F1", c), 8.0, ratio, "{:.1f}×")
+    row("F2 ≥ 0.8× nginx plain proxy requests/s", "F2", lambda c: rps(doc, J, "F2", c),
+        lambda c: rps(doc, N, "F2", c), 0.8, ratio, "{:.2f}×")
+    idle = doc.get("idle", {}).get(J)
+    if idle and idle.get("status") == "ok":
+        complete = idle["opened"] == idle["count"] and idle["still_open_after_idle"] == idle["count"]
+        ok = complete and idle["rss_idle_mib"] <= IDLE_LIMIT_MIB
+        lines.append(f"| {idle['count']:,} idle keep-alive connections ≤ {IDLE_LIMIT_MIB} MiB RSS | "
+                     f"{idle['rss_idle_mib']:.1f} MiB with {idle['still_open_after_idle']:,} of "
+                     f"{idle['count']:,} open | **{'met' if ok else 'short'}** |")
+    else:
+        why = (idle or {}).get("status", "not run")
+        lines.append(f"| 10,000 idle keep-alive connections ≤ {IDLE_LIMIT_MIB} MiB RSS | — | "
+                     f"**not measured** (jqgate {why.replace('_', ' ')}) |")
+    return lines
+
+
+def flow_rows(doc):
+    """(flow, impl) pairs in table order; ceilings once, under their own heading."""
+    flows = [f for f in layout.FLOW_PATHS if any(v["flow"] == f for v in doc["targets"].values())]
+    for flow in flows:
+        for impl in (peers.JQGATE, peers.NJS, peers.AIOHTTP):
+            if f"{impl} / {flow}" in doc["targets"]:
+                yield flow, impl
+    for impl in peers.CEILINGS:
+        if f"{impl} / fixed" in doc["targets"]:
+            yield "fixed", impl
+
+
+def throughput_section(doc) -> list[str]:
+    conns = doc["meta"]["connections"]
+    lines = ["| flow | implementation | " + " | ".join(f"c={c}" for c in conns) + " |",
+             "|---|---|" + "---:|" * len(conns)]
+    for flow, impl in flow_rows(doc):
+        entry = doc["targets"][f"{impl} / {flow}"]
+        if entry["status"] != "ok":
+            cells = [f"**{entry['status'].replace('_', ' ')}**"] + [""] * (len(conns) - 1)
+        else:
+            cells = [fmt(rps(doc, impl, flow, c)) for c in conns]
+        lines.append(f"| {flow} | {impl_label(impl, flow)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def latency_section(doc) -> list[str]:
+    conns = doc["meta"]["connections"]
+    lines = ["| flow | implementation | " + " | ".join(f"c={c} p50 / p99 / p99.9" for c in conns) + " |",
+             "|---|---|" + "---:|" * len(conns)]
+    for flow, impl in flow_rows(doc):
+        cells = []
+        for c in conns:
+            m = med(doc, impl, flow, c)
+            cells.append("—" if not m else " / ".join(f"{m['latency_ms'][k]:.2f}" for k in ("p50", "p99", "p99.9")))
+        lines.append(f"| {flow} | {impl_label(impl, flow)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def cost_section(doc) -> list[str]:
+    conns = doc["meta"]["connections"]
+    lines = ["Server CPU µs per request (utime+stime of the server's processes ÷ requests completed), "
+             "with the share of a core the server got during the run in brackets: well under 100% at high "
+             "connection counts means the server was not the bottleneck (or was crowded out by other work "
+             "on this shared machine).", "",
+             "| flow | implementation | " + " | ".join(f"µs/req c={c}" for c in conns)
+             + " | peak RSS (MiB) | errors |", "|---|---|" + "---:|" * (len(conns) + 2)]
+
+    def cell(m):
+        if not m or m.get("cpu_us_per_request") is None:
+            return "—"
+        return f"{m['cpu_us_per_request']:.1f} ({100 * (m.get('server_cpu_share') or 0):.0f}%)"
+    for flow, impl in flow_rows(doc):
+        entry = doc["targets"][f"{impl} / {flow}"]
+        cells = [cell(med(doc, impl, flow, c)) for c in conns]
+        peak = entry.get("memory", {}).get("peak_rss_kib")
+        errors = sum(m["errors"] for m in entry.get("median", {}).values())
+        lines.append(f"| {flow} | {impl_label(impl, flow)} | " + " | ".join(cells)
+                     + f" | {fmt(peak and peak / 1024, '{:.1f}')} | {errors} |")
+    return lines
+
+
+def ratio_section(doc) -> list[str]:
+    conns = doc["meta"]["connections"]
+    J = peers.JQGATE
+    lines = ["| flow | c | jqgate req/s | ÷ nginx+njs | ÷ aiohttp+jq | ÷ uvloop+httptools ceiling | ÷ nginx fixed-200 ceiling |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for flow in layout.FLOW_PATHS:
+        if f"{J} / {flow}" not in doc["targets"]:
+            continue
+        for c in conns:
+            mine = rps(doc, J, flow, c)
+            cells = [fmt(mine)] + [fmt(ratio(mine, other), "{:.2f}×") for other in (
+                rps(doc, peers.NJS, flow, c), rps(doc, peers.AIOHTTP, flow, c),
+                rps(doc, peers.UVLOOP, "fixed", c), rps(doc, peers.DIRECT, "fixed", c))]
+            lines.append(f"| {flow} | {c} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def idle_section(doc) -> list[str]:
+    idle = doc.get("idle") or {}
+    if not idle:
+        return ["Not run."]
+    lines = ["| implementation | connections open after idle | RSS before (MiB) | RSS idle (MiB) | failures |",
+             "|---|---:|---:|---:|---:|"]
+    for impl, r in idle.items():
+        if r.get("status") != "ok":
+            lines.append(f"| {impl} | **{r.get('status', '?').replace('_', ' ')}** | | | |")
+            continue
+        lines.append(f"| {impl} | {r['still_open_after_idle']:,} / {r['count']:,} | {r['rss_before_mib']:.1f} | "
+                     f"{r['rss_idle_mib']:.1f} | {r['failures']} |")
+    return lines
+
+
+def multi_section(doc) -> list[str]:
+    multi = doc.get("multi_worker") or {}
+    if not multi:
+        return ["Not run."]
+    c = multi["connections"]
+    lines = [f"F1, {multi['workers']} workers each, on cores {multi['cores']} (shared with the mocks and wrk), "
+             f"{c} connections, median of {doc['meta']['repetitions']}:", "",
+             "| implementation | req/s | p99 (ms) | server CPU µs/req |", "|---|---:|---:|---:|"]
+    for key, entry in multi["targets"].items():
+        m = entry.get("median", {}).get(str(c)) if entry["status"] == "ok" else None
+        if not m:
+            lines.append(f"| {entry['impl']} | **{entry['status'].replace('_', ' ')}** | | |")
+            continue
+        lines.append(f"| {entry['impl']} | {m['rps']:,.0f} | {m['latency_ms']['p99']:.2f} | "
+                     f"{fmt(m['cpu_us_per_request'], '{:.1f}')} |")
+    return lines
+
+
+def problems_section(doc) -> list[str]:
+    lines = []
+    multi = doc.get("multi_worker") or {}
+    everything = list(doc["targets"].items()) + [
+        (f"{key} ({multi['workers']} workers)", entry) for key, entry in multi.get("targets", {}).items()]
+    for key, entry in everything:
+        if entry["status"] != "ok":
+            error = (entry.get("error") or "").strip().replace("\n", "\n    ")
+            lines.append(f"- **{key}: {entry['status'].replace('_', ' ')}**\n\n    {error[:1500]}\n")
+    return lines
+
+
+def render(doc: dict, json_path: Path, plots: list[Path]) -> str:
+    meta = doc["meta"]
+    rel = json_path.relative_to(layout.BENCH) if json_path.is_relative_to(layout.BENCH) else json_path
+    out = [
+        "# Benchmark results", "",
+        f"Generated by `bench/report.py` from [`{rel}`]({rel}) — **{meta['mode']} run** of {meta['date']} "
+        f"(`{meta['command'].strip()}`, {meta['wall_s'] / 60:.1f} min).", "",
+        f"Method: each server on core {meta['server_core']} (`taskset`; nginx `worker_processes 1`; jqgate "
+        f"`--workers 1`), mocks and wrk on core {meta['load_core']}; {meta['warmup_s']:g} s warm-up per target, then "
+        f"{meta['repetitions']} × {meta['duration_s']:g} s `wrk -t{meta['wrk_threads']} --latency` per connection "
+        f"count, medians reported; server CPU from `/proc/<pid>/stat` around each run. Machine: {meta['cpu']}, "
+        f"{meta['cores']} cores (shared, noisy), kernel {meta['kernel']}. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v) + ".", "",
+    ]
+    load = meta.get("loadavg_1m")
+    if load:
+        busy = max(load["start"], load["end"]) > meta["cores"]
+        out += [f"1-minute load average {load['start']:.1f} at the start and {load['end']:.1f} at the end"
+                + (f" — **more than the {meta['cores']} cores: other work was running on this machine, so absolute "
+                   "figures are low and noisy; the ratios (runs are interleaved) and the CPU µs per request "
+                   "are the more reliable reading.**" if busy else "."), ""]
+    if meta["mode"] == "quick":
+        out += ["> **Quick mode**: a smoke run (short runs, one repetition, fewer connection counts). "
+                "Its figures are indicative only; `make bench` produces the full run.", ""]
+    problems = problems_section(doc)
+    if problems:
+        out += ["## Not measured", "", "These targets could not be run or did not produce their flow's result; "
+                "they are reported, not skipped:", ""] + problems
+    out += ["## Targets", ""] + targets_section(doc) + [""]
+    out += ["## Throughput (requests/s, median)", "",
+            "F2 for nginx is the plain reverse proxy (`peers/plain_proxy.conf`); the ceilings serve a fixed "
+            "answer and have no flow.", ""] + throughput_section(doc) + [""]
+    out += ["## Ratios", ""] + ratio_section(doc) + [""]
+    out += ["## Latency (ms, median of repetitions)", ""] + latency_section(doc) + [""]
+    out += ["## Server cost", ""] + cost_section(doc) + [""]
+    out += ["## Idle keep-alive connections", "",
+            "Each connection sends one F1 request, then stays open and idle; RSS of the server's process tree "
+            "from `/proc` after the idle period.", ""] + idle_section(doc) + [""]
+    out += ["## Multi-worker", ""] + multi_section(doc) + [""]
+    if plots:
+        out += ["## Plots", ""] + [f"![{p.stem}](results/{p.name})" for p in plots] + [""]
+    return "\n".join(out)
+
+
+def write_results_md(doc: dict, json_path: Path, plots: list[Path]) -> Path:
+    path = layout.BENCH / "RESULTS.md"
+    path.write_text(render(doc, json_path, plots))
+    return path
+
+
+if __name__ == "__main__":
+    import plot
+    source = Path(sys.argv[1]).resolve()
+    document = json.loads(source.read_text())
+    written = plot.write_plots(document, layout.RESULTS)
+    print(write_results_md(document, source, written))
