@@ -26,8 +26,12 @@ test: install
 demo: install
 	$(VENV)/bin/jqgate demo
 
+# System tools (wrk, nginx + njs) from Debian packages, then the whole benchmark (≈20 min);
+# `make bench BENCH_ARGS=--quick` is a smoke run of a minute or two. See bench/README.md.
+BENCH_ARGS ?=
 bench: install
-	bash bench/run.sh
+	bash bench/install.sh
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build $(VENV) src/*.egg-info src/jqgate/_core/*.c src/jqgate/_core/*.so

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import time
 
 import yaml
 
@@ -47,12 +48,19 @@ def expected_compute_body() -> object:
     raise ValueError("F4 has no exit node")
 
 
-def check(flow: str, port: int) -> str | None:
-    """None when the target answers like its flow; otherwise what is wrong."""
-    try:
-        return _check(flow, port)
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        return f"{exc.__class__.__name__}: {exc}"
+def check(flow: str, port: int, attempts: int = 5) -> str | None:
+    """None when the target answers like its flow; otherwise what is wrong. Retried a few times:
+    a server may accept connections (a bound socket) a moment before its workers answer."""
+    problem = None
+    for attempt in range(attempts):
+        try:
+            problem = _check(flow, port)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            problem = f"{exc.__class__.__name__}: {exc}"
+        if problem is None:
+            return None
+        time.sleep(0.5)
+    return problem
 
 
 def _json(headers: dict, body: bytes):

@@ -63,7 +63,8 @@ async def main() -> None:
         "failures": len(failures), "failure_kinds": sorted(set(failures))[:5],
         "open_seconds": round(open_seconds, 2), "settle_seconds": args.settle,
         "rss_before_mib": before["rss_kib"] / 1024, "rss_idle_mib": idle["rss_kib"] / 1024,
-        "peak_rss_mib": idle["peak_rss_kib"] / 1024, "fd_limit": hard,
+        "peak_rss_mib": idle["peak_rss_kib"] / 1024,
+        "pss_idle_mib": idle["pss_kib"] / 1024, "processes": len(pids), "fd_limit": hard,
     }))
 
 

@@ -80,9 +80,17 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def memory_kib(pids: list[int]) -> dict:
-    """Current RSS and peak RSS (VmHWM), summed over the processes."""
-    rss = hwm = 0
+    """Current RSS and peak RSS (VmHWM), summed over the processes; and PSS, which shares the
+    pages several processes map (a master and its forked workers) out between them instead of
+    counting them once per process."""
+    rss = hwm = pss = 0
     for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except OSError:
+            pass
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
@@ -92,7 +100,7 @@ def memory_kib(pids: list[int]) -> dict:
                 rss += int(line.split()[1])
             elif line.startswith("VmHWM:"):
                 hwm += int(line.split()[1])
-    return {"rss_kib": rss, "peak_rss_kib": hwm}
+    return {"rss_kib": rss, "peak_rss_kib": hwm, "pss_kib": pss}
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

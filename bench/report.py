@@ -192,14 +192,14 @@ def idle_section(doc) -> list[str]:
     idle = doc.get("idle") or {}
     if not idle:
         return ["Not run."]
-    lines = ["| implementation | connections open after idle | RSS before (MiB) | RSS idle (MiB) | failures |",
-             "|---|---:|---:|---:|---:|"]
+    lines = ["| implementation | connections open after idle | RSS before (MiB) | RSS idle (MiB) | PSS idle (MiB) | processes | failures |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for impl, r in idle.items():
         if r.get("status") != "ok":
-            lines.append(f"| {impl} | **{r.get('status', '?').replace('_', ' ')}** | | | |")
+            lines.append(f"| {impl} | **{r.get('status', '?').replace('_', ' ')}** | | | | | |")
             continue
         lines.append(f"| {impl} | {r['still_open_after_idle']:,} / {r['count']:,} | {r['rss_before_mib']:.1f} | "
-                     f"{r['rss_idle_mib']:.1f} | {r['failures']} |")
+                     f"{r['rss_idle_mib']:.1f} | {r.get('pss_idle_mib', 0):.1f} | {r.get('processes', '')} | {r['failures']} |")
     return lines
 
 
@@ -270,7 +270,8 @@ def render(doc: dict, json_path: Path, plots: list[Path]) -> str:
     out += ["## Server cost", ""] + cost_section(doc) + [""]
     out += ["## Idle keep-alive connections", "",
             "Each connection sends one F1 request, then stays open and idle; RSS of the server's process tree "
-            "from `/proc` after the idle period.", ""] + idle_section(doc) + [""]
+            "from `/proc` after the idle period (summed over its processes, so pages a master shares with its "
+            "workers count once per process; PSS splits them instead). The target is judged on RSS.", ""] + idle_section(doc) + [""]
     out += ["## Multi-worker", ""] + multi_section(doc) + [""]
     if plots:
         out += ["## Plots", ""] + [f"![{p.stem}](results/{p.name})" for p in plots] + [""]

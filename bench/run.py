@@ -59,7 +59,8 @@ def parse_args(argv=None):
     if args.quick:
         args.duration, args.warmup, args.reps = 2.0, 1.0, 1
         args.conns = "10,200" if args.conns == p.get_default("conns") else args.conns
-        args.idle_count = min(args.idle_count, 10000)
+        if args.idle_impls == p.get_default("idle_impls"):
+            args.idle_impls = f"{peers.JQGATE},{peers.NJS}"   # aiohttp takes ~40 s to open 10k
     args.conn_list = [int(c) for c in args.conns.split(",")]
     args.impl_list = [i for i in args.impls.split(",") if i]
     args.flow_list = [f for f in args.flows.split(",") if f]
