@@ -243,7 +243,8 @@ def render(doc: dict, json_path: Path, plots: list[Path]) -> str:
         f"Method: each server on core {meta['server_core']} (`taskset`; nginx `worker_processes 1`; jqgate "
         f"`--workers 1`), mocks and wrk on core {meta['load_core']}; {meta['warmup_s']:g} s warm-up per target, then "
         f"{meta['repetitions']} × {meta['duration_s']:g} s `wrk -t{meta['wrk_threads']} --latency` per connection "
-        f"count, medians reported; server CPU from `/proc/<pid>/stat` around each run. Machine: {meta['cpu']}, "
+        f"count, medians reported; server CPU from `/proc/<pid>/stat` around each run"
+        + (f"; servers, mocks and wrk at nice {meta['nice']}" if meta.get("nice") else "") + f". Machine: {meta['cpu']}, "
         f"{meta['cores']} cores (shared, noisy), kernel {meta['kernel']}. Versions: "
         + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v) + ".", "",
     ]

@@ -22,6 +22,9 @@ end
 """
 
 
+NICE = 0   # set by run.py --nice
+
+
 def lua_script(run_dir: Path) -> Path:
     path = run_dir / "wrk_report.lua"
     if not path.exists():
@@ -33,8 +36,9 @@ def run(url: str, connections: int, seconds: float, threads: int, cores: str, ru
         timeout_s: int = 5) -> dict:
     """One wrk run; returns requests/s, latency percentiles (ms) and error counts."""
     threads = max(1, min(threads, connections))
-    argv = ["taskset", "-c", cores, "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-            f"--timeout={timeout_s}s", "--latency", "-s", str(lua_script(run_dir)), url]
+    argv = (["nice", "-n", str(NICE)] if NICE else []) + [
+        "taskset", "-c", cores, "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+        f"--timeout={timeout_s}s", "--latency", "-s", str(lua_script(run_dir)), url]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     line = next((l for l in done.stdout.splitlines() if l.startswith("WRKJSON ")), None)
     if done.returncode != 0 or line is None:
