@@ -100,7 +100,7 @@ def targets_section(doc) -> list[str]:
         complete = idle["opened"] == idle["count"] and idle["still_open_after_idle"] == idle["count"]
         ok = complete and idle["rss_idle_mib"] <= IDLE_LIMIT_MIB
         lines.append(f"| {idle['count']:,} idle keep-alive connections ≤ {IDLE_LIMIT_MIB} MiB RSS | "
-                     f"{idle['rss_idle_mib']:.1f} MiB with {idle['still_open_after_idle']:,} of "
+                     f"{idle.get('flow', 'F1')}: {idle['rss_idle_mib']:.1f} MiB with {idle['still_open_after_idle']:,} of "
                      f"{idle['count']:,} open | **{'met' if ok else 'short'}** |")
     else:
         why = (idle or {}).get("status", "not run")
@@ -175,7 +175,7 @@ def ratio_section(doc) -> list[str]:
     conns = doc["meta"]["connections"]
     J = peers.JQGATE
     lines = ["| flow | c | jqgate req/s | ÷ nginx+njs | ÷ aiohttp+jq | ÷ uvloop+httptools ceiling | ÷ nginx fixed-200 ceiling |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for flow in layout.FLOW_PATHS:
         if f"{J} / {flow}" not in doc["targets"]:
             continue
@@ -192,13 +192,13 @@ def idle_section(doc) -> list[str]:
     idle = doc.get("idle") or {}
     if not idle:
         return ["Not run."]
-    lines = ["| implementation | connections open after idle | RSS before (MiB) | RSS idle (MiB) | PSS idle (MiB) | processes | failures |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| implementation | flow | connections open after idle | RSS before (MiB) | RSS idle (MiB) | PSS idle (MiB) | processes | failures |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for impl, r in idle.items():
         if r.get("status") != "ok":
-            lines.append(f"| {impl} | **{r.get('status', '?').replace('_', ' ')}** | | | | | |")
+            lines.append(f"| {impl} | | **{r.get('status', '?').replace('_', ' ')}** | | | | | |")
             continue
-        lines.append(f"| {impl} | {r['still_open_after_idle']:,} / {r['count']:,} | {r['rss_before_mib']:.1f} | "
+        lines.append(f"| {impl} | {r.get('flow', 'F1')} | {r['still_open_after_idle']:,} / {r['count']:,} | {r['rss_before_mib']:.1f} | "
                      f"{r['rss_idle_mib']:.1f} | {r.get('pss_idle_mib', 0):.1f} | {r.get('processes', '')} | {r['failures']} |")
     return lines
 
@@ -270,7 +270,7 @@ def render(doc: dict, json_path: Path, plots: list[Path]) -> str:
     out += ["## Latency (ms, median of repetitions)", ""] + latency_section(doc) + [""]
     out += ["## Server cost", ""] + cost_section(doc) + [""]
     out += ["## Idle keep-alive connections", "",
-            "Each connection sends one F1 request, then stays open and idle; RSS of the server's process tree "
+            "Each connection sends one request (of the flow named in the table), then stays open and idle; RSS of the server's process tree "
             "from `/proc` after the idle period (summed over its processes, so pages a master shares with its "
             "workers count once per process; PSS splits them instead). The target is judged on RSS.", ""] + idle_section(doc) + [""]
     out += ["## Multi-worker", ""] + multi_section(doc) + [""]

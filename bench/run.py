@@ -53,6 +53,7 @@ def parse_args(argv=None):
     p.add_argument("--impls", default=",".join(peers.IMPLEMENTATIONS))
     p.add_argument("--flows", default="F1,F2,F3,F4")
     p.add_argument("--idle-count", type=int, default=10000, help="idle keep-alive connections (0: skip)")
+    p.add_argument("--idle-flow", default="F1", help="the flow whose server gets the idle connections")
     p.add_argument("--idle-impls", default=f"{peers.JQGATE},{peers.NJS},{peers.AIOHTTP}")
     p.add_argument("--multi-workers", type=int, default=2, help="workers in the multi-worker run (0: skip)")
     p.add_argument("--multi-conns", type=int, default=200)
@@ -236,11 +237,11 @@ def benchmark(targets, results, servers, args, run_dir, conn_list, reps) -> None
 
 
 def idle_check(targets, results, servers, args) -> dict:
-    """10k idle keep-alive connections to each chosen implementation's F1 server."""
+    """10k idle keep-alive connections to each chosen implementation's server for --idle-flow."""
     out = {}
     wanted = [i for i in args.idle_impls.split(",") if i]
     for t in targets:
-        if t.flow != "F1" or t.impl not in wanted:
+        if t.flow != args.idle_flow or t.impl not in wanted:
             continue
         if results[t.key]["status"] != "ok":
             out[t.impl] = {"status": results[t.key]["status"], "error": results[t.key].get("error")}
@@ -250,11 +251,11 @@ def idle_check(targets, results, servers, args) -> dict:
         log(f"idle check: {args.idle_count} keep-alive connections to {t.impl}")
         argv = ["taskset", "-c", args.load_core, sys.executable, str(layout.BENCH / "idle_conns.py"),
                 "--port", str(t.port), "--pids", pids, "--count", str(args.idle_count),
-                "--path", layout.FLOW_PATHS["F1"]]
+                "--path", layout.FLOW_PATHS[args.idle_flow]]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
             out[t.impl] = json.loads(done.stdout.strip().splitlines()[-1])
-            out[t.impl]["status"] = "ok"
+            out[t.impl].update(status="ok", flow=args.idle_flow)
             log(f"idle check {t.impl}: {out[t.impl]['opened']} open, RSS {out[t.impl]['rss_idle_mib']:.1f} MiB")
         except (subprocess.TimeoutExpired, IndexError, json.JSONDecodeError) as exc:
             out[t.impl] = {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"}
