@@ -51,13 +51,16 @@ def panels(n):
     return fig, list(axes.flat)
 
 
-def missing_note(ax, doc, flow):
-    gone = [f"{impl}: {doc['targets'][f'{impl} / {flow}']['status'].replace('_', ' ')}"
+def legend(ax, doc, flow):
+    """The legend, with implementations that were not measured listed in red (never drawn as data)."""
+    gone = [(impl, doc["targets"][f"{impl} / {flow}"]["status"].replace("_", " "))
             for impl in (peers.JQGATE, peers.NJS, peers.AIOHTTP)
             if f"{impl} / {flow}" in doc["targets"] and doc["targets"][f"{impl} / {flow}"]["status"] != "ok"]
-    if gone:
-        ax.text(0.98, 0.98, "not measured — " + "; ".join(gone), transform=ax.transAxes, fontsize=8, ha="right",
-                color="#b00000", va="top")
+    for impl, status in gone:
+        ax.plot([], [], " ", label=f"{impl}: {status}")
+    box = ax.legend(fontsize=7, loc="upper left")
+    for text in box.get_texts()[len(box.get_texts()) - len(gone):]:
+        text.set_color("#b00000")
 
 
 def subtitle(doc):
@@ -85,8 +88,7 @@ def throughput(doc, out: Path) -> Path:
         ax.set_xlabel("concurrent connections")
         ax.set_ylabel("requests/s (log)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
-        missing_note(ax, doc, flow)
+        legend(ax, doc, flow)
     fig.suptitle("Throughput vs connections\n" + subtitle(doc), fontsize=11)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
@@ -109,8 +111,7 @@ def latency(doc, out: Path, conns: int) -> Path:
         ax.set_xlabel("percentile")
         ax.set_ylabel("latency ms (log)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
-        missing_note(ax, doc, flow)
+        legend(ax, doc, flow)
     fig.suptitle("Latency percentiles\n" + subtitle(doc), fontsize=11)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
@@ -133,8 +134,7 @@ def p99(doc, out: Path) -> Path:
         ax.set_xlabel("concurrent connections")
         ax.set_ylabel("p99 latency ms (log)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
-        missing_note(ax, doc, flow)
+        legend(ax, doc, flow)
     fig.suptitle("p99 latency vs connections\n" + subtitle(doc), fontsize=11)
     fig.tight_layout()
     fig.savefig(out, dpi=110)

@@ -126,8 +126,9 @@ def start(name: str, argv: list[str], port: int, cores: str, log_dir: Path, cwd:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not server.alive():
-            raise RuntimeError(f"{name} exited with status {proc.returncode} before listening:\n"
-                               f"{server.log_tail()}")
+            tail = server.log_tail()
+            last = (tail.strip().splitlines() or ["(no output)"])[-1]
+            raise RuntimeError(f"{name} exited with status {proc.returncode} before listening: {last}\n{tail}")
         if port_open(port):
             server.tree()
             return server
