@@ -225,13 +225,20 @@ def benchmark(targets, results, servers, args, run_dir, conn_list, reps) -> None
                 if run is None or entry["status"] != "ok":
                     log(f"FAILED {t.key} at {conns} connections: {first_line(entry['error'])}")
                     break
+                # Non-2xx answers mean the flow did not do its work: fast errors must never pass for
+                # throughput. Socket errors and timeouts under overload are kept and shown instead.
+                if run["errors"]["status"] > max(10, run["requests"] // 1000):
+                    entry.update(status="wrong_answers", error=(
+                        f"{run['errors']['status']} non-2xx answers of {run['requests']} at {conns} connections"))
+                    log(f"FAILED {t.key}: {entry['error']}")
+                    break
                 entry["runs"].setdefault(str(conns), []).append(run)
                 log(f"rep {rep + 1}/{reps} {t.key:<34} c={conns:<5} {run['rps']:>9.0f} req/s  "
                     f"p99 {run['latency_ms']['p99']:7.2f} ms  cpu {run['cpu_us_per_request'] or 0:6.1f} µs/req"
                     + (f"  errors {run['error_count']}" if run["error_count"] else ""))
     for t in runnable:
         entry = results[t.key]
-        entry["median"] = {c: median_of(runs) for c, runs in entry["runs"].items()}
+        entry["median"] = {c: median_of(runs) for c, runs in entry["runs"].items()} if entry["status"] == "ok" else {}
         if t.server in servers:
             entry["memory"] = procs.memory_kib(servers[t.server].tree())
 
@@ -300,6 +307,9 @@ def main(argv=None) -> int:
         mocks = start_server(peers.mocks(run_dir), args.load_core, run_dir)
         log(f"mocks up (pid {mocks.pid}) on core {args.load_core}")
         specs, targets = peers.servers_and_targets(run_dir, args.impl_list, args.flow_list)
+        estimate = len(targets) * (args.warmup + args.reps * len(args.conn_list) * (args.duration + 0.3))
+        log(f"{len(targets)} targets × {len(args.conn_list)} connection counts × {args.reps} repetitions: "
+            f"≈ {estimate / 60:.0f} min of wrk, plus the idle check and the multi-worker run")
         servers, failures = start_servers(specs, args.server_core, run_dir)
         results = prepare_targets(targets, servers, failures)
         benchmark(targets, results, servers, args, run_dir, args.conn_list, args.reps)
