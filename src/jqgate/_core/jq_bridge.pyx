@@ -40,8 +40,9 @@
 # Runs: one jq_state per program for its whole life. Between jq_start and the last jq_next no
 # Python code runs (results are converted afterwards), so a run can never be re-entered from a
 # finaliser or another thread while the GIL is held. Not for free-threaded (no-GIL) builds.
-# Known limit: libjq has no step budget, so a program that never ends (`repeat(.)` in run_all,
-# `until(false; .)`) blocks its caller.
+# Known limits: libjq has no step budget, so a program that never ends (`repeat(.)` in run_all,
+# `until(false; .)`) blocks its caller; and no memory budget: `[range(1e10)]` grows until
+# libjq's allocator fails, which aborts the process.
 
 include "jq_bridge.pxd"
 
@@ -157,6 +158,9 @@ cdef int jqb_key_to_jv(object key, jv* out) except -1:
     return jqb_str_to_jv(key, out)
 
 
+# Bounds stay checked here: converting an item can run Python code (a dict subclass's items())
+# that shrinks the list being read.
+@cython.boundscheck(True)
 cdef int jqb_sequence_to_jv(object sequence, jv* out, int depth) except -1:
     cdef Py_ssize_t count = len(sequence)
     cdef Py_ssize_t i
@@ -388,7 +392,7 @@ _PROBE_DEFINITIONS = "".join(
     "def %s%s: %s%s; " % (name, "(%s)" % "; ".join("p%d" % i for i in range(arity)) if arity else "",
                           _PROBE_PREFIX, name)
     for name, (arities, _) in _FORBIDDEN_BUILTINS.items() for arity in arities
-) + "\n"
+)  # no newline: the program keeps its own line numbers ($__loc__), as it runs with these in front
 _PROBE_HIT = re.compile(re.escape(_PROBE_PREFIX) + r"([A-Za-z_0-9]+)/0 is not defined")
 _IDENT_CHAR = re.compile(r"[A-Za-z0-9_]")
 _BINDING = re.compile(r"\$(?:[a-zA-Z_][a-zA-Z_0-9]*::)*[a-zA-Z_][a-zA-Z_0-9]*")
@@ -497,8 +501,9 @@ def _variables_used(str source):
 
 @cython.boundscheck(True)
 @cython.wraparound(True)
-cdef list jqb_policy_violations(str source):
-    """Messages for everything in a compiled program that DataKit does not allow."""
+cdef list jqb_policy_violations(str source, list messages):
+    """Messages for everything in a program that DataKit does not allow, given libjq's
+    messages from compiling it behind the probe definitions (empty when that compiled)."""
     cdef list problems = []
     first = _first_word(source)
     if first in ("import", "include", "module"):
@@ -506,13 +511,6 @@ cdef list jqb_policy_violations(str source):
                 % first]
     if "ENV" in _variables_used(source):
         problems.append(_ENV_MESSAGE)
-    cdef jq_state* probe = jq_init()
-    if probe == NULL:
-        raise MemoryError("jq_init failed")
-    try:
-        messages = jqb_compile(probe, (_PROBE_DEFINITIONS + source).encode("utf-8"))
-    finally:
-        jq_teardown(&probe)
     hits = []
     for message in messages:
         for name in _PROBE_HIT.findall(message):
@@ -556,16 +554,27 @@ cdef class JqProgram:
         first = _first_word(source)
         if first in ("import", "include", "module"):
             # Refused before compiling: libjq would look for the module on disk.
-            raise JqCompileError(jqb_policy_violations(source))
+            raise JqCompileError(jqb_policy_violations(source, []))
+        # libjq's compile costs ~1-2 ms (it re-parses its builtins each time), so the program is
+        # compiled once, behind the probe definitions: they are unused unless the program calls
+        # a refused builtin, and then their names show in libjq's messages.
+        self._jq = jq_init()
+        if self._jq == NULL:
+            raise MemoryError("jq_init failed")
+        probe_messages = jqb_compile(self._jq, (_PROBE_DEFINITIONS + source).encode("utf-8"))
+        if not probe_messages:
+            if "ENV" in _variables_used(source):
+                raise JqCompileError([_ENV_MESSAGE])
+            return
+        # Failed: compile the program alone so its own errors carry its own positions.
+        jq_teardown(&self._jq)
         self._jq = jq_init()
         if self._jq == NULL:
             raise MemoryError("jq_init failed")
         messages = jqb_compile(self._jq, encoded)
         if messages:
             raise JqCompileError(messages)
-        problems = jqb_policy_violations(source)
-        if problems:
-            raise JqCompileError(problems)
+        raise JqCompileError(jqb_policy_violations(source, probe_messages))
 
     def __dealloc__(self):
         if self._jq != NULL:
