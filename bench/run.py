@@ -207,7 +207,15 @@ def benchmark(targets, results, servers, args, run_dir, conn_list, reps) -> None
     runnable = [t for t in targets if results[t.key]["status"] == "ok"]
     for t in runnable:
         log(f"warm-up {t.key} {args.warmup:.0f} s")
-        wrk.run(t.url, 50, args.warmup, args.threads, args.load_core, run_dir)
+        try:
+            wrk.run(t.url, 50, args.warmup, args.threads, args.load_core, run_dir)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            results[t.key].update(status="failed_run", error=f"warm-up: {exc}")
+        if not servers[t.server].alive():
+            results[t.key].update(status="crashed", error=f"server exited during the warm-up:\n"
+                                                          f"{servers[t.server].log_tail()}")
+        if results[t.key]["status"] != "ok":
+            log(f"FAILED {t.key} in the warm-up: {first_line(results[t.key]['error'])}")
     for rep in range(reps):
         for t in runnable:
             entry = results[t.key]
