@@ -35,8 +35,12 @@ def free_port() -> int:
 class LoopThread:
     """An asyncio loop running in a daemon thread; `call(coro)` runs a coroutine on it."""
 
-    def __init__(self):
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, use_uvloop=False):
+        if use_uvloop:
+            import uvloop
+            self.loop = uvloop.new_event_loop()
+        else:
+            self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
@@ -279,3 +283,74 @@ def raw_request(port: int, data: bytes, timeout: float = 10.0, read_until_close=
         except socket.timeout:
             pass
         return b"".join(chunks)
+
+
+class ServerThread:
+    """jqgate's HTTP server (the compiled protocol) on uvloop in a thread, on a free port."""
+
+    def __init__(self, handler, **settings):
+        from jqgate._core import core
+        self.core = core
+        self.lt = LoopThread(use_uvloop=True)
+        self.settings = core.ServerSettings(handler, **settings)
+        self.port = free_port()
+        self.lt.call(self._start())
+
+    async def _start(self):
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: self.core.HttpServerProtocol(self.settings, loop), "127.0.0.1", self.port,
+            backlog=2048)
+
+    def stop(self):
+        async def stop():
+            self.server.close()
+            for p in list(self.settings.connections):
+                if p.transport is not None:
+                    p.transport.close()
+        self.lt.call(stop())
+        self.lt.stop()
+
+
+class _RespCollector:
+    def __init__(self):
+        self.out = []
+        self.cur = None
+        self.parser = None
+
+    def on_message_begin(self):
+        self.cur = {"headers": [], "body": b"", "status": 0}
+
+    def on_header(self, name, value):
+        self.cur["headers"].append((name, value))
+
+    def on_headers_complete(self):
+        self.cur["status"] = self.parser.get_status_code()
+
+    def on_body(self, body):
+        self.cur["body"] += body
+
+    def on_message_complete(self):
+        self.out.append(self.cur)
+
+
+def parse_responses(data: bytes):
+    """Split raw bytes into responses: [{"status", "headers", "body"}]; a trailing partial
+    (close-delimited) response counts too."""
+    c = _RespCollector()
+    c.parser = httptools.HttpResponseParser(c)
+    try:
+        c.parser.feed_data(data)
+    except httptools.HttpParserError:
+        pass
+    if c.cur is not None and (not c.out or c.out[-1] is not c.cur):
+        c.out.append(c.cur)
+    return c.out
+
+
+def header(resp, name):
+    name = name.lower().encode() if isinstance(name, str) else name.lower()
+    for k, v in resp["headers"]:
+        if k.lower() == name:
+            return v
+    return None

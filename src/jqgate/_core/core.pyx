@@ -6,4 +6,6 @@ matching .pxd files so calls between them are C calls.
 """
 
 include "jq_bridge.pyx"
+include "http_write.pyx"
 include "http_client.pyx"
+include "http_server.pyx"
