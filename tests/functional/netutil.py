@@ -11,6 +11,8 @@ at the server side. Behaviour is chosen by the request path:
   /status/NNN      empty answer with that status
   /big/N           N bytes of body, written in 64 KiB pieces (respecting flow control)
   /stall           reads the request, never answers
+  /delay/S         answers after S seconds
+  /hop             an answer carrying hop-by-hop headers
   /reset           resets the connection without answering
   /halfreset       sends a head and half a body, then resets
 """
@@ -122,6 +124,16 @@ class _UpstreamProtocol(asyncio.Protocol):
             return
         elif path == "/stall":
             return
+        elif path.startswith("/delay/"):
+            delay = float(path.rsplit("/", 1)[1])
+            asyncio.get_running_loop().call_later(
+                delay, lambda: t.is_closing() or t.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\ndelayed"))
+            return
+        elif path == "/hop":
+            t.write(b"HTTP/1.1 200 OK\r\nConnection: X-Secret, keep-alive\r\nX-Secret: s\r\n"
+                    b"Keep-Alive: timeout=5\r\nUpgrade: h2c\r\nTrailer: X-T\r\n"
+                    b"Via: 1.0 other\r\nContent-Length: 3\r\n\r\nhop")
         elif path == "/reset":
             _reset(t)
             return
@@ -197,8 +209,9 @@ class Upstream:
 
 class FaultProxy:
     """A TCP proxy on loopback between a client and `target_port`, whose behaviour tests flip:
-    mode "pass" forwards; "stall" swallows client bytes; "reset_after_head" forwards the
-    upstream's first bytes then resets the client side. reset_all() resets every connection."""
+    mode "pass" forwards; "stall" swallows client bytes; "reset_in_head" forwards the
+    upstream's first 10 bytes (inside the status line) then resets the client side.
+    reset_all() resets every connection."""
 
     def __init__(self, target_port: int):
         self.target_port = target_port
@@ -230,8 +243,8 @@ class FaultProxy:
                         break
                     if self.mode == "stall":
                         continue
-                    if upstream_to_client and self.mode == "reset_after_head":
-                        writer.write(data[: max(1, len(data) // 2)])
+                    if upstream_to_client and self.mode == "reset_in_head":
+                        writer.write(data[:10])
                         await writer.drain()
                         _reset(cwriter.transport)
                         uwriter.close()
@@ -354,3 +367,44 @@ def header(resp, name):
         if k.lower() == name:
             return v
     return None
+
+
+class GatewayThread:
+    """The whole gateway (jqgate.server_main.start) on uvloop in a thread, on a free port."""
+
+    def __init__(self, config, **kw):
+        from jqgate.server_main import start
+        self.lt = LoopThread(use_uvloop=True)
+        self.running = self.lt.call(start(config, "127.0.0.1", 0, **kw))
+        self.port = self.running.port
+
+    def stop(self):
+        self.lt.call(self.running.close(1.0))
+        self.lt.stop()
+
+
+def make_config(upstream_port=None, *, routes=None, services=None, upstreams=None, **svc):
+    """A GatewayConfig with one service `svc` (to 127.0.0.1:upstream_port unless `host` is
+    given) and, by default, one catch-all route to it."""
+    from jqgate.config.model import GatewayConfig, Route, Service
+    if services is None:
+        opts = dict(name="svc", id="svc-id", protocol="http", host="127.0.0.1",
+                    port=upstream_port, path=None)
+        opts.update(svc)
+        services = [Service(**opts)]
+    if routes is None:
+        routes = [Route(name="all", id="route-all", service_id=services[0].id, paths=["/"])]
+    return GatewayConfig(services=services, routes=routes, upstreams=upstreams or [])
+
+
+def http_get(port, path="/", headers=None, method="GET", body=None, timeout=30):
+    """One request with http.client; returns (status, headers dict lower-cased, body)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        c.close()
