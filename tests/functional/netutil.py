@@ -13,6 +13,7 @@ at the server side. Behaviour is chosen by the request path:
   /stall           reads the request, never answers
   /delay/S         answers after S seconds
   /hop             an answer carrying hop-by-hop headers
+  /early           answers 413 as soon as the head arrives, before the body
   /reset           resets the connection without answering
   /halfreset       sends a head and half a body, then resets
 """
@@ -89,10 +90,16 @@ class _UpstreamProtocol(asyncio.Protocol):
     def on_header(self, name, value):
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
+    def on_headers_complete(self):
+        if self.url == b"/early":      # answers before reading the body
+            self.transport.write(b"HTTP/1.1 413 Too Big\r\nContent-Length: 0\r\n\r\n")
+
     def on_body(self, body):
         self.body.append(body)
 
     def on_message_complete(self):
+        if self.url == b"/early":
+            return
         self.server.requests += 1
         body = b"".join(self.body)
         method = self.parser.get_method()

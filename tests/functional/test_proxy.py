@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 
 import pytest
 
@@ -252,3 +253,57 @@ def test_many_concurrent_clients_through_proxy(gateway, upstream):
     assert all(d.startswith(b"HTTP/1.1 200") for d in out)
     assert upstream.requests == 1000
     assert upstream.connections <= 256      # the pool's per-host cap
+
+
+def test_pipelined_and_byte_by_byte_through_proxy(gateway, upstream):
+    reqs = b"".join(b"GET /echo/p%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(10))
+    reqs += (b"POST /echo/last HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+             b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    rs = parse_responses(raw_request(gateway.port, reqs))
+    assert [json.loads(r["body"])["path"] for r in rs] == \
+        ["/echo/p%d" % i for i in range(10)] + ["/echo/last"]
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(reqs)):
+            s.sendall(reqs[i:i + 1])
+        buf = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            buf += b
+    rs = parse_responses(buf)
+    assert len(rs) == 11 and json.loads(rs[-1]["body"])["body_len"] == 3
+
+
+def test_client_going_away_abandons_upstream_request(gateway, upstream):
+    s = socket.create_connection(("127.0.0.1", gateway.port))
+    s.sendall(b"GET /stall HTTP/1.1\r\nHost: a\r\n\r\n")
+    for _ in range(500):
+        if upstream.requests >= 1:
+            break
+        time.sleep(0.01)
+    assert len(upstream.open_transports) == 1
+    s.close()
+    for _ in range(500):                 # the gateway closes its upstream connection
+        if not upstream.open_transports:
+            break
+        time.sleep(0.01)
+    assert not upstream.open_transports
+    assert http_get(gateway.port, "/echo")[0] == 200
+
+
+def test_waiting_for_a_pooled_connection_is_bounded(upstream):
+    cfg = make_config(upstream.port, connect_timeout=300, read_timeout=60000, retries=0)
+    g = GatewayThread(cfg, pool_options={"max_per_host": 1})
+    try:
+        s = socket.create_connection(("127.0.0.1", g.port))
+        s.sendall(b"GET /stall HTTP/1.1\r\nHost: a\r\n\r\n")     # holds the only connection
+        for _ in range(500):
+            if upstream.requests >= 1:
+                break
+            time.sleep(0.01)
+        assert http_get(g.port, "/echo")[0] == 504
+        s.close()
+    finally:
+        g.stop()

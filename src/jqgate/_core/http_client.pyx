@@ -118,9 +118,11 @@ cdef class ClientExchange:
     cdef object _key
     cdef bytes _head
     cdef object _timer
+    cdef object _wait_timer     # bounds the wait for a connection when there is no total
     cdef list _pending          # body chunks waiting for a connection / for the socket
     cdef Py_ssize_t _pending_size
     cdef bint _eof_pending
+    cdef bint _body_ended       # write_eof() was called (stream_body mode)
     cdef bint _body_started     # some body bytes went to a socket: no replay possible
     cdef bint _done
     cdef bint _cancelled
@@ -182,6 +184,7 @@ cdef class ClientExchange:
 
     def write_eof(self):
         """End the streamed request body."""
+        self._body_ended = True
         if self._done:
             return
         if self._conn is not None and self._pending is None:
@@ -214,6 +217,14 @@ cdef class ClientExchange:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._wait_timer is not None:
+            self._wait_timer.cancel()
+            self._wait_timer = None
+
+    def _on_wait_timeout(self):
+        self._wait_timer = None
+        if not self._done and self._conn is None:
+            self._finish(CERR_TIMEOUT, "timed out waiting for a connection")
 
     cdef void _finish(self, int kind, str message):
         """Complete the exchange (success when kind == 0) and call the callback once."""
@@ -319,8 +330,6 @@ cdef class ConnectionPool:
                 "requests": self.n_requests, "waiting": n_wait}
 
     cpdef send(self, ClientExchange ex, callback):
-        if self._closed:
-            raise RuntimeError("connection pool is closed")
         ex._pool = self
         ex._callback = callback
         ex._done = False
@@ -333,6 +342,7 @@ cdef class ConnectionPool:
         ex._body_started = False
         ex._pending_size = 0
         ex._eof_pending = False
+        ex._body_ended = False
         ex._producer_paused = False
         self.n_requests += 1
         try:
@@ -344,6 +354,9 @@ cdef class ConnectionPool:
             if not isinstance(ex.body, bytes):
                 ex.body = bytes(ex.body)
         ex.headers = []   # from here on `headers` means the response's
+        if self._closed:
+            ex._finish(CERR_CONNECT, "connection pool is closed")
+            return
         if ex.timeout > 0:
             ex._timer = self.loop.call_later(ex.timeout, ex._on_total_timeout)
         ex._key = self._key_for(ex)
@@ -389,11 +402,11 @@ cdef class ConnectionPool:
                     conn._start(ex, True)
                     return
                 conn._close()
+        slot.waiters.append(ex)
+        if ex.connect_timeout > 0 and ex._wait_timer is None:
+            ex._wait_timer = self.loop.call_later(ex.connect_timeout, ex._on_wait_timeout)
         if slot.n_open < self.max_per_host or ex._fresh_only:
-            slot.waiters.append(ex)
             self._open(slot, ex.connect_timeout)
-        else:
-            slot.waiters.append(ex)
 
     cdef void _open(self, _HostSlot slot, double connect_timeout):
         slot.n_open += 1
@@ -731,6 +744,9 @@ cdef class ClientConnection:
     # -- exchange handling -----------------------------------------------------------------
 
     cdef void _start(self, ClientExchange ex, bint reused):
+        if ex._wait_timer is not None:
+            ex._wait_timer.cancel()
+            ex._wait_timer = None
         self.state = CONN_BUSY
         self.ex = ex
         ex._conn = self
@@ -823,7 +839,7 @@ cdef class ClientConnection:
             ex.body = b""
         self.body_parts = None
         self.resp_headers = None
-        if ex._eof_pending or (ex.stream_body and ex._pending is not None):
+        if ex.stream_body and (not ex._body_ended or ex._eof_pending or ex._pending is not None):
             keep_alive = False   # the response came before the request body ended
         if keep_alive and self.state == CONN_BUSY and not self.pool._closed:
             self.parser = None

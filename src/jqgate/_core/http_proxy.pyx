@@ -231,23 +231,24 @@ cdef class ProxyCall(ResponseSink):
     def _on_done(self, ClientExchange ex):
         if ex is not self.ex:
             return
+        ex.sink = None          # break the exchange <-> call cycle early
+        ex.producer = None
         cdef Responder resp = self.resp
         if resp.finished:
             return
         if ex.error_kind == CERR_NONE:
             resp.end()
-            return
-        if self.head_sent:
+        elif self.head_sent:
             resp.abort()
-            return
-        if self.tries_left > 0 and self._may_retry(ex):
+        elif self.tries_left > 0 and self._may_retry(ex):
             self.tries_left -= 1
             self._attempt()
             return
-        if ex.error_kind == CERR_TIMEOUT:
+        elif ex.error_kind == CERR_TIMEOUT:
             resp.send_error(504, MSG_TIMEOUT)
         else:
             resp.send_error(502, MSG_BAD_GATEWAY)
+        resp.producer = None
 
     cdef bint _may_retry(self, ClientExchange ex):
         if self.streamed:

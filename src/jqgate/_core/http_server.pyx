@@ -458,6 +458,7 @@ cdef class HttpServerProtocol:
     cdef double _last_read
     cdef int _header_budget
     cdef bint _lingering
+    cdef bint _eof                  # the client half-closed: no more requests will come
 
     def __init__(self, ServerSettings settings, loop=None):
         self.settings = settings
@@ -486,6 +487,7 @@ cdef class HttpServerProtocol:
     def connection_lost(self, exc):
         self.settings.connections.discard(self)
         self.transport = None
+        self.parser = None          # it holds our bound methods: break the cycle
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -511,14 +513,10 @@ cdef class HttpServerProtocol:
             self._active_resp.producer.resume_producing()
 
     def eof_received(self):
-        if self._lingering:
-            return False
-        # The client half-closed. Answer what is in progress, then close (return False lets
-        # the transport close once our writes are done... uvloop closes at once, so keep it
-        # open while a request is being answered).
-        if self._active is None and self._cur is None and not self._queue:
-            return False
-        return True
+        # Like nginx, EOF from the client means it went away: whatever is in progress is
+        # abandoned (connection_lost tells the handler), and we close.
+        self._eof = True
+        return False
 
     def data_received(self, bytes data):
         if self._dead:
@@ -735,7 +733,7 @@ cdef class HttpServerProtocol:
         self._idle_since = self.loop.time()
         if self._queue or self._dead:
             self._maybe_dispatch()
-        elif self.settings.draining and self._cur is None:
+        elif (self.settings.draining or self._eof) and self._cur is None:
             self._close_transport()
 
     cdef void _response_aborted(self, Responder resp):
