@@ -88,14 +88,28 @@ class RouteTarget:
     protocols: frozenset
 
 
-@dataclass
 class ProxyDecision:
-    route: Route
-    service: ServiceTarget
-    target: bytes                      # path + query for the upstream request line
-    host_header: bytes
-    forwarded_prefix: bytes | None
-    match: Any = None
+    """Where and how to send one request. Decisions are cached and shared between requests
+    with the same method, host, path and scheme: treat them as read-only."""
+
+    __slots__ = ("route", "service", "target", "host_header", "forwarded_prefix", "match")
+
+    def __init__(self, route, service, target, host_header, forwarded_prefix, match=None):
+        self.route: Route = route
+        self.service: ServiceTarget = service
+        self.target: bytes = target                  # path + query of the upstream request line
+        self.host_header: bytes = host_header
+        self.forwarded_prefix: bytes | None = forwarded_prefix
+        self.match = match
+
+    def with_query(self, query: bytes) -> "ProxyDecision":
+        return ProxyDecision(self.route, self.service, self.target + b"?" + query,
+                             self.host_header, self.forwarded_prefix, self.match)
+
+
+# Route lookups are cached per (method, host, path, scheme). The cache is cleared when it
+# fills, so hostile traffic with random paths costs a lookup each, never unbounded memory.
+ROUTE_CACHE_SIZE = 4096
 
 
 class Gateway:
@@ -112,9 +126,22 @@ class Gateway:
             svc = self.services.get(r.service_id) if r.service_id else None
             pairs.append((r, RouteTarget(r, svc, frozenset(r.protocols or ["http", "https"]))))
         self.router = Router(pairs)
+        self._cache: dict = {}
 
     def route(self, req):
         """ProxyDecision, or (status, message) for the gateway's own answer."""
+        key = (req.method, req.host, req.path, req.scheme)
+        decision = self._cache.get(key)
+        if decision is None:
+            decision = self._route(req)
+            if len(self._cache) >= ROUTE_CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = decision
+        if req.query and type(decision) is ProxyDecision:
+            return decision.with_query(req.query)
+        return decision
+
+    def _route(self, req):
         path = req.path.decode("latin-1")
         m = self.router.match(req.method, req.host, path)
         if m is None:
@@ -127,8 +154,6 @@ class Gateway:
             return (503, NO_SERVICE_MESSAGE)
         route = rt.route
         up_path = upstream_path(svc.path, m, route.strip_path).encode("latin-1")
-        if req.query:
-            up_path += b"?" + req.query
         host_header = req.host if (route.preserve_host and req.host) else svc.host_header
         prefix = None
         if route.strip_path and m.matched_prefix:

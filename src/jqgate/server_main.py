@@ -17,6 +17,7 @@ executor plugs in (it receives the built `Gateway` for routing and the process's
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -141,6 +142,10 @@ def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_
         running = await start(config, host, port, sock=sock, handler_factory=handler_factory,
                               access_log_json=access_log_json, server_options=server_options,
                               pool_options=pool_options)
+        # Everything built so far lives as long as the process: keep the collector from
+        # walking it again on every collection.
+        gc.collect()
+        gc.freeze()
         if ready_fd is None:
             log.info("jqgate ready: proxy listening on http://%s:%d (pid %d)",
                      host, running.port, os.getpid())

@@ -71,6 +71,10 @@ cdef class ResponseSink:
     cdef void on_data(self, ClientExchange ex, bytes data):
         pass
 
+    cdef void on_flush(self, ClientExchange ex):
+        """End of one read from the upstream socket: a good moment to write what was relayed."""
+        pass
+
 
 cdef class BodyProducer:
     """Told to stop / restart feeding ex.write() when the upstream cannot take more body."""
@@ -538,7 +542,7 @@ cdef bytes _client_build_head(ClientExchange ex):
             if not ex.stream_body:
                 continue
             has_te = True
-        if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name:
+        if write_has_crlf(value) or write_has_crlf(name):
             raise ValueError("CR/LF in header %r" % (name,))
         parts.append(name)
         parts.append(b": ")
@@ -584,6 +588,8 @@ cdef class ClientConnection:
     cdef list resp_headers
     cdef list body_parts
     cdef object gap_timer
+    cdef double gap_fire_at
+    cdef bint parser_dirty      # the parser can't take the next response (after HEAD)
     cdef double last_activity
 
     def __init__(self, ConnectionPool pool, _HostSlot slot):
@@ -694,6 +700,8 @@ cdef class ClientConnection:
             return
         if self.head_request and self.headers_done and self.ex is ex:
             self._complete(ex, self.parser.should_keep_alive())
+        elif ex.sink is not None and self.ex is ex:
+            ex.sink.on_flush(ex)
 
     # -- httptools callbacks ---------------------------------------------------------------
 
@@ -760,11 +768,15 @@ cdef class ClientConnection:
         self.head_request = ex.method == _METHOD_HEAD
         self.resp_headers = []
         self.body_parts = []
-        self.parser = _httptools.HttpResponseParser(self)
+        if self.parser is None or self.parser_dirty:
+            # One parser per connection: llhttp resets itself between messages, and building
+            # a parser costs several failed attribute lookups.
+            self.parser = _httptools.HttpResponseParser(self)
+            self.parser_dirty = False
         self.last_activity = self.pool.loop.time()
         self.chunked_out = False
         if ex.stream_body:
-            self.chunked_out = b"Transfer-Encoding: chunked\r\n" in ex._head
+            self.chunked_out = ex._head.find(b"Transfer-Encoding: chunked\r\n") >= 0
             self.transport.write(ex._head)
             if ex._pending is not None:
                 pending = ex._pending
@@ -801,9 +813,17 @@ cdef class ClientConnection:
             self.transport.write(b"0\r\n\r\n")
 
     cdef void _arm_gap_timer(self, ClientExchange ex):
+        """The timer stays armed across exchanges and is re-checked against timestamps when
+        it fires; it is only moved when this exchange needs an earlier check."""
         cdef double gap = ex.read_timeout
         if ex.write_timeout > 0 and (gap <= 0 or ex.write_timeout < gap):
             gap = ex.write_timeout
+        cdef double want = self.last_activity + gap
+        if self.gap_timer is not None:
+            if self.gap_fire_at <= want:
+                return
+            self.gap_timer.cancel()
+        self.gap_fire_at = want
         self.gap_timer = self.pool.loop.call_later(gap, self._on_gap_timer)
 
     cdef void _stop_gap_timer(self):
@@ -822,15 +842,16 @@ cdef class ClientConnection:
             else ex.read_timeout
         if limit <= 0:
             limit = ex.write_timeout
-        cdef double left = self.last_activity + limit - self.pool.loop.time()
+        cdef double now = self.pool.loop.time()
+        cdef double left = self.last_activity + limit - now
         if left <= 0:
             self._fail_current(CERR_TIMEOUT, "upstream %s timed out" % (
                 "write" if self.write_paused else "read"))
             return
+        self.gap_fire_at = now + left
         self.gap_timer = self.pool.loop.call_later(left, self._on_gap_timer)
 
     cdef void _complete(self, ClientExchange ex, bint keep_alive):
-        self._stop_gap_timer()
         self.ex = None
         self.n_served += 1
         if ex.sink is None:
@@ -842,7 +863,8 @@ cdef class ClientConnection:
         if ex.stream_body and (not ex._body_ended or ex._eof_pending or ex._pending is not None):
             keep_alive = False   # the response came before the request body ended
         if keep_alive and self.state == CONN_BUSY and not self.pool._closed:
-            self.parser = None
+            if self.head_request:
+                self.parser_dirty = True   # llhttp still expects the body HEAD announced
             ex._finish(CERR_NONE, "")
             if self.state == CONN_BUSY and self.ex is None:
                 self.pool._connection_ready(self)

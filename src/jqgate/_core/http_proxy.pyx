@@ -34,18 +34,22 @@ MSG_TIMEOUT = "The upstream server is timing out"
 MSG_NO_PEER = "failure to get a peer from the ring-balancer"
 
 
-cdef set _proxy_connection_tokens(list headers):
-    """Header names listed in Connection headers (hop-by-hop by declaration)."""
+cdef set _proxy_connection_tokens(list connection_values):
+    """Header names a Connection header lists (hop-by-hop by declaration), beyond the usual
+    close / keep-alive. None when there are none: the common case costs nothing more."""
     cdef set tokens = None
-    for name, value in headers:
-        if name.lower() == b"connection":
-            if tokens is None:
-                tokens = set()
-            for tok in value.split(b","):
-                tok = tok.strip().lower()
-                if tok:
-                    tokens.add(tok)
+    for value in connection_values:
+        for tok in value.split(b","):
+            tok = tok.strip().lower()
+            if tok and tok != b"close" and tok != b"keep-alive":
+                if tokens is None:
+                    tokens = set()
+                tokens.add(tok)
     return tokens
+
+
+cdef list _proxy_drop_named(list headers, set names):
+    return [(k, v) for k, v in headers if k.lower() not in names]
 
 
 cdef class ProxyHandler(RequestHandler):
@@ -96,13 +100,17 @@ cdef class ProxyHandler(RequestHandler):
 
 
 cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
-    cdef set conn_tokens = _proxy_connection_tokens(req.headers)
+    cdef list conn_values = None
     cdef list out = []
     cdef bytes xff = None
     cdef bytes lname
     for name, value in req.headers:
         lname = name.lower()
         if lname in _PROXY_HOP or lname.startswith(b"proxy-") or lname == b"host":
+            if lname == b"connection":
+                if conn_values is None:
+                    conn_values = []
+                conn_values.append(value)
             continue
         if lname == b"x-forwarded-for":
             xff = value if xff is None else xff + b", " + value
@@ -111,9 +119,11 @@ cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
             continue
         if lname == b"content-length" and not keep_length:
             continue       # the client recomputes it from the (possibly rewritten) body
-        if conn_tokens is not None and lname in conn_tokens:
-            continue
         out.append((name, value))
+    if conn_values is not None:
+        tokens = _proxy_connection_tokens(conn_values)
+        if tokens is not None:
+            out = _proxy_drop_named(out, tokens)
     cdef bytes ip = req.client_ip.encode()
     out.append((b"Host", decision.host_header))
     out.append((b"X-Forwarded-For", ip if xff is None else xff + b", " + ip))
@@ -121,7 +131,7 @@ cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
     cdef bytes host = req.host
     if host.startswith(b"["):
         host = host[:host.find(b"]") + 1]
-    elif b":" in host:
+    elif write_has_byte(host, 58):   # ':'
         host = host[:host.rfind(b":")]
     out.append((b"X-Forwarded-Host", host))
     out.append((b"X-Forwarded-Port", b"%d" % req.server_port))
@@ -191,7 +201,7 @@ cdef class ProxyCall(ResponseSink):
     cdef void on_head(self, ClientExchange ex):
         cdef ProxyHandler h = self.handler
         self.t_upstream_head = h.loop.time()
-        cdef set conn_tokens = _proxy_connection_tokens(ex.headers)
+        cdef list conn_values = None
         cdef list out = []
         cdef long long length = -1
         cdef bytes via = None
@@ -199,6 +209,10 @@ cdef class ProxyCall(ResponseSink):
         for name, value in ex.headers:
             lname = name.lower()
             if lname in _PROXY_HOP:
+                if lname == b"connection":
+                    if conn_values is None:
+                        conn_values = []
+                    conn_values.append(value)
                 continue
             if lname == b"content-length":
                 length = int(value)
@@ -206,9 +220,11 @@ cdef class ProxyCall(ResponseSink):
             if lname == b"via":
                 via = value if via is None else via + b", " + value
                 continue
-            if conn_tokens is not None and lname in conn_tokens:
-                continue
             out.append((name, value))
+        if conn_values is not None:
+            tokens = _proxy_connection_tokens(conn_values)
+            if tokens is not None:
+                out = _proxy_drop_named(out, tokens)
         if h.via is not None:
             out.append((b"Via", h.via if via is None else via + b", " + h.via))
         elif via is not None:
@@ -227,6 +243,9 @@ cdef class ProxyCall(ResponseSink):
 
     cdef void on_data(self, ClientExchange ex, bytes data):
         self.resp.write(data)
+
+    cdef void on_flush(self, ClientExchange ex):
+        self.resp.flush()
 
     def _on_done(self, ClientExchange ex):
         if ex is not self.ex:

@@ -13,6 +13,9 @@
 #     resp.send(status, headers, body)                      -- whole answer at once, or
 #     resp.start(status, headers, content_length=-1)        -- head (length unknown -> chunked)
 #       resp.write(chunk) ... resp.end()                    -- then the body, streamed
+#       resp.flush()                                        -- start() keeps the head back so
+#                                                              it leaves with the first body
+#                                                              bytes; flush() sends it alone
 #     resp.send_error(status, message)                      -- the gateway's own JSON error
 #     resp.abort()                                          -- give up: close the connection
 #   Framing headers (Content-Length, Transfer-Encoding, Connection) are the responder's job: the
@@ -326,6 +329,7 @@ cdef class Responder:
     cdef bint _chunked
     cdef bint _no_body
     cdef bint _close
+    cdef bytes _head_buf   # head from start(), written with the first body bytes (one send)
 
     cdef list _framing(self, int status, long long content_length):
         """Framing + connection headers the server owns."""
@@ -393,22 +397,43 @@ cdef class Responder:
         self.status = status
         cdef bytes head = write_head(status, headers, self._framing(status, content_length))
         self.bytes_sent += len(head)
-        self._proto._write(head)
+        self._head_buf = head
 
     cpdef write(self, bytes data):
         if self.finished or self._no_body or not data:
             return
         self.bytes_sent += len(data)
+        cdef bytes head = self._head_buf
         if self._chunked:
-            self._proto._writelines([b"%x\r\n" % len(data), data, b"\r\n"])
+            if head is not None:
+                self._head_buf = None
+                self._proto._writelines([head, b"%x\r\n" % len(data), data, b"\r\n"])
+            else:
+                self._proto._writelines([b"%x\r\n" % len(data), data, b"\r\n"])
+        elif head is not None:
+            self._head_buf = None
+            if len(data) < 16384:
+                self._proto._write(head + data)
+            else:
+                self._proto._writelines([head, data])
         else:
             self._proto._write(data)
+
+    cpdef flush(self):
+        """Write a head that start() kept back (write() and end() do this themselves)."""
+        if self._head_buf is not None:
+            self._proto._write(self._head_buf)
+            self._head_buf = None
 
     cpdef end(self):
         if self.finished:
             return
+        cdef bytes head = self._head_buf
+        self._head_buf = None
         if self._chunked:
-            self._proto._write(b"0\r\n\r\n")
+            self._proto._write(b"0\r\n\r\n" if head is None else head + b"0\r\n\r\n")
+        elif head is not None:
+            self._proto._write(head)
         self._finish()
 
     cpdef abort(self):
@@ -417,6 +442,7 @@ cdef class Responder:
             return
         self.finished = True
         self._close = True
+        self._head_buf = None
         self._proto._response_aborted(self)
 
     cdef void _finish(self):

@@ -1,6 +1,8 @@
 # Bytes the server writes: status lines, response heads, request ids, the Date value, and the
 # gateway's own JSON error bodies. Everything constant is encoded once at import.
 
+from libc.string cimport memchr
+
 import email.utils as _email_utils
 import http as _http
 import os as _os
@@ -89,3 +91,13 @@ cdef bytes write_head(int status, list headers, list extra):
         parts.append(b"\r\n")
     parts.append(b"\r\n")
     return b"".join(parts)
+
+
+cdef inline bint write_has_byte(bytes data, char c):
+    """`c in data` without CPython's bytes-contains path, which first tries the argument as an
+    int and builds (then discards) a TypeError every time."""
+    return memchr(<const char*>data, c, len(data)) != NULL
+
+
+cdef inline bint write_has_crlf(bytes data):
+    return write_has_byte(data, 13) or write_has_byte(data, 10)
