@@ -384,3 +384,14 @@ def test_early_response_to_unfinished_streamed_body_not_pooled(upstream):
     assert ex.status == 413
     assert st["idle"] == 0 and st["open"] == 0   # the half-sent connection was not pooled
     assert nxt.status == 200 and not nxt.reused
+
+
+def test_request_connection_close_is_not_pooled(upstream):
+    async def main():
+        pool = ConnectionPool(asyncio.get_running_loop())
+        ex = await fetch(pool, exchange(upstream.port, headers=[(b"Connection", b"close")]))
+        st = pool.stats
+        pool.close()
+        return ex, st
+    ex, st = run(main())
+    assert ex.status == 200 and st["idle"] == 0

@@ -127,6 +127,7 @@ cdef class ClientExchange:
     cdef Py_ssize_t _pending_size
     cdef bint _eof_pending
     cdef bint _body_ended       # write_eof() was called (stream_body mode)
+    cdef bint _close_after      # the request said Connection: close
     cdef bint _body_started     # some body bytes went to a socket: no replay possible
     cdef bint _done
     cdef bint _cancelled
@@ -347,6 +348,7 @@ cdef class ConnectionPool:
         ex._pending_size = 0
         ex._eof_pending = False
         ex._body_ended = False
+        ex._close_after = False
         ex._producer_paused = False
         self.n_requests += 1
         try:
@@ -542,6 +544,8 @@ cdef bytes _client_build_head(ClientExchange ex):
             if not ex.stream_body:
                 continue
             has_te = True
+        elif lname == b"connection" and value.lower().find(b"close") >= 0:
+            ex._close_after = True      # the caller asked the peer to close: never pool it
         if write_has_crlf(value) or write_has_crlf(name):
             raise ValueError("CR/LF in header %r" % (name,))
         parts.append(name)
@@ -862,6 +866,8 @@ cdef class ClientConnection:
         self.resp_headers = None
         if ex.stream_body and (not ex._body_ended or ex._eof_pending or ex._pending is not None):
             keep_alive = False   # the response came before the request body ended
+        if ex._close_after:
+            keep_alive = False
         if keep_alive and self.state == CONN_BUSY and not self.pool._closed:
             if self.head_request:
                 self.parser_dirty = True   # llhttp still expects the body HEAD announced

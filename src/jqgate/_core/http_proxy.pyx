@@ -21,6 +21,10 @@ cdef frozenset _PROXY_HOP = frozenset([
     b"connection", b"keep-alive", b"proxy-connection", b"proxy-authenticate",
     b"proxy-authorization", b"te", b"trailer", b"trailers", b"transfer-encoding", b"upgrade"])
 
+# Request-only: Expect was answered by our server (100 Continue) already; the request id is
+# ours to set (Kong sends it upstream too).
+cdef frozenset _PROXY_REQUEST_DROP = frozenset([b"expect", b"x-kong-request-id"])
+
 # Incoming values of these are not trusted (no trusted_ips): Kong replaces them.
 cdef frozenset _PROXY_FORWARDED = frozenset([
     b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port", b"x-forwarded-path",
@@ -115,7 +119,7 @@ cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
         if lname == b"x-forwarded-for":
             xff = value if xff is None else xff + b", " + value
             continue
-        if lname in _PROXY_FORWARDED:
+        if lname in _PROXY_FORWARDED or lname in _PROXY_REQUEST_DROP:
             continue
         if lname == b"content-length" and not keep_length:
             continue       # the client recomputes it from the (possibly rewritten) body
@@ -140,6 +144,7 @@ cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
     if prefix is not None:
         out.append((b"X-Forwarded-Prefix", prefix))
     out.append((b"X-Real-IP", ip))
+    out.append((b"X-Kong-Request-Id", req.request_id))
     return out
 
 
