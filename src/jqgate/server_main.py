@@ -117,7 +117,8 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
         handler = handler_factory(gateway, pool)
     else:
         handler = gateway.make_handler(pool)
-    opts = dict(server_header=DEFAULT_SERVER, access_log=make_access_logger(access_log_json))
+    opts = dict(server_header=DEFAULT_SERVER, access_log=make_access_logger(access_log_json),
+                scheme="https" if ssl_context is not None else "http")
     opts.update(server_options or {})
     settings = core.ServerSettings(handler, **opts)
     if sock is None:

@@ -260,3 +260,26 @@ def test_many_concurrent_connections(server):
         return await asyncio.gather(*(bounded(i) for i in range(1000)))
     out = asyncio.run(main())
     assert all(d.startswith(b"HTTP/1.1 200") for d in out)
+
+
+def test_long_pipeline_behind_a_slow_request():
+    """Thousands of instant answers queued behind a slow one: answered in order, without the
+    stack growing with the queue."""
+    import asyncio
+
+    def handle(req, resp):
+        body = req.path
+        if req.path == b"/slow":
+            asyncio.get_running_loop().call_later(0.2, resp.send, 200, [], body)
+        else:
+            resp.send(200, [], body)
+    s = ServerThread(handle)
+    try:
+        n = 3000
+        reqs = b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n"
+        reqs += b"".join(b"GET /r%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(n))
+        reqs += b"GET /end HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        rs = parse_responses(raw_request(s.port, reqs, timeout=30))
+        assert [r["body"] for r in rs] == [b"/slow"] + [b"/r%d" % i for i in range(n)] + [b"/end"]
+    finally:
+        s.stop()

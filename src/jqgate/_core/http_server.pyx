@@ -485,6 +485,8 @@ cdef class HttpServerProtocol:
     cdef int _header_budget
     cdef bint _lingering
     cdef bint _eof                  # the client half-closed: no more requests will come
+    cdef bint _in_dispatch
+    cdef bint _closing              # we decided to close: dispatch nothing more
 
     def __init__(self, ServerSettings settings, loop=None):
         self.settings = settings
@@ -697,9 +699,21 @@ cdef class HttpServerProtocol:
     # -- dispatching, in order -------------------------------------------------------------
 
     cdef void _maybe_dispatch(self):
+        # Not re-entrant: a handler that answers at once finishes inside _dispatch, and its
+        # _response_done lands here again; the outer loop picks the next request instead, so
+        # a long pipeline of instant answers never deepens the stack.
+        if self._in_dispatch:
+            return
+        self._in_dispatch = True
+        try:
+            self._dispatch_loop()
+        finally:
+            self._in_dispatch = False
+
+    cdef void _dispatch_loop(self):
         cdef HttpRequest req
         cdef RequestBody rb
-        while self._active is None and self.transport is not None:
+        while self._active is None and self.transport is not None and not self._closing:
             if not self._queue:
                 if self._dead:
                     self._send_protocol_error()
@@ -862,6 +876,7 @@ cdef class HttpServerProtocol:
         error response before the client reads it (nginx's lingering close)."""
         if self.transport is None or self._lingering:
             return
+        self._closing = True
         cdef HttpRequest cur = self._cur
         if (self._dead or (cur is not None)) and self.transport.can_write_eof():
             self._lingering = True
