@@ -283,3 +283,37 @@ def test_long_pipeline_behind_a_slow_request():
         assert [r["body"] for r in rs] == [b"/slow"] + [b"/r%d" % i for i in range(n)] + [b"/end"]
     finally:
         s.stop()
+
+
+def test_unread_body_stops_reading_the_client():
+    """A handler that does not read a streamed body: the server buffers a bounded amount and
+    stops reading, so the client's send blocks (TCP back-pressure)."""
+    seen = []
+
+    def handle(req, resp):
+        seen.append(req)       # never reads req.body_stream
+    s = ServerThread(handle, body_buffer_size=1024)
+    try:
+        c = socket.create_connection(("127.0.0.1", s.port))
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        c.sendall(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % (1 << 30))
+        c.settimeout(1.0)
+        sent = 0
+        piece = b"u" * 65536
+        try:
+            while sent < (1 << 30):
+                sent += c.send(piece)
+        except socket.timeout:
+            pass
+        assert sent < 64 * 1024 * 1024          # blocked long before the gigabyte
+        for _ in range(100):
+            if seen:
+                break
+            time.sleep(0.01)
+        body = seen[0].body_stream
+        assert seen[0].body is None and body is not None
+        # what the server holds is bounded by its high-water mark plus one read
+        assert body.received <= 2 * 1024 * 1024
+        c.close()
+    finally:
+        s.stop()
