@@ -377,3 +377,37 @@ def test_no_objects_leak_after_requests(gateway, upstream):
             break
         time.sleep(0.05)
     assert {k: (before[k], v) for k, v in after.items() if v > before[k]} == {}
+
+
+def test_buffered_upstream_exchange_helpers(upstream):
+    """The pieces a response-phase handler (the DataKit executor) uses instead of proxy()."""
+    from jqgate._core import core
+
+    class Handler(core.RequestHandler):
+        def __init__(self, gateway, pool):
+            self.gateway = gateway
+            self.pool = pool
+
+        def handle(self, req, resp):
+            decision = self.gateway.route(req)
+            ex = core.prepare_upstream_exchange(req, decision)
+
+            def done(ex):
+                if ex.error_kind:
+                    resp.send_error(502, "bad")
+                    return
+                headers = core.filter_response_headers(ex.headers)
+                headers.append((b"X-Post-Processed", b"yes"))
+                resp.send(ex.status, headers, ex.body.upper())
+            self.pool.send(ex, done)
+    g = GatewayThread(make_config(upstream.port), handler_factory=Handler)
+    try:
+        s, h, b = http_get(g.port, "/hop")
+        assert s == 200 and b == b"HOP"
+        assert h["x-post-processed"] == "yes" and h["via"] == "1.0 other, 1.1 jqgate/0.1.0"
+        assert "x-secret" not in h and "keep-alive" not in h
+        s, h, b = http_get(g.port, "/echo", method="POST", body=b"abc")
+        doc = json.loads(b.lower())
+        assert doc["body_len"] == 3 and hdrs(doc)["x-forwarded-for"] == "127.0.0.1"
+    finally:
+        g.stop()

@@ -7,6 +7,9 @@
 #          .route .service .target (bytes) .host_header (bytes) .forwarded_prefix (bytes|None)
 #     proxy(req, resp, decision)             (cpdef: the DataKit executor calls it after its
 #                                             request phase, with req.headers / req.body changed)
+#   For a handler that needs the upstream answer whole (response-phase DataKit nodes):
+#     ex = prepare_upstream_exchange(req, decision); pool.send(ex, cb)
+#     ... cb: resp.send(ex.status, filter_response_headers(ex.headers), ex.body)
 #   ProxyCall drives one proxied request: pick a target, build the upstream request (hop-by-hop
 #   headers out, X-Forwarded-* in), send it through the pool with itself as the ResponseSink,
 #   relay the head (hop-by-hop out, Via and latency headers in) and the body; retry on the next
@@ -148,6 +151,76 @@ cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
     return out
 
 
+cdef ClientExchange _proxy_new_exchange(svc, peer, HttpRequest req, decision, list headers):
+    """The upstream exchange for one attempt: target, timeouts and TLS from the service."""
+    cdef ClientExchange ex = ClientExchange.__new__(ClientExchange)
+    ex.scheme = svc.scheme
+    ex.host = peer[0]
+    ex.port = peer[1]
+    ex.method = req.method
+    ex.target = decision.target
+    ex.headers = headers
+    ex.timeout = 0
+    ex.connect_timeout = svc.connect_timeout
+    ex.read_timeout = svc.read_timeout
+    ex.write_timeout = svc.write_timeout
+    ex.ssl_verify = svc.tls_verify
+    ex.server_hostname = svc.sni
+    ex.idempotent = req.method in _PROXY_IDEMPOTENT
+    ex.error = ""
+    ex.reason = b""
+    return ex
+
+
+cpdef ClientExchange prepare_upstream_exchange(HttpRequest req, decision):
+    """For a handler that wants the whole upstream answer in hand (e.g. the DataKit executor
+    running response-phase nodes): a ClientExchange for `decision`'s service with the proxy's
+    request headers and req.body (bytes; read a streamed body first). Send it with
+    pool.send(ex, callback); None when the service has no peer (answer 503). No retries: call
+    again for another attempt (it picks the next peer)."""
+    svc = decision.service
+    peer = svc.pick()
+    if peer is None:
+        return None
+    cdef ClientExchange ex = _proxy_new_exchange(
+        svc, peer, req, decision, _proxy_request_headers(req, decision, False))
+    body = req.body
+    ex.body = body if body else None
+    return ex
+
+
+cpdef list filter_response_headers(list headers, bytes via=b"1.1 jqgate/0.1.0"):
+    """An upstream answer's headers as the client may see them: hop-by-hop (and what the
+    Connection header names) and Content-Length removed (Responder.send sets it), Via added."""
+    cdef list conn_values = None
+    cdef list out = []
+    cdef bytes lname
+    cdef bytes seen_via = None
+    for name, value in headers:
+        lname = name.lower()
+        if lname in _PROXY_HOP:
+            if lname == b"connection":
+                if conn_values is None:
+                    conn_values = []
+                conn_values.append(value)
+            continue
+        if lname == b"content-length":
+            continue
+        if lname == b"via":
+            seen_via = value if seen_via is None else seen_via + b", " + value
+            continue
+        out.append((name, value))
+    if conn_values is not None:
+        tokens = _proxy_connection_tokens(conn_values)
+        if tokens is not None:
+            out = _proxy_drop_named(out, tokens)
+    if via is not None:
+        out.append((b"Via", via if seen_via is None else seen_via + b", " + via))
+    elif seen_via is not None:
+        out.append((b"Via", seen_via))
+    return out
+
+
 cdef class ProxyCall(ResponseSink):
     cdef ProxyHandler handler
     cdef HttpRequest req
@@ -172,23 +245,9 @@ cdef class ProxyCall(ResponseSink):
         if peer is None:
             self.resp.send_error(503, MSG_NO_PEER)
             return
-        cdef ClientExchange ex = ClientExchange.__new__(ClientExchange)
-        ex.scheme = svc.scheme
-        ex.host = peer[0]
-        ex.port = peer[1]
-        ex.method = self.req.method
-        ex.target = self.decision.target
-        ex.headers = self.headers
-        ex.timeout = 0
-        ex.connect_timeout = svc.connect_timeout
-        ex.read_timeout = svc.read_timeout
-        ex.write_timeout = svc.write_timeout
-        ex.ssl_verify = svc.tls_verify
-        ex.server_hostname = svc.sni
-        ex.idempotent = self.req.method in _PROXY_IDEMPOTENT
+        cdef ClientExchange ex = _proxy_new_exchange(svc, peer, self.req, self.decision,
+                                                      self.headers)
         ex.sink = self
-        ex.error = ""
-        ex.reason = b""
         if self.streamed:
             ex.stream_body = True
             ex.producer = self.body_producer
