@@ -498,6 +498,8 @@ cdef class ConnectionPool:
                 conn._close()
             if slot.idle:
                 any_idle = True
+            elif slot.n_open == 0 and not slot.waiters:
+                del self._slots[slot.key]     # hosts seen once don't accumulate
         if any_idle and not self._closed:
             self._sweeper = self.loop.call_later(self.idle_timeout / 2 + 0.01, self._sweep)
 
