@@ -84,11 +84,22 @@ def make_access_logger(json_format: bool = False):
 
 
 class RunningGateway:
-    def __init__(self, server, settings, pool, port):
+    def __init__(self, server, settings, pool, port, gateway, handler):
         self.server = server
         self.settings = settings
         self.pool = pool
         self.port = port
+        self.gateway = gateway
+        self.handler = handler
+
+    def reload(self, config: GatewayConfig | Gateway) -> None:
+        """Switch to a new configuration: new requests route with it at once; requests in
+        flight finish with the decision they started with. A custom handler takes part by
+        having a `gateway` attribute (the default ProxyHandler has one)."""
+        gateway = config if isinstance(config, Gateway) else Gateway(config)
+        self.gateway = gateway
+        if hasattr(self.handler, "gateway"):
+            self.handler.gateway = gateway
 
     async def close(self, drain_timeout: float = 10.0):
         """Stop accepting, let in-flight requests finish (bounded), close the pool."""
@@ -107,7 +118,7 @@ class RunningGateway:
 async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: int = 8000, *,
                 sock: socket.socket | None = None, handler_factory=None, access_log_json=False,
                 server_options: dict | None = None, pool_options: dict | None = None,
-                ssl_context=None) -> RunningGateway:
+                proxy_options: dict | None = None, ssl_context=None) -> RunningGateway:
     """Start the proxy on the running loop (see the module docstring)."""
     from jqgate._core import core
     loop = asyncio.get_running_loop()
@@ -116,7 +127,8 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     if handler_factory is not None:
         handler = handler_factory(gateway, pool)
     else:
-        handler = gateway.make_handler(pool)
+        # proxy_options: via, upstream_latency_header, proxy_latency_header (None = off)
+        handler = gateway.make_handler(pool, **(proxy_options or {}))
     opts = dict(server_header=DEFAULT_SERVER, access_log=make_access_logger(access_log_json),
                 scheme="https" if ssl_context is not None else "http")
     opts.update(server_options or {})
@@ -126,11 +138,11 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock,
                                       backlog=4096, ssl=ssl_context)
     bound = sock.getsockname()[1]
-    return RunningGateway(server, settings, pool, bound)
+    return RunningGateway(server, settings, pool, bound, gateway, handler)
 
 
 def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_fd,
-                access_log_json, server_options, pool_options) -> int:
+                access_log_json, server_options, pool_options, proxy_options) -> int:
     import uvloop
     from jqgate._core import core
     core.reseed_request_ids()
@@ -142,7 +154,7 @@ def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_
             loop.add_signal_handler(sig, stop.set)
         running = await start(config, host, port, sock=sock, handler_factory=handler_factory,
                               access_log_json=access_log_json, server_options=server_options,
-                              pool_options=pool_options)
+                              pool_options=pool_options, proxy_options=proxy_options)
         # Everything built so far lives as long as the process: keep the collector from
         # walking it again on every collection.
         gc.collect()
@@ -163,13 +175,14 @@ def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_
 
 def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers: int = 1, *,
           handler_factory=None, drain_timeout: float = 10.0, access_log_json: bool = False,
-          server_options: dict | None = None, pool_options: dict | None = None) -> int:
+          server_options: dict | None = None, pool_options: dict | None = None,
+          proxy_options: dict | None = None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring)."""
     host, port = parse_listen(listen)
     if workers <= 1:
         sock = bind_socket(host, port, reuse_port=False)
         return _run_worker(config, host, port, sock, handler_factory, drain_timeout, None,
-                           access_log_json, server_options, pool_options)
+                           access_log_json, server_options, pool_options, proxy_options)
     # Bind once in the parent first, so a busy port fails loudly before any fork, and so
     # port 0 resolves to one port all workers share.
     probe = bind_socket(host, port, reuse_port=True, listen=False)
@@ -185,7 +198,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
             try:
                 sock = bind_socket(host, port, reuse_port=True)
                 code = _run_worker(config, host, port, sock, handler_factory, drain_timeout,
-                                   ready_w, access_log_json, server_options, pool_options)
+                                   ready_w, access_log_json, server_options, pool_options,
+                                   proxy_options)
             except BaseException:
                 logging.getLogger("jqgate").exception("worker failed")
             finally:
