@@ -427,3 +427,17 @@ def test_header_names_configurable_and_reload(upstream):
         assert http_get(g.port, "/only/echo")[0] == 200
     finally:
         g.stop()
+
+
+def test_dot_segments_cannot_escape_a_route(upstream):
+    cfg = make_config(upstream.port, routes=[
+        Route(name="pub", id="pub", service_id="svc-id", paths=["/public"], strip_path=False)])
+    g = GatewayThread(cfg)
+    try:
+        assert http_get(g.port, "/public/../admin")[0] == 404
+        assert http_get(g.port, "/public/%2e%2e/admin")[0] == 404
+        s, _, b = http_get(g.port, "/public/x/../y")
+        assert s == 200 and json.loads(b)["path"] == "/public/y"
+        assert upstream.requests == 1
+    finally:
+        g.stop()
