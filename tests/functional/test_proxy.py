@@ -441,3 +441,11 @@ def test_dot_segments_cannot_escape_a_route(upstream):
         assert upstream.requests == 1
     finally:
         g.stop()
+
+
+def test_request_trailers_not_forwarded(gateway, upstream):
+    raw = (b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+           b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n")
+    (r,) = parse_responses(raw_request(gateway.port, raw))
+    doc = json.loads(r["body"])
+    assert doc["body_len"] == 3 and "x-trailer" not in hdrs(doc)

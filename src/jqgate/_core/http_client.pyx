@@ -733,7 +733,8 @@ cdef class ClientConnection:
         self.ex.reason = status
 
     def on_header(self, bytes name, bytes value):
-        self.resp_headers.append((name, value))
+        if not self.headers_done:       # trailers of a chunked body are dropped
+            self.resp_headers.append((name, value))
 
     def on_headers_complete(self):
         cdef ClientExchange ex = self.ex

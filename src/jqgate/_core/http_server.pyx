@@ -606,6 +606,8 @@ cdef class HttpServerProtocol:
         self._header_budget -= len(name) + len(value) + 4
         if self._header_budget < 0:
             raise _LimitExceeded(431, "Request header fields too large")
+        if req._headers_done:
+            return          # trailers of a chunked body: not forwarded
         req.headers.append((name, value))
         if len(name) == 4 and name.lower() == b"host":
             req._n_host += 1
