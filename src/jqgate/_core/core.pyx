@@ -6,6 +6,7 @@ matching .pxd files so calls between them are C calls.
 """
 
 include "jq_bridge.pyx"
+include "http_client.pyx"
 
 # the engine: values and request view first, then the plan, trace, node ops and the executor
 include "values.pyx"

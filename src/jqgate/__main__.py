@@ -1,0 +1,5 @@
+import sys
+
+from jqgate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,859 @@
+# The outbound HTTP/1.1 client: a keep-alive connection pool and one exchange per request.
+#
+# Shape (why it looks like this): the DataKit executor and the proxy path issue thousands of
+# outbound requests per second; an asyncio Task/Future per request costs more than the request's
+# own user-space work. So an exchange is a plain cdef object, the pool hands it to a connection,
+# and the connection's protocol callbacks (data_received / connection_lost) complete it and call
+# the caller's callback directly. Only *opening* a connection uses a coroutine (DNS + connect +
+# TLS handshake through loop.create_connection); that cost is paid per connection, not per request.
+#
+# Order of events for one exchange:
+#   send(ex, cb) -> serialise the head once -> idle connection (LIFO) | new connection | FIFO wait
+#   -> ClientConnection.start(ex): write head (+ body) -> parse the response with llhttp
+#   -> on_message_complete: ex.status/headers/body set, connection back to the pool (or closed),
+#      then cb(ex) -- exactly once. cancel() closes the connection and suppresses the callback.
+# Failures are values (ex.error_kind / ex.error), never exceptions out of the callback.
+#
+# Streaming (used by the proxy so big bodies never sit in memory whole):
+#   * ex.sink (a ResponseSink): the head is reported through sink.on_head(ex), each body piece
+#     through sink.on_data(ex, bytes); ex.body stays b"". The sink may call ex.pause_reading() /
+#     ex.resume_reading() to apply back-pressure to the upstream socket.
+#   * ex.stream_body = True: send() writes only the head; the caller then feeds ex.write(chunk)
+#     and ex.write_eof(). Without a Content-Length header from the caller the body goes chunked.
+#     ex.producer (a BodyProducer) is told to pause/resume when the upstream socket is full.
+
+import asyncio as _asyncio
+import collections as _collections
+import socket as _socket
+import ssl as _ssl
+import httptools as _httptools
+
+ERR_NONE = 0
+ERR_CONNECT = 1
+ERR_TIMEOUT = 2
+ERR_RESET = 3
+ERR_PROTOCOL = 4
+ERR_TLS = 5
+
+cdef enum ClientErr:
+    CERR_NONE = 0
+    CERR_CONNECT = 1
+    CERR_TIMEOUT = 2
+    CERR_RESET = 3
+    CERR_PROTOCOL = 4
+    CERR_TLS = 5
+
+cdef enum ConnState:
+    CONN_CONNECTING = 0
+    CONN_IDLE = 1
+    CONN_BUSY = 2
+    CONN_CLOSED = 3
+
+# How many request-body bytes an exchange keeps while it waits for a connection or for the
+# socket to drain before it asks its producer to pause.
+cdef enum:
+    CLIENT_BODY_HIGH_WATER = 262144
+
+cdef object _METHOD_HEAD = b"HEAD"
+cdef frozenset _BODY_METHODS = frozenset([b"POST", b"PUT", b"PATCH"])
+
+
+cdef class ResponseSink:
+    """Receives a streamed response (set ex.sink before send()). Subclass in Cython.
+
+    on_head(ex) is called once the status line and headers are parsed (ex.status, ex.headers),
+    on_data(ex, data) for each piece of body; the exchange's callback still ends it (with
+    error_kind set if the upstream failed after the head)."""
+
+    cdef void on_head(self, ClientExchange ex):
+        pass
+
+    cdef void on_data(self, ClientExchange ex, bytes data):
+        pass
+
+
+cdef class BodyProducer:
+    """Told to stop / restart feeding ex.write() when the upstream cannot take more body."""
+
+    cdef void pause_producing(self):
+        pass
+
+    cdef void resume_producing(self):
+        pass
+
+
+cdef class ClientExchange:
+    """One outbound HTTP/1.1 request and its response. See the module comment for the order of
+    events. Request fields are read at send(); `headers` and `body` are then replaced by the
+    response's (the serialised request is kept internally for the one retry)."""
+
+    cdef public str scheme
+    cdef public str host
+    cdef public int port
+    cdef public bytes method
+    cdef public bytes target
+    cdef public list headers
+    cdef public object body
+    cdef public double timeout           # total for the exchange; 0 = none
+    cdef public double connect_timeout   # for opening a connection; 0 = bounded by timeout only
+    cdef public double read_timeout      # max gap between response bytes; 0 = none
+    cdef public double write_timeout     # max time the socket may stay full; 0 = none
+    cdef public bint ssl_verify
+    cdef public object server_hostname
+    cdef public bint idempotent
+    cdef public bint stream_body
+    cdef public ResponseSink sink
+    cdef public BodyProducer producer
+    # result
+    cdef public int status
+    cdef public bytes reason
+    cdef public int error_kind
+    cdef public str error
+    cdef public bint reused              # served on a pooled (reused) connection
+    cdef public int attempts
+    # internal
+    cdef ConnectionPool _pool
+    cdef ClientConnection _conn
+    cdef object _callback
+    cdef object _key
+    cdef bytes _head
+    cdef object _timer
+    cdef list _pending          # body chunks waiting for a connection / for the socket
+    cdef Py_ssize_t _pending_size
+    cdef bint _eof_pending
+    cdef bint _body_started     # some body bytes went to a socket: no replay possible
+    cdef bint _done
+    cdef bint _cancelled
+    cdef bint _producer_paused
+    cdef bint _fresh_only
+
+    def __init__(self, scheme="http", host="", port=80, method=b"GET", target=b"/",
+                 headers=None, body=None, timeout=60.0):
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.method = method
+        self.target = target
+        self.headers = headers if headers is not None else []
+        self.body = body
+        self.timeout = timeout
+        self.ssl_verify = True
+        self.server_hostname = None
+        self.idempotent = False
+        self.status = 0
+        self.reason = b""
+        self.error_kind = CERR_NONE
+        self.error = ""
+        self._pending = None
+
+    def __repr__(self):
+        return "<ClientExchange %s %s://%s:%d%s status=%d err=%d>" % (
+            self.method, self.scheme, self.host, self.port, self.target, self.status,
+            self.error_kind)
+
+    # -- caller side -----------------------------------------------------------------------
+
+    def cancel(self):
+        """Abandon the exchange: its connection is closed (never pooled) and the callback is
+        not called."""
+        if self._done:
+            return
+        self._done = True
+        self._cancelled = True
+        self._stop_timer()
+        cdef ClientConnection conn = self._conn
+        self._conn = None
+        if conn is not None:
+            conn._abandon()
+
+    def write(self, bytes data):
+        """Feed a piece of request body (stream_body mode)."""
+        if self._done or not data:
+            return
+        if self._conn is not None and self._pending is None:
+            self._conn._write_body(data)
+            return
+        if self._pending is None:
+            self._pending = []
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size > CLIENT_BODY_HIGH_WATER:
+            self._pause_producer()
+
+    def write_eof(self):
+        """End the streamed request body."""
+        if self._done:
+            return
+        if self._conn is not None and self._pending is None:
+            self._conn._write_body_eof()
+        else:
+            self._eof_pending = True
+
+    def pause_reading(self):
+        """Back-pressure from a ResponseSink: stop reading the upstream socket."""
+        if self._conn is not None and self._conn.transport is not None:
+            self._conn.transport.pause_reading()
+
+    def resume_reading(self):
+        if self._conn is not None and self._conn.transport is not None:
+            self._conn.transport.resume_reading()
+
+    # -- internal --------------------------------------------------------------------------
+
+    cdef void _pause_producer(self):
+        if self.producer is not None and not self._producer_paused:
+            self._producer_paused = True
+            self.producer.pause_producing()
+
+    cdef void _resume_producer(self):
+        if self.producer is not None and self._producer_paused:
+            self._producer_paused = False
+            self.producer.resume_producing()
+
+    cdef void _stop_timer(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    cdef void _finish(self, int kind, str message):
+        """Complete the exchange (success when kind == 0) and call the callback once."""
+        if self._done:
+            return
+        self._done = True
+        self._stop_timer()
+        self._conn = None
+        if kind != CERR_NONE:
+            self.error_kind = kind
+            self.error = message
+            if self.status == 0 or self.sink is None:
+                # Before the head went to a sink, a failed exchange has no response.
+                self.headers = []
+                self.body = b""
+        self._pending = None
+        cb = self._callback
+        self._callback = None
+        if cb is not None:
+            try:
+                cb(self)
+            except BaseException as exc:   # a buggy callback must not break the connection
+                self._pool._report_callback_error(exc)
+
+    def _on_total_timeout(self):
+        self._timer = None
+        if self._done:
+            return
+        cdef ClientConnection conn = self._conn
+        if conn is not None:
+            conn._fail_current(CERR_TIMEOUT, "upstream timed out")
+        else:
+            self._finish(CERR_TIMEOUT, "timed out waiting for a connection")
+
+
+cdef class _HostSlot:
+    """Per (scheme, host, port[, tls options]) state: idle connections (a LIFO stack), the
+    number open or opening, and the FIFO of exchanges waiting for one."""
+    cdef object key
+    cdef str scheme
+    cdef str host
+    cdef int port
+    cdef object ssl
+    cdef object server_hostname
+    cdef list idle
+    cdef int n_open
+    cdef object waiters
+
+    def __init__(self, key, scheme, host, port, ssl, server_hostname):
+        self.key = key
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.ssl = ssl
+        self.server_hostname = server_hostname
+        self.idle = []
+        self.n_open = 0
+        self.waiters = _collections.deque()
+
+
+cdef class ConnectionPool:
+    """Keep-alive HTTP/1.1 connections, one pool per process.
+
+    send(ex, callback): callback(ex) exactly once (success or error), never after ex.cancel().
+    max_per_host caps open connections per key; extra exchanges wait FIFO. Idle connections are
+    reused newest first and closed after idle_timeout seconds."""
+
+    cdef object loop
+    cdef public int max_per_host
+    cdef public double idle_timeout
+    cdef dict _slots
+    cdef object _sweeper
+    cdef object _ssl_verify_ctx
+    cdef object _ssl_noverify_ctx
+    cdef bint _closed
+    cdef public long long n_created
+    cdef public long long n_reused
+    cdef public long long n_retried
+    cdef public long long n_requests
+    cdef set _all
+
+    def __init__(self, loop, max_per_host=256, idle_timeout=60.0, ssl_context=None):
+        self.loop = loop
+        self.max_per_host = max_per_host
+        self.idle_timeout = idle_timeout
+        self._slots = {}
+        self._all = set()
+        # ssl_context replaces the verifying default (tests pass one that trusts their CA).
+        self._ssl_verify_ctx = ssl_context
+
+    @property
+    def stats(self):
+        cdef int n_idle = 0
+        cdef int n_open = 0
+        cdef int n_wait = 0
+        cdef _HostSlot slot
+        for slot in self._slots.values():
+            n_idle += len(slot.idle)
+            n_open += slot.n_open
+            n_wait += len(slot.waiters)
+        return {"open": n_open, "idle": n_idle, "created": self.n_created,
+                "reused": self.n_reused, "retried": self.n_retried,
+                "requests": self.n_requests, "waiting": n_wait}
+
+    cpdef send(self, ClientExchange ex, callback):
+        if self._closed:
+            raise RuntimeError("connection pool is closed")
+        ex._pool = self
+        ex._callback = callback
+        ex._done = False
+        ex._cancelled = False
+        ex.status = 0
+        ex.error_kind = CERR_NONE
+        ex.error = ""
+        ex.attempts = 0
+        ex._fresh_only = False
+        ex._body_started = False
+        ex._pending_size = 0
+        ex._eof_pending = False
+        ex._producer_paused = False
+        self.n_requests += 1
+        try:
+            ex._head = _client_build_head(ex)
+        except Exception as exc:
+            ex._finish(CERR_PROTOCOL, "bad request for upstream: %s" % (exc,))
+            return
+        if ex.body is not None and not ex.stream_body:
+            if not isinstance(ex.body, bytes):
+                ex.body = bytes(ex.body)
+        ex.headers = []   # from here on `headers` means the response's
+        if ex.timeout > 0:
+            ex._timer = self.loop.call_later(ex.timeout, ex._on_total_timeout)
+        ex._key = self._key_for(ex)
+        self._dispatch(ex)
+
+    cdef object _key_for(self, ClientExchange ex):
+        if ex.scheme == "https":
+            return (ex.scheme, ex.host, ex.port, ex.ssl_verify, ex.server_hostname)
+        return (ex.scheme, ex.host, ex.port)
+
+    cdef _HostSlot _slot_for(self, ClientExchange ex):
+        cdef _HostSlot slot = self._slots.get(ex._key)
+        if slot is None:
+            ssl_ctx = None
+            sni = None
+            if ex.scheme == "https":
+                ssl_ctx = self._ssl_context(ex.ssl_verify)
+                sni = ex.server_hostname or ex.host
+            slot = _HostSlot(ex._key, ex.scheme, ex.host, ex.port, ssl_ctx, sni)
+            self._slots[ex._key] = slot
+        return slot
+
+    cdef object _ssl_context(self, bint verify):
+        if verify:
+            if self._ssl_verify_ctx is None:
+                self._ssl_verify_ctx = _ssl.create_default_context()
+            return self._ssl_verify_ctx
+        if self._ssl_noverify_ctx is None:
+            ctx = _ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = _ssl.CERT_NONE
+            self._ssl_noverify_ctx = ctx
+        return self._ssl_noverify_ctx
+
+    cdef void _dispatch(self, ClientExchange ex):
+        cdef _HostSlot slot = self._slot_for(ex)
+        cdef ClientConnection conn
+        if not ex._fresh_only:
+            while slot.idle:
+                conn = slot.idle.pop()
+                if conn.state == CONN_IDLE and not conn.transport.is_closing():
+                    self.n_reused += 1
+                    conn._start(ex, True)
+                    return
+                conn._close()
+        if slot.n_open < self.max_per_host or ex._fresh_only:
+            slot.waiters.append(ex)
+            self._open(slot, ex.connect_timeout)
+        else:
+            slot.waiters.append(ex)
+
+    cdef void _open(self, _HostSlot slot, double connect_timeout):
+        slot.n_open += 1
+        self.n_created += 1
+        conn = ClientConnection(self, slot)
+        self._all.add(conn)
+        self.loop.create_task(conn._connect(connect_timeout))
+
+    cdef ClientExchange _next_waiter(self, _HostSlot slot):
+        cdef ClientExchange ex
+        while slot.waiters:
+            ex = slot.waiters.popleft()
+            if not ex._done:
+                return ex
+        return None
+
+    cdef void _connection_ready(self, ClientConnection conn):
+        """A new connection is up, or a used one became free: serve the oldest waiter."""
+        cdef _HostSlot slot = conn.slot
+        cdef ClientExchange ex = self._next_waiter(slot)
+        if ex is not None:
+            if conn.n_served > 0:
+                self.n_reused += 1
+            conn._start(ex, conn.n_served > 0)
+            return
+        if self._closed:
+            conn._close()
+            return
+        conn.state = CONN_IDLE
+        conn.idle_since = self.loop.time()
+        slot.idle.append(conn)
+        if self._sweeper is None and self.idle_timeout > 0:
+            self._sweeper = self.loop.call_later(self.idle_timeout / 2 + 0.01, self._sweep)
+
+    cdef void _connect_failed(self, ClientConnection conn, int kind, str message):
+        """Opening failed: the oldest waiter gets the error; capacity goes to the next one."""
+        cdef _HostSlot slot = conn.slot
+        self._forget(conn)
+        cdef ClientExchange ex = self._next_waiter(slot)
+        if ex is not None:
+            ex._finish(kind, message)
+        if slot.waiters and slot.n_open < self.max_per_host and not self._closed:
+            ex = slot.waiters[0]
+            self._open(slot, ex.connect_timeout)
+
+    cdef void _forget(self, ClientConnection conn):
+        """The connection is gone: drop it from the books, let a waiter open a new one."""
+        cdef _HostSlot slot = conn.slot
+        if conn in self._all:
+            self._all.discard(conn)
+            slot.n_open -= 1
+        if conn in slot.idle:
+            slot.idle.remove(conn)
+
+    cdef void _connection_closed(self, ClientConnection conn):
+        cdef _HostSlot slot = conn.slot
+        self._forget(conn)
+        cdef ClientExchange ex
+        if slot.waiters and slot.n_open < self.max_per_host and not self._closed:
+            ex = self._next_waiter(slot)
+            if ex is not None:
+                slot.waiters.appendleft(ex)
+                self._open(slot, ex.connect_timeout)
+
+    cdef void _retry(self, ClientExchange ex):
+        self.n_retried += 1
+        ex._fresh_only = True
+        self._dispatch(ex)
+
+    def _sweep(self):
+        self._sweeper = None
+        cdef double now = self.loop.time()
+        cdef _HostSlot slot
+        cdef ClientConnection conn
+        cdef bint any_idle = False
+        for slot in list(self._slots.values()):
+            # idle is newest-last: expired connections are at the front.
+            while slot.idle:
+                conn = slot.idle[0]
+                if now - conn.idle_since < self.idle_timeout:
+                    break
+                slot.idle.pop(0)
+                conn._close()
+            if slot.idle:
+                any_idle = True
+        if any_idle and not self._closed:
+            self._sweeper = self.loop.call_later(self.idle_timeout / 2 + 0.01, self._sweep)
+
+    def close(self):
+        """Close every connection; waiting and running exchanges fail with ERR_RESET."""
+        self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        cdef _HostSlot slot
+        cdef ClientExchange ex
+        cdef ClientConnection conn
+        for slot in list(self._slots.values()):
+            while True:
+                ex = self._next_waiter(slot)
+                if ex is None:
+                    break
+                ex._finish(CERR_RESET, "connection pool closed")
+        for conn in list(self._all):
+            conn._fail_current(CERR_RESET, "connection pool closed")
+            conn._close()
+
+    cdef void _report_callback_error(self, exc):
+        ctx = {"message": "exception in ClientExchange callback", "exception": exc}
+        self.loop.call_exception_handler(ctx)
+
+
+cdef bytes _client_build_head(ClientExchange ex):
+    """The request line and headers, serialised once (reused verbatim for the retry)."""
+    cdef list parts = [ex.method, b" ", ex.target or b"/", b" HTTP/1.1\r\n"]
+    cdef bint has_host = False
+    cdef bint has_length = False
+    cdef bint has_te = False
+    cdef bytes lname
+    for name, value in ex.headers:
+        lname = name.lower()
+        if lname == b"host":
+            has_host = True
+        elif lname == b"content-length":
+            if not ex.stream_body:
+                continue   # recomputed from the body below
+            has_length = True
+        elif lname == b"transfer-encoding":
+            if not ex.stream_body:
+                continue
+            has_te = True
+        if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name:
+            raise ValueError("CR/LF in header %r" % (name,))
+        parts.append(name)
+        parts.append(b": ")
+        parts.append(value)
+        parts.append(b"\r\n")
+    if not has_host:
+        parts.append(b"Host: ")
+        if (ex.scheme == "https" and ex.port == 443) or (ex.scheme == "http" and ex.port == 80):
+            parts.append(ex.host.encode("idna") if not ex.host.isascii() else ex.host.encode())
+        else:
+            parts.append(("%s:%d" % (ex.host, ex.port)).encode())
+        parts.append(b"\r\n")
+    if ex.stream_body:
+        if not has_length and not has_te:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+    elif ex.body is not None:
+        parts.append(b"Content-Length: %d\r\n" % len(ex.body))
+    elif ex.method in _BODY_METHODS:
+        parts.append(b"Content-Length: 0\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+cdef class ClientConnection:
+    """One upstream connection (asyncio.Protocol). Runs at most one exchange at a time."""
+
+    cdef ConnectionPool pool
+    cdef _HostSlot slot
+    cdef public object transport
+    cdef object parser
+    cdef int state
+    cdef ClientExchange ex
+    cdef double idle_since
+    cdef int n_served
+    cdef bint reused_now        # the current exchange runs on a reused connection
+    cdef bint got_bytes         # some response byte arrived for the current exchange
+    cdef bint headers_done
+    cdef bint has_length        # Content-Length or chunked: the body end is known
+    cdef bint skip_message      # a 1xx interim response is being skipped
+    cdef bint head_request
+    cdef bint chunked_out       # streamed request body framed by us as chunked
+    cdef bint write_paused
+    cdef list resp_headers
+    cdef list body_parts
+    cdef object gap_timer
+    cdef double last_activity
+
+    def __init__(self, ConnectionPool pool, _HostSlot slot):
+        self.pool = pool
+        self.slot = slot
+        self.state = CONN_CONNECTING
+
+    async def _connect(self, double connect_timeout):
+        cdef _HostSlot slot = self.slot
+        loop = self.pool.loop
+        try:
+            coro = loop.create_connection(lambda: self, slot.host, slot.port, ssl=slot.ssl,
+                                          server_hostname=slot.server_hostname)
+            if connect_timeout > 0:
+                await _asyncio.wait_for(coro, connect_timeout)
+            else:
+                await coro
+        except _ssl.SSLError as exc:
+            self.state = CONN_CLOSED
+            self.pool._connect_failed(self, CERR_TLS, "TLS handshake failed: %s" % (exc,))
+            return
+        except (TimeoutError, _asyncio.TimeoutError):
+            self.state = CONN_CLOSED
+            self.pool._connect_failed(self, CERR_TIMEOUT, "connect timed out")
+            return
+        except OSError as exc:
+            self.state = CONN_CLOSED
+            self.pool._connect_failed(self, CERR_CONNECT, "connect failed: %s" % (exc,))
+            return
+        except Exception as exc:  # e.g. a malformed host name
+            self.state = CONN_CLOSED
+            self.pool._connect_failed(self, CERR_CONNECT, "connect failed: %r" % (exc,))
+            return
+        if self.state == CONN_CLOSED:   # the pool was closed while we connected
+            if self.transport is not None:
+                self.transport.close()
+            return
+        self.state = CONN_IDLE
+        self.pool._connection_ready(self)
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            except (OSError, AttributeError):
+                pass
+
+    def connection_lost(self, exc):
+        cdef int prev = self.state
+        self.state = CONN_CLOSED
+        self._stop_gap_timer()
+        cdef ClientExchange ex = self.ex
+        self.ex = None
+        if ex is not None and not ex._done:
+            ex._conn = None
+            if self.headers_done and not self.has_length and not self.skip_message:
+                # close-delimited body: EOF is the end of the response.
+                self._complete(ex, False)
+            elif (not self.got_bytes and self.reused_now and ex.idempotent
+                  and ex.attempts < 2 and not ex._body_started):
+                # The peer closed a pooled connection before answering (it had timed it out):
+                # nothing was processed, so one retry on a fresh connection is safe.
+                self.pool._forget(self)
+                self.pool._retry(ex)
+                return
+            else:
+                ex._finish(CERR_RESET, "upstream closed the connection"
+                           if exc is None else "upstream connection lost: %s" % (exc,))
+        if prev != CONN_CONNECTING:
+            self.pool._connection_closed(self)
+
+    def eof_received(self):
+        return False   # close our side too; connection_lost follows
+
+    def pause_writing(self):
+        self.write_paused = True
+        if self.ex is not None:
+            self.ex._pause_producer()
+
+    def resume_writing(self):
+        self.write_paused = False
+        cdef ClientExchange ex = self.ex
+        if ex is not None:
+            self.last_activity = self.pool.loop.time()
+            if ex._pending_size <= CLIENT_BODY_HIGH_WATER:
+                ex._resume_producer()
+
+    def data_received(self, bytes data):
+        cdef ClientExchange ex = self.ex
+        if ex is None:
+            # Bytes on an idle connection: the peer is confused; it cannot be reused.
+            self._close()
+            return
+        self.got_bytes = True
+        self.last_activity = self.pool.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except _httptools.HttpParserUpgrade:
+            self._fail_current(CERR_PROTOCOL, "upstream switched protocols")
+            return
+        except _httptools.HttpParserError as e:
+            if self.ex is ex and not ex._done:
+                self._fail_current(CERR_PROTOCOL, "invalid response from upstream: %s" % (e,))
+            return
+        if self.head_request and self.headers_done and self.ex is ex:
+            self._complete(ex, self.parser.should_keep_alive())
+
+    # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_status(self, bytes status):
+        self.ex.reason = status
+
+    def on_header(self, bytes name, bytes value):
+        self.resp_headers.append((name, value))
+
+    def on_headers_complete(self):
+        cdef ClientExchange ex = self.ex
+        cdef int status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.skip_message = True
+            return
+        self.skip_message = False
+        self.headers_done = True
+        ex.status = status
+        ex.headers = self.resp_headers
+        cdef bytes lname
+        self.has_length = (status == 204 or status == 304 or self.head_request)
+        for name, value in self.resp_headers:
+            lname = name.lower()
+            if lname == b"content-length" or lname == b"transfer-encoding":
+                self.has_length = True
+        if ex.sink is not None:
+            ex.sink.on_head(ex)
+
+    def on_body(self, bytes body):
+        if self.skip_message or self.head_request:
+            return
+        cdef ClientExchange ex = self.ex
+        if ex.sink is not None:
+            ex.sink.on_data(ex, body)
+        else:
+            self.body_parts.append(body)
+
+    def on_message_complete(self):
+        if self.skip_message:
+            # 1xx interim answer: forget it and wait for the real one.
+            self.skip_message = False
+            self.resp_headers = []
+            return
+        cdef ClientExchange ex = self.ex
+        if ex is not None and not self.head_request:
+            self._complete(ex, self.parser.should_keep_alive())
+
+    # -- exchange handling -----------------------------------------------------------------
+
+    cdef void _start(self, ClientExchange ex, bint reused):
+        self.state = CONN_BUSY
+        self.ex = ex
+        ex._conn = self
+        ex.attempts += 1
+        ex.reused = reused
+        self.reused_now = reused
+        self.got_bytes = False
+        self.headers_done = False
+        self.has_length = False
+        self.skip_message = False
+        self.head_request = ex.method == _METHOD_HEAD
+        self.resp_headers = []
+        self.body_parts = []
+        self.parser = _httptools.HttpResponseParser(self)
+        self.last_activity = self.pool.loop.time()
+        self.chunked_out = False
+        if ex.stream_body:
+            self.chunked_out = b"Transfer-Encoding: chunked\r\n" in ex._head
+            self.transport.write(ex._head)
+            if ex._pending is not None:
+                pending = ex._pending
+                ex._pending = None
+                ex._pending_size = 0
+                for chunk in pending:
+                    self._write_body(chunk)
+            if ex._eof_pending:
+                self._write_body_eof()
+            if not self.write_paused:
+                ex._resume_producer()
+        elif ex.body:
+            if len(ex.body) < 16384:
+                self.transport.write(ex._head + ex.body)
+            else:
+                self.transport.writelines([ex._head, ex.body])
+        else:
+            self.transport.write(ex._head)
+        if ex.read_timeout > 0 or ex.write_timeout > 0:
+            self._arm_gap_timer(ex)
+
+    cdef void _write_body(self, bytes data):
+        cdef ClientExchange ex = self.ex
+        ex._body_started = True
+        self.last_activity = self.pool.loop.time()
+        if self.chunked_out:
+            self.transport.writelines([b"%x\r\n" % len(data), data, b"\r\n"])
+        else:
+            self.transport.write(data)
+
+    cdef void _write_body_eof(self):
+        self.ex._eof_pending = False
+        if self.chunked_out:
+            self.transport.write(b"0\r\n\r\n")
+
+    cdef void _arm_gap_timer(self, ClientExchange ex):
+        cdef double gap = ex.read_timeout
+        if ex.write_timeout > 0 and (gap <= 0 or ex.write_timeout < gap):
+            gap = ex.write_timeout
+        self.gap_timer = self.pool.loop.call_later(gap, self._on_gap_timer)
+
+    cdef void _stop_gap_timer(self):
+        if self.gap_timer is not None:
+            self.gap_timer.cancel()
+            self.gap_timer = None
+
+    def _on_gap_timer(self):
+        """read_timeout: no response byte for that long; write_timeout: the socket stayed full
+        for that long. One timer per exchange, re-armed lazily from a timestamp."""
+        self.gap_timer = None
+        cdef ClientExchange ex = self.ex
+        if ex is None or ex._done:
+            return
+        cdef double limit = ex.write_timeout if (self.write_paused and ex.write_timeout > 0) \
+            else ex.read_timeout
+        if limit <= 0:
+            limit = ex.write_timeout
+        cdef double left = self.last_activity + limit - self.pool.loop.time()
+        if left <= 0:
+            self._fail_current(CERR_TIMEOUT, "upstream %s timed out" % (
+                "write" if self.write_paused else "read"))
+            return
+        self.gap_timer = self.pool.loop.call_later(left, self._on_gap_timer)
+
+    cdef void _complete(self, ClientExchange ex, bint keep_alive):
+        self._stop_gap_timer()
+        self.ex = None
+        self.n_served += 1
+        if ex.sink is None:
+            ex.body = b"".join(self.body_parts) if self.body_parts else b""
+        else:
+            ex.body = b""
+        self.body_parts = None
+        self.resp_headers = None
+        if ex._eof_pending or (ex.stream_body and ex._pending is not None):
+            keep_alive = False   # the response came before the request body ended
+        if keep_alive and self.state == CONN_BUSY and not self.pool._closed:
+            self.parser = None
+            ex._finish(CERR_NONE, "")
+            if self.state == CONN_BUSY and self.ex is None:
+                self.pool._connection_ready(self)
+        else:
+            self._close()
+            ex._finish(CERR_NONE, "")
+
+    cdef void _fail_current(self, int kind, str message):
+        cdef ClientExchange ex = self.ex
+        self.ex = None
+        self._close()
+        if ex is not None:
+            ex._finish(kind, message)
+
+    cdef void _abandon(self):
+        self.ex = None
+        self._close()
+
+    cdef void _close(self):
+        self._stop_gap_timer()
+        if self.state == CONN_CLOSED:
+            return
+        if self.state == CONN_IDLE:
+            try:
+                self.slot.idle.remove(self)
+            except ValueError:
+                pass
+        self.state = CONN_CLOSED
+        if self.transport is not None:
+            self.transport.close()   # connection_lost updates the pool's books

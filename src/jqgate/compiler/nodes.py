@@ -1,0 +1,50 @@
+"""Per-node semantic checks that need more than the schema: jq compilation (S18), property names
+and modes (G15, D24), the cache resource (G13).
+
+Every jq program is compiled here, once, through the libjq bridge; the compiled programs go into
+the plan so nothing is compiled per request.
+"""
+from __future__ import annotations
+
+from jqgate.compiler.properties import check_mode
+from jqgate.errors import Issues, join
+
+
+def _has_input(node: dict, name: str, all_nodes: list[tuple[int, dict]]) -> bool:
+    """Is a value connected into this node's node-wise input (SET mode for a property)?"""
+    if isinstance(node.get("input"), str):
+        return True
+    for _, other in all_nodes:
+        out = other.get("output")
+        if isinstance(out, str) and out == name:
+            return True
+        outs = other.get("outputs")
+        if isinstance(outs, dict) and any(isinstance(v, str) and v == name for v in outs.values()):
+            return True
+    return False
+
+
+def check_nodes(nodes: list[tuple[int, dict]], config: dict, location: str, issues: Issues):
+    """Returns ({jq node name: JqProgram}, {property node name: (spec, canonical, key)})."""
+    from jqgate._core.core import JqCompileError, JqProgram
+
+    programs = {}
+    properties = {}
+    resources = config.get("resources") if isinstance(config.get("resources"), dict) else {}
+    for position, node in nodes:
+        where = join(join(location, "nodes"), position)
+        kind = node["type"]
+        if kind == "jq":
+            try:
+                programs[node["name"]] = JqProgram(node["jq"])
+            except JqCompileError as exc:
+                issues.add(join(where, "jq"), f"invalid jq program: {exc}")
+        elif kind == "property":
+            resolved, error = check_mode(node["property"], _has_input(node, node["name"], nodes))
+            if error:
+                issues.add(join(where, "property"), error)
+            else:
+                properties[node["name"]] = resolved
+        elif kind == "cache" and not resources.get("cache"):
+            issues.add(where, "cache node requires resources.cache configuration")
+    return programs, properties

@@ -1,0 +1,88 @@
+"""The `property` node's property table (datakit.md §5.4) and load-time checks (G15, D24).
+
+Each entry says whether the property can be read (GET: the node has no input) and written (SET:
+an input is connected). Families ending in `.<key>` take any non-empty key.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    family: str
+    readable: bool
+    writable: bool
+    type: str
+
+
+_SPECS = [
+    PropertySpec("kong.client.consumer", True, True, "object"),
+    PropertySpec("kong.client.consumer_groups", True, False, "array"),
+    PropertySpec("kong.client.credential", True, False, "object"),
+    PropertySpec("kong.client.identity_realm_source", True, False, "object"),
+    PropertySpec("kong.client.forwarded_ip", True, False, "string"),
+    PropertySpec("kong.client.forwarded_port", True, False, "number"),
+    PropertySpec("kong.client.ip", True, False, "string"),
+    PropertySpec("kong.client.port", True, False, "number"),
+    PropertySpec("kong.client.protocol", True, False, "string"),
+    PropertySpec("kong.request.forwarded_host", True, False, "string"),
+    PropertySpec("kong.request.forwarded_port", True, False, "number"),
+    PropertySpec("kong.request.forwarded_scheme", True, False, "string"),
+    PropertySpec("kong.request.port", True, False, "number"),
+    PropertySpec("kong.response.source", True, False, "string"),
+    PropertySpec("kong.router.route", True, False, "object"),
+    PropertySpec("kong.router.service", True, False, "object"),
+    PropertySpec("kong.route_id", True, False, "string"),
+    PropertySpec("kong.route_name", True, False, "string"),
+    PropertySpec("kong.service_id", True, False, "string"),
+    PropertySpec("kong.service_name", True, False, "string"),
+    PropertySpec("kong.service.response.status", True, False, "number"),
+    PropertySpec("kong.version", True, False, "string"),
+    PropertySpec("kong.nginx.subsystem", True, False, "string"),
+    PropertySpec("kong.node.id", True, False, "string"),
+    PropertySpec("kong.node.memory_stats", True, False, "object"),
+    PropertySpec("kong.service.target", False, True, "string"),
+    PropertySpec("kong.service.request.scheme", False, True, "string"),
+    PropertySpec("kong.service.upstream", False, True, "string"),
+    PropertySpec("kong.response.status", False, True, "number"),
+]
+PROPERTIES = {spec.family: spec for spec in _SPECS}
+
+# Families with a free key after the prefix.
+KEYED_FAMILIES = {
+    "kong.ctx.plugin": PropertySpec("kong.ctx.plugin", True, True, "any"),
+    "kong.ctx.shared": PropertySpec("kong.ctx.shared", True, True, "any"),
+    "kong.configuration": PropertySpec("kong.configuration", True, False, "any"),
+}
+
+# D24: the spellings the 3.11-3.13 docs printed, accepted as aliases of the corrected names.
+ALIASES = {
+    "kong.service.request_scheme": "kong.service.request.scheme",
+    "kong.client.get_identity_realm_source": "kong.client.identity_realm_source",
+}
+
+
+def resolve(name: str) -> tuple[PropertySpec, str, str | None] | None:
+    """(spec, canonical name, key) for a property name, or None when it is not supported."""
+    canonical = ALIASES.get(name, name)
+    spec = PROPERTIES.get(canonical)
+    if spec is not None:
+        return spec, canonical, None
+    for prefix, keyed in KEYED_FAMILIES.items():
+        if canonical.startswith(prefix + ".") and len(canonical) > len(prefix) + 1:
+            return keyed, canonical, canonical[len(prefix) + 1:]
+    return None
+
+
+def check_mode(name: str, is_set: bool) -> tuple[tuple[PropertySpec, str, str | None] | None, str | None]:
+    """Resolve a property and check it supports the mode; returns (resolution, error message)."""
+    resolved = resolve(name)
+    if resolved is None:
+        return None, f'unknown property "{name}"'
+    spec = resolved[0]
+    if is_set and not spec.writable:
+        return resolved, f'property "{name}" is read-only: it cannot be set (remove the input)'
+    if not is_set and not spec.readable:
+        return resolved, f'property "{name}" is write-only: it can only be set (connect an input)'
+    return resolved, None

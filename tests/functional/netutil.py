@@ -1,0 +1,281 @@
+"""Loopback test peers for the functional tests: an HTTP upstream, a fault-injecting TCP proxy,
+and small raw-socket client helpers. Each server runs its own event loop in a thread.
+
+The upstream counts accepted connections and requests, so keep-alive and pool reuse are checked
+at the server side. Behaviour is chosen by the request path:
+  /echo...         200 JSON {method, path, headers, body_len, body_sha}   (default for any path)
+  /close           200 with Connection: close
+  /chunked         chunked response of three pieces
+  /eof             HTTP/1.0-style response delimited by closing the connection
+  /continue        a 100 Continue interim answer, then 200
+  /status/NNN      empty answer with that status
+  /big/N           N bytes of body, written in 64 KiB pieces (respecting flow control)
+  /stall           reads the request, never answers
+  /reset           resets the connection without answering
+  /halfreset       sends a head and half a body, then resets
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import socket
+import struct
+import threading
+
+import httptools
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LoopThread:
+    """An asyncio loop running in a daemon thread; `call(coro)` runs a coroutine on it."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, coro, timeout=30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+class _UpstreamProtocol(asyncio.Protocol):
+    def __init__(self, server: "Upstream"):
+        self.server = server
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport = None
+        self.url = b""
+        self.headers = []
+        self.body = []
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.server.connections += 1
+        self.server.open_transports.add(transport)
+
+    def connection_lost(self, exc):
+        self.server.open_transports.discard(self.transport)
+
+    def data_received(self, data):
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.transport.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            self.transport.close()
+
+    def on_message_begin(self):
+        self.url = b""
+        self.headers = []
+        self.body = []
+
+    def on_url(self, url):
+        self.url += url
+
+    def on_header(self, name, value):
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_body(self, body):
+        self.body.append(body)
+
+    def on_message_complete(self):
+        self.server.requests += 1
+        body = b"".join(self.body)
+        method = self.parser.get_method()
+        self.server.seen.append((method, self.url, self.headers, len(body)))
+        keep = self.parser.should_keep_alive()
+        path = self.url.split(b"?")[0].decode()
+        t = self.transport
+        if path == "/close":
+            t.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+            t.close()
+        elif path == "/chunked":
+            t.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"3\r\nabc\r\n4\r\ndefg\r\n2\r\nhi\r\n0\r\n\r\n")
+        elif path == "/eof":
+            t.write(b"HTTP/1.0 200 OK\r\nX-Kind: eof\r\n\r\nuntil-the-end")
+            t.close()
+        elif path == "/continue":
+            t.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
+        elif path.startswith("/status/"):
+            code = int(path.rsplit("/", 1)[1])
+            if code in (204, 304):
+                t.write(b"HTTP/1.1 %d X\r\n\r\n" % code)
+            else:
+                t.write(b"HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n" % code)
+        elif path.startswith("/big/"):
+            n = int(path.rsplit("/", 1)[1])
+            t.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n)
+            asyncio.ensure_future(self._write_big(n))
+            return
+        elif path == "/stall":
+            return
+        elif path == "/reset":
+            _reset(t)
+            return
+        elif path == "/halfreset":
+            t.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf")
+            asyncio.get_running_loop().call_later(0.05, _reset, t)
+            return
+        else:
+            payload = json.dumps({
+                "method": method.decode(), "path": self.url.decode("latin-1"),
+                "headers": self.headers, "body_len": len(body),
+                "body_sha": hashlib.sha256(body).hexdigest(),
+                "conn": id(self),
+            }).encode()
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nServer: test-upstream\r\n"
+            if method == b"HEAD":
+                t.write(head + b"Content-Length: %d\r\n\r\n" % len(payload))
+            else:
+                t.write(head + b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
+        if not keep and not t.is_closing():
+            t.close()
+
+    async def _write_big(self, n):
+        piece = b"x" * 65536
+        sent = 0
+        while sent < n and not self.transport.is_closing():
+            k = min(len(piece), n - sent)
+            self.transport.write(piece[:k])
+            sent += k
+            while self.transport.get_write_buffer_size() > 1 << 20:
+                await asyncio.sleep(0.001)
+
+
+def _reset(transport):
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.close()
+
+
+class Upstream:
+    """An HTTP/1.1 upstream on loopback in its own thread (see the module docstring)."""
+
+    def __init__(self, ssl_context=None):
+        self.lt = LoopThread()
+        self.connections = 0
+        self.requests = 0
+        self.seen = []
+        self.open_transports = set()
+        self.port = free_port()
+        self.lt.call(self._start(ssl_context))
+
+    async def _start(self, ssl_context):
+        self.server = await asyncio.get_running_loop().create_server(
+            lambda: _UpstreamProtocol(self), "127.0.0.1", self.port, ssl=ssl_context,
+            backlog=2048)
+
+    def drop_idle(self):
+        """Close every open connection from the server side (as a keep-alive timeout would)."""
+        async def close_all():
+            for t in list(self.open_transports):
+                t.close()
+        self.lt.call(close_all())
+
+    def stop(self):
+        async def stop():
+            self.server.close()
+            for t in list(self.open_transports):
+                t.close()
+        self.lt.call(stop())
+        self.lt.stop()
+
+
+class FaultProxy:
+    """A TCP proxy on loopback between a client and `target_port`, whose behaviour tests flip:
+    mode "pass" forwards; "stall" swallows client bytes; "reset_after_head" forwards the
+    upstream's first bytes then resets the client side. reset_all() resets every connection."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.mode = "pass"
+        self.port = free_port()
+        self.lt = LoopThread()
+        self.pairs = []
+        self.accepted = 0
+        self.lt.call(self._start())
+
+    async def _start(self):
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def _handle(self, creader, cwriter):
+        self.accepted += 1
+        try:
+            ureader, uwriter = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            cwriter.close()
+            return
+        pair = (cwriter, uwriter)
+        self.pairs.append(pair)
+
+        async def pump(reader, writer, upstream_to_client):
+            try:
+                while True:
+                    data = await reader.read(65536)
+                    if not data:
+                        break
+                    if self.mode == "stall":
+                        continue
+                    if upstream_to_client and self.mode == "reset_after_head":
+                        writer.write(data[: max(1, len(data) // 2)])
+                        await writer.drain()
+                        _reset(cwriter.transport)
+                        uwriter.close()
+                        return
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                try:
+                    writer.close()
+                except Exception:
+                    pass
+
+        await asyncio.gather(pump(creader, uwriter, False), pump(ureader, cwriter, True))
+
+    def reset_all(self):
+        async def reset():
+            for cw, uw in self.pairs:
+                _reset(cw.transport)
+                uw.close()
+            self.pairs.clear()
+        self.lt.call(reset())
+
+    def stop(self):
+        async def stop():
+            self.server.close()
+            for cw, uw in self.pairs:
+                cw.close()
+                uw.close()
+        self.lt.call(stop())
+        self.lt.stop()
+
+
+def raw_request(port: int, data: bytes, timeout: float = 10.0, read_until_close=True) -> bytes:
+    """Send raw bytes on a fresh connection and return everything read until the peer closes
+    (or the timeout passes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+                if not read_until_close:
+                    break
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
