@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load_compiled(path: str, skip_unknown: bool):
     from jqgate.compiled import compile_gateway
-    from jqgate.config import load_file
+    from jqgate.config import load_any as load_file
 
     config = load_file(path, skip_unknown_plugins=skip_unknown)
     issues = Issues()

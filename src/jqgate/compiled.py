@@ -40,8 +40,7 @@ def compile_gateway(config: GatewayConfig, issues: Issues) -> CompiledGateway | 
     for plugin in config.plugins:
         if plugin.name != "datakit" or not plugin.enabled:
             continue
-        location = f"{plugin.location}.config" if plugin.location else "config"
-        plan = compile_datakit(plugin.config, location, instance_namespace(plugin), issues)
+        plan = compile_datakit(plugin.config, plugin.config_location, instance_namespace(plugin), issues)
         if plan is not None:
             compiled.plans.append((plugin, plan))
     return compiled if len(issues) == before else None

@@ -17,9 +17,26 @@ from typing import Any
 from jqgate.compiler.graph import build_graph
 from jqgate.compiler.lower import lower
 from jqgate.compiler.nodes import check_nodes
+from jqgate.compiler.ports import USER_NODE_PORTS
 from jqgate.compiler.schema import validate_datakit_schema
 from jqgate.errors import ConfigError, Issues
 from jqgate.plan import Plan
+
+
+def _graph_candidates(nodes: list) -> list[tuple[int, dict]]:
+    """Nodes the graph stage can reason about: a string name (first definition) and a known type.
+
+    Nodes with other schema errors stay in, so one pass reports their connection errors too; the
+    graph stage reads their fields defensively. A plan is only produced when nothing failed.
+    """
+    seen: set[str] = set()
+    result = []
+    for i, node in enumerate(nodes):
+        if isinstance(node, dict) and isinstance(node.get("name"), str) \
+                and node.get("type") in USER_NODE_PORTS and node["name"] not in seen:
+            seen.add(node["name"])
+            result.append((i, node))
+    return result
 
 
 def compile_datakit(config: Any, location: str = "config", instance: str = "",
@@ -32,10 +49,10 @@ def compile_datakit(config: Any, location: str = "config", instance: str = "",
     own = issues is None
     issues = Issues() if own else issues
     before = len(issues)
-    valid = validate_datakit_schema(config, location, issues)
+    validate_datakit_schema(config, location, issues)
     plan = None
     if isinstance(config, dict) and isinstance(config.get("nodes"), list):
-        nodes = [(i, config["nodes"][i]) for i in valid]
+        nodes = _graph_candidates(config["nodes"])
         programs, properties = check_nodes(nodes, config, location, issues)
         graph = build_graph(nodes, config.get("resources") or {}, location, issues)
         if graph is not None and len(issues) == before:

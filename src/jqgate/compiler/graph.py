@@ -16,6 +16,7 @@ Steps (datakit.md §6.1, rules G1-G16 of §7.2), all errors collected with their
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,18 @@ class _Declared:
     location: str
 
 
+LABEL = re.compile(r"^[^.\s]+(\.[^.\s]+)?$")   # S11; malformed labels are the schema's to report
+
+
+def _values(node: dict) -> dict:
+    values = node.get("values")
+    return values if isinstance(values, dict) else {}
+
+
+def _names(value) -> list:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _split_label(label: str) -> tuple[str, str]:
     node, _, port = label.partition(".")
     return node, port or SELF
@@ -90,13 +103,15 @@ def _declared_connections(node: dict, name: str, location: str) -> list[_Declare
     found: list[_Declared] = []
     for attr, direction in (("input", "in"), ("output", "out")):
         label = node.get(attr)
-        if isinstance(label, str):
+        if isinstance(label, str) and LABEL.match(label):
             found.append(_Declared(label, name, direction, SELF, join(location, attr)))
     for attr, direction in (("inputs", "in"), ("outputs", "out")):
+        if attr == "outputs" and node.get("type") == "branch":
+            continue                      # branch outputs.then/else are membership (D3), not data
         entries = node.get(attr)
         if isinstance(entries, dict):
             for port, label in entries.items():
-                if isinstance(label, str):   # null entries are legal and ignored
+                if isinstance(label, str) and LABEL.match(label):   # null entries are legal and ignored
                     found.append(_Declared(label, name, direction, str(port),
                                            join(join(location, attr), str(port))))
     return found
@@ -129,7 +144,7 @@ class GraphBuilder:
         if port == SELF:
             return ports.self_out
         if node.type == "static":
-            values = node.config.get("values") or {}
+            values = _values(node.config)
             return literal_type(values[port]) if port in values else None
         if node.type == "vault":
             return STRING if port in self.vault_keys else None
@@ -219,7 +234,7 @@ class GraphBuilder:
 
     def _source_fields(self, node: GraphNode) -> list[str]:
         if node.type == "static":
-            return list((node.config.get("values") or {}).keys())
+            return list(_values(node.config))
         return list(node.ports.fields_out or {})
 
     def expand_and_type(self, declared) -> list[tuple[_Declared, Edge, bool]]:
@@ -293,7 +308,7 @@ class GraphBuilder:
             node = self.graph.nodes[name]
             if node.type != "branch":
                 continue
-            lists = {"then": list(node.config.get("then") or []), "else": list(node.config.get("else") or [])}
+            lists = {"then": _names(node.config.get("then")), "else": _names(node.config.get("else"))}
             outputs = node.config.get("outputs") or {}
             for side in ("then", "else"):                     # D3: outputs.then == then: [X]
                 target = outputs.get(side) if isinstance(outputs, dict) else None
@@ -305,10 +320,8 @@ class GraphBuilder:
             checked: dict[str, list[str]] = {"then": [], "else": []}
             for side in ("then", "else"):
                 for i, member in enumerate(lists[side]):
-                    loc = join(join(node.location, side), i) if i < len(node.config.get(side) or []) \
+                    loc = join(join(node.location, side), i) if i < len(_names(node.config.get(side))) \
                         else join(join(node.location, "outputs"), side)
-                    if not isinstance(member, str):
-                        continue
                     if member in IMPLICIT_PORTS:
                         self.issues.add(loc, f'unknown branch target "{member}": implicit nodes cannot be branch members')
                     elif member == name:

@@ -141,7 +141,8 @@ def lower(graph: Graph, config: dict, programs: dict, properties: dict, instance
 
     bindings: dict[str, list[Binding]] = {name: [] for name in order}
     for edge in graph.edges:
-        bindings[edge.target].append(Binding(edge.target_port, source_slot(edge), edge.convert, edge.source_label))
+        bindings[edge.target].append(Binding(edge.target_port, source_slot(edge), edge.convert,
+                                             _label(edge.source, edge.source_port)))
 
     # Dependencies as op indices; a sink waits for its whole window.
     response_start = sum(1 for n in order if n not in graph.response_window)

@@ -24,6 +24,15 @@ def _has_input(node: dict, name: str, all_nodes: list[tuple[int, dict]]) -> bool
     return False
 
 
+def _one_line(messages: list[str], source: str) -> str:
+    """libjq's messages carry source excerpts over several lines; keep one line per message."""
+    heads = [m.splitlines()[0].rstrip(":") for m in messages if m.strip()] or ["does not compile"]
+    text = "; ".join(heads)
+    if "'" in source and "INVALID_CHARACTER" in text:
+        text += " (jq strings use double quotes, not single quotes)"
+    return text
+
+
 def check_nodes(nodes: list[tuple[int, dict]], config: dict, location: str, issues: Issues):
     """Returns ({jq node name: JqProgram}, {property node name: (spec, canonical, key)})."""
     from jqgate._core.core import JqCompileError, JqProgram
@@ -34,12 +43,12 @@ def check_nodes(nodes: list[tuple[int, dict]], config: dict, location: str, issu
     for position, node in nodes:
         where = join(join(location, "nodes"), position)
         kind = node["type"]
-        if kind == "jq":
+        if kind == "jq" and isinstance(node.get("jq"), str) and node["jq"]:
             try:
                 programs[node["name"]] = JqProgram(node["jq"])
             except JqCompileError as exc:
-                issues.add(join(where, "jq"), f"invalid jq program: {exc}")
-        elif kind == "property":
+                issues.add(join(where, "jq"), "invalid jq program: " + _one_line(exc.messages, node["jq"]))
+        elif kind == "property" and isinstance(node.get("property"), str):
             resolved, error = check_mode(node["property"], _has_input(node, node["name"], nodes))
             if error:
                 issues.add(join(where, "property"), error)

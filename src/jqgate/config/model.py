@@ -43,6 +43,7 @@ class Service:
     tls_verify: bool | None = None
     location: str = ""
     raw: dict[str, Any] = field(default_factory=dict)   # the record as written (kong.router.service)
+    enabled: bool = True             # Kong: routes of a disabled service do not match
 
 
 @dataclass
@@ -72,6 +73,8 @@ class PluginInstance:
     enabled: bool = True
     protocols: list[str] = field(default_factory=lambda: ["grpc", "grpcs", "http", "https"])
     location: str = ""               # location of the plugin record, e.g. "plugins[0]"
+    config_location: str = "config"  # location of `config`, prefix for DataKit schema errors
+    source: str = ""                 # file the plugin came from (quick start: its --plugin FILE)
 
 
 @dataclass

@@ -1,0 +1,82 @@
+"""Kong `upstreams` and `targets` (round robin with weights)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jqgate.config import checks
+from jqgate.config.model import Target, Upstream
+from jqgate.config.services import check_tags, entity_id
+from jqgate.errors import Issues, join
+
+DEFAULT_TARGET_PORT = 8000      # Kong's default when a target has no port
+UPSTREAM_FIELDS = ("name", "id", "algorithm", "targets", "tags", "slots")
+TARGET_FIELDS = ("target", "weight", "tags", "id", "upstream")
+# Kong upstream fields that change balancing or health; not implemented here.
+UNSUPPORTED_UPSTREAM_FIELDS = ("healthchecks", "hash_on", "hash_fallback", "hash_on_header",
+                               "hash_fallback_header", "hash_on_cookie", "hash_on_cookie_path",
+                               "hash_on_query_arg", "hash_fallback_query_arg", "hash_on_uri_capture",
+                               "hash_fallback_uri_capture", "host_header", "client_certificate",
+                               "use_srv_name")
+HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:\[\]/]+)(:(?P<port>[0-9]{1,5}))?")
+
+
+def parse_upstream(record: Any, location: str, issues: Issues) -> Upstream | None:
+    if not checks.check_object(record, location, issues):
+        return None
+    before = len(issues)
+    for key in record:
+        if key in UNSUPPORTED_UPSTREAM_FIELDS:
+            if record[key] is not None:
+                issues.add(join(location, key), "not supported: this gateway balances round-robin "
+                                                "with weights only")
+        elif key not in UPSTREAM_FIELDS:
+            issues.add(join(location, str(key)), "unknown field")
+    name = record.get("name")
+    if name is None:
+        issues.add(location, "missing field `name`")
+    else:
+        checks.check_string(name, join(location, "name"), issues, max_len=255)
+    upstream = Upstream(name=name if isinstance(name, str) else "",
+                        id=entity_id(record, "upstream", name if isinstance(name, str) else None,
+                                     location, issues),
+                        location=location)
+    if record.get("algorithm") is not None:
+        checks.check_enum(record["algorithm"], join(location, "algorithm"), issues, ("round-robin",))
+    if record.get("slots") is not None:
+        # Kong's hash ring size: no effect on round robin, only range-checked.
+        checks.check_int(record["slots"], join(location, "slots"), issues, minimum=10, maximum=2**16)
+    check_tags(record, location, issues)
+    targets = record.get("targets")
+    if targets is not None and checks.check_list(targets, join(location, "targets"), issues):
+        for index, item in enumerate(targets):
+            target = parse_target(item, join(location, f"targets[{index}]"), issues, nested=True)
+            if target is not None:
+                upstream.targets.append(target)
+    return upstream if len(issues) == before else None
+
+
+def parse_target(record: Any, location: str, issues: Issues, nested: bool) -> Target | None:
+    if not checks.check_object(record, location, issues):
+        return None
+    before = len(issues)
+    for key in record:
+        if key not in TARGET_FIELDS or (nested and key == "upstream"):
+            issues.add(join(location, str(key)), "unknown field")
+    text = record.get("target")
+    target = None
+    if text is None:
+        issues.add(location, "missing field `target`")
+    elif checks.check_string(text, join(location, "target"), issues):
+        match = HOST_PORT.fullmatch(text)
+        port = int(match["port"]) if match and match["port"] else DEFAULT_TARGET_PORT
+        if not match or port > 65535:
+            issues.add(join(location, "target"), f'"{text}" is not a valid "host:port" target')
+        else:
+            target = Target(target=text, host=match["host"].strip("[]"), port=port, location=location)
+    weight = record.get("weight")
+    if weight is not None and checks.check_int(weight, join(location, "weight"), issues,
+                                               minimum=0, maximum=65535) and target is not None:
+        target.weight = int(weight)
+    check_tags(record, location, issues)
+    return target if len(issues) == before else None
