@@ -83,6 +83,7 @@ cdef class CompiledPlan:
     cdef bint debug
     cdef bint request_async    # any call in the request window
     cdef bint response_async
+    cdef bint has_response_window
     cdef int ndeps[EXEC_MAX_OPS]
 
     def __init__(self, plan):
@@ -98,6 +99,7 @@ cdef class CompiledPlan:
         self.slot_template = tuple(plan.slot_template)
         self.nodes = tuple(plan.nodes)
         self.debug = plan.debug
+        self.has_response_window = plan.has_response_window
         self.request_async = False
         self.response_async = False
         ops = []
