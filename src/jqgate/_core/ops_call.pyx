@@ -4,6 +4,7 @@
 
 from urllib.parse import urlsplit as _urlsplit
 
+_PROXY_INPUTS = ("http_proxy", "https_proxy", "proxy_auth_username", "proxy_auth_password")
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 _exchange_type = None
 
@@ -45,6 +46,11 @@ cdef object ops_call_exchange(CompiledOp op, dict fields):
     p = op.params
     cdef list out
     cdef str k, request_target
+    for k in _PROXY_INPUTS:
+        if fields.get(k) is not None:
+            # Sending the request directly would bypass the egress proxy the flow asked for.
+            raise EngineNodeError('input "%s": forward proxies are not supported by this gateway'
+                                  % k)
     url_in = fields.get("url")
     if url_in is not None:
         scheme, host, port, path, query, host_header = ops_parse_url(url_in)
