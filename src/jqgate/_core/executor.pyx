@@ -266,7 +266,8 @@ cdef class PlanRun:
                     self.trace.complete(op.node,
                                         [trace_value(n, x) for n, x in op.values.items()])
             elif k == OPK_EXIT:
-                self._answer(ops_exit_answer(op.params.status, fields.get("body") if fields else None,
+                self._answer(ops_exit_answer(op.exit_status,
+                                             fields.get("body") if fields else None,
                                              fields.get("headers") if fields else None))
                 self.exit_source = "exit"
                 self._complete(op)
