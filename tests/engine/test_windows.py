@@ -45,3 +45,17 @@ def test_instances_share_ctx_shared_and_consumer(executor):
     second = cls(reader, req, None, shared)
     second.start_request_window(None)
     assert second.exit_body == b'{"who":"alice","c":{"username":"bob"},"p":null}'
+
+
+@pytest.mark.parametrize("executor", list(EXECUTORS))
+def test_request_view_with_raw_bytes_from_the_parser(executor):
+    from jqgate._core import core
+    plan = compile_config({"nodes": [
+        {"name": "R", "type": "jq", "input": "request", "jq": "{m: .method, p: .path, q: .query, b: .body}"},
+        {"name": "EXIT", "type": "exit", "inputs": {"body": "R"}}]})
+    req = core.RequestView(method=b"POST", path=b"/a", raw_path=b"/a", query=b"x=1",
+                           headers=[(b"Content-Type", b"application/json")],
+                           body=bytearray(b'{"k":1}'))
+    run = EXECUTORS[executor](plan, req, None, {})
+    run.start_request_window(None)
+    assert run.exit_body == b'{"m":"POST","p":"/a","q":{"x":"1"},"b":{"k":1}}'

@@ -266,7 +266,8 @@ cdef class PlanRun:
                     self.trace.complete(op.node,
                                         [trace_value(n, x) for n, x in op.values.items()])
             elif k == OPK_EXIT:
-                self._answer(ops_exit_answer(op.params.status, fields.get("body") if fields else None,
+                self._answer(ops_exit_answer(op.exit_status,
+                                             fields.get("body") if fields else None,
                                              fields.get("headers") if fields else None))
                 self.exit_source = "exit"
                 self._complete(op)
@@ -351,7 +352,7 @@ cdef class PlanRun:
 
     cdef int _dispatch(self, CompiledOp op, dict fields) except -1:
         cdef _CallWaiter waiter
-        ex = ops_call_exchange(op, fields)            # may raise EngineNodeError
+        cdef ClientExchange ex = ops_call_exchange(op, fields)   # may raise EngineNodeError
         if self.pool is None:
             raise EngineNodeError("no HTTP client pool was given to this run")
         if self.exchanges is None:
@@ -367,7 +368,10 @@ cdef class PlanRun:
         waiter = _CallWaiter()
         waiter.run = self
         waiter.index = op.index
-        self.pool.send(ex, waiter)
+        if type(self.pool) is ConnectionPool:
+            (<ConnectionPool>self.pool).send(ex, waiter)
+        else:
+            self.pool.send(ex, waiter)         # any object with the pool's send(ex, callback)
         return 0
 
     cdef int _on_call_done(self, int i, object ex) except -1:
@@ -390,7 +394,7 @@ cdef class PlanRun:
                 cb(self)
         return 0
 
-    cdef int _call_result(self, int i, object ex) except -1:
+    cdef int _call_result(self, int i, ClientExchange ex) except -1:
         cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
         cdef Py_ssize_t j
         self.pending_calls -= 1

@@ -71,6 +71,8 @@ cdef class CompiledOp:
     cdef tuple field_names
     # static: the values dict (already in the slot template)
     cdef dict values
+    # exit
+    cdef int exit_status
 
 
 cdef class CompiledPlan:
@@ -141,6 +143,8 @@ cdef class CompiledPlan:
                 cop.field_names = tuple(op.params.field_names)
             elif cop.kind == OPK_STATIC:
                 cop.values = dict(op.params.values)
+            elif cop.kind == OPK_EXIT:
+                cop.exit_status = op.params.status
             ops.append(cop)
         self.ops = tuple(ops)
 
