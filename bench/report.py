@@ -84,17 +84,19 @@ def targets_section(doc) -> list[str]:
         lines.append(f"| {title} | {'; '.join(cells)} | {verdict} |")
 
     J, N, A = peers.JQGATE, peers.NJS, peers.AIOHTTP
-    row("F1 ≥ 1.2× nginx+njs requests/s per core", "F1", lambda c: rps(doc, J, "F1", c),
-        lambda c: rps(doc, N, "F1", c), 1.2, ratio, "{:.2f}×")
-    row("(cross-check, not a target) F1 requests per server CPU-second ≥ 1.2× nginx+njs", "F1",
-        lambda c: per_cpu_second(doc, J, "F1", c), lambda c: per_cpu_second(doc, N, "F1", c), 1.2, ratio,
-        "{:.2f}×")
-    row("F1 p99 ≤ nginx+njs p99 (ms, jqgate − nginx+njs)", "F1", lambda c: p99(doc, J, "F1", c),
-        lambda c: p99(doc, N, "F1", c), 0.0, lambda a, b: a - b, "{:+.2f} ms")
-    row("F1 ≥ 8× aiohttp+jq requests/s", "F1", lambda c: rps(doc, J, "F1", c),
-        lambda c: rps(doc, A, "F1", c), 8.0, ratio, "{:.1f}×")
-    row("F2 ≥ 0.8× nginx plain proxy requests/s", "F2", lambda c: rps(doc, J, "F2", c),
-        lambda c: rps(doc, N, "F2", c), 0.8, ratio, "{:.2f}×")
+    # Each throughput target twice: as measured by wrk, and per server CPU-second (1e6 ÷ µs per
+    # request). On a crowded machine the server may not get its whole core, and then the second
+    # is the "per core" figure; when the machine is quiet the two agree.
+    for title, flow, other, want in (("F1 ≥ 1.2× nginx+njs requests/s per core", "F1", N, 1.2),
+                                     ("F1 ≥ 8× aiohttp+jq requests/s", "F1", A, 8.0),
+                                     ("F2 ≥ 0.8× nginx plain proxy requests/s", "F2", N, 0.8)):
+        row(f"{title} — wrk req/s", flow, lambda c, f=flow: rps(doc, J, f, c),
+            lambda c, f=flow, o=other: rps(doc, o, f, c), want, ratio, "{:.2f}×")
+        row(f"{title} — per server CPU-second", flow, lambda c, f=flow: per_cpu_second(doc, J, f, c),
+            lambda c, f=flow, o=other: per_cpu_second(doc, o, f, c), want, ratio, "{:.2f}×")
+        if flow == "F1" and other == N:
+            row("F1 p99 ≤ nginx+njs p99 (jqgate − nginx+njs)", "F1", lambda c: p99(doc, J, "F1", c),
+                lambda c: p99(doc, N, "F1", c), 0.0, lambda a, b: a - b, "{:+.2f} ms")
     idle = doc.get("idle", {}).get(J)
     if idle and idle.get("status") == "ok":
         complete = idle["opened"] == idle["count"] and idle["still_open_after_idle"] == idle["count"]
@@ -262,7 +264,11 @@ def render(doc: dict, json_path: Path, plots: list[Path]) -> str:
     if problems:
         out += ["## Not measured", "", "These targets could not be run or did not produce their flow's result; "
                 "they are reported, not skipped:", ""] + problems
-    out += ["## Targets", ""] + targets_section(doc) + [""]
+    out += ["## Targets", "",
+            "Each throughput target is shown as measured by wrk and per server CPU-second (1e6 ÷ server CPU µs "
+            "per request): when other work crowds the machine the server does not get its whole core, and the "
+            "second is the per-core figure. ✓/✗ per connection count; *met* means met at every one.", ""]
+    out += targets_section(doc) + [""]
     out += ["## Throughput (requests/s, median)", "",
             "F2 for nginx is the plain reverse proxy (`peers/plain_proxy.conf`); the ceilings serve a fixed "
             "answer and have no flow.", ""] + throughput_section(doc) + [""]
