@@ -176,8 +176,11 @@ def cost_section(doc) -> list[str]:
 def ratio_section(doc) -> list[str]:
     conns = doc["meta"]["connections"]
     J = peers.JQGATE
-    lines = ["| flow | c | jqgate req/s | ÷ nginx+njs | ÷ aiohttp+jq | ÷ uvloop+httptools ceiling | ÷ nginx fixed-200 ceiling |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["Requests/s ratios as measured; the last two columns divide requests per server CPU-second instead "
+             "(the per-core comparison when servers do not get their whole core).", "",
+             "| flow | c | jqgate req/s | ÷ nginx+njs | ÷ aiohttp+jq | ÷ uvloop+httptools ceiling | "
+             "÷ nginx fixed-200 ceiling | per CPU-s ÷ nginx+njs | per CPU-s ÷ aiohttp+jq |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for flow in layout.FLOW_PATHS:
         if f"{J} / {flow}" not in doc["targets"]:
             continue
@@ -186,6 +189,9 @@ def ratio_section(doc) -> list[str]:
             cells = [fmt(mine)] + [fmt(ratio(mine, other), "{:.2f}×") for other in (
                 rps(doc, peers.NJS, flow, c), rps(doc, peers.AIOHTTP, flow, c),
                 rps(doc, peers.UVLOOP, "fixed", c), rps(doc, peers.DIRECT, "fixed", c))]
+            mine_cpu = per_cpu_second(doc, J, flow, c)
+            cells += [fmt(ratio(mine_cpu, per_cpu_second(doc, other, flow, c)), "{:.2f}×")
+                      for other in (peers.NJS, peers.AIOHTTP)]
             lines.append(f"| {flow} | {c} | " + " | ".join(cells) + " |")
     return lines
 
@@ -257,6 +263,19 @@ def render(doc: dict, json_path: Path, plots: list[Path]) -> str:
                 + (f" — **more than the {meta['cores']} cores: other work was running on this machine, so absolute "
                    "figures are low and noisy; the ratios (runs are interleaved) and the CPU µs per request "
                    "are the more reliable reading.**" if busy else "."), ""]
+    shares = [m["server_cpu_share"] for entry in doc["targets"].values() if entry["status"] == "ok"
+              for m in entry.get("median", {}).values() if m.get("server_cpu_share") is not None]
+    if shares:
+        shares.sort()
+        typical = shares[len(shares) // 2]
+        if typical < 0.8:
+            out += [f"**Reading this run**: the measured servers used a median {100 * typical:.0f}% of their core "
+                    f"(range {100 * shares[0]:.0f}–{100 * shares[-1]:.0f}%), so their own work was not what limited "
+                    "requests/s: the load core (wrk and the mocks) and other processes running on both cores of this "
+                    "shared machine were. "
+                    "The wrk requests/s understate every implementation and compress the ratios toward 1; "
+                    "the per server CPU-second figures (server cost table, last ratio columns, second row of "
+                    "each throughput target) are the per-core comparison.", ""]
     if meta["mode"] == "quick":
         out += ["> **Quick mode**: a smoke run (short runs, one repetition, fewer connection counts). "
                 "Its figures are indicative only; `make bench` produces the full run.", ""]
