@@ -5,6 +5,7 @@
 throughput.png: requests/s against connections, one panel per flow, ceilings as dashed lines.
 latency.png: latency percentiles (p50 … p99.9) at one connection count, one panel per flow.
 p99.png: p99 against connections, one panel per flow.
+cpu_per_request.png: server CPU µs per request against connections, one panel per flow.
 """
 from __future__ import annotations
 
@@ -51,6 +52,12 @@ def panels(n):
     return fig, list(axes.flat)
 
 
+def headroom(ax, share=0.35):
+    """Raise the top of a log y axis so the legend (upper left) sits above the data, not on it."""
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high * (high / low) ** (share / (1 - share)))
+
+
 def legend(ax, doc, flow):
     """The legend, with implementations that were not measured listed in red (never drawn as data)."""
     gone = [(impl, doc["targets"][f"{impl} / {flow}"]["status"].replace("_", " "))
@@ -87,6 +94,7 @@ def throughput(doc, out: Path) -> Path:
         ax.set_title(layout.FLOW_TITLES[flow], fontsize=10)
         ax.set_xlabel("concurrent connections")
         ax.set_ylabel("requests/s (log)")
+        headroom(ax)
         ax.grid(True, which="both", alpha=0.3)
         legend(ax, doc, flow)
     fig.suptitle("Throughput vs connections\n" + subtitle(doc), fontsize=11)
@@ -142,13 +150,43 @@ def p99(doc, out: Path) -> Path:
     return out
 
 
+def cpu_cost(doc, out: Path) -> Path:
+    """Server CPU µs per request against connections: the per-core cost, which holds even when the
+    server did not get its whole core on a crowded machine."""
+    flows = flows_in(doc)
+    fig, axes = panels(len(flows))
+    for ax, flow in zip(axes, flows):
+        for impl in (peers.JQGATE, peers.NJS, peers.AIOHTTP):
+            xs, ys = series(doc, impl, flow, lambda m: m["cpu_us_per_request"])
+            if xs:
+                ax.plot(xs, ys, marker="o", color=COLORS[impl], label=label(impl, flow))
+        for impl in peers.CEILINGS:
+            xs, ys = series(doc, impl, "fixed", lambda m: m["cpu_us_per_request"])
+            if xs:
+                ax.plot(xs, ys, linestyle="--", color=COLORS[impl], alpha=0.7, label=impl)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(doc["meta"]["connections"], [str(c) for c in doc["meta"]["connections"]])
+        ax.set_title(layout.FLOW_TITLES[flow], fontsize=10)
+        ax.set_xlabel("concurrent connections")
+        ax.set_ylabel("server CPU µs per request (log; lower is better)")
+        headroom(ax)
+        legend(ax, doc, flow)
+    fig.suptitle("Server CPU cost per request\n" + subtitle(doc), fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def write_plots(doc: dict, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     conns = doc["meta"]["connections"]
     at = 200 if 200 in conns else conns[-1]
     return [throughput(doc, directory / "throughput.png"),
             latency(doc, directory / "latency.png", at),
-            p99(doc, directory / "p99.png")]
+            p99(doc, directory / "p99.png"),
+            cpu_cost(doc, directory / "cpu_per_request.png")]
 
 
 if __name__ == "__main__":
