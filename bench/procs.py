@@ -79,6 +79,26 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def core_times() -> dict[str, tuple[int, int]]:
+    """Per core (busy, total) jiffies from /proc/stat: how busy each core was, whoever used it."""
+    out = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu") and line[3:4].isdigit():
+            name, *values = line.split()
+            values = [int(v) for v in values[:8]]
+            idle = values[3] + values[4]          # idle + iowait
+            out[name[3:]] = (sum(values) - idle, sum(values))
+    return out
+
+
+def core_busy(before: dict, after: dict) -> dict[str, float]:
+    busy = {}
+    for core, (b1, t1) in after.items():
+        b0, t0 = before.get(core, (0, 0))
+        busy[core] = (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+    return busy
+
+
 def memory_kib(pids: list[int]) -> dict:
     """Current RSS and peak RSS (VmHWM), summed over the processes; and PSS, which shares the
     pages several processes map (a master and its forked workers) out between them instead of

@@ -241,6 +241,36 @@ def problems_section(doc) -> list[str]:
     return lines
 
 
+def _median(values):
+    values = sorted(v for v in values if v is not None)
+    return values[len(values) // 2] if values else None
+
+
+def reading_note(doc) -> list[str]:
+    """When the servers did not use their whole core, say so and say who did (from /proc/stat)."""
+    meta = doc["meta"]
+    medians = [m for entry in doc["targets"].values() if entry["status"] == "ok"
+               for m in entry.get("median", {}).values()]
+    shares = [m["server_cpu_share"] for m in medians if m.get("server_cpu_share") is not None]
+    typical = _median(shares)
+    if typical is None or typical >= 0.8:
+        return []
+    core = str(meta["server_core"]).split(",")[0]
+    busy = _median([m.get("core_busy", {}).get(core) for m in medians])
+    load_busy = _median([m.get("core_busy", {}).get(str(meta["load_core"])) for m in medians])
+    mocks = _median([m.get("mocks_cpu_share") for m in medians])
+    where = ""
+    if busy is not None:
+        where = (f" The server core was {100 * busy:.0f}% busy during the runs (median) and the load core "
+                 f"{100 * (load_busy or 0):.0f}% (the mocks used {100 * (mocks or 0):.0f}% of it): other processes "
+                 "on this shared machine took the rest, so the servers were time-sliced with them.")
+    return [f"**Reading this run**: the measured servers used a median {100 * typical:.0f}% of their core "
+            f"(range {100 * min(shares):.0f}–{100 * max(shares):.0f}%), so their own work was not what limited "
+            f"requests/s.{where} The wrk requests/s understate every implementation and compress the ratios "
+            "toward 1; the per server CPU-second figures (server cost table and plot, last ratio columns, "
+            "second row of each throughput target) are the per-core comparison.", ""]
+
+
 def render(doc: dict, json_path: Path, plots: list[Path]) -> str:
     meta = doc["meta"]
     rel = json_path.relative_to(layout.BENCH) if json_path.is_relative_to(layout.BENCH) else json_path
@@ -263,19 +293,7 @@ def render(doc: dict, json_path: Path, plots: list[Path]) -> str:
                 + (f" — **more than the {meta['cores']} cores: other work was running on this machine, so absolute "
                    "figures are low and noisy; the ratios (runs are interleaved) and the CPU µs per request "
                    "are the more reliable reading.**" if busy else "."), ""]
-    shares = [m["server_cpu_share"] for entry in doc["targets"].values() if entry["status"] == "ok"
-              for m in entry.get("median", {}).values() if m.get("server_cpu_share") is not None]
-    if shares:
-        shares.sort()
-        typical = shares[len(shares) // 2]
-        if typical < 0.8:
-            out += [f"**Reading this run**: the measured servers used a median {100 * typical:.0f}% of their core "
-                    f"(range {100 * shares[0]:.0f}–{100 * shares[-1]:.0f}%), so their own work was not what limited "
-                    "requests/s: the load core (wrk and the mocks) and other processes running on both cores of this "
-                    "shared machine were. "
-                    "The wrk requests/s understate every implementation and compress the ratios toward 1; "
-                    "the per server CPU-second figures (server cost table, last ratio columns, second row of "
-                    "each throughput target) are the per-core comparison.", ""]
+    out += reading_note(doc)
     if meta["mode"] == "quick":
         out += ["> **Quick mode**: a smoke run (short runs, one repetition, fewer connection counts). "
                 "Its figures are indicative only; `make bench` produces the full run.", ""]

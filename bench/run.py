@@ -173,12 +173,19 @@ def prepare_targets(targets, servers, failures) -> dict:
     return out
 
 
+MOCKS: procs.Server | None = None
+
+
 def measure(target, server: procs.Server, conns: int, args, run_dir: Path) -> dict:
-    """One wrk run with the server's CPU time read from /proc before and after."""
+    """One wrk run with the server's CPU time read from /proc before and after; also the mocks'
+    CPU and how busy each core was, to tell what limited the run."""
     pids = server.tree()
-    cpu_before = procs.cpu_seconds(pids)
+    mock_pids = MOCKS.tree() if MOCKS else []
+    cpu_before, mocks_before, cores_before = procs.cpu_seconds(pids), procs.cpu_seconds(mock_pids), procs.core_times()
     result = wrk.run(target.url, conns, args.duration, args.threads, args.load_core, run_dir)
     cpu = procs.cpu_seconds(pids) - cpu_before
+    result["mocks_cpu_share"] = (procs.cpu_seconds(mock_pids) - mocks_before) / result["seconds"] if result["seconds"] else None
+    result["core_busy"] = procs.core_busy(cores_before, procs.core_times())
     result["server_cpu_s"] = cpu
     result["cpu_us_per_request"] = cpu * 1e6 / result["requests"] if result["requests"] else None
     result["server_cpu_share"] = cpu / result["seconds"] if result["seconds"] else None
@@ -197,6 +204,9 @@ def median_of(runs: list[dict]) -> dict:
         "cpu_us_per_request": med([r["cpu_us_per_request"] for r in runs]),
         "server_cpu_share": med([r["server_cpu_share"] for r in runs]),
         "loadavg_1m": med([r.get("loadavg_1m") for r in runs]),
+        "mocks_cpu_share": med([r.get("mocks_cpu_share") for r in runs]),
+        "core_busy": {core: med([r.get("core_busy", {}).get(core) for r in runs])
+                      for core in runs[0].get("core_busy", {})},
         "errors": sum(r["error_count"] for r in runs),
         "requests": sum(r["requests"] for r in runs),
         "repetitions": len(runs),
@@ -241,8 +251,11 @@ def benchmark(targets, results, servers, args, run_dir, conn_list, reps) -> None
                     log(f"FAILED {t.key}: {entry['error']}")
                     break
                 entry["runs"].setdefault(str(conns), []).append(run)
+                busy = run["core_busy"]
                 log(f"rep {rep + 1}/{reps} {t.key:<34} c={conns:<5} {run['rps']:>9.0f} req/s  "
-                    f"p99 {run['latency_ms']['p99']:7.2f} ms  cpu {run['cpu_us_per_request'] or 0:6.1f} µs/req"
+                    f"p99 {run['latency_ms']['p99']:7.2f} ms  cpu {run['cpu_us_per_request'] or 0:6.1f} µs/req  "
+                    f"server {100 * (run['server_cpu_share'] or 0):3.0f}% of core {args.server_core.split(',')[0]}, "
+                    f"cores busy " + "/".join(f"{100 * busy[c]:.0f}%" for c in sorted(busy))
                     + (f"  errors {run['error_count']}" if run["error_count"] else ""))
     for t in runnable:
         entry = results[t.key]
@@ -312,7 +325,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # so `finally` stops the servers
     started, load_before = time.monotonic(), loadavg()
     try:
-        mocks = start_server(peers.mocks(run_dir), args.load_core, run_dir)
+        global MOCKS
+        mocks = MOCKS = start_server(peers.mocks(run_dir), args.load_core, run_dir)
         log(f"mocks up (pid {mocks.pid}) on core {args.load_core}")
         specs, targets = peers.servers_and_targets(run_dir, args.impl_list, args.flow_list)
         estimate = len(targets) * (args.warmup + args.reps * len(args.conn_list) * (args.duration + 0.3))
