@@ -782,6 +782,10 @@ cdef class HttpServerProtocol:
             self._close_transport()
             return
         self._idle_since = self.loop.time()
+        if self._paused & (PAUSE_CONSUMER | PAUSE_BODY):
+            # The finished request's consumer may have paused us and never resumed (its
+            # upstream answered first): the next request must not find the socket deaf.
+            self._unpause(PAUSE_CONSUMER | PAUSE_BODY)
         if self._queue or self._dead:
             self._maybe_dispatch()
         elif (self.settings.draining or self._eof) and self._cur is None:
