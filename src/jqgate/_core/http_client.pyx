@@ -14,6 +14,14 @@
 #      then cb(ex) -- exactly once. cancel() closes the connection and suppresses the callback.
 # Failures are values (ex.error_kind / ex.error), never exceptions out of the callback.
 #
+# Timeouts: ex.timeout bounds the whole exchange (0 = none); ex.connect_timeout bounds opening a
+# connection and the wait for one in the per-host FIFO; ex.read_timeout is the longest gap
+# between response bytes, ex.write_timeout the longest time the socket may stay full (Kong's
+# service timeouts). Limits: the response head (pool max_header_bytes) and, when buffered, the
+# body (ex.max_body) -- over them the exchange fails with ERR_PROTOCOL.
+# Pool keys are (scheme, host, port), plus (ssl_verify, server_hostname) for https so a
+# connection opened without verification never serves a request that asked for it.
+#
 # Streaming (used by the proxy so big bodies never sit in memory whole):
 #   * ex.sink (a ResponseSink): the head is reported through sink.on_head(ex), each body piece
 #     through sink.on_data(ex, bytes); ex.body stays b"". The sink may call ex.pause_reading() /
