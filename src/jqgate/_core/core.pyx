@@ -6,4 +6,7 @@ matching .pxd files so calls between them are C calls.
 """
 
 include "jq_bridge.pyx"
+include "http_write.pyx"
 include "http_client.pyx"
+include "http_server.pyx"
+include "http_proxy.pyx"
