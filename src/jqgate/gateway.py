@@ -12,7 +12,7 @@ from typing import Any
 
 from jqgate import __version__
 from jqgate.config.model import GatewayConfig, Route, Service, Upstream
-from jqgate.router import NO_ROUTE_MESSAGE, Router, upstream_path
+from jqgate.router import NO_ROUTE_MESSAGE, Router, normalize_path, upstream_path
 
 NO_SERVICE_MESSAGE = "no Service found with those values"
 HTTPS_REQUIRED_MESSAGE = "Please use HTTPS protocol"
@@ -145,7 +145,7 @@ class Gateway:
         return decision
 
     def _route(self, req):
-        path = req.path.decode("latin-1")
+        path = normalize_path(req.path.decode("latin-1"))
         m = self.router.match(req.method, req.host, path)
         if m is None:
             return (404, NO_ROUTE_MESSAGE)

@@ -113,12 +113,32 @@ def make_request_observer(json_format: bool = False, metrics=None):
 
 
 class RunningGateway:
-    def __init__(self, server, settings, pool, port, handler_factory=None):
+    def __init__(self, server, settings, pool, port, gateway, handler, handler_factory=None,
+                 proxy_options=None):
         self.server = server
         self.settings = settings
         self.pool = pool
         self.port = port
-        self.handler_factory = handler_factory     # hot reload rebuilds the handler with it
+        self.gateway = gateway
+        self.handler = handler
+        self.handler_factory = handler_factory
+        self.proxy_options = proxy_options
+
+    def build_handler(self, gateway: Gateway):
+        """A request handler for `gateway`, built as start() built the first one (hot reload
+        builds a whole new one and swaps it in: jqgate.admin.swap)."""
+        if self.handler_factory is not None:
+            return self.handler_factory(gateway, self.pool)
+        return gateway.make_handler(self.pool, **(self.proxy_options or {}))
+
+    def reload(self, config: GatewayConfig | Gateway) -> None:
+        """Switch to a new configuration: new requests route with it at once; requests in
+        flight finish with the decision they started with. A custom handler takes part by
+        having a `gateway` attribute (the default ProxyHandler has one)."""
+        gateway = config if isinstance(config, Gateway) else Gateway(config)
+        self.gateway = gateway
+        if hasattr(self.handler, "gateway"):
+            self.handler.gateway = gateway
 
     async def close(self, drain_timeout: float = 10.0):
         """Stop accepting, let in-flight requests finish (bounded), close the pool."""
@@ -137,7 +157,8 @@ class RunningGateway:
 async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: int = 8000, *,
                 sock: socket.socket | None = None, handler_factory=None, access_log_json=False,
                 server_options: dict | None = None, pool_options: dict | None = None,
-                ssl_context=None, metrics=None) -> RunningGateway:
+                proxy_options: dict | None = None, ssl_context=None,
+                metrics=None) -> RunningGateway:
     """Start the proxy on the running loop (see the module docstring)."""
     from jqgate._core import core
     loop = asyncio.get_running_loop()
@@ -146,7 +167,8 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     if handler_factory is not None:
         handler = handler_factory(gateway, pool)
     else:
-        handler = gateway.make_handler(pool)
+        # proxy_options: via, upstream_latency_header, proxy_latency_header (None = off)
+        handler = gateway.make_handler(pool, **(proxy_options or {}))
     opts = dict(server_header=DEFAULT_SERVER,
                 access_log=make_request_observer(access_log_json, metrics),
                 scheme="https" if ssl_context is not None else "http")
@@ -157,11 +179,13 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock,
                                       backlog=4096, ssl=ssl_context)
     bound = sock.getsockname()[1]
-    return RunningGateway(server, settings, pool, bound, handler_factory)
+    return RunningGateway(server, settings, pool, bound, gateway, handler, handler_factory,
+                          proxy_options)
 
 
 def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_fd,
-                access_log_json, server_options, pool_options, admin=None) -> int:
+                access_log_json, server_options, pool_options, proxy_options,
+                admin=None) -> int:
     import uvloop
     from jqgate._core import core
     core.reseed_request_ids()
@@ -174,7 +198,8 @@ def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_
         from jqgate.metrics import METRICS
         running = await start(config, host, port, sock=sock, handler_factory=handler_factory,
                               access_log_json=access_log_json, server_options=server_options,
-                              pool_options=pool_options, metrics=METRICS)
+                              pool_options=pool_options, proxy_options=proxy_options,
+                              metrics=METRICS)
         attached = await _attach_admin(running, config, admin, stop)
         # Everything built so far lives as long as the process: keep the collector from
         # walking it again on every collection.
@@ -218,7 +243,8 @@ async def _attach_admin(running, config, admin, stop):
 def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers: int = 1, *,
           handler_factory=None, drain_timeout: float = 10.0, access_log_json: bool = False,
           server_options: dict | None = None, pool_options: dict | None = None,
-          admin_listen: str | None = None, config_file: str | None = None) -> int:
+          proxy_options: dict | None = None, admin_listen: str | None = None,
+          config_file: str | None = None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
 
     `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API; `config_file` is
@@ -230,7 +256,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
         sock = bind_socket(host, port, reuse_port=False)
         admin["proxy_listen"] = "%s:%d" % (host, sock.getsockname()[1])
         return _run_worker(config, host, port, sock, handler_factory, drain_timeout, None,
-                           access_log_json, server_options, pool_options, admin)
+                           access_log_json, server_options, pool_options, proxy_options, admin)
     # Bind once in the parent first, so a busy port fails loudly before any fork, and so
     # port 0 resolves to one port all workers share.
     probe = bind_socket(host, port, reuse_port=True, listen=False)
@@ -253,7 +279,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
                 sock = bind_socket(host, port, reuse_port=True)
                 code = _run_worker(config, host, port, sock, handler_factory, drain_timeout,
                                    ready_w, access_log_json, server_options, pool_options,
-                                   {"control_sock": child_end})
+                                   proxy_options, {"control_sock": child_end})
             except BaseException:
                 logging.getLogger("jqgate").exception("worker failed")
             finally:

@@ -11,6 +11,7 @@ at the server side. Behaviour is chosen by the request path:
   /status/NNN      empty answer with that status
   /big/N           N bytes of body, written in 64 KiB pieces (respecting flow control)
   /stall           reads the request, never answers
+  /hugehead        an answer whose head never fits a sane limit
   /delay/S         answers after S seconds
   /hop             an answer carrying hop-by-hop headers
   /early           answers 413 as soon as the head arrives, before the body
@@ -131,6 +132,8 @@ class _UpstreamProtocol(asyncio.Protocol):
             return
         elif path == "/stall":
             return
+        elif path == "/hugehead":
+            t.write(b"HTTP/1.1 200 OK\r\n" + b"X-Junk: " + b"j" * 200000 + b"\r\n\r\n")
         elif path.startswith("/delay/"):
             delay = float(path.rsplit("/", 1)[1])
             asyncio.get_running_loop().call_later(

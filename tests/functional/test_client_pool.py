@@ -395,3 +395,17 @@ def test_request_connection_close_is_not_pooled(upstream):
         return ex, st
     ex, st = run(main())
     assert ex.status == 200 and st["idle"] == 0
+
+
+def test_response_limits(upstream):
+    async def main():
+        pool = ConnectionPool(asyncio.get_running_loop(), max_header_bytes=65536)
+        a = await fetch(pool, exchange(upstream.port, b"/hugehead"))
+        b = await fetch(pool, exchange(upstream.port, b"/big/100000", max_body=50000))
+        c = await fetch(pool, exchange(upstream.port, b"/big/100000", max_body=200000))
+        pool.close()
+        return a, b, c
+    a, b, c = run(main())
+    assert a.error_kind == core.ERR_PROTOCOL and "head too large" in a.error
+    assert b.error_kind == core.ERR_PROTOCOL and "over 50000" in b.error
+    assert c.status == 200 and len(c.body) == 100000

@@ -411,3 +411,41 @@ def test_buffered_upstream_exchange_helpers(upstream):
         assert doc["body_len"] == 3 and hdrs(doc)["x-forwarded-for"] == "127.0.0.1"
     finally:
         g.stop()
+
+
+def test_header_names_configurable_and_reload(upstream):
+    g = GatewayThread(make_config(upstream.port), proxy_options={
+        "via": None, "upstream_latency_header": b"X-Up-Ms", "proxy_latency_header": None},
+        server_options={"request_id_header": b"X-Request-Id"})
+    try:
+        s, h, b = http_get(g.port, "/echo")
+        assert "via" not in h and "x-kong-proxy-latency" not in h
+        assert "x-up-ms" in h and len(h["x-request-id"]) == 32
+        g.running.reload(make_config(upstream.port, routes=[
+            Route(name="only", id="only", service_id="svc-id", paths=["/only"])]))
+        assert http_get(g.port, "/echo")[0] == 404
+        assert http_get(g.port, "/only/echo")[0] == 200
+    finally:
+        g.stop()
+
+
+def test_dot_segments_cannot_escape_a_route(upstream):
+    cfg = make_config(upstream.port, routes=[
+        Route(name="pub", id="pub", service_id="svc-id", paths=["/public"], strip_path=False)])
+    g = GatewayThread(cfg)
+    try:
+        assert http_get(g.port, "/public/../admin")[0] == 404
+        assert http_get(g.port, "/public/%2e%2e/admin")[0] == 404
+        s, _, b = http_get(g.port, "/public/x/../y")
+        assert s == 200 and json.loads(b)["path"] == "/public/y"
+        assert upstream.requests == 1
+    finally:
+        g.stop()
+
+
+def test_request_trailers_not_forwarded(gateway, upstream):
+    raw = (b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+           b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n")
+    (r,) = parse_responses(raw_request(gateway.port, raw))
+    doc = json.loads(r["body"])
+    assert doc["body_len"] == 3 and "x-trailer" not in hdrs(doc)

@@ -80,3 +80,19 @@ def test_config_order_breaks_remaining_ties():
 def test_upstream_path(service_path, route_path, req, strip, expected):
     r = Router([(route("r", paths=[route_path]), None)])
     assert upstream_path(service_path, r.match(b"GET", b"", req), strip) == expected
+
+
+@pytest.mark.parametrize("raw, norm", [
+    ("/a/b", "/a/b"),
+    ("/public/../admin", "/admin"),
+    ("/a/./b/", "/a/b/"),
+    ("/a//b", "/a/b"),
+    ("/%61dmin", "/admin"),
+    ("/a%2fb", "/a%2Fb"),            # an encoded slash stays encoded
+    ("/a/%2e%2e/b", "/b"),
+    ("/..", "/"),
+    ("/a/b/..", "/a/"),
+])
+def test_normalize_path(raw, norm):
+    from jqgate.router import normalize_path
+    assert normalize_path(raw) == norm

@@ -317,3 +317,33 @@ def test_unread_body_stops_reading_the_client():
         c.close()
     finally:
         s.stop()
+
+
+def test_pipelining_client_that_never_reads_is_bounded():
+    """Requests keep coming but the answers are never read: the server stops taking requests
+    once its write buffer is full, instead of buffering answers without end."""
+    big = b"r" * 200000
+    handled = []
+
+    def handle(req, resp):
+        handled.append(1)
+        resp.send(200, [], big)
+    s = ServerThread(handle)
+    try:
+        c = socket.create_connection(("127.0.0.1", s.port))
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        c.settimeout(1.0)
+        req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+        sent = 0
+        try:
+            while sent < 20000:
+                c.sendall(req * 100)
+                sent += 100
+        except socket.timeout:
+            pass
+        time.sleep(0.5)
+        print("handled", len(handled))
+        assert len(handled) < 500          # 500 answers would be 100 MB of buffered bytes
+        c.close()
+    finally:
+        s.stop()

@@ -58,6 +58,10 @@ cdef object _METHOD_HEAD = b"HEAD"
 cdef frozenset _BODY_METHODS = frozenset([b"POST", b"PUT", b"PATCH"])
 
 
+class _ClientLimit(Exception):
+    """Raised from a parser callback to stop reading a response that is over a limit."""
+
+
 cdef class ResponseSink:
     """Receives a streamed response (set ex.sink before send()). Subclass in Cython.
 
@@ -102,6 +106,7 @@ cdef class ClientExchange:
     cdef public double connect_timeout   # for opening a connection; 0 = bounded by timeout only
     cdef public double read_timeout      # max gap between response bytes; 0 = none
     cdef public double write_timeout     # max time the socket may stay full; 0 = none
+    cdef public long long max_body       # buffered response body limit; 0 = none
     cdef public bint ssl_verify
     cdef public object server_hostname
     cdef public bint idempotent
@@ -300,6 +305,7 @@ cdef class ConnectionPool:
     cdef object loop
     cdef public int max_per_host
     cdef public double idle_timeout
+    cdef public Py_ssize_t max_header_bytes
     cdef dict _slots
     cdef object _sweeper
     cdef object _ssl_verify_ctx
@@ -311,8 +317,10 @@ cdef class ConnectionPool:
     cdef public long long n_requests
     cdef set _all
 
-    def __init__(self, loop, max_per_host=256, idle_timeout=60.0, ssl_context=None):
+    def __init__(self, loop, max_per_host=256, idle_timeout=60.0, ssl_context=None,
+                 max_header_bytes=65536):
         self.loop = loop
+        self.max_header_bytes = max_header_bytes
         self.max_per_host = max_per_host
         self.idle_timeout = idle_timeout
         self._slots = {}
@@ -593,6 +601,8 @@ cdef class ClientConnection:
     cdef bint write_paused
     cdef list resp_headers
     cdef list body_parts
+    cdef Py_ssize_t head_bytes  # bytes read before the response head was complete
+    cdef long long body_size
     cdef object gap_timer
     cdef double gap_fire_at
     cdef bint parser_dirty      # the parser can't take the next response (after HEAD)
@@ -695,6 +705,8 @@ cdef class ClientConnection:
             return
         self.got_bytes = True
         self.last_activity = self.pool.loop.time()
+        if not self.headers_done:
+            self.head_bytes += len(data)
         try:
             self.parser.feed_data(data)
         except _httptools.HttpParserUpgrade:
@@ -702,7 +714,13 @@ cdef class ClientConnection:
             return
         except _httptools.HttpParserError as e:
             if self.ex is ex and not ex._done:
-                self._fail_current(CERR_PROTOCOL, "invalid response from upstream: %s" % (e,))
+                cause = e.__context__
+                self._fail_current(CERR_PROTOCOL, str(cause) if isinstance(cause, _ClientLimit)
+                                   else "invalid response from upstream: %s" % (e,))
+            return
+        if not self.headers_done and self.head_bytes > self.pool.max_header_bytes \
+                and self.ex is ex:
+            self._fail_current(CERR_PROTOCOL, "upstream response head too large")
             return
         if self.head_request and self.headers_done and self.ex is ex:
             self._complete(ex, self.parser.should_keep_alive())
@@ -715,7 +733,8 @@ cdef class ClientConnection:
         self.ex.reason = status
 
     def on_header(self, bytes name, bytes value):
-        self.resp_headers.append((name, value))
+        if not self.headers_done:       # trailers of a chunked body are dropped
+            self.resp_headers.append((name, value))
 
     def on_headers_complete(self):
         cdef ClientExchange ex = self.ex
@@ -743,6 +762,9 @@ cdef class ClientConnection:
         if ex.sink is not None:
             ex.sink.on_data(ex, body)
         else:
+            self.body_size += len(body)
+            if ex.max_body > 0 and self.body_size > ex.max_body:
+                raise _ClientLimit("upstream response body over %d bytes" % ex.max_body)
             self.body_parts.append(body)
 
     def on_message_complete(self):
@@ -774,6 +796,8 @@ cdef class ClientConnection:
         self.head_request = ex.method == _METHOD_HEAD
         self.resp_headers = []
         self.body_parts = []
+        self.head_bytes = 0
+        self.body_size = 0
         if self.parser is None or self.parser_dirty:
             # One parser per connection: llhttp resets itself between messages, and building
             # a parser costs several failed attribute lookups.

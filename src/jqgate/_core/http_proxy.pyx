@@ -103,6 +103,7 @@ cdef class ProxyHandler(RequestHandler):
             call.body_producer.body = req.body_stream
         resp.producer = _ProxyClientFlow()
         (<_ProxyClientFlow>resp.producer).call = call
+        resp.log_extra = call           # the access log reads route and upstream latency
         call._attempt()
 
 
@@ -302,7 +303,6 @@ cdef class ProxyCall(ResponseSink):
         self.head_sent = True
         if self.resp.finished:
             return
-        self.resp.log_extra = self
         self.resp.start(ex.status, out, length)
 
     cdef void on_data(self, ClientExchange ex, bytes data):

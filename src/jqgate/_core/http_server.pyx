@@ -52,6 +52,7 @@ cdef enum PauseReason:
     PAUSE_CONSUMER = 2    # the body consumer asked (its upstream is slow)
     PAUSE_PIPELINE = 4    # too many pipelined requests queued
     PAUSE_DEAD = 8        # a parse error: we read nothing more
+    PAUSE_WRITE = 16      # the client does not read our answers: take no new requests
 
 cdef bytes _SERVER_HEADER_NAME = b"Server"
 
@@ -539,6 +540,9 @@ cdef class HttpServerProtocol:
         self._write_paused = False
         if self._active_resp is not None and self._active_resp.producer is not None:
             self._active_resp.producer.resume_producing()
+        if self._paused & PAUSE_WRITE:
+            self._unpause(PAUSE_WRITE)
+            self._maybe_dispatch()
 
     def eof_received(self):
         # Like nginx, EOF from the client means it went away: whatever is in progress is
@@ -606,6 +610,8 @@ cdef class HttpServerProtocol:
         self._header_budget -= len(name) + len(value) + 4
         if self._header_budget < 0:
             raise _LimitExceeded(431, "Request header fields too large")
+        if req._headers_done:
+            return          # trailers of a chunked body: not forwarded
         req.headers.append((name, value))
         if len(name) == 4 and name.lower() == b"host":
             req._n_host += 1
@@ -714,6 +720,11 @@ cdef class HttpServerProtocol:
         cdef HttpRequest req
         cdef RequestBody rb
         while self._active is None and self.transport is not None and not self._closing:
+            if self._write_paused and self._queue:
+                # A pipelining client that does not read: answering more would only grow
+                # our write buffer. Wait for resume_writing.
+                self._pause(PAUSE_WRITE)
+                return
             if not self._queue:
                 if self._dead:
                     self._send_protocol_error()

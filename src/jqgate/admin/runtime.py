@@ -89,8 +89,7 @@ async def _listen_admin(admin: Admin, admin_listen: str | None) -> tuple:
 async def attach_single(running, config, *, admin_listen: str | None, proxy_listen: str,
                         config_file: str | None) -> AdminRuntime:
     """One process: Admin API + SIGHUP on this loop, swapping this process's handler."""
-    switch = PlanSwitch(running.settings, running.pool, running.handler_factory,
-                        initial_hash(config))
+    switch = PlanSwitch(running, initial_hash(config))
     store = ConfigStore(config, LocalApplier(switch), config_file)
     admin = Admin(store, LocalStats(switch, running.settings, running.pool), proxy_listen,
                   admin_listen or "off")
@@ -101,8 +100,7 @@ async def attach_single(running, config, *, admin_listen: str | None, proxy_list
 
 async def attach_worker(running, config, control_sock, on_parent_gone) -> asyncio.Task:
     """A worker of several: obey the admin process's channel."""
-    switch = PlanSwitch(running.settings, running.pool, running.handler_factory,
-                        initial_hash(config))
+    switch = PlanSwitch(running, initial_hash(config))
     return asyncio.get_running_loop().create_task(
         serve_control(control_sock, switch, running.settings, running.pool, on_parent_gone))
 

@@ -23,24 +23,19 @@ log = logging.getLogger("jqgate.admin")
 
 
 class PlanSwitch:
-    def __init__(self, settings, pool, handler_factory, config_hash: str):
-        self.settings = settings              # core.ServerSettings of the proxy listener
-        self.pool = pool
-        self.handler_factory = handler_factory
+    def __init__(self, running, config_hash: str):
+        self.running = running                # server_main.RunningGateway of the proxy
+        self.settings = running.settings      # core.ServerSettings of the proxy listener
         self.hash = config_hash
         self.swaps = 0
 
-    def build_handler(self, compiled: CompiledGateway):
-        gateway = Gateway(compiled.config, compiled)
-        if self.handler_factory is not None:
-            return self.handler_factory(gateway, self.pool)
-        return gateway.make_handler(self.pool)
-
     def swap(self, compiled: CompiledGateway, config_hash: str) -> None:
-        handler = self.build_handler(compiled)
+        gateway = Gateway(compiled.config, compiled)
+        handler = self.running.build_handler(gateway)
         # The two assignments below are the switch (see the module docstring).
         self.settings.handler = handler
         self.settings._handler = handler
+        self.running.gateway, self.running.handler = gateway, handler
         self.hash = config_hash
         self.swaps += 1
 
