@@ -101,7 +101,7 @@ def _assign(node: dict, steps: list, value: str) -> None:
         node = child
 
 
-def _finish(node: Any, key: Any) -> Any:
+def _finish(node: Any, key: Any, in_list: bool = False) -> Any:
     """Integer-keyed dicts become lists (in index order); scalars get their schema type."""
     if isinstance(node, dict):
         items = {k: _finish(v, k) for k, v in node.items()}
@@ -111,12 +111,12 @@ def _finish(node: Any, key: Any) -> Any:
         result = {str(k): v for k, v in items.items()}
         return result
     if isinstance(node, list):
-        return [_finish(v, key) for v in node]
+        return [_finish(v, key, True) for v in node]
     if key in BOOLEAN_KEYS and node in ("true", "false"):
         return node == "true"
     if key in INTEGER_KEYS and re.fullmatch(r"-?\d+", node or ""):
         return int(node)
-    if key in LIST_KEYS and isinstance(node, str):
+    if key in LIST_KEYS and isinstance(node, str) and not in_list:
         return [node]
     return node
 
