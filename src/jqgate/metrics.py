@@ -63,10 +63,22 @@ class Histogram:
         self.count += 1
 
 
+class RequestSeries:
+    """Everything counted for one (route, service): answers by status, two latency histograms."""
+
+    __slots__ = ("codes", "total", "upstream")
+
+    def __init__(self):
+        self.codes: dict[int, int] = {}
+        self.total = Histogram()
+        self.upstream = Histogram()
+
+
 class Metrics:
     """One process's metrics (see the module docstring)."""
 
     def __init__(self):
+        self.requests: dict[tuple[str, str], RequestSeries] = {}
         self.counters: dict[str, dict[tuple, float]] = {
             name: {} for name, (kind, _) in HELP.items() if kind == "counter"}
         self.histograms: dict[str, dict[tuple, Histogram]] = {
@@ -87,11 +99,15 @@ class Metrics:
 
     def observe_request(self, route: str, service: str, status: int, total_s: float,
                         upstream_s: float | None) -> None:
-        key = (route, service)
-        self.inc("http_requests_total", (route, service, str(status)))
-        self.observe("request_latency_seconds", key, total_s)
+        # Hot path: one lookup for the (route, service) series, then plain adds.
+        series = self.requests.get((route, service))
+        if series is None:
+            series = self.requests[(route, service)] = RequestSeries()
+        codes = series.codes
+        codes[status] = codes.get(status, 0) + 1
+        series.total.observe(total_s)
         if upstream_s is not None:
-            self.observe("upstream_latency_seconds", key, upstream_s)
+            series.upstream.observe(upstream_s)
 
     def observe_node(self, node_type: str, seconds: float) -> None:
         self.observe("datakit_node_latency_seconds", (node_type,), seconds)
@@ -113,6 +129,16 @@ class Metrics:
                            for n, fam in self.histograms.items()},
             "gauges": {},
         }
+        requests = snap["counters"]["http_requests_total"]
+        for name in ("request_latency_seconds", "upstream_latency_seconds"):
+            snap["histograms"].setdefault(name, [])
+        for (route, service), series in self.requests.items():
+            for code, n in series.codes.items():
+                requests.append([[route, service, str(code)], n])
+            for name, h in (("request_latency_seconds", series.total),
+                            ("upstream_latency_seconds", series.upstream)):
+                if h.count:
+                    snap["histograms"][name].append([[route, service], list(h.counts), h.sum, h.count])
         if pool_stats is not None:
             snap["gauges"]["pool_connections"] = [[["open"], pool_stats.get("open", 0)],
                                                   [["idle"], pool_stats.get("idle", 0)]]

@@ -247,8 +247,10 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
           config_file: str | None = None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
 
-    `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API; `config_file` is
-    what SIGHUP reloads. Hot reload and SIGHUP work in both cases (jqgate.admin.runtime)."""
+    `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API. `config_file` is
+    what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
+    GatewayConfig. Hot reload and SIGHUP work with or without the Admin API, with any number of
+    workers (jqgate.admin.runtime)."""
     host, port = parse_listen(listen)
     admin = {"admin_listen": admin_listen, "config_file": config_file,
              "proxy_listen": "%s:%d" % (host, port)}

@@ -2,11 +2,12 @@
 applied by every worker, an invalid one is refused (errors logged) and the running one kept."""
 from __future__ import annotations
 
+import os
 import signal
 
 import pytest
 
-from adminutil import AdminGateway, declarative, wait_until
+from adminutil import SEED, AdminGateway, declarative, wait_until
 from netutil import Upstream
 
 
@@ -55,5 +56,27 @@ def test_sighup_without_admin_api(tmp_path, upstream):
         gw.write_config(declarative(upstream.port, service_path="/two/"))
         gw.signal(signal.SIGHUP)
         wait_until(lambda: gw.proxy("/x")[1]["path"] == "/two/x", "the proxy follows the file")
+    finally:
+        gw.stop()
+
+
+def test_sighup_reloads_a_plugin_document(tmp_path, upstream):
+    """CONFIG may be any plugin form (here a bare DataKit config): SIGHUP reads it again; errors
+    are located in the file as written."""
+    manifest = tmp_path / "plugin.yaml"
+    manifest.write_text(open(os.path.join(SEED, "bare-config.yaml")).read())
+    gw = AdminGateway(tmp_path, declarative(upstream.port))
+    try:
+        before = gw.status()["configuration_hash"]
+        os.replace(manifest, gw.config_file)
+        gw.signal(signal.SIGHUP)
+        wait_until(lambda: gw.status()["configuration_hash"] != before, "reloaded")
+        [plugin] = gw.admin("GET", "/plugins")[1]["data"]
+        assert plugin["name"] == "datakit" and plugin["config"]["nodes"][0]["name"] == "STATIC_INPUTS"
+        assert gw.admin("GET", "/services")[1]["data"] == []
+        gw.write_config("nodes:\n- name: A\n  type: jq\n  jq: \"{'a': 1}\"\n")
+        gw.signal(signal.SIGHUP)
+        wait_until(lambda: any("configuration refused" in l for l in gw.lines), "refused")
+        assert any("SIGHUP: config.nodes[0].jq: " in l for l in gw.lines), gw.lines[-5:]
     finally:
         gw.stop()

@@ -89,18 +89,27 @@ class ConfigStore:
             return new_hash
 
     async def reload_file(self, source: str = "sighup") -> str:
-        """SIGHUP: the declarative file from disk, with the same guarantees as POST /config."""
-        from jqgate.config.reading import read_documents
+        """SIGHUP: the configuration from disk again, with the same guarantees as POST /config.
+
+        `config_file` is a path (any form `jqgate run CONFIG` takes: a declarative file or a
+        plugin document, read with config.load_any) or a zero-argument callable returning a
+        GatewayConfig (quick start re-reading its --plugin files)."""
+        from jqgate.config import load_any
         if not self.config_file:
+            self.metrics.count_reload(source, False)
             raise ConfigError([_issue("", "no configuration file to reload (started without one)")])
         try:
-            docs = read_documents(self.config_file)
-            if len(docs) != 1:
-                raise ConfigError([_issue(self.config_file, "expected one YAML document")])
+            config = (self.config_file() if callable(self.config_file)
+                      else load_any(self.config_file))
+            # Compile once as loaded, so errors are located in the file as the user wrote it
+            # (replace() compiles the canonical form again).
+            issues = Issues()
+            compile_gateway(config, issues)
+            issues.raise_if_any()
         except ConfigError:
             self.metrics.count_reload(source, False)
             raise
-        return await self.replace(docs[0], source, canonical=True)
+        return await self.replace(canonical_document(config), source)
 
 
 def _issue(location, message):
