@@ -237,7 +237,8 @@ async def _attach_admin(running, config, admin, stop):
     return await runtime.attach_single(running, gateway_config,
                                        admin_listen=admin.get("admin_listen"),
                                        proxy_listen=admin["proxy_listen"],
-                                       config_file=admin.get("config_file"))
+                                       config_file=admin.get("config_file"),
+                                       admin_sock=admin.get("admin_sock"))
 
 
 def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers: int = 1, *,
@@ -253,7 +254,10 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     workers (jqgate.admin.runtime)."""
     host, port = parse_listen(listen)
     admin = {"admin_listen": admin_listen, "config_file": config_file,
-             "proxy_listen": "%s:%d" % (host, port)}
+             "proxy_listen": "%s:%d" % (host, port), "admin_sock": None}
+    if admin_listen:
+        # Bound first: a busy Admin API port fails before any worker starts.
+        admin["admin_sock"] = bind_socket(*parse_listen(admin_listen), reuse_port=False)
     if workers <= 1:
         sock = bind_socket(host, port, reuse_port=False)
         admin["proxy_listen"] = "%s:%d" % (host, sock.getsockname()[1])
@@ -276,6 +280,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
             parent_end.close()
             for other in control_socks:
                 other.close()
+            if admin["admin_sock"] is not None:
+                admin["admin_sock"].close()     # the parent serves the Admin API
             code = 1
             try:
                 sock = bind_socket(host, port, reuse_port=True)
@@ -305,7 +311,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     return run_parent(config.config if isinstance(config, Gateway) else config, children,
                       control_socks, admin_listen=admin_listen,
                       proxy_listen=admin["proxy_listen"], config_file=config_file,
-                      ready_message=ready)
+                      ready_message=ready, admin_sock=admin["admin_sock"])
 
 
 def configure_logging(level: str = "info") -> None:

@@ -178,6 +178,25 @@ def test_schema_validate(gw):
     assert s == 400 and "rate-limiting" in err["message"]
 
 
+def test_post_config_of_the_running_file_keeps_its_hash(gw, upstream):
+    h = gw.status()["configuration_hash"]
+    s, out, _ = gw.admin("POST", "/config", declarative(upstream.port))
+    assert s == 201 and out["configuration_hash"] == h
+    assert [x["name"] for x in out["services"]] == ["svc"]
+
+
+def test_busy_admin_port_fails_before_serving(tmp_path, upstream, gw):
+    import subprocess, sys, os
+    from adminutil import HERE
+    from netutil import free_port
+    out = subprocess.run([sys.executable, os.path.join(HERE, "admin_gateway_proc.py"),
+                          gw.config_file, "127.0.0.1:%d" % free_port(),
+                          "127.0.0.1:%d" % gw.admin_port, "2"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "Address already in use" in out.stderr
+    assert "jqgate ready" not in out.stderr
+
+
 def test_post_config_json_and_yaml(gw, upstream):
     doc = declarative(upstream.port, service_path="/v2/")
     doc["plugins"] = [json.loads(SEED_GLOBAL)]

@@ -75,26 +75,28 @@ def install_sighup(store: ConfigStore) -> None:
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
 
 
-async def _listen_admin(admin: Admin, admin_listen: str | None) -> tuple:
+async def _listen_admin(admin: Admin, admin_listen: str | None, sock=None) -> tuple:
+    """Serve the Admin API on `sock` (bound by serve() before anything started, so a busy
+    port fails at once) or on a socket bound here."""
     if not admin_listen:
         return None, None, None
     from jqgate.server_main import parse_listen
     host, port = parse_listen(admin_listen)
-    server, settings, bound = await start_admin(admin, host, port)
+    server, settings, bound = await start_admin(admin, host, port, sock=sock)
     admin.admin_listen = "%s:%d" % (host, bound)
     log.info("jqgate admin API listening on http://%s:%d", host, bound)
     return server, settings, bound
 
 
 async def attach_single(running, config, *, admin_listen: str | None, proxy_listen: str,
-                        config_file: str | None) -> AdminRuntime:
+                        config_file, admin_sock=None) -> AdminRuntime:
     """One process: Admin API + SIGHUP on this loop, swapping this process's handler."""
     switch = PlanSwitch(running, initial_hash(config))
     store = ConfigStore(config, LocalApplier(switch), config_file)
     admin = Admin(store, LocalStats(switch, running.settings, running.pool), proxy_listen,
                   admin_listen or "off")
     install_sighup(store)
-    server, settings, port = await _listen_admin(admin, admin_listen)
+    server, settings, port = await _listen_admin(admin, admin_listen, admin_sock)
     return AdminRuntime(store, server, settings, port)
 
 
@@ -106,7 +108,8 @@ async def attach_worker(running, config, control_sock, on_parent_gone) -> asynci
 
 
 def run_parent(config, children: list[int], control_socks: list, *, admin_listen: str | None,
-               proxy_listen: str, config_file: str | None, ready_message: str | None) -> int:
+               proxy_listen: str, config_file, ready_message: str | None,
+               admin_sock=None) -> int:
     """The parent of several workers: Admin API, SIGHUP, signal forwarding, reaping."""
     import uvloop
 
@@ -127,7 +130,7 @@ def run_parent(config, children: list[int], control_socks: list, *, admin_listen
                     pass
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, forward, signal.SIGTERM)
-        server, settings, _ = await _listen_admin(admin, admin_listen)
+        server, settings, _ = await _listen_admin(admin, admin_listen, admin_sock)
         if ready_message:
             logging.getLogger("jqgate").info("%s", ready_message)
         codes = await asyncio.gather(*(loop.run_in_executor(None, _wait_child, pid)
