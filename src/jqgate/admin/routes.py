@@ -6,18 +6,20 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from jqgate.admin import entity_writes as w
 from jqgate.admin import handlers as h
 
 ROUTES = [
     ("/", {"GET": h.get_root}),
     ("/status", {"GET": h.get_status}),
     ("/metrics", {"GET": h.get_metrics}),
-    ("/services", {"GET": h.list_services}),
-    ("/services/{service}", {"GET": h.get_service}),
-    ("/services/{service}/routes", {"GET": h.list_routes}),
+    ("/services", {"GET": h.list_services, "POST": w.create_service}),
+    ("/services/{service}", {"GET": h.get_service, "PATCH": w.patch_service,
+                             "DELETE": w.delete_service}),
+    ("/services/{service}/routes", {"GET": h.list_routes, "POST": w.create_route}),
     ("/services/{service}/plugins", {"GET": h.list_plugins, "POST": h.create_plugin}),
-    ("/routes", {"GET": h.list_routes}),
-    ("/routes/{route}", {"GET": h.get_route}),
+    ("/routes", {"GET": h.list_routes, "POST": w.create_route}),
+    ("/routes/{route}", {"GET": h.get_route, "PATCH": w.patch_route, "DELETE": w.delete_route}),
     ("/routes/{route}/plugins", {"GET": h.list_plugins, "POST": h.create_plugin}),
     ("/plugins", {"GET": h.list_plugins, "POST": h.create_plugin}),
     ("/plugins/{plugin}", {"GET": h.get_plugin, "PATCH": h.patch_plugin,
