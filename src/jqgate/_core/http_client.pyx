@@ -204,12 +204,12 @@ cdef class ClientExchange:
 
     def pause_reading(self):
         """Back-pressure from a ResponseSink: stop reading the upstream socket."""
-        if self._conn is not None and self._conn.transport is not None:
-            self._conn.transport.pause_reading()
+        if self._conn is not None:
+            self._conn._set_reading(False)
 
     def resume_reading(self):
-        if self._conn is not None and self._conn.transport is not None:
-            self._conn.transport.resume_reading()
+        if self._conn is not None:
+            self._conn._set_reading(True)
 
     # -- internal --------------------------------------------------------------------------
 
@@ -606,6 +606,7 @@ cdef class ClientConnection:
     cdef object gap_timer
     cdef double gap_fire_at
     cdef bint parser_dirty      # the parser can't take the next response (after HEAD)
+    cdef bint read_paused       # a sink paused us; undone before the connection is reused
     cdef double last_activity
 
     def __init__(self, ConnectionPool pool, _HostSlot slot):
@@ -881,8 +882,21 @@ cdef class ClientConnection:
         self.gap_fire_at = now + left
         self.gap_timer = self.pool.loop.call_later(left, self._on_gap_timer)
 
+    cdef void _set_reading(self, bint on):
+        if self.transport is None or self.state == CONN_CLOSED or on != self.read_paused:
+            return
+        self.read_paused = not on
+        if on:
+            self.transport.resume_reading()
+        else:
+            self.transport.pause_reading()
+
     cdef void _complete(self, ClientExchange ex, bint keep_alive):
         self.ex = None
+        if self.read_paused:
+            # The sink paused us while the last bytes were already in hand: the next
+            # exchange on this connection must not start deaf.
+            self._set_reading(True)
         self.n_served += 1
         if ex.sink is None:
             ex.body = b"".join(self.body_parts) if self.body_parts else b""
