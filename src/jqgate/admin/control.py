@@ -42,14 +42,25 @@ class WorkerLink:
         self.reader = self.writer = None
         self.lock = asyncio.Lock()
         self.hash = None
+        self.seq = 0
 
     async def request(self, message, timeout: float = 60.0):
+        """One exchange. Replies carry the request's `seq`: a reply that arrives after its
+        request timed out is skipped by the next request instead of being taken for its own."""
         async with self.lock:
             if self.writer is None:
                 self.reader, self.writer = await asyncio.open_connection(sock=self.sock)
-            write_message(self.writer, message)
+            self.seq += 1
+            seq = self.seq
+            write_message(self.writer, dict(message, seq=seq))
             await self.writer.drain()
-            return await asyncio.wait_for(read_message(self.reader), timeout)
+
+            async def reply():
+                while True:
+                    answer = await read_message(self.reader)
+                    if answer.get("seq") == seq:
+                        return answer
+            return await asyncio.wait_for(reply(), timeout)
 
 
 class WorkersApplier:
@@ -115,6 +126,7 @@ async def serve_control(sock, switch, settings, pool, on_parent_gone) -> None:
                 reply = worker_entry(switch, settings, pool)
             else:
                 reply = {"ok": False, "error": f"unknown op {op!r}"}
+            reply["seq"] = message.get("seq")
             write_message(writer, reply)
             await writer.drain()
     finally:
