@@ -269,3 +269,12 @@ def test_no_admin_listener(tmp_path, upstream):
         assert not any("admin API listening" in line for line in g.lines)
     finally:
         g.stop()
+
+
+def test_scope_in_the_body_must_match_the_url(gw):
+    body = json.loads(seed_body("admin-service.json"))
+    body["service"] = {"name": "another"}
+    s, err, _ = gw.admin("POST", "/services/svc/plugins", body)
+    assert s == 400 and "differs" in err["fields"]["service"]
+    body["service"] = "svc"                       # the same service, named: fine
+    assert gw.admin("POST", "/services/svc/plugins", body)[0] == 201

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adminutil import AdminGateway, declarative, seed_body
+from adminutil import AdminGateway, seed_body
 from netutil import Upstream
 
 FORM = "application/x-www-form-urlencoded"

@@ -16,7 +16,7 @@ import uuid
 from jqgate.admin import errors
 from jqgate.admin.bodies import decode_object
 from jqgate.admin.entities import kong_route, kong_service
-from jqgate.admin.handlers import _apply, _issue, _routes, _services, merge_patch
+from jqgate.admin.handlers import _apply, _issue, _services, merge_patch
 from jqgate.config.plugins import reference_key
 from jqgate.config.routes import parse_route
 from jqgate.config.services import parse_service

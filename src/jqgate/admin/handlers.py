@@ -7,6 +7,7 @@ then the whole new configuration is compiled and applied (jqgate.admin.reload).
 """
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ from jqgate.compiled import instance_namespace
 from jqgate.compiler import compile_datakit
 from jqgate.config.declarative import index_by_name_and_id
 from jqgate.config.plugins import CONSUMER_SCOPE_MESSAGE, parse_plugin, reference_key
-from jqgate.errors import ConfigError, Issues
+from jqgate.errors import ConfigError, ConfigIssue, Issues
 
 
 @dataclass
@@ -160,8 +161,7 @@ def _resolve_reference(admin, body: dict, key: str) -> None:
     body[key] = {"id": entity.id}
 
 
-def _issue(location, message):
-    from jqgate.errors import ConfigIssue
+def _issue(location: str, message: str) -> ConfigIssue:
     return ConfigIssue(location, message)
 
 
@@ -185,10 +185,10 @@ async def create_plugin(admin, call):
     body = decode_object(call.body, call.content_type)
     scope = _scope_from_path(admin, call)
     if scope is not None:
+        # /services/{s}/plugins: the URL names the scope; a body naming another is an error.
         key, entity_id = scope
-        if body.get(key) is not None and reference_key(body[key]) not in (
-                entity_id, getattr(_services(admin).get(entity_id) if key == "service"
-                                   else _routes(admin).get(entity_id), "name", None)):
+        index = _services(admin) if key == "service" else _routes(admin)
+        if body.get(key) is not None and index.get(reference_key(body[key])) is not index.get(entity_id):
             raise errors.schema_violation([_issue(key, f"the {key} in the body differs from "
                                                        f"the {key} in the URL")])
         body[key] = {"id": entity_id}
@@ -255,13 +255,8 @@ async def patch_plugin(admin, call):
         doc = admin.store.copy_document()
         doc["plugins"][index] = updated
         await _apply(admin, doc)
-        admin.store.updated[updated["id"]] = _now()
+        admin.store.updated[updated["id"]] = int(time.time())
     return 200, _plugin_out(admin, updated)
-
-
-def _now():
-    import time
-    return int(time.time())
 
 
 async def delete_plugin(admin, call):

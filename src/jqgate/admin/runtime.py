@@ -23,7 +23,7 @@ from jqgate.admin.server import Admin, start_admin
 from jqgate.admin.status import LocalStats
 from jqgate.admin.swap import PlanSwitch
 from jqgate.errors import ConfigError
-from jqgate.metrics import METRICS, Metrics
+from jqgate.metrics import Metrics
 
 log = logging.getLogger("jqgate.admin")
 
