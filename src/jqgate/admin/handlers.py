@@ -200,25 +200,31 @@ async def create_plugin(admin, call):
     body.setdefault("enabled", True)
     body.setdefault("protocols", ["grpc", "grpcs", "http", "https"])
     async with admin.edit_lock:
-        for record in admin.store.doc.get("plugins", []):
-            if record["id"] == body["id"]:
-                raise errors.unique_violation("id", body["id"])
-            if body.get("instance_name") and record.get("instance_name") == body["instance_name"]:
-                raise errors.unique_violation("instance_name", body["instance_name"])
-            if (record.get("service"), record.get("route")) == (body.get("service"), body.get("route")) \
-                    and record["name"] == body["name"]:
-                # Kong: one instance of a plugin per scope (unless instance names differ).
-                if not (body.get("instance_name") and record.get("instance_name")):
-                    raise errors.AdminError(409, {
-                        "code": errors.UNIQUE_VIOLATION, "name": "unique constraint violation",
-                        "message": "UNIQUE violation detected on '{consumer=null,name=\"datakit\","
-                                   f"route={_ref_text(body.get('route'))},"
-                                   f"service={_ref_text(body.get('service'))}}}'",
-                        "fields": {"name": "datakit"}})
+        check_plugin_unique(admin.store.doc.get("plugins", []), body)
         doc = admin.store.copy_document()
         doc.setdefault("plugins", []).append(body)
         await _apply(admin, doc)
     return 201, _plugin_out(admin, body)
+
+
+def check_plugin_unique(records: list, body: dict, skip_id: str | None = None) -> None:
+    """Kong's unique keys: id, instance_name, and one instance of a plugin per scope (the
+    plugin's cache key is its name and scope). 409 in Kong's shape."""
+    for record in records:
+        if record["id"] == skip_id:
+            continue
+        if record["id"] == body["id"]:
+            raise errors.unique_violation("id", body["id"])
+        if body.get("instance_name") and record.get("instance_name") == body["instance_name"]:
+            raise errors.unique_violation("instance_name", body["instance_name"])
+        if (record.get("service"), record.get("route"), record["name"]) == \
+                (body.get("service"), body.get("route"), body["name"]):
+            raise errors.AdminError(409, {
+                "code": errors.UNIQUE_VIOLATION, "name": "unique constraint violation",
+                "message": "UNIQUE violation detected on '{consumer=null,name=\"datakit\","
+                           f"route={_ref_text(body.get('route'))},"
+                           f"service={_ref_text(body.get('service'))}}}'",
+                "fields": {"name": "datakit"}})
 
 
 def _ref_text(ref):
@@ -252,6 +258,7 @@ async def patch_plugin(admin, call):
         validate_plugin_body(updated)
         _resolve_reference(admin, updated, "service")
         _resolve_reference(admin, updated, "route")
+        check_plugin_unique(admin.store.doc.get("plugins", []), updated, skip_id=record["id"])
         doc = admin.store.copy_document()
         doc["plugins"][index] = updated
         await _apply(admin, doc)
