@@ -65,7 +65,8 @@ def install_sighup(store: ConfigStore) -> None:
     async def reload():
         try:
             new_hash = await store.reload_file("sighup")
-            log.info("SIGHUP: reloaded %s (configuration %s)", store.config_file, new_hash)
+            what = store.config_file if isinstance(store.config_file, str) else "the configuration"
+            log.info("SIGHUP: reloaded %s (configuration %s)", what, new_hash)
         except (ConfigError, ApplyError) as exc:
             errors = getattr(exc, "errors", None) or [exc]
             for error in errors:
