@@ -278,3 +278,21 @@ def test_scope_in_the_body_must_match_the_url(gw):
     assert s == 400 and "differs" in err["fields"]["service"]
     body["service"] = "svc"                       # the same service, named: fine
     assert gw.admin("POST", "/services/svc/plugins", body)[0] == 201
+
+
+def test_upstreams_targets_and_enabled_plugins(tmp_path, upstream):
+    doc = declarative(upstream.port)
+    doc["upstreams"] = [{"name": "pool", "targets": [{"target": "127.0.0.1:%d" % upstream.port,
+                                                      "weight": 7}]}]
+    doc["services"][0] = {"name": "svc", "host": "pool", "port": 80}
+    g = AdminGateway(tmp_path, doc)
+    try:
+        [u] = g.admin("GET", "/upstreams")[1]["data"]
+        assert u["name"] == "pool" and g.admin("GET", "/upstreams/pool")[1]["id"] == u["id"]
+        [t] = g.admin("GET", "/upstreams/pool/targets")[1]["data"]
+        assert t["weight"] == 7 and t["upstream"] == {"id": u["id"]}
+        assert g.admin("GET", "/upstreams/none/targets")[0] == 404
+        assert g.admin("GET", "/plugins/enabled")[1] == {"enabled_plugins": ["datakit"]}
+        assert g.proxy("/through-the-pool")[0] == 200
+    finally:
+        g.stop()

@@ -96,6 +96,19 @@ def kong_route(r: Route, created: int) -> dict:
             "created_at": created, "updated_at": created}
 
 
+def kong_upstream(u: Upstream, created: int) -> dict:
+    return {"id": u.id, "name": u.name, "algorithm": u.algorithm, "slots": 10000,
+            "hash_on": "none", "hash_fallback": "none", "healthchecks": None, "tags": None,
+            "created_at": created, "updated_at": created}
+
+
+def kong_target(u: Upstream, t, created: int) -> dict:
+    from jqgate.config.ids import stable_id
+    return {"id": stable_id("target", f"{u.id}/{t.target}"), "target": t.target,
+            "weight": t.weight, "upstream": {"id": u.id}, "tags": None,
+            "created_at": created, "updated_at": created}
+
+
 def kong_plugin(record: dict, created: int, updated: int) -> dict:
     """A plugin record of the canonical document, as Kong answers it."""
     return {"id": record["id"], "name": record["name"],

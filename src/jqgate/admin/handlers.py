@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from jqgate.admin import errors
 from jqgate.admin.bodies import decode_config_body, decode_object
-from jqgate.admin.entities import kong_plugin, kong_route, kong_service, page
+from jqgate.admin.entities import (kong_plugin, kong_route, kong_service, kong_target,
+                                   kong_upstream, page)
 from jqgate.admin.reload import ApplyError
 from jqgate.compiled import instance_namespace
 from jqgate.compiler import compile_datakit
@@ -118,6 +119,33 @@ async def get_plugin(admin, call):
     if record is None:
         raise errors.not_found()
     return 200, _plugin_out(admin, record)
+
+
+async def enabled_plugins(admin, call):
+    return 200, {"enabled_plugins": ["datakit"]}
+
+
+def _upstreams(admin):
+    from jqgate.config.declarative import index_by_name_and_id as index
+    return index(admin.store.config.upstreams)
+
+
+async def list_upstreams(admin, call):
+    return 200, page([kong_upstream(u, _created(admin, u.id)) for u in admin.store.config.upstreams])
+
+
+async def get_upstream(admin, call):
+    u = _upstreams(admin).get(call.params["upstream"])
+    if u is None:
+        raise errors.not_found()
+    return 200, kong_upstream(u, _created(admin, u.id))
+
+
+async def list_targets(admin, call):
+    u = _upstreams(admin).get(call.params["upstream"])
+    if u is None:
+        raise errors.not_found()
+    return 200, page([kong_target(u, t, _created(admin, u.id)) for t in u.targets])
 
 
 # -- plugin writes ----------------------------------------------------------------------------

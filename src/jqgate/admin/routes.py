@@ -22,8 +22,12 @@ ROUTES = [
     ("/routes/{route}", {"GET": h.get_route, "PATCH": w.patch_route, "DELETE": w.delete_route}),
     ("/routes/{route}/plugins", {"GET": h.list_plugins, "POST": h.create_plugin}),
     ("/plugins", {"GET": h.list_plugins, "POST": h.create_plugin}),
+    ("/plugins/enabled", {"GET": h.enabled_plugins}),          # before /plugins/{plugin}
     ("/plugins/{plugin}", {"GET": h.get_plugin, "PATCH": h.patch_plugin,
                            "DELETE": h.delete_plugin}),
+    ("/upstreams", {"GET": h.list_upstreams}),
+    ("/upstreams/{upstream}", {"GET": h.get_upstream}),
+    ("/upstreams/{upstream}/targets", {"GET": h.list_targets}),
     ("/consumers/{consumer}/plugins", {"GET": h.consumer_plugins, "POST": h.consumer_plugins}),
     ("/consumer_groups/{consumer_group}/plugins", {"GET": h.consumer_plugins,
                                                    "POST": h.consumer_plugins}),
