@@ -63,3 +63,20 @@ def test_workers_exit_when_the_admin_process_dies(tmp_path, upstream):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_a_dead_worker_does_not_block_changes(tmp_path, upstream):
+    gw = AdminGateway(tmp_path, declarative(upstream.port), workers=2)
+    try:
+        first, second = [w["pid"] for w in gw.status()["workers"]]
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: [w["pid"] for w in gw.status()["workers"]] == [second],
+                   "the dead worker leaves /status")
+        s, out, _ = gw.admin("POST", "/config", declarative(upstream.port, service_path="/n/"))
+        assert s == 201, out
+        [w] = gw.status()["workers"]
+        assert w["configuration_hash"] == out["configuration_hash"]
+        assert gw.proxy("/q")[1]["path"] == "/n/q"
+    finally:
+        gw.stop()
+    assert any("worker %d exited" % first in l for l in gw.lines)

@@ -43,24 +43,39 @@ class WorkerLink:
         self.lock = asyncio.Lock()
         self.hash = None
         self.seq = 0
+        self.gone = False          # the worker closed its end: it exited (or is exiting)
 
     async def request(self, message, timeout: float = 60.0):
         """One exchange. Replies carry the request's `seq`: a reply that arrives after its
         request timed out is skipped by the next request instead of being taken for its own."""
         async with self.lock:
-            if self.writer is None:
-                self.reader, self.writer = await asyncio.open_connection(sock=self.sock)
-            self.seq += 1
-            seq = self.seq
-            write_message(self.writer, dict(message, seq=seq))
-            await self.writer.drain()
+            try:
+                return await self._exchange(message, timeout)
+            except (asyncio.IncompleteReadError, ConnectionError, RuntimeError):
+                # EOF, reset, or writing to the transport that EOF closed: the worker is gone.
+                self.gone = True
+                raise
 
-            async def reply():
-                while True:
-                    answer = await read_message(self.reader)
-                    if answer.get("seq") == seq:
-                        return answer
-            return await asyncio.wait_for(reply(), timeout)
+    async def _exchange(self, message, timeout):
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(sock=self.sock)
+        self.seq += 1
+        seq = self.seq
+        write_message(self.writer, dict(message, seq=seq))
+        await self.writer.drain()
+
+        async def reply():
+            while True:
+                answer = await read_message(self.reader)
+                if answer.get("seq") == seq:
+                    return answer
+        return await asyncio.wait_for(reply(), timeout)
+
+
+def live(links: list[WorkerLink]) -> list[WorkerLink]:
+    """Links to workers still there. A worker that exited serves nothing any more, so it
+    neither blocks a change nor shows in /status (the parent logs its exit status)."""
+    return [link for link in links if not link.gone]
 
 
 class WorkersApplier:
@@ -71,11 +86,15 @@ class WorkersApplier:
 
     async def __call__(self, doc, config_hash, compiled):
         message = {"op": "apply", "doc": doc, "hash": config_hash}
-        replies = await asyncio.gather(*(link.request(message) for link in self.links),
+        links = live(self.links)
+        replies = await asyncio.gather(*(link.request(message) for link in links),
                                        return_exceptions=True)
         failed = []
-        for link, reply in zip(self.links, replies):
+        for link, reply in zip(links, replies):
             if isinstance(reply, BaseException):
+                if link.gone:
+                    log.warning("worker %d has exited; configuration not sent to it", link.pid)
+                    continue
                 failed.append(f"worker {link.pid}: {reply!r}")
             elif not reply.get("ok"):
                 failed.append(f"worker {link.pid}: {reply.get('error')}")
@@ -93,10 +112,11 @@ class WorkerStats:
         self.admin_metrics = admin_metrics     # reload counters live in the admin process
 
     async def workers(self) -> list[dict]:
-        replies = await asyncio.gather(*(link.request({"op": "stats"}, 10.0) for link in self.links),
+        links = live(self.links)
+        replies = await asyncio.gather(*(link.request({"op": "stats"}, 10.0) for link in links),
                                        return_exceptions=True)
         out = []
-        for link, reply in zip(self.links, replies):
+        for link, reply in zip(links, replies):
             if isinstance(reply, BaseException):
                 log.warning("worker %d did not answer: %r", link.pid, reply)
                 continue

@@ -147,7 +147,10 @@ def _wait_child(pid: int) -> int:
     while True:
         try:
             _, status = os.waitpid(pid, 0)
-            return os.waitstatus_to_exitcode(status)
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0:
+                logging.getLogger("jqgate").error("worker %d exited with status %d", pid, code)
+            return code
         except InterruptedError:
             continue
         except ChildProcessError:
