@@ -28,8 +28,9 @@ def test_json_access_log(tmp_path):
     assert first["path"] == "/logged" and first["bytes"] > len(json.dumps(body))
     assert isinstance(first["latency_ms"], int) and isinstance(first["upstream_latency_ms"], int)
     assert records[1]["status"] == 502 and records[1]["route"] == "main"
-    # The Admin API's own requests are not proxy traffic: they are not in the access log.
+    # The Admin API's own requests are not proxy traffic: they have their own log.
     assert len(records) == 2
+    assert any("jqgate.admin.access" in l and '"GET /status HTTP/1.1" 200' in l for l in gw.lines)
 
 
 def test_plain_access_log(tmp_path):

@@ -18,6 +18,7 @@ from jqgate.admin.handlers import AdminCall
 from jqgate.gateway import DEFAULT_SERVER
 
 log = logging.getLogger("jqgate.admin")
+admin_access_log = logging.getLogger("jqgate.admin.access")
 
 MAX_ADMIN_BODY = 64 * 1024 * 1024       # the configuration file limit (config.reading)
 JSON_HEADERS = [(b"Content-Type", b"application/json; charset=utf-8"),
@@ -91,12 +92,22 @@ class AdminHandler(core.RequestHandler):
             resp.send(status, list(JSON_HEADERS), _dumps(body))
 
 
+def log_admin_request(req, resp) -> None:
+    """One line per Admin API request (Kong keeps an admin access log too): configuration
+    changes leave a trace of who asked for them."""
+    if admin_access_log.isEnabledFor(logging.INFO):
+        admin_access_log.info('%s "%s %s HTTP/%s" %d %d rid=%s', req.client_ip,
+                              req.method.decode("latin-1"), req.target.decode("latin-1"),
+                              req.http_version, resp.status, resp.bytes_sent,
+                              req.request_id.decode())
+
+
 async def start_admin(admin: Admin, host: str, port: int, sock=None):
     """Listen for the Admin API on the running loop; returns (asyncio Server, settings, port)."""
     from jqgate.server_main import bind_socket
     loop = asyncio.get_running_loop()
     settings = core.ServerSettings(AdminHandler(admin), server_header=DEFAULT_SERVER,
-                                   body_buffer_size=1024 * 1024)
+                                   body_buffer_size=1024 * 1024, access_log=log_admin_request)
     if sock is None:
         sock = bind_socket(host, port, reuse_port=False)
     server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock)
