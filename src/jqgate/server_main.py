@@ -61,8 +61,11 @@ def bind_socket(host: str, port: int, reuse_port: bool, listen: bool = True) -> 
 def route_and_service(req, resp):
     """(route name, service name) of an answered request; None when it matched none. The
     decision is in req.ctx (also when the upstream failed) or in the proxy's log_extra."""
-    decision = req.ctx if req.ctx is not None else resp.log_extra
+    decision = req.ctx
     route = getattr(decision, "route", None)
+    if route is None and resp.log_extra is not None:
+        decision = resp.log_extra
+        route = getattr(decision, "route", None)
     service = getattr(getattr(decision, "service", None), "service", None)
     return (getattr(route, "name", None) or getattr(route, "id", None),
             getattr(service, "name", None) or getattr(service, "id", None))

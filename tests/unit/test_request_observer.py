@@ -41,3 +41,9 @@ def test_unrouted_request():
     snap = run_observer(NS(ctx=None), NS(log_extra=None, status=404))
     assert counters(snap, "http_requests_total") == {("", "", "404"): 1}
     assert snap["histograms"]["upstream_latency_seconds"] == []
+
+
+def test_route_from_the_handler_run_when_ctx_holds_something_else():
+    decision = NS(route=NS(name="r"), service=NS(service=NS(name="s")))
+    snap = run_observer(NS(ctx=object()), NS(log_extra=decision, status=502))
+    assert counters(snap, "http_requests_total") == {("r", "s", "502"): 1}
