@@ -106,10 +106,15 @@ def make_request_observer(json_format: bool = False, metrics=None):
     def observe(req, resp):
         route, service = route_and_service(req, resp)
         extra = resp.log_extra
-        upstream_ms = getattr(extra, "upstream_latency_ms", None) if extra is not None else None
+        upstream_s = None
+        if extra is not None:
+            # Seconds when the handler gives them (`upstream_latency_s`), else its milliseconds.
+            upstream_s = getattr(extra, "upstream_latency_s", None)
+            if upstream_s is None:
+                upstream_ms = getattr(extra, "upstream_latency_ms", None)
+                upstream_s = None if upstream_ms is None else upstream_ms / 1000.0
         metrics.observe_request(route or "", service or "", resp.status,
-                                asyncio.get_running_loop().time() - req.start_time,
-                                None if upstream_ms is None else upstream_ms / 1000.0)
+                                asyncio.get_running_loop().time() - req.start_time, upstream_s)
         # The DataKit executor's contribution, when it has one: on resp.log_extra (or req.ctx),
         # `node_timings` = iterable of (node type, seconds) and `call_outcomes` = iterable of
         # outcome strings ("ok", "error", "timeout", ...). Absent attributes cost one lookup.

@@ -47,3 +47,11 @@ def test_route_from_the_handler_run_when_ctx_holds_something_else():
     decision = NS(route=NS(name="r"), service=NS(service=NS(name="s")))
     snap = run_observer(NS(ctx=object()), NS(log_extra=decision, status=502))
     assert counters(snap, "http_requests_total") == {("r", "s", "502"): 1}
+
+
+def test_upstream_latency_in_seconds_wins_over_milliseconds():
+    decision = NS(route=NS(name="r"), service=NS(service=NS(name="s")))
+    snap = run_observer(NS(ctx=decision), NS(log_extra=NS(upstream_latency_s=0.00042,
+                                                          upstream_latency_ms=0), status=200))
+    [[_, _, total, _]] = snap["histograms"]["upstream_latency_seconds"]
+    assert total == 0.00042
