@@ -34,7 +34,7 @@ def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, **options) -> 
     from jqgate.compiled import CompiledGateway, compile_gateway
     from jqgate.config.model import GatewayConfig
     from jqgate.errors import Issues
-    from jqgate.runtime import handler_factory
+    from jqgate.runtime import gateway_for, handler_factory
     from jqgate.server_main import serve as serve_config
 
     if isinstance(config, str):
@@ -47,8 +47,8 @@ def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, **options) -> 
         compiled = config
     else:
         raise TypeError("serve() takes a file path, a GatewayConfig or a compiled gateway")
-    return serve_config(compiled.config, listen=listen, workers=workers,
-                        handler_factory=handler_factory(compiled), **options)
+    return serve_config(gateway_for(compiled), listen=listen, workers=workers,
+                        handler_factory=handler_factory, **options)
 
 
 __all__ = ["compile", "load", "serve", "ConfigError", "ConfigIssue", "__version__"]

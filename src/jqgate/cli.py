@@ -91,8 +91,9 @@ def cmd_plan(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from jqgate.serve import run_from_args
-    return run_from_args(args)
+    from jqgate.admin.cli_run import run_from_args
+    from jqgate.runtime import handler_factory
+    return run_from_args(args, handler_factory=handler_factory)
 
 
 def cmd_demo(args) -> int:

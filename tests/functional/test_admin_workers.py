@@ -76,7 +76,16 @@ def test_a_dead_worker_does_not_block_changes(tmp_path, upstream):
         assert s == 201, out
         [w] = gw.status()["workers"]
         assert w["configuration_hash"] == out["configuration_hash"]
-        assert gw.proxy("/q")[1]["path"] == "/n/q"
+        # A connection the kernel queued on the killed worker's socket just before it died is
+        # reset; new connections go to the live worker.
+        for attempt in range(3):
+            try:
+                answer = gw.proxy("/q")
+                break
+            except ConnectionResetError:
+                if attempt == 2:
+                    raise
+        assert answer[1]["path"] == "/n/q"
     finally:
         gw.stop()
     assert any("worker %d exited" % first in l for l in gw.lines)
