@@ -189,3 +189,32 @@ def test_route_scoped_plugin_runs_only_on_its_route(upstream):
         assert http_get(gw.port, "/coffee")[0] == 200
     finally:
         gw.stop()
+
+
+def test_service_target_and_upstream_properties_redirect_one_request(upstream):
+    other = Upstream()
+    try:
+        config = {"nodes": [
+            {"name": "T", "type": "jq", "input": "request.query",
+             "jq": f'if .to == "other" then "127.0.0.1:{other.port}" else "127.0.0.1:{upstream.port}" end'},
+            {"name": "SET_TARGET", "type": "property", "property": "kong.service.target", "input": "T"}]}
+        gw = gateway(declarative(upstream.port, [{"name": "datakit", "route": "pinned", "config": config},
+                                                 {"name": "datakit", "route": "pool", "config": {"nodes": [
+                                                     {"name": "U", "type": "static", "values": {"u": "blue"}},
+                                                     {"name": "SET_UP", "type": "property",
+                                                      "property": "kong.service.upstream", "input": "U.u"}]}}],
+                                 routes=[{"name": "pinned", "paths": ["/pinned"]},
+                                         {"name": "pool", "paths": ["/pool"]}]) | {
+            "upstreams": [{"name": "blue", "targets": [{"target": f"127.0.0.1:{other.port}"}]}]})
+        try:
+            before_main, before_other = upstream.requests, other.requests
+            assert http_get(gw.port, "/pinned?to=other")[0] == 200
+            assert (upstream.requests, other.requests) == (before_main, before_other + 1)
+            assert http_get(gw.port, "/pinned?to=main")[0] == 200
+            assert (upstream.requests, other.requests) == (before_main + 1, before_other + 1)
+            assert http_get(gw.port, "/pool")[0] == 200
+            assert other.requests == before_other + 2
+        finally:
+            gw.stop()
+    finally:
+        other.stop()
