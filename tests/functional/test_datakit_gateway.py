@@ -218,3 +218,16 @@ def test_service_target_and_upstream_properties_redirect_one_request(upstream):
             gw.stop()
     finally:
         other.stop()
+
+
+def test_response_status_set_in_the_request_window_changes_the_client_status(upstream):
+    config = {"nodes": [
+        {"name": "S", "type": "static", "values": {"status": 202}},
+        {"name": "SET_STATUS", "type": "property", "property": "kong.response.status", "input": "S.status"}]}
+    gw = gateway(declarative(upstream.port, [{"name": "datakit", "config": config}]))
+    try:
+        status, _, body = http_get(gw.port, "/accepted")
+        assert status == 202
+        assert json.loads(body)["path"] == "/accepted"      # the upstream's body, relayed
+    finally:
+        gw.stop()

@@ -109,7 +109,9 @@ cdef class DataKitFlow:
             if problem is not None:
                 self.resp.send_error(problem[0], problem[1])
                 return
-        if r.needs_response_window:
+        if r.needs_response_window or r.response_status is not None:
+            # kong.response.status set in the request window also needs the upstream answer
+            # in hand: the streamed relay writes the upstream's own status line.
             self._fetch_whole_upstream()
         else:
             self.handler.proxy(self.req, self.resp, self.decision)
@@ -197,8 +199,11 @@ cdef class DataKitFlow:
             else:
                 self.resp.send_error(502, MSG_BAD_GATEWAY)
             return
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in
-                   filter_response_headers(ex.headers, self.handler.via)]
+        cdef list filtered = filter_response_headers(ex.headers, self.handler.via)
+        if not self.run.needs_response_window:
+            self.resp.send(self.run.response_status, filtered, ex.body or b"")
+            return
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in filtered]
         try:
             state = self.run.start_response_window(ex.status, headers, ex.body,
                                                    self._response_window_done)
