@@ -287,6 +287,15 @@ cdef class PlanRun:
             elif k == OPK_CALL:
                 self._dispatch(op, fields if fields is not None else {})
                 return 0
+            elif k == OPK_BRANCH:
+                if type(self_value) is not bool:
+                    raise EngineNodeError("branch input must be a boolean, got %s"
+                                          % values_type_name(self_value))
+                if self.tracing:
+                    self.trace.complete(op.node, [trace_value("$self", self_value)])
+                skipped = op.else_ops if self_value else op.then_ops
+                for j in skipped:
+                    self._skip(j, [trace_value("$self", self_value)] if self.tracing else None)
             elif k == OPK_REQUEST:
                 self._fill_request(op)
             elif k == OPK_SERVICE_REQUEST:
@@ -299,7 +308,7 @@ cdef class PlanRun:
             elif k == OPK_RESPONSE:
                 if self.tracing:             # the trace replaces the body (§4.4, C20f)
                     self.state[i] = ST_SKIPPED
-                    self.trace.skip(op.node)
+                    self.trace.skip(op.node, None)
                     return 0
                 self._response_patch = ops_sink_patch(fields if fields is not None else {},
                                                       False)
@@ -310,6 +319,25 @@ cdef class PlanRun:
             self._fail(op, str(e), None)
             return 0
         self._complete(op)
+        return 0
+
+    cdef int _skip(self, int i, list why) except -1:
+        """A branch did not choose op i (§5.6): it never runs, and neither do the ops fed by
+        it (D2) -- except the window's sinks, which only wait for it."""
+        cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
+        cdef CompiledOp dep
+        cdef int d
+        if self.state[i] != ST_PENDING:
+            return 0
+        self.state[i] = ST_SKIPPED
+        if self.tracing:
+            self.trace.skip(op.node, why)
+        for d in op.dependents:
+            dep = <CompiledOp>self.cp.ops[d]
+            if dep.is_sink:
+                self.countdown[d] -= 1
+            else:
+                self._skip(d, None)
         return 0
 
     cdef list _input_values(self, CompiledOp op, dict fields, object self_value):
