@@ -38,19 +38,16 @@ RUN_PENDING = core.RUN_PENDING
 
 
 def _pool_for(loop):
-    pool = _POOLS.get(loop)
-    if pool is None:
-        pool_cls = getattr(core, "ConnectionPool", None)
-        if pool_cls is not None:
-            pool = pool_cls(loop)
-        else:                                   # until the compiled pool is built in
-            from jqgate.reference.client import SimplePool
-            pool = SimplePool(loop)
-        _POOLS[loop] = pool
-    return pool
+    """The engine's pool for this event loop. Only the most recent loop's pool is kept: a
+    pool refers to its loop, so a cache of every loop ever seen would keep them all alive."""
+    global _POOL_LOOP, _POOL
+    if _POOL_LOOP is not loop:
+        _POOL_LOOP, _POOL = loop, core.ConnectionPool(loop)
+    return _POOL
 
 
-_POOLS: dict = {}
+_POOL_LOOP = None
+_POOL = None
 
 
 class Result:
