@@ -48,6 +48,7 @@ def _pool_for(loop):
 
 _POOL_LOOP = None
 _POOL = None
+_THREAD = threading.local()
 
 
 class Result:
@@ -144,7 +145,6 @@ class RunnablePlan:
         self.compiled = core.compile_plan(plan)
         self.env = env
         self._has_calls = any(op.is_async for op in plan.ops)
-        self._local = threading.local()
 
     def __getattr__(self, name):
         return getattr(self.plan, name)
@@ -153,9 +153,9 @@ class RunnablePlan:
 
     def run(self, request=None, upstream=None, ctx_shared=None) -> Result:
         if self._has_calls:
-            loop = getattr(self._local, "loop", None)
-            if loop is None:
-                loop = self._local.loop = _new_loop()
+            loop = getattr(_THREAD, "loop", None)       # one private loop per thread, shared
+            if loop is None:                            # by every plan (so one pool too)
+                loop = _THREAD.loop = _new_loop()
             return loop.run_until_complete(self.run_async(request, upstream, ctx_shared))
         req = _request_view(request)
         ctx = {} if ctx_shared is None else ctx_shared
