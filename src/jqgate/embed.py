@@ -38,16 +38,13 @@ RUN_PENDING = core.RUN_PENDING
 
 
 def _pool_for(loop):
-    """The engine's pool for this event loop. Only the most recent loop's pool is kept: a
-    pool refers to its loop, so a cache of every loop ever seen would keep them all alive."""
-    global _POOL_LOOP, _POOL
-    if _POOL_LOOP is not loop:
-        _POOL_LOOP, _POOL = loop, core.ConnectionPool(loop)
-    return _POOL
+    """The engine's pool for this event loop. Per thread, only the most recent loop's pool is
+    kept: a pool refers to its loop, so caching every loop ever seen would keep them alive."""
+    if getattr(_THREAD, "pool_loop", None) is not loop:
+        _THREAD.pool_loop, _THREAD.pool = loop, core.ConnectionPool(loop)
+    return _THREAD.pool
 
 
-_POOL_LOOP = None
-_POOL = None
 _THREAD = threading.local()
 
 
