@@ -228,7 +228,6 @@ cdef class PlanRun:
         try:
             # gather inputs
             if op.inputs:
-                fields = {}
                 for b in op.inputs:
                     v = self.slots[b.slot]
                     if type(v) is BadJson:
@@ -240,10 +239,14 @@ cdef class PlanRun:
                             self_value = v
                         elif v is not None:
                             values_check_map(v, "input $self")
+                            if fields is None:
+                                fields = {}
                             for f in op.obj_fields:
                                 if f in v:
                                     fields[f] = v[f]
                     else:
+                        if fields is None:       # created only for field inputs
+                            fields = {}
                         fields[b.port] = v
             if self.tracing:
                 self.trace.run(op.node, self._input_values(op, fields, self_value))
@@ -251,7 +254,8 @@ cdef class PlanRun:
             if k == OPK_JQ:
                 if op.jq_mode == JQ_INPUT_FIELDS:
                     obj = dict.fromkeys(op.field_names)
-                    obj.update(fields)
+                    if fields is not None:
+                        obj.update(fields)
                     v = ops_run_jq(op, obj)
                 elif op.jq_mode == JQ_INPUT_SELF:
                     v = ops_run_jq(op, self_value)
