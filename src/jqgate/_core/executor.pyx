@@ -42,11 +42,22 @@
 #   Without a response window: if run.response_status is not None (kong.response.status SET in
 #   the request window), use it as the client status.
 #
+# Choices where datakit.md is silent (each pinned by tests/cases/engine/decisions.yaml or the
+# case named): a JSON content type with an empty body decodes to null; a null value written to
+# service_request.body / response.body keeps the original body; a non-2xx call response whose
+# JSON body does not parse keeps the raw text as `body` for the trace; header bytes are text as
+# latin-1 (lossless round trip); a property GET with no inputs runs in the request window, so
+# kong.service.response.status reads null there; a connected http_proxy / https_proxy /
+# proxy_auth_* input fails the call (sending directly would bypass the proxy the flow asked
+# for); node types without a runtime here (cache, vault, xml, jwt) fail with a clear error.
+#
 # Order of work, and why: ops are in topological order, so one forward pass over a window
 # runs every op whose dependency countdown reached zero (an op only unblocks later ops). Calls
 # are dispatched to the pool during the pass; when a pool callback arrives, its outputs are
 # stored, its dependents' countdowns drop, and the pass runs again from the first unfinished
-# op. An exit or a failure ends the plan at once: in-flight exchanges are cancel()ed (their
+# op. A branch marks the ops of its other list SKIPPED, and with them every op fed by a skipped
+# op (D2); sinks wait for their whole window, so a skipped op counts as done for them.
+# An exit or a failure ends the plan at once: in-flight exchanges are cancel()ed (their
 # connections closed, callbacks suppressed) and reported NODE_CANCELED (D13).
 
 import logging as _logging
