@@ -60,6 +60,7 @@
 # An exit or a failure ends the plan at once: in-flight exchanges are cancel()ed (their
 # connections closed, callbacks suppressed) and reported NODE_CANCELED (D13).
 
+cimport cython
 import logging as _logging
 
 _log = _logging.getLogger("jqgate.datakit")
@@ -86,6 +87,7 @@ def compile_plan(plan):
     return executor_compiled(plan)
 
 
+@cython.freelist(64)
 cdef class _CallWaiter:
     """The pool callback of one call: resumes the run directly (no Future)."""
     cdef PlanRun run
@@ -95,6 +97,7 @@ cdef class _CallWaiter:
         self.run._on_call_done(self.index, ex)
 
 
+@cython.freelist(16)            # one per request: reuse the memory of finished runs
 cdef class PlanRun:
     cdef readonly CompiledPlan cp
     cdef public RequestView request
