@@ -12,9 +12,7 @@ overhead can be read off in the same run). The goal for `embed` is <= 10 µs per
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 
 from jqgate._core import core
@@ -28,14 +26,9 @@ CONFIG = {"nodes": [
 
 
 def compile_plan():
-    if hasattr(core, "JqProgram"):
-        import jqgate
-        p = jqgate.compile(CONFIG)
-        return getattr(p, "plan", p), "libjq bridge (JqProgram)"
-    # Before the bridge is built in: the test plan builder with the PyPI jq adapter.
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "engine"))
-    from engine_plans import build_plan
-    return build_plan(CONFIG), "PyPI jq adapter (bridge not built in)"
+    import jqgate
+    p = jqgate.compile(CONFIG)
+    return getattr(p, "plan", p), "libjq bridge (JqProgram)"
 
 
 def measure(fn, loops, repeats):
