@@ -22,8 +22,9 @@ def embed_request_view(spec):
         return spec
     if spec is None:
         spec = {}
-    rid = (<dict>spec).get("request_id")
-    return request_view_from_dict(spec, rid if rid else embed_request_id())
+    # the generated id is only needed when the caller gave none
+    return request_view_from_dict(spec, None if (<dict>spec).get("request_id")
+                                  else embed_request_id())
 
 
 def embed_run_sync(CompiledPlan cp, spec, EngineEnv env=None, dict ctx_shared=None):
