@@ -115,8 +115,11 @@ ROUTE_CACHE_SIZE = 4096
 class Gateway:
     """Routing and service resolution for one configuration."""
 
-    def __init__(self, config: GatewayConfig):
+    def __init__(self, config: GatewayConfig, compiled=None):
         self.config = config
+        # The CompiledGateway (DataKit plans) this configuration was built with, when the
+        # caller compiled it (hot reload does): a handler_factory reads its plans from here.
+        self.compiled = compiled
         upstreams = {u.name: u for u in config.upstreams}
         self.services: dict[str, ServiceTarget] = {}
         for s in config.services:

@@ -11,7 +11,7 @@ from jqgate.config import load_declarative
 from jqgate.demo_services import start_service, token_service
 from jqgate.errors import Issues
 from jqgate.examples import seed_flow
-from jqgate.runtime import handler_factory
+from jqgate.runtime import gateway_for, handler_factory
 
 from netutil import GatewayThread, LoopThread, Upstream, http_get
 
@@ -60,7 +60,7 @@ def gateway(doc):
     issues = Issues()
     compiled = compile_gateway(load_declarative(doc, "<test>"), issues)
     issues.raise_if_any()
-    return GatewayThread(compiled.config, handler_factory=handler_factory(compiled))
+    return GatewayThread(gateway_for(compiled), handler_factory=handler_factory)
 
 
 def declarative(upstream_port, plugins, routes=None):
