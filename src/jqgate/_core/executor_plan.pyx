@@ -18,6 +18,7 @@ cdef enum:
     OPK_SERVICE_REQUEST = 7
     OPK_SERVICE_RESPONSE = 8
     OPK_RESPONSE = 9
+    OPK_BRANCH = 10
 
 # jq input modes (JqParams.input_mode)
 cdef enum:
@@ -28,7 +29,7 @@ cdef enum:
 _OPK_BY_NAME = {"static": OPK_STATIC, "jq": OPK_JQ, "call": OPK_CALL, "exit": OPK_EXIT,
                 "property": OPK_PROPERTY, "request": OPK_REQUEST,
                 "service_request": OPK_SERVICE_REQUEST, "service_response": OPK_SERVICE_RESPONSE,
-                "response": OPK_RESPONSE}
+                "response": OPK_RESPONSE, "branch": OPK_BRANCH}
 
 # Input fields of the node types whose node-wise input is an object: an any -> object binding
 # delivers the value's matching keys to these fields (§3.4).
@@ -73,6 +74,11 @@ cdef class CompiledOp:
     cdef dict values
     # exit
     cdef int exit_status
+    # branch: the op indices each outcome allows (the other list is skipped)
+    cdef tuple then_ops
+    cdef tuple else_ops
+    # sinks wait for their whole window; a skipped op counts as done for them
+    cdef bint is_sink
 
 
 cdef class CompiledPlan:
@@ -145,6 +151,10 @@ cdef class CompiledPlan:
                 cop.values = dict(op.params.values)
             elif cop.kind == OPK_EXIT:
                 cop.exit_status = op.params.status
+            elif cop.kind == OPK_BRANCH:
+                cop.then_ops = tuple(op.params.then_ops)
+                cop.else_ops = tuple(op.params.else_ops)
+            cop.is_sink = cop.kind == OPK_SERVICE_REQUEST or cop.kind == OPK_RESPONSE
             ops.append(cop)
         self.ops = tuple(ops)
 

@@ -31,7 +31,7 @@ from jqgate.reference.properties import property_get, property_set
 from jqgate.reference.request import DEFAULT_ENV
 from jqgate.reference.trace import (NODE_CANCELED, NODE_PENDING, NODE_RUNNING, Trace,
                                     trace_requested, trace_value)
-from jqgate.reference.values import BadJson, NodeError, convert, to_wire
+from jqgate.reference.values import BadJson, NodeError, convert, to_wire, type_name
 
 log = logging.getLogger("jqgate.datakit")
 
@@ -40,18 +40,16 @@ RUN_PENDING = 1
 
 # op states
 PENDING, RUNNING, COMPLETE, ERROR, CANCELED, SKIPPED = range(6)
+SINKS = (OP_SERVICE_REQUEST, OP_RESPONSE)
 
 GENERIC_ERROR_MESSAGE = "An unexpected error occurred"
 
 
 def new_exchange():
-    """The compiled pool's exchange type when it is built, else the reference client's."""
-    try:
-        from jqgate._core.core import ClientExchange
-        return ClientExchange()
-    except ImportError:
-        from jqgate.reference.client import Exchange
-        return Exchange()
+    """An exchange of the compiled pool: the reference shares the engine's HTTP client, so
+    the two executors differ only in how they schedule and evaluate nodes."""
+    from jqgate._core.core import ClientExchange
+    return ClientExchange()
 
 
 class PlanRun:
@@ -159,7 +157,22 @@ class PlanRun:
             self._finish_response()
 
     def _deps_complete(self, i):
-        return all(self.state[d] == COMPLETE for d in self.plan.ops[i].deps)
+        op = self.plan.ops[i]
+        if op.kind in SINKS:                 # sinks wait for the window; skipped ops count as done
+            return all(self.state[d] in (COMPLETE, SKIPPED) for d in op.deps)
+        return all(self.state[d] == COMPLETE for d in op.deps)
+
+    def _skip(self, i, why=None):
+        """A branch did not choose op i (§5.6): it never runs, nor do the ops fed by it (D2)."""
+        if self.state[i] != PENDING:
+            return
+        self.state[i] = SKIPPED
+        op = self.plan.ops[i]
+        if self.trace:
+            self.trace.skip(op.node, why)
+        for d in op.dependents:
+            if self.plan.ops[d].kind not in SINKS:
+                self._skip(d)
 
     def _start_op(self, i, running):
         op = self.plan.ops[i]
@@ -262,6 +275,13 @@ class PlanRun:
             outputs = {f: N.service_response_field(st, hd, bd, f) for f, _ in op.out_fields}
             self_out = N.service_response_object(st, hd, bd) if op.out_self >= 0 else None
             return outputs, self_out
+        if kind == "branch":
+            if not isinstance(self_value, bool):
+                raise NodeError("branch input must be a boolean, got %s" % type_name(self_value))
+            why = [trace_value("$self", self_value)] if self.trace else None
+            for j in (p.else_ops if self_value else p.then_ops):
+                self._skip(j, why)
+            return {}, None
         if kind == OP_RESPONSE:
             if self.tracing:                 # the trace replaces the body: §4.4, C20f
                 self.state[op.index] = SKIPPED
