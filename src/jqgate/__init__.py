@@ -10,9 +10,12 @@ __version__ = "0.1.0"
 
 
 def compile(config, location: str = "config", instance: str = ""):
-    """Compile one DataKit `config` object (the plugin's `config`) into an execution plan."""
+    """Compile one DataKit `config` object (the plugin's `config`) into a runnable plan:
+    `plan.run({"method": ..., "path": ..., "headers": ..., "query": ..., "body": ...})`, or
+    `await plan.run_async(...)`; the frozen Plan's fields read through it."""
     from jqgate.compiler import compile_datakit
-    return compile_datakit(config, location, instance)
+    from jqgate.embed import runnable
+    return runnable(compile_datakit(config, location, instance))
 
 
 def load(path: str, skip_unknown_plugins: bool = False):
