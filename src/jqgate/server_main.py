@@ -118,15 +118,16 @@ def make_request_observer(json_format: bool = False, metrics=None):
         # The DataKit executor's contribution, when it has one: on resp.log_extra (or req.ctx),
         # `node_timings` = iterable of (node type, seconds) and `call_outcomes` = iterable of
         # outcome strings ("ok", "error", "timeout", ...). Absent attributes cost one lookup.
-        run = extra if extra is not None else req.ctx
-        timings = getattr(run, "node_timings", None)
-        if timings:
-            for node_type, seconds in timings:
-                metrics.observe_node(node_type, seconds)
-        outcomes = getattr(run, "call_outcomes", None)
-        if outcomes:
-            for outcome in outcomes:
-                metrics.count_call(outcome)
+        runs = (req.ctx,) if extra is None or extra is req.ctx else (req.ctx, extra)
+        for run in runs:
+            timings = getattr(run, "node_timings", None)
+            if timings:
+                for node_type, seconds in timings:
+                    metrics.observe_node(node_type, seconds)
+            outcomes = getattr(run, "call_outcomes", None)
+            if outcomes:
+                for outcome in outcomes:
+                    metrics.count_call(outcome)
         if write_log is not None:
             write_log(req, resp)
     return observe

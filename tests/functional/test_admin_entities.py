@@ -37,8 +37,11 @@ def test_getting_started_script(gw, upstream):
     assert route["strip_path"] is True
     s, echoed, _ = gw.proxy("/mock/anything")
     assert s == 200 and echoed["path"] == "/base/anything"
-    s, plugin, _ = gw.admin("POST", "/services/example_service/plugins/",
-                            seed_body("admin-service.json"))
+    # The docs' body, with its token service pointed at the loopback upstream (an echo: the
+    # flow still runs whole, and the upstream sees the Authorization header it built).
+    body = seed_body("admin-service.json").replace(
+        b"https://my-token-service/auth-token", b"http://127.0.0.1:%d/token" % upstream.port)
+    s, plugin, _ = gw.admin("POST", "/services/example_service/plugins/", body)
     assert s == 201 and plugin["service"] == {"id": svc["id"]}
 
     # Kong's rules: unique names, references that exist, no delete while referenced.

@@ -231,3 +231,4 @@ def test_response_status_set_in_the_request_window_changes_the_client_status(ups
         assert json.loads(body)["path"] == "/accepted"      # the upstream's body, relayed
     finally:
         gw.stop()
+

@@ -86,3 +86,33 @@ def test_reload_counters(tmp_path, upstream):
     assert value(samples, "jqgate_config_reloads_total", source="admin", result="failure") == 2
     [(name, labels)] = [k for k in samples if k[0] == "jqgate_config_info"]
     assert dict(labels)["hash"] == h
+
+
+def test_datakit_node_latencies_and_call_outcomes(tmp_path, upstream):
+    from jqgate.examples import seed_flow
+    from test_datakit_gateway import TokenService
+
+    tokens = TokenService()
+    try:
+        ok = seed_flow(f"http://127.0.0.1:{tokens.port}/auth-token")
+        denied = seed_flow(f"http://127.0.0.1:{tokens.port}/deny")
+        doc = declarative(upstream.port, route_paths=("/api",))
+        doc["routes"].append({"name": "denied", "service": "svc", "paths": ["/denied"]})
+        doc["plugins"] = [{"name": "datakit", "route": "main", "config": ok},
+                          {"name": "datakit", "route": "denied", "config": denied}]
+        gw = AdminGateway(tmp_path, doc)
+        try:
+            for _ in range(3):
+                assert gw.proxy("/api/x?api_key=K")[0] == 200
+            assert gw.proxy("/denied")[0] == 500
+            samples, families = scrape(gw)
+        finally:
+            gw.stop()
+    finally:
+        tokens.stop()
+    assert families["jqgate_datakit_node_latency_seconds"] == "histogram"
+    node_count = "jqgate_datakit_node_latency_seconds_count"
+    assert value(samples, node_count, node_type="call") == 4
+    assert value(samples, node_count, node_type="jq") == 3 * 2 + 1     # the denied flow stops after BUILD_HEADERS
+    assert value(samples, "jqgate_datakit_call_total", outcome="ok") == 3
+    assert value(samples, "jqgate_datakit_call_total", outcome="failed") == 1

@@ -125,7 +125,8 @@ def test_swaps_do_not_leak(tmp_path, upstream):
     """Old plans (with their compiled jq programs) are freed once nothing uses them: memory
     after 300 swaps is what it was after 100."""
     from adminutil import seed_body
-    plugin = json.loads(seed_body("admin-global.json"))
+    plugin = json.loads(seed_body("admin-global.json").replace(
+        b"https://my-token-service/auth-token", b"http://127.0.0.1:%d/token" % upstream.port))
     docs = [declarative(upstream.port, "/a/", plugins=[plugin]),
             declarative(upstream.port, "/b/", plugins=[plugin])]
     gw = AdminGateway(tmp_path, docs[0])

@@ -38,6 +38,7 @@ cdef class DataKitHandler(ProxyHandler):
         flow.resp = resp
         flow.decision = decision
         flow.cp = cp
+        req.ctx = flow          # the access log and metrics read route, service and timings here
         flow.start()
 
 
@@ -57,6 +58,23 @@ cdef class DataKitFlow:
     cdef CompiledPlan cp
     cdef PlanRun run
     cdef ClientExchange ex
+
+    # What the access log and the metrics read from req.ctx.
+    @property
+    def route(self):
+        return self.decision.route
+
+    @property
+    def service(self):
+        return self.decision.service
+
+    @property
+    def node_timings(self):
+        return None if self.run is None else self.run.node_timings
+
+    @property
+    def call_outcomes(self):
+        return None if self.run is None else self.run.call_outcomes
 
     cdef void start(self):
         if self.cp.plan.reads_request_body and self.req.body is None and self.req.body_stream is not None:
@@ -139,7 +157,6 @@ cdef class DataKitFlow:
                 self.decision.route, self.decision.service,
                 path + (b"?" + patch.query.encode("latin-1") if patch.query else b""),
                 self.decision.host_header, self.decision.forwarded_prefix, self.decision.match)
-            self.req.ctx = self.decision
 
     cdef object _redirect(self):
         """Honour kong.service.target / .request.scheme / .upstream for this request only;
@@ -169,7 +186,6 @@ cdef class DataKitFlow:
                 return (500, "An unexpected error occurred")
         service = d.service.redirected(peer, scheme, balancer)
         self.decision = d.__class__(d.route, service, d.target, d.host_header, d.forwarded_prefix, d.match)
-        self.req.ctx = self.decision
         return None
 
     cdef void _fetch_whole_upstream(self):

@@ -61,6 +61,7 @@
 # connections closed, callbacks suppressed) and reported NODE_CANCELED (D13).
 
 cimport cython
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 import logging as _logging
 
 _log = _logging.getLogger("jqgate.datakit")
@@ -85,6 +86,18 @@ def compile_plan(plan):
     if isinstance(plan, CompiledPlan):
         return plan
     return executor_compiled(plan)
+
+
+cdef inline double exec_now() noexcept:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+# A call's outcome for the call-node metric: answered (ok / failed: non-2xx or bad JSON), or
+# the transport error that stopped it.
+EXEC_CALL_ERRORS = {ERR_CONNECT: "connect_error", ERR_TIMEOUT: "timeout", ERR_RESET: "reset",
+                    ERR_PROTOCOL: "protocol_error", ERR_TLS: "tls_error"}
 
 
 @cython.freelist(64)
@@ -114,6 +127,9 @@ cdef class PlanRun:
     cdef list deferred                    # pool callbacks that arrived during a pass
     cdef object on_done
     cdef TraceRecorder trace
+    cdef double started[EXEC_MAX_OPS]     # when each op began (a call: when it was dispatched)
+    cdef public list node_timings         # [(node type, seconds)] of finished ops, for metrics
+    cdef public list call_outcomes        # ["ok" | "failed" | "timeout" | ...] per call
     cdef readonly bint tracing, finished, exited, needs_response_window
     cdef public object exit_status, exit_headers, exit_body, exit_source
     cdef public object error_text, error_node
@@ -226,8 +242,16 @@ cdef class PlanRun:
         self.cursor = i
         return 0
 
+    cdef int _timed(self, CompiledOp op) except -1:
+        """Record how long op took (the Prometheus per-node-type histogram reads it)."""
+        if self.node_timings is None:
+            self.node_timings = []
+        self.node_timings.append((op.kind_name, exec_now() - self.started[op.index]))
+        return 0
+
     cdef int _complete(self, CompiledOp op) except -1:
         cdef int d
+        self._timed(op)
         self.state[op.index] = ST_COMPLETE
         for d in op.dependents:
             self.countdown[d] -= 1
@@ -239,6 +263,7 @@ cdef class PlanRun:
         cdef object self_value = None
         cdef CompiledBinding b
         cdef int k = op.kind
+        self.started[i] = exec_now()
         try:
             # gather inputs
             if op.inputs:
@@ -447,10 +472,14 @@ cdef class PlanRun:
         self.exchanges[i] = None
         if self.tracing:
             self.trace.resume(op.node)
+        if self.call_outcomes is None:
+            self.call_outcomes = []
         if ex.error_kind:
+            self.call_outcomes.append(EXEC_CALL_ERRORS.get(ex.error_kind, "network_error"))
             self._fail(op, ex.error or "request failed", None)
             return 0
         outputs, err = ops_call_outputs(ex.status, ex.headers, ex.body)
+        self.call_outcomes.append("ok" if err is None else "failed")
         for j in range(len(op.out_names)):
             self.slots[op.out_slots[j]] = outputs.get(op.out_names[j])
         if op.out_self >= 0:
@@ -472,6 +501,7 @@ cdef class PlanRun:
         return 0
 
     cdef int _fail(self, CompiledOp op, str text, list partial) except -1:
+        self._timed(op)
         self.state[op.index] = ST_ERROR
         pn = self.cp.nodes[op.node]
         _log.error('node #%d (%s) failed with error: "%s", request_id: "%s"',
