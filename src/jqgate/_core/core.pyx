@@ -7,3 +7,4 @@ matching .pxd files so calls between them are C calls.
 
 include "jq_bridge.pyx"
 include "http_client.pyx"
+include "jq_native.pyx"
