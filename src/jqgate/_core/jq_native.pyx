@@ -11,7 +11,7 @@
 #   - the input is not "canonical": anything but None/bool/str/exact int/finite non-integral
 #     float/list/dict with str keys -- e.g. 1.0 (jq keeps the literal text "1.0"), NaN, tuples,
 #     subclasses, strings with surrogates, nesting deeper than JQN_MAX_INPUT_DEPTH;
-#   - a jq error is raised and not caught by `?` or `//`: libjq then reports it with its own
+#   - a jq error is raised and not caught by `?`: libjq then reports it with its own
 #     message (so messages are libjq's by definition, and the native code never formats one);
 #   - a value the native number model does not cover shows up: an integer beyond 2**53 in
 #     arithmetic, comparison, length or tostring; a float in tostring (jq prints a float's
@@ -456,10 +456,7 @@ cdef object jqn_from_entries(object value):
     for entry in jqn_iterate(value):
         key = None
         for name in ("key", "Key", "name"):
-            try:
-                key = jqn_index(entry, name)
-            except JqnError:
-                key = None
+            key = jqn_index(entry, name)      # `//` does not catch errors
             if jqn_truthy(key):
                 break
         else:
@@ -520,13 +517,19 @@ cdef class JqnConst(JqnNode):
 cdef class JqnIndex(JqnNode):
     cdef JqnNode src       # None: the input itself
     cdef object key
+    cdef bint optional     # `.key?`: this index's own error gives no result (INDEX_OPT)
 
     cdef object eval(self, object v, list env):
         if self.src is not None:
             v = self.src.eval(v, env)
             if v is JQN_EMPTY:
                 return v
-        return jqn_index(v, self.key)
+        if not self.optional:
+            return jqn_index(v, self.key)
+        try:
+            return jqn_index(v, self.key)
+        except JqnError:
+            return JQN_EMPTY
 
 
 @cython.final
@@ -554,15 +557,13 @@ cdef class JqnPipe(JqnNode):
 
 @cython.final
 cdef class JqnAlt(JqnNode):
-    """a // b: a's value when truthy; errors in a are suppressed."""
+    """a // b: a's value when truthy, else b. jq 1.8's `//` forks without catching, so an
+    error in a is an error (it is not treated as absent)."""
     cdef JqnNode a
     cdef JqnNode b
 
     cdef object eval(self, object v, list env):
-        try:
-            first = self.a.eval(v, env)
-        except JqnError:
-            first = JQN_EMPTY
+        first = self.a.eval(v, env)
         if first is not JQN_EMPTY and jqn_truthy(first):
             return first
         return self.b.eval(v, env)
@@ -897,6 +898,7 @@ cdef JqnNode jqn_build(tuple d):
         ix = JqnIndex()
         ix.src = None if d[1] == ("identity",) else jqn_build(d[1])
         ix.key = d[2]
+        ix.optional = d[3]
         if type(ix.key) is not str and type(ix.key) is not int:
             raise ValueError("bad index key %r" % (ix.key,))
         return ix

@@ -4,7 +4,7 @@
 (None, reason) for one that stays on libjq. The description is a tree of tuples that
 `jqgate._core.core.NativeJq` turns into typed evaluator nodes (jq_native.pyx); its node kinds:
 
-    ("identity",) ("index", src, key) ("try", src) ("const", value) ("format", parts)
+    ("identity",) ("index", src, key, optional) ("try", src) ("const", value) ("format", parts)
     ("array", items) ("object", ((key, value), ...)) ("pipe", a, b) ("alt", a, b)
     ("and", a, b) ("or", a, b) ("add", a, b) ("mul", a, b) ("cmp", op, a, b)
     ("if", cond, then, else) ("var", slot) ("bind", src, slot, body)
@@ -45,7 +45,10 @@ class _Lowering:
         return ("identity",)
 
     def _index(self, node, scope):
-        return ("index", self.lower(node[1], scope), node[2])
+        return ("index", self.lower(node[1], scope), node[2], False)
+
+    def _index_opt(self, node, scope):
+        return ("index", self.lower(node[1], scope), node[2], True)
 
     def _try(self, node, scope):
         return ("try", self.lower(node[1], scope))

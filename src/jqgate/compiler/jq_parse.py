@@ -8,13 +8,15 @@ NotNative(reason) and the program stays on libjq.
 Precedence follows jq 1.8's parser.y, lowest first:
     '|' (right; also `Term as $x | body`)  ','  '//' (right)  '=' '|=' ... (nonassoc)
     'or'  'and'  comparisons (nonassoc)  '+' '-'  '*' '/' '%'  postfix ('?', '.f', '[..]')
-A postfix '?' wraps the whole postfix chain before it (`.a.b?` is `try (.a.b)`), as jq's
-`Term FIELD '?'` rules do.
+A postfix '?' right after an index makes that one index optional (`.a.b?` fails when `.a`
+fails, jq 1.8's INDEX_OPT); after any other term it is `try term`.
 
 AST nodes are tuples whose first item is the node kind:
     ("identity",)                       .
     ("index", term, key)                term.key / term["key"] / term[0]; key is str or int
-    ("try", term)                       term?
+    ("index_opt", term, key)            term.key? / term[0]? (only this index's error is
+                                        suppressed, jq 1.8's INDEX_OPT)
+    ("try", term)                       term? for any other term, e.g. (.a.b)?
     ("literal", value)                  null, true, false, integer or decimal literal
     ("string", parts)                   parts: tuple of str and AST (interpolations)
     ("array", items)                    [a, b] -> items (a, b); [] -> ()
@@ -287,20 +289,30 @@ class _Parser:
     def parse_postfix(self):
         if self.at("-"):
             raise NotNative("unary minus")
+        # Is the term being built an index written as such (not parenthesised)? jq 1.8 gives
+        # `Term FIELD '?'` and `Term '[' .. ']' '?'` an optional index (INDEX_OPT): only that
+        # index's own error is suppressed. Any other `Term '?'` is `try Term`.
+        kind, value = self.tok
+        starts_with_dot = kind == "field" or (kind == "op" and value == ".")
         term = self.parse_primary()
+        bare = starts_with_dot and term[0] == "index"
         while True:
             kind, value = self.tok
             if kind == "field":
                 self.advance()
-                term = ("index", term, value)
+                term, bare = ("index", term, value), True
             elif kind == "op" and value == "." and self._next_char() == '"':
                 self.advance()
-                term = ("index", term, self._plain_string())
+                term, bare = ("index", term, self._plain_string()), True
             elif kind == "op" and value == "[":
-                term = ("index", term, self._bracket_key())
+                term, bare = ("index", term, self._bracket_key()), True
             elif kind == "op" and value == "?":
                 self.advance()
-                term = ("try", term)
+                if bare:
+                    term = ("index_opt",) + term[1:]
+                else:
+                    term = ("try", term)
+                bare = False
             else:
                 return term
 
@@ -489,7 +501,7 @@ class _Parser:
 
 
 def _is_term(node) -> bool:
-    return node[0] in ("identity", "index", "try", "literal", "string", "array", "object",
+    return node[0] in ("identity", "index", "index_opt", "try", "literal", "string", "array", "object",
                        "call", "var", "if")
 
 
