@@ -417,3 +417,28 @@ def test_corpus_from_the_spec():
 def test_corpus_on_generated_inputs(entry, value):
     if entry["native"]:
         check(entry["jq"], value)
+
+
+# ---- the plan shows the decision -----------------------------------------------------------
+
+def test_plan_dump_shows_native_or_libjq_with_reason(monkeypatch):
+    import jqgate
+    from jqgate.plan_dump import plan_to_dict, plan_to_text
+
+    config = {"nodes": [
+        {"name": "A", "type": "jq", "jq": "{x: 1}"},
+        {"name": "B", "type": "jq", "input": "A", "jq": "[.[]]"},
+        {"name": "EXIT", "type": "exit", "inputs": {"body": "B"}},
+    ]}
+    plan = jqgate.compile(config, instance="t")
+    text = plan_to_text(plan)
+    assert "runs: native" in text
+    assert "runs: libjq (.[] iterates (multiple results))" in text
+    runs = {op["node"]: op.get("runs") for op in plan_to_dict(plan)["ops"]}
+    assert runs["A"] == "native" and runs["B"].startswith("libjq (")
+    native = [op.params.program for op in plan.ops if op.kind == "jq"]
+    assert isinstance(native[0], NativeJq) and isinstance(native[1], JqProgram)
+
+    monkeypatch.setenv("JQGATE_JQ_NATIVE", "0")
+    plan = jqgate.compile(config, instance="t")
+    assert "runs: libjq (native path disabled)" in plan_to_text(plan)

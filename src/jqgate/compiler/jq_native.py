@@ -155,3 +155,13 @@ def compile_native(program):
     if description is None:
         return program, reason
     return NativeJq(program, description, slots), None
+
+
+def describe_runner(program) -> str:
+    """How a compiled jq program runs: "native" or "libjq (<reason>)"."""
+    from jqgate._core.core import NativeJq
+
+    if isinstance(program, NativeJq):
+        return "native"
+    _, _, reason = lower(program.source)
+    return "libjq (%s)" % (reason or "native path disabled")
