@@ -73,15 +73,17 @@ cdef object JQN_EMPTY = _JqnEmpty()
 # ---------------------------------------------------------------------------------------------
 # Values
 
-cdef bint jqn_str_ok(str text):
-    """No surrogate code points (the bridge repairs those, so such input goes to libjq)."""
+cdef bint jqn_wide_str_ok(str text):
     cdef Py_UCS4 c
-    if PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND:
-        return True
     for c in text:
         if 0xD800 <= c <= 0xDFFF:
             return False
     return True
+
+
+cdef inline bint jqn_str_ok(str text):
+    """No surrogate code points (the bridge repairs those, so such input goes to libjq)."""
+    return PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND or jqn_wide_str_ok(text)
 
 
 cdef bint jqn_small_int(object number):
@@ -102,41 +104,67 @@ cdef bint jqn_big_int_ok(object number):
     return True
 
 
-cdef bint jqn_canonical(object value, int depth) except -1:
-    """Is value in the native domain (see the header)? Walks the whole input, as the bridge's
-    conversion does."""
+cdef enum:
+    JQN_OUTSIDE = 0     # not in the native domain: the call goes to libjq
+    JQN_SCALAR = 1      # a canonical scalar
+    JQN_CONTAINER = 2   # a list or dict: walk it
+
+
+cdef inline int jqn_scalar_state(object value) except -1:
     cdef type t = type(value)
     cdef double d
     cdef double whole
-    cdef Py_ssize_t pos = 0
-    cdef PyObject* k
-    cdef PyObject* v
     if t is str:
-        return jqn_str_ok(<str>value)
+        return JQN_SCALAR if jqn_str_ok(<str>value) else JQN_OUTSIDE
+    if t is dict or t is list:
+        return JQN_CONTAINER
     if value is None or value is True or value is False:
-        return True
+        return JQN_SCALAR
     if t is int:
-        return jqn_small_int(value) or jqn_big_int_ok(value)
+        return JQN_SCALAR if jqn_small_int(value) or jqn_big_int_ok(value) else JQN_OUTSIDE
     if t is float:
         # Only finite non-integral floats: jq keeps a float's literal text ("1.0"), which the
         # bridge would turn into the int 1; those inputs go to libjq.
         d = PyFloat_AS_DOUBLE(value)
-        return not (isnan(d) or isinf(d)) and modf(d, &whole) != 0
+        if isnan(d) or isinf(d) or modf(d, &whole) == 0:
+            return JQN_OUTSIDE
+        return JQN_SCALAR
+    return JQN_OUTSIDE
+
+
+cdef bint jqn_canonical_container(object value, int depth) except -1:
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef int state
     if depth >= JQN_MAX_INPUT_DEPTH:
         return False
-    if t is dict:
+    if type(value) is dict:
         while PyDict_Next(value, &pos, &k, &v):
             if type(<object>k) is not str or not jqn_str_ok(<str>k):
                 return False
-            if not jqn_canonical(<object>v, depth + 1):
+            state = jqn_scalar_state(<object>v)
+            if state == JQN_OUTSIDE:
+                return False
+            if state == JQN_CONTAINER and not jqn_canonical_container(<object>v, depth + 1):
                 return False
         return True
-    if t is list:
-        for item in <list>value:
-            if not jqn_canonical(item, depth + 1):
-                return False
-        return True
-    return False
+    for item in <list>value:
+        state = jqn_scalar_state(item)
+        if state == JQN_OUTSIDE:
+            return False
+        if state == JQN_CONTAINER and not jqn_canonical_container(item, depth + 1):
+            return False
+    return True
+
+
+cdef bint jqn_canonical(object value) except -1:
+    """Is value in the native domain (see the header)? Walks the whole input, as the bridge's
+    conversion does."""
+    cdef int state = jqn_scalar_state(value)
+    if state == JQN_CONTAINER:
+        return jqn_canonical_container(value, 0)
+    return state == JQN_SCALAR
 
 
 cdef inline int jqn_kind(object value):
@@ -1029,7 +1057,7 @@ cdef class NativeJq:
     cdef object _native(self, object value):
         """The native result (JQN_EMPTY for none), or raise JqnError / JqnBail."""
         cdef list env = None
-        if not jqn_canonical(value, 0):
+        if not jqn_canonical(value):
             raise JqnBail()
         if self.slots:
             env = [None] * self.slots
