@@ -9,7 +9,13 @@ the native subset and every generated input:
 - NativeJq.run_one (what the executor calls) must equal JqProgram.run_one exactly, value or
   error message.
 Tests also assert the native path really answers (not everything bails), so a broken
-evaluator that always falls back cannot pass.
+evaluator that always falls back cannot pass. Random programs built from the subset's syntax
+(precedence, `?`, bindings, interpolation) check that the front end never mis-parses: whatever
+it accepts must agree with libjq.
+
+jq 1.8.2 (the oracle) differs from older jq in ways the tests pin: `.a.b?` makes only the last
+index optional; `//` does not swallow errors on its left; from_entries reads key/Key/name/Name
+and value/Value; index errors read `Cannot index number with string ("a")`.
 """
 import os
 
@@ -442,3 +448,63 @@ def test_plan_dump_shows_native_or_libjq_with_reason(monkeypatch):
     monkeypatch.setenv("JQGATE_JQ_NATIVE", "0")
     plan = jqgate.compile(config, instance="t")
     assert "runs: libjq (native path disabled)" in plan_to_text(plan)
+
+
+# ---- random programs: the front end must never mis-parse -------------------------------------
+
+_ATOMS = [".", ".a", ".b", ".a?", '.["x-y"]', ".[0]", ".[-1]?", "null", "true", "false", "1",
+          "2", "0.5", '"s"', '"A b"', "[]", "{}", "$x", "empty", "type", "length", "keys",
+          "not", "tostring", "ascii_downcase", "to_entries", "from_entries", "tonumber", ".a.b?"]
+_BINARY = ["+", "*", "==", "!=", "<", ">=", "and", "or", "//", "|", ","]
+
+
+def _program(children):
+    two = st.tuples(children, children)
+    return st.one_of(
+        st.builds(lambda ab, op: "%s %s %s" % (ab[0], op, ab[1]), two, st.sampled_from(_BINARY)),
+        children.map(lambda a: "(%s)" % a),
+        children.map(lambda a: "(%s)?" % a),
+        children.map(lambda a: "%s?" % a),
+        two.map(lambda ab: "[%s, %s]" % ab),
+        two.map(lambda ab: "{k: (%s), (%s): 1}" % ab),
+        two.map(lambda ab: "{a, $x, \"q\": (%s) | (%s)}" % ab),
+        st.tuples(children, children, children).map(lambda c: "if %s then %s else %s end" % c),
+        two.map(lambda ab: "if %s then %s end" % ab),
+        two.map(lambda ab: "%s as $x | %s" % ab),
+        two.map(lambda ab: "(%s) as $y | [$y, %s]" % ab),
+        st.builds(lambda name, a: "%s(%s)" % (name, a),
+                  st.sampled_from(["select", "map", "with_entries", "has"]), children),
+        two.map(lambda ab: '"p\\(%s)q\\(%s)"' % ab),
+        children.map(lambda a: ".k = (%s)" % a),
+        children.map(lambda a: ".k |= (%s)" % a),
+    )
+
+
+PROGRAM_TEXT = st.recursive(st.sampled_from(_ATOMS), _program, max_leaves=6)
+FIXED_INPUTS = [None, {"a": 1, "b": "x"}, {"a": {"b": [1]}, "k": "z"}, [1, "a"], "Ab", 2,
+                {"a": [{"key": "k", "value": 1}]}, {"a": False, "x-y": 0.5}]
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=PROGRAM_TEXT, value=st.sampled_from(FIXED_INPUTS) | INPUTS)
+def test_random_programs_native_or_equal(text, value):
+    from jqgate._core.core import JqCompileError
+
+    source = ". as $x | " + text
+    try:
+        libjq = JqProgram(source)
+    except JqCompileError:
+        return
+    native, reason = compile_native(libjq)
+    if not isinstance(native, NativeJq):
+        assert reason
+        return
+    status, result = native.run_native(value)
+    libjq_all = outcome(libjq.run_all, value)
+    if status == "ok":
+        assert libjq_all == ("ok", exact([result])), (source, value)
+    elif status == "empty":
+        assert libjq_all == ("ok", "[]"), (source, value)
+    elif status == "error":
+        assert libjq_all[0] == "error", (source, value, libjq_all)
+    assert outcome(native.run_one, value) == outcome(libjq.run_one, value), (source, value)
