@@ -29,7 +29,8 @@
 # construct here yields more than one result (the compiler refuses those).
 
 from libc.math cimport signbit
-from cpython.dict cimport PyDict_Copy, PyDict_GetItem
+import sys
+from cpython.dict cimport PyDict_Copy, PyDict_GetItemWithError
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsLongLong
 from cpython.unicode cimport PyUnicode_KIND, PyUnicode_1BYTE_KIND
 
@@ -245,7 +246,7 @@ cdef dict jqn_merge(dict a, dict b, int depth):
     cdef PyObject* v
     cdef PyObject* mine
     while PyDict_Next(b, &pos, &k, &v):
-        mine = PyDict_GetItem(out, <object>k)
+        mine = PyDict_GetItemWithError(out, <object>k)
         if mine != NULL and type(<object>mine) is dict and type(<object>v) is dict:
             out[<object>k] = jqn_merge(<dict>mine, <dict>v, depth + 1)
         else:
@@ -310,13 +311,15 @@ cdef int jqn_cmp(object a, object b, int depth) except -2:
 
 cdef object jqn_index(object value, object key):
     """`.[key]` for a str or int key (jv_get)."""
-    cdef type t = type(value)
     cdef Py_ssize_t i, n
+    cdef PyObject* found
+    if type(key) is str and type(value) is dict:
+        found = PyDict_GetItemWithError(value, key)     # str keys: no Python code runs
+        return <object>found if found != NULL else None
     if value is None:
         return None
+    cdef type t = type(value)
     if type(key) is str:
-        if t is dict:
-            return (<dict>value).get(key)
         raise JqnError()
     if t is list:
         n = len(<list>value)
@@ -925,7 +928,8 @@ cdef JqnNode jqn_build(tuple d):
     if kind == "index":
         ix = JqnIndex()
         ix.src = None if d[1] == ("identity",) else jqn_build(d[1])
-        ix.key = d[2]
+        # Interned, so a lookup in a dict whose keys are interned too ends at the identity test.
+        ix.key = sys.intern(d[2]) if type(d[2]) is str else d[2]
         ix.optional = d[3]
         if type(ix.key) is not str and type(ix.key) is not int:
             raise ValueError("bad index key %r" % (ix.key,))
