@@ -508,3 +508,13 @@ def test_random_programs_native_or_equal(text, value):
     elif status == "error":
         assert libjq_all[0] == "error", (source, value, libjq_all)
     assert outcome(native.run_one, value) == outcome(libjq.run_one, value), (source, value)
+
+
+def test_native_program_pickles_and_repr():
+    import pickle
+
+    libjq, native, _ = programs('{a: .b? // "x"}')
+    again = pickle.loads(pickle.dumps(native))
+    assert isinstance(again, NativeJq) and again.source == native.source
+    assert again.run_native({"b": 1}) == ("ok", {"a": 1})
+    assert repr(native) == "NativeJq('{a: .b? // \"x\"}')"
