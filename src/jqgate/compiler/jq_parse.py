@@ -490,11 +490,12 @@ class _Parser:
         return ("object", tuple(entries))
 
     def _object_value(self):
-        """ObjVal in jq 1.8's grammar: postfix terms joined by '|' (no other operators)."""
-        value = self.parse_postfix()
+        """DictExpr in jq 1.8's grammar: Exprs (operators down to '//', no ',' and no `as`)
+        joined by '|'."""
+        value = self.parse_alt()
         while self.at("|"):
             self.advance()
-            value = ("pipe", value, self.parse_postfix())
+            value = ("pipe", value, self.parse_alt())
         if not (self.at(",") or self.at("}")):
             raise NotNative("object value form not in the native subset")
         return value
