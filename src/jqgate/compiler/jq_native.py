@@ -143,6 +143,8 @@ def lower(source: str):
         return None, 0, str(exc)
     except RecursionError:
         return None, 0, "program nested too deeply for the native front end"
+    except Exception as exc:  # a front-end bug must never break compilation: stay on libjq
+        return None, 0, "native front end failed (%s: %s)" % (type(exc).__name__, exc)
     return description, lowering.slots, None
 
 

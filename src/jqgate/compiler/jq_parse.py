@@ -44,6 +44,7 @@ _IDENT = re.compile(r"[a-zA-Z_][a-zA-Z_0-9]*")
 _INT_LITERAL = re.compile(r"(?:0|[1-9][0-9]{0,14})(?![0-9.eE])")
 _DECIMAL_LITERAL = re.compile(r"[0-9]+\.[0-9]+(?![0-9.eE])")
 _ANY_NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DIGITS = set("0123456789")
 _KEYWORDS = {"as", "def", "if", "then", "elif", "else", "end", "and", "or", "reduce", "foreach",
              "try", "catch", "label", "import", "include", "__loc__"}
 # Longest first, so '//=' wins over '//' and '|=' over '|'.
@@ -102,7 +103,7 @@ class _Parser:
             return
         if c == "@":
             raise NotNative("format strings (@...)")
-        if c.isdigit() or (c == "." and pos + 1 < len(src) and src[pos + 1].isdigit()):
+        if c in "0123456789" or (c == "." and src[pos + 1:pos + 2] in _DIGITS):
             m = _INT_LITERAL.match(src, pos)
             if m:
                 self.pos = m.end()
@@ -119,15 +120,15 @@ class _Parser:
                 return
             m = _ANY_NUMBER.match(src, pos)
             raise NotNative("number literal %s" % (m.group() if m else src[pos:pos + 10]))
-        if c == "." and pos + 1 < len(src) and (src[pos + 1].isalpha() or src[pos + 1] == "_"):
-            m = _IDENT.match(src, pos + 1)
+        m = _IDENT.match(src, pos + 1) if c == "." else None
+        if m:
             if src.startswith("::", m.end()):
                 raise NotNative("module syntax")
             self.pos = m.end()
             self.tok = ("field", m.group())
             return
-        if c.isalpha() or c == "_":
-            m = _IDENT.match(src, pos)
+        m = _IDENT.match(src, pos)
+        if m:
             if src.startswith("::", m.end()):
                 raise NotNative("module function call")
             self.pos = m.end()
