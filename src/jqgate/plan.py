@@ -94,10 +94,16 @@ class CallParams:
 @dataclass(frozen=True)
 class JqParams:
     source: str
-    program: Any                 # jqgate._core.core.JqProgram, compiled at load time
+    program: Any                 # jqgate._core.core.NativeJq or JqProgram, compiled at load time
     input_mode: str              # "self": `.` is the SELF binding; "fields": an object of
                                  # `field_names`; "none": `.` is null
     field_names: tuple[str, ...] = ()
+
+    @property
+    def runs(self) -> str:
+        """"native", or "libjq (<why not native>)" -- for plan dumps."""
+        from jqgate.compiler.jq_native import describe_runner
+        return describe_runner(self.program)
 
 
 @dataclass(frozen=True)

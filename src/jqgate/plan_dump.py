@@ -14,7 +14,7 @@ from jqgate.plan import (CONV_NAMES, WINDOW_NAMES, BranchParams, CallParams, Exi
 
 def _params(params: Any) -> dict:
     if isinstance(params, JqParams):
-        out = {"jq": params.source, "input_mode": params.input_mode}
+        out = {"jq": params.source, "runs": params.runs, "input_mode": params.input_mode}
         if params.field_names:
             out["fields"] = list(params.field_names)
         return out
@@ -88,8 +88,11 @@ def plan_to_text(plan: Plan) -> str:
         if outs:
             lines.append("        out " + " ".join(outs))
         params = _params(op.params)
+        runs = params.pop("runs", None)
         if params:
             lines.append("        " + orjson.dumps(params).decode())
+        if runs is not None:
+            lines.append(f"        runs: {runs}")
     if plan.response_start == len(plan.ops):
         lines.append("response window: (nothing runs after proxying; the response streams through)")
     waves = ["[" + ", ".join(plan.nodes[plan.ops[i].node].name for i in w) + "]" for w in plan.waves]

@@ -6,6 +6,7 @@ matching .pxd files so calls between them are C calls.
 """
 
 include "jq_bridge.pyx"
+include "jq_native.pyx"
 include "http_write.pyx"
 include "http_client.pyx"
 include "http_client_conn.pyx"
