@@ -7,3 +7,14 @@ matching .pxd files so calls between them are C calls.
 
 include "jq_bridge.pyx"
 include "http_client.pyx"
+
+# the engine: values and request view first, then the plan, trace, node ops and the executor
+include "values.pyx"
+include "executor_request.pyx"
+include "executor_plan.pyx"
+include "trace.pyx"
+include "ops_implicit.pyx"
+include "ops_basic.pyx"
+include "ops_call.pyx"
+include "executor.pyx"
+include "ops_property.pyx"

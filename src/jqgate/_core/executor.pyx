@@ -1,0 +1,481 @@
+# The executor: runs a compiled DataKit plan for one request as a callback-driven state
+# machine (no asyncio Task or Future per request).
+#
+# ================================ interface for the server ================================
+#
+#   cp  = compile_plan(plan)                 # once per Plan (cached on the plan object)
+#   req = RequestView(method=..., path=..., raw_path=..., query="a=1", headers=[(b"Host", b"x")],
+#                     body=b"..." | None, client_ip=..., client_port=..., server_port=...,
+#                     scheme="http", http_version="1.1", request_id=..., route={...},
+#                     service={...})        # one per request, shared by every instance on it
+#   run = PlanRun(cp_or_plan, req, pool, ctx_shared, env=None)
+#                                            # pool: ConnectionPool (send(ex, callback));
+#                                            # ctx_shared: the request's kong.ctx.shared dict
+#
+#   Request window (after routing, before proxying):
+#   if run.start_request_window(on_done) == RUN_PENDING:   # calls in flight
+#       ... on_done(run) is called once, from the pool callback that finished the window
+#   then
+#   run.exited       -> answer the client with run.exit_status (int), run.exit_headers
+#                       ([(str, str)], complete: Content-Type/Content-Length included) and
+#                       run.exit_body (bytes); do not proxy. (An exit node, a node failure
+#                       -> 500, or either of them replaced by the trace document.)
+#   else proxy, after applying:
+#       run.service_request_headers(client_header_pairs) -> [(str, str)] upstream headers
+#                       (patch applied case-insensitively, null removes, arrays repeat; with a
+#                       new body Content-Length recomputed, CE/TE dropped, D11 Content-Type)
+#       run.service_request.query  str | None  -> replaces the upstream query string (D7)
+#       run.service_request.body   bytes | None -> replaces the upstream body
+#       run.service_target "host:port" | None, run.service_scheme "http"/"https" | None,
+#       run.service_upstream str | None          -> kong.service.* SETs for this request
+#       req.consumer                              -> kong.client.consumer SET
+#
+#   Response window (only when run.needs_response_window: the plan reads/writes the response,
+#   or a trace was asked for; buffer the upstream body when plan.reads_response_body or
+#   plan.writes_response_body, else pass body=None):
+#   if run.start_response_window(status, headers, body, on_done) == RUN_PENDING: ...on_done(run)
+#   then
+#   run.exited       -> answer with exit_* as above (exit in the response window, D12, or 500)
+#   else             -> run.response_status (int: kong.response.status SET or upstream status),
+#                       run.response_headers ([(str, str)], final list), run.response_body
+#                       (bytes, or None: stream the upstream body unchanged with its framing)
+#   Without a response window: if run.response_status is not None (kong.response.status SET in
+#   the request window), use it as the client status.
+#
+# Order of work, and why: ops are in topological order, so one forward pass over a window
+# runs every op whose dependency countdown reached zero (an op only unblocks later ops). Calls
+# are dispatched to the pool during the pass; when a pool callback arrives, its outputs are
+# stored, its dependents' countdowns drop, and the pass runs again from the first unfinished
+# op. An exit or a failure ends the plan at once: in-flight exchanges are cancel()ed (their
+# connections closed, callbacks suppressed) and reported NODE_CANCELED (D13).
+
+import logging as _logging
+
+_log = _logging.getLogger("jqgate.datakit")
+
+RUN_DONE = 0
+RUN_PENDING = 1
+
+# op states
+cdef enum:
+    ST_PENDING = 0
+    ST_RUNNING = 1
+    ST_COMPLETE = 2
+    ST_ERROR = 3
+    ST_CANCELED = 4
+    ST_SKIPPED = 5
+
+EXEC_GENERIC_ERROR = "An unexpected error occurred"
+
+
+def compile_plan(plan):
+    """The executor's compiled form of a Plan (converted once, cached on the plan)."""
+    if isinstance(plan, CompiledPlan):
+        return plan
+    return executor_compiled(plan)
+
+
+cdef class _CallWaiter:
+    """The pool callback of one call: resumes the run directly (no Future)."""
+    cdef PlanRun run
+    cdef int index
+
+    def __call__(self, ex):
+        self.run._on_call_done(self.index, ex)
+
+
+cdef class PlanRun:
+    cdef readonly CompiledPlan cp
+    cdef public RequestView request
+    cdef public object pool
+    cdef public dict ctx_shared
+    cdef public dict ctx_plugin           # kong.ctx.plugin.*: this instance, this request
+    cdef public EngineEnv env
+    cdef list slots
+    cdef int countdown[EXEC_MAX_OPS]
+    cdef unsigned char state[EXEC_MAX_OPS]
+    cdef list exchanges                   # op index -> exchange in flight (None otherwise)
+    cdef int lo, hi, cursor, pending_calls
+    cdef bint in_response, pumping, window_open
+    cdef list deferred                    # pool callbacks that arrived during a pass
+    cdef object on_done
+    cdef TraceRecorder trace
+    cdef readonly bint tracing, finished, exited, needs_response_window
+    cdef public object exit_status, exit_headers, exit_body, exit_source
+    cdef public object error_text, error_node
+    cdef public SinkPatch service_request, response_patch
+    cdef public object response_status, service_target, service_scheme, service_upstream
+    cdef public object upstream_status, upstream_headers, upstream_body
+    cdef public object response_headers, response_body
+
+    def __init__(self, plan, RequestView request, pool=None, ctx_shared=None, EngineEnv env=None):
+        cdef int i
+        cdef CompiledPlan cp = plan if type(plan) is CompiledPlan else executor_compiled(plan)
+        self.cp = cp
+        self.request = request
+        self.pool = pool
+        self.ctx_shared = {} if ctx_shared is None else ctx_shared
+        self.ctx_plugin = {}
+        self.env = env if env is not None else executor_default_env()
+        self.slots = list(cp.slot_template)
+        for i in range(cp.nops):
+            self.countdown[i] = cp.ndeps[i]
+            self.state[i] = ST_PENDING
+        self.exchanges = None
+        self.tracing = cp.debug and trace_requested(True, request.headers)
+        if self.tracing:
+            self.trace = TraceRecorder(cp.nodes)
+        self.needs_response_window = cp.plan.has_response_window or self.tracing
+        self.service_request = SinkPatch()
+        self.response_patch = SinkPatch()
+
+    # ------------------------------------------------------------------ windows (public)
+
+    def start_request_window(self, on_done=None):
+        """Run the request window; RUN_DONE now, or RUN_PENDING and on_done(run) later."""
+        return self._start(0, self.cp.response_start, False, on_done)
+
+    def start_response_window(self, status, headers, body, on_done=None):
+        """Run the response window on the upstream answer (body None when not buffered)."""
+        if self.finished:
+            raise RuntimeError("the plan already ended in the request window")
+        self.upstream_status = status
+        self.upstream_headers = headers if type(headers) is list else list(headers)
+        self.upstream_body = body
+        return self._start(self.cp.response_start, self.cp.nops, True, on_done)
+
+    def service_request_headers(self, pairs):
+        return self.service_request.apply(pairs)
+
+    cpdef object response_source(self):
+        if self.exit_source is not None:
+            return self.exit_source
+        return "service" if self.upstream_status is not None else None
+
+    @property
+    def error(self):
+        return None if self.error_text is None else (self.error_node, self.error_text)
+
+    cdef int _start(self, int lo, int hi, bint in_response, object on_done) except -1:
+        self.lo = lo
+        self.hi = hi
+        self.cursor = lo
+        self.in_response = in_response
+        self.window_open = True
+        self._drive()
+        if self.finished or self.pending_calls == 0:
+            self.window_open = False
+            self._end_window()
+            return 0                      # RUN_DONE
+        self.on_done = on_done
+        return 1                          # RUN_PENDING
+
+    # ------------------------------------------------------------------ the state machine
+
+    cdef int _drive(self) except -1:
+        self.pumping = True
+        try:
+            self._pump()
+            while self.deferred and not self.finished:
+                i, ex = self.deferred.pop(0)
+                self._call_result(i, ex)
+                if not self.finished:
+                    self._pump()
+        finally:
+            self.pumping = False
+        return 0
+
+    cdef int _pump(self) except -1:
+        """One forward pass from the first unfinished op of the window."""
+        cdef int i = self.cursor
+        cdef int hi = self.hi
+        while i < hi:
+            if self.state[i] == ST_PENDING and self.countdown[i] == 0:
+                self._run_op(i)
+                if self.finished:
+                    return 0
+            i += 1
+        i = self.cursor
+        while i < hi and (self.state[i] == ST_COMPLETE or self.state[i] == ST_SKIPPED):
+            i += 1
+        self.cursor = i
+        return 0
+
+    cdef int _complete(self, CompiledOp op) except -1:
+        cdef int d
+        self.state[op.index] = ST_COMPLETE
+        for d in op.dependents:
+            self.countdown[d] -= 1
+        return 0
+
+    cdef int _run_op(self, int i) except -1:
+        cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
+        cdef dict fields = None
+        cdef object self_value = None
+        cdef CompiledBinding b
+        cdef int k = op.kind
+        try:
+            # gather inputs
+            if op.inputs:
+                fields = {}
+                for b in op.inputs:
+                    v = self.slots[b.slot]
+                    if type(v) is BadJson:
+                        raise EngineNodeError((<BadJson>v).text())
+                    if b.convert:
+                        v = values_convert(v, b.convert, b.port, b.source)
+                    if not b.port:
+                        if op.obj_fields is None:
+                            self_value = v
+                        elif v is not None:
+                            values_check_map(v, "input $self")
+                            for f in op.obj_fields:
+                                if f in v:
+                                    fields[f] = v[f]
+                    else:
+                        fields[b.port] = v
+            if self.tracing:
+                self.trace.run(op.node, self._input_values(op, fields, self_value))
+            # run
+            if k == OPK_JQ:
+                if op.jq_mode == JQ_INPUT_FIELDS:
+                    obj = dict.fromkeys(op.field_names)
+                    obj.update(fields)
+                    v = ops_run_jq(op, obj)
+                elif op.jq_mode == JQ_INPUT_SELF:
+                    v = ops_run_jq(op, self_value)
+                else:
+                    v = ops_run_jq(op, None)
+                if op.out_self >= 0:
+                    self.slots[op.out_self] = v
+                if self.tracing:
+                    self.trace.complete(op.node, [trace_value("$self", v)])
+            elif k == OPK_STATIC:
+                if self.tracing:
+                    self.trace.complete(op.node,
+                                        [trace_value(n, x) for n, x in op.values.items()])
+            elif k == OPK_EXIT:
+                self._answer(ops_exit_answer(op.params.status, fields.get("body") if fields else None,
+                                             fields.get("headers") if fields else None))
+                self.exit_source = "exit"
+                self._complete(op)
+                if self.tracing:
+                    self.trace.complete(op.node, [])
+                self.finished = True
+                return 0
+            elif k == OPK_PROPERTY:
+                if op.has_self_input:
+                    v = ops_property_set(self, op.params, self_value)
+                else:
+                    v = ops_property_get(self, op.params)
+                if op.out_self >= 0:
+                    self.slots[op.out_self] = v
+                if self.tracing:
+                    self.trace.complete(op.node, [trace_value("$self", v)])
+            elif k == OPK_CALL:
+                self._dispatch(op, fields if fields is not None else {})
+                return 0
+            elif k == OPK_REQUEST:
+                self._fill_request(op)
+            elif k == OPK_SERVICE_REQUEST:
+                self.service_request = ops_sink_patch(fields if fields is not None else {}, True)
+                if self.tracing:
+                    self.trace.complete(op.node, [])
+            elif k == OPK_SERVICE_RESPONSE:
+                self._fill_service_response(op)
+            elif k == OPK_RESPONSE:
+                if self.tracing:             # the trace replaces the body (§4.4, C20f)
+                    self.state[i] = ST_SKIPPED
+                    self.trace.skip(op.node)
+                    return 0
+                self.response_patch = ops_sink_patch(fields if fields is not None else {},
+                                                     False)
+            else:
+                raise EngineNodeError("node type %r is not supported by this executor"
+                                      % op.kind_name)
+        except EngineNodeError as e:
+            self._fail(op, str(e), None)
+            return 0
+        self._complete(op)
+        return 0
+
+    cdef list _input_values(self, CompiledOp op, dict fields, object self_value):
+        cdef list vals = []
+        if fields:
+            vals = [trace_value(n, x) for n, x in fields.items()]
+        if op.has_self_input and op.obj_fields is None:
+            vals.append(trace_value("$self", self_value))
+        return vals
+
+    cdef int _fill_request(self, CompiledOp op) except -1:
+        cdef Py_ssize_t j
+        outputs = {}
+        for j in range(len(op.out_names)):
+            v = ops_request_field(self.request, op.out_names[j])
+            self.slots[op.out_slots[j]] = v
+            outputs[op.out_names[j]] = v
+        if op.out_self >= 0:
+            self.slots[op.out_self] = ops_request_object(self.request)
+        if self.tracing:
+            self.trace.complete(op.node, [trace_value(n, x) for n, x in outputs.items()])
+        return 0
+
+    cdef int _fill_service_response(self, CompiledOp op) except -1:
+        cdef Py_ssize_t j
+        outputs = {}
+        for j in range(len(op.out_names)):
+            v = ops_service_response_field(self.upstream_status, self.upstream_headers,
+                                           self.upstream_body, op.out_names[j])
+            self.slots[op.out_slots[j]] = v
+            outputs[op.out_names[j]] = v
+        if op.out_self >= 0:
+            self.slots[op.out_self] = ops_service_response_object(
+                self.upstream_status, self.upstream_headers, self.upstream_body)
+        if self.tracing:
+            self.trace.complete(op.node, [trace_value(n, x) for n, x in outputs.items()])
+        return 0
+
+    # ------------------------------------------------------------------ calls
+
+    cdef int _dispatch(self, CompiledOp op, dict fields) except -1:
+        cdef _CallWaiter waiter
+        ex = ops_call_exchange(op, fields)            # may raise EngineNodeError
+        if self.pool is None:
+            raise EngineNodeError("no HTTP client pool was given to this run")
+        if self.exchanges is None:
+            self.exchanges = [None] * self.cp.nops
+        self.exchanges[op.index] = ex
+        self.state[op.index] = ST_RUNNING
+        self.pending_calls += 1
+        if self.tracing:
+            self.trace.event(op.node, "schedule", None, None)
+            self.trace.event(op.node, "dispatch",
+                             [trace_value("method", op.params.method),
+                              trace_value("url", ops_exchange_url(ex))], None)
+        waiter = _CallWaiter()
+        waiter.run = self
+        waiter.index = op.index
+        self.pool.send(ex, waiter)
+        return 0
+
+    cdef int _on_call_done(self, int i, object ex) except -1:
+        if self.state[i] != ST_RUNNING:
+            return 0                      # canceled earlier: nothing to resume
+        if self.pumping:                  # the pool answered synchronously inside a pass
+            if self.deferred is None:
+                self.deferred = []
+            self.deferred.append((i, ex))
+            return 0
+        self._call_result(i, ex)
+        if not self.finished:
+            self._drive()
+        if self.window_open and (self.finished or self.pending_calls == 0):
+            self.window_open = False
+            self._end_window()
+            cb = self.on_done
+            self.on_done = None
+            if cb is not None:
+                cb(self)
+        return 0
+
+    cdef int _call_result(self, int i, object ex) except -1:
+        cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
+        cdef Py_ssize_t j
+        self.pending_calls -= 1
+        self.exchanges[i] = None
+        if self.tracing:
+            self.trace.resume(op.node)
+        if ex.error_kind:
+            self._fail(op, ex.error or "request failed", None)
+            return 0
+        outputs, err = ops_call_outputs(ex.status, ex.headers, ex.body)
+        for j in range(len(op.out_names)):
+            self.slots[op.out_slots[j]] = outputs.get(op.out_names[j])
+        if op.out_self >= 0:
+            self.slots[op.out_self] = dict(outputs)
+        if err is not None:
+            self._fail(op, err, [trace_value(n, x) for n, x in outputs.items()]
+                       if self.tracing else None)
+            return 0
+        self._complete(op)
+        if self.tracing:
+            self.trace.complete(op.node, [trace_value(n, x) for n, x in outputs.items()])
+        return 0
+
+    # ------------------------------------------------------------------ ending
+
+    cdef int _answer(self, tuple answer) except -1:
+        self.exited = True
+        self.exit_status, self.exit_headers, self.exit_body = answer
+        return 0
+
+    cdef int _fail(self, CompiledOp op, str text, list partial) except -1:
+        self.state[op.index] = ST_ERROR
+        pn = self.cp.nodes[op.node]
+        _log.error('node #%d (%s) failed with error: "%s", request_id: "%s"',
+                   pn.index, pn.name, text, self.request.request_id)
+        if self.tracing:
+            self.trace.fail(op.node, text, partial)
+        if self.cp.debug:
+            body = {"message": "node execution error", "request_id": self.request.request_id,
+                    "error": text, "node": {"index": pn.index, "name": pn.name, "type": pn.type}}
+        else:
+            body = {"message": EXEC_GENERIC_ERROR, "request_id": self.request.request_id}
+        data = _orjson.dumps(body)
+        self._answer((500, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(data)))], data))
+        self.error_text = text
+        self.error_node = pn
+        self.exit_source = "error"
+        self.finished = True
+        return 0
+
+    cdef int _end_window(self) except -1:
+        if self.finished:
+            self._cancel_unfinished()
+        elif self.in_response:
+            self._finish_response()
+        return 0
+
+    cdef int _cancel_unfinished(self) except -1:
+        cdef int i
+        cdef CompiledOp op
+        for i in range(self.cp.nops):
+            if self.state[i] == ST_RUNNING:
+                ex = self.exchanges[i]
+                self.exchanges[i] = None
+                if ex is not None:
+                    ex.cancel()            # D13: close the connection, suppress the callback
+            if self.state[i] == ST_RUNNING or self.state[i] == ST_PENDING:
+                self.state[i] = ST_CANCELED
+                if self.tracing:
+                    op = <CompiledOp>self.cp.ops[i]
+                    if self.trace.is_open(op.node):
+                        self.trace.cancel(op.node)
+        self.pending_calls = 0
+        self.deferred = None
+        if self.tracing:
+            doc = _orjson.dumps(self.trace.document(self.error_text is None))
+            headers = [(n, v) for n, v in self.exit_headers
+                       if n.lower() not in ("content-type", "content-length", "content-encoding")]
+            headers += [("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]
+            self.exit_headers = headers
+            self.exit_body = doc
+        return 0
+
+    cdef int _finish_response(self) except -1:
+        """After a response window that did not exit: the patched client response (§4.4)."""
+        cdef SinkPatch p = self.response_patch
+        if self.response_status is None:
+            self.response_status = self.upstream_status
+        self.response_headers = p.apply(self.upstream_headers)
+        self.response_body = p.body
+        if self.tracing:
+            doc = _orjson.dumps(self.trace.document(True))
+            self.response_headers = [
+                (n, v) for n, v in self.response_headers
+                if n.lower() not in ("content-type", "content-length", "content-encoding",
+                                     "transfer-encoding")] + [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]
+            self.response_body = doc
+        return 0

@@ -1,0 +1,69 @@
+# What the executor is told about one client request (RequestView) and about the gateway
+# process (EngineEnv). The server builds one RequestView per request and passes the same one to
+# every DataKit instance that runs on it (they also share `consumer` and kong.ctx.shared).
+# jqgate.reference.request has the same classes in plain Python.
+
+import uuid as _uuid
+
+
+cdef class RequestView:
+    """One client request as the server parsed it.
+
+    method       str            "GET"
+    path         str            normalised path, no query          (request.path)
+    raw_path     str            path exactly as received           (request.raw_path)
+    query        str            raw query string without "?"       (request.query, decoded D8)
+    headers      list           [(name, value)] bytes or str, arrival order, client casing
+    body         bytes | None   the full body; only read when the plan reads request.body
+    client_ip    str, client_port int, server_port int (the listener port)
+    scheme       str            "http" | "https"
+    http_version str            "1.0" | "1.1" | "2"
+    request_id   str            X-Kong-Request-Id (error bodies, log lines)
+    route, service              matched records (dicts) for kong.router.* / kong.route_* ...
+    consumer, consumer_groups, credential     kong.client.*; consumer is SET by DataKit
+    forwarded_ip/_port/_host/_scheme          trusted X-Forwarded-* values, None = direct ones
+    """
+    cdef public object method, path, raw_path, query, headers, body
+    cdef public object client_ip, client_port, server_port, scheme, http_version, request_id
+    cdef public object route, service, consumer, consumer_groups, credential
+    cdef public object forwarded_ip, forwarded_port, forwarded_host, forwarded_scheme
+
+    def __init__(self, method="GET", path="/", raw_path=None, query="", headers=(), body=None,
+                 client_ip="127.0.0.1", client_port=0, server_port=8000, scheme="http",
+                 http_version="1.1", request_id="", route=None, service=None):
+        self.method = method
+        self.path = path
+        self.raw_path = path if raw_path is None else raw_path
+        self.query = query
+        self.headers = headers if type(headers) is list else list(headers)
+        self.body = body
+        self.client_ip = client_ip
+        self.client_port = client_port
+        self.server_port = server_port
+        self.scheme = scheme
+        self.http_version = http_version
+        self.request_id = request_id
+        self.route = route
+        self.service = service
+
+
+cdef class EngineEnv:
+    """Per-process values behind kong.configuration.*, kong.node.id, kong.version."""
+    cdef public dict configuration
+    cdef public str node_id
+    cdef public str version
+
+    def __init__(self, configuration=None, node_id=None, version=None):
+        import jqgate
+        self.configuration = dict(configuration or {})
+        self.node_id = node_id or str(_uuid.uuid4())
+        self.version = version or jqgate.__version__
+
+
+cdef EngineEnv _DEFAULT_ENV = None
+
+cdef EngineEnv executor_default_env():
+    global _DEFAULT_ENV
+    if _DEFAULT_ENV is None:
+        _DEFAULT_ENV = EngineEnv()
+    return _DEFAULT_ENV

@@ -1,0 +1,116 @@
+# The `call` node (datakit.md §5.1, D4, D5, D13): building the outbound exchange from the
+# node's parameters and inputs, and turning the pool's answer into outputs or a failure.
+# The executor owns dispatch, resumption and cancellation (executor.pyx).
+
+from urllib.parse import urlsplit as _urlsplit
+
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
+_exchange_type = None
+
+
+cdef object ops_new_exchange():
+    """The compiled pool's ClientExchange when built into this module, else the reference
+    client's Exchange (same fields; used until the pool lands and by tests without it)."""
+    global _exchange_type
+    if _exchange_type is None:
+        _exchange_type = globals().get("ClientExchange")
+        if _exchange_type is None:
+            from jqgate.reference.client import Exchange
+            _exchange_type = Exchange
+    return _exchange_type()
+
+
+cdef tuple ops_parse_url(object url):
+    """A runtime `url` input -> (scheme, host, port, path, host_header); invalid -> failure."""
+    if type(url) is not str:
+        raise EngineNodeError('input "url": expected a string, got %s' % values_type_name(url))
+    try:
+        u = _urlsplit(url)
+        port = u.port
+    except ValueError as e:
+        raise EngineNodeError("invalid URL %r: %s" % (url, e)) from None
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise EngineNodeError("invalid URL %r: an absolute http or https URL is required" % url)
+    default = 443 if u.scheme == "https" else 80
+    host = u.hostname
+    hh = ("[%s]" % host) if ":" in host else host
+    if port is not None and port != default:
+        hh += ":%d" % port
+    path = u.path or "/"
+    return u.scheme, host, port or default, path, u.query, hh
+
+
+cdef object ops_call_exchange(CompiledOp op, dict fields):
+    """-> a filled exchange (request fields only). Raises EngineNodeError."""
+    p = op.params
+    cdef list out
+    cdef str k, request_target
+    url_in = fields.get("url")
+    if url_in is not None:
+        scheme, host, port, path, query, host_header = ops_parse_url(url_in)
+        request_target = path + ("?" + query if query else "")
+    else:
+        t = p.url
+        if t is None:
+            raise EngineNodeError("no URL: neither the url field nor the url input gives one")
+        scheme, host, port, path, host_header = t.scheme, t.host, t.port, t.path, t.host_header
+        request_target = t.target
+    q = values_check_map(fields.get("query"), 'input "query"')
+    if q is not None:               # D5: a connected, non-null query replaces the URL's own
+        qs = values_encode_query(q)
+        request_target = path + ("?" + qs if qs else "")
+    headers = values_check_map(fields.get("headers"), 'input "headers"')
+    body = fields.get("body")
+    form = values_is_form_ct(values_patch_get(headers, "content-type"))
+    data, ct = values_encode_body(body, values_patch_has(headers, "content-type"), form)
+    out = []
+    if not values_patch_has(headers, "host"):
+        out.append((b"Host", values_to_wire(host_header)))
+    if headers:
+        for k, v in (<dict>headers).items():
+            if k.lower() in VALUES_FRAMING:
+                continue
+            for n, s in values_header_entries(k, v):
+                out.append((values_to_wire(n), values_to_wire(s)))
+    if ct is not None:
+        out.append((b"Content-Type", (<str>ct).encode()))
+    if data is not None:
+        out.append((b"Content-Length", str(len(<bytes>data)).encode()))
+    ex = ops_new_exchange()
+    ex.scheme = scheme
+    ex.host = host
+    ex.port = port
+    ex.method = p.method.encode()
+    ex.target = values_to_wire(request_target)
+    ex.headers = out
+    ex.body = data
+    ex.timeout = p.timeout
+    ex.ssl_verify = p.ssl_verify
+    ex.server_hostname = p.ssl_server_name or host
+    ex.idempotent = p.method in _IDEMPOTENT
+    return ex
+
+
+cdef str ops_exchange_url(object ex):
+    """For the trace's dispatch event."""
+    return "%s://%s:%s%s" % (ex.scheme, ex.host, ex.port, values_to_str(ex.target))
+
+
+cdef tuple ops_call_outputs(object status, list headers, object body):
+    """-> (outputs dict, error text | None). Outputs are kept on failure for the trace."""
+    cdef dict hmap = values_response_header_map(headers)
+    if body is None:
+        body = b""
+    raw = values_body_text(body)
+    decoded = raw
+    if values_is_json_ct(values_header_get(headers, "content-type")):
+        decoded = values_decode_json(body, "call response body")
+    outputs = {"status": status, "headers": hmap, "body": decoded, "raw_body": raw}
+    if not 200 <= status <= 299:
+        if type(decoded) is BadJson:
+            outputs["body"] = raw
+        return outputs, "non-2XX response code: %d" % status
+    if type(decoded) is BadJson:
+        outputs["body"] = raw
+        return outputs, (<BadJson>decoded).text()
+    return outputs, None

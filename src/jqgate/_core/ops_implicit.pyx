@@ -1,0 +1,120 @@
+# The implicit nodes (datakit.md §4): the `request` and `service_response` sources and the
+# `service_request` / `response` sinks. Sources materialise only the fields the plan lists, so
+# an unread body is never decoded; sinks record a SinkPatch the server applies.
+
+
+cdef object ops_http_version_number(object v):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if f == int(f) else f
+
+
+cdef object ops_request_body(RequestView req):
+    if req.body is None:
+        return None
+    if values_is_json_ct(values_header_get(req.headers, "content-type")):
+        return values_decode_json(req.body, "request body")
+    return values_body_text(req.body)        # D9: form / multipart / text stay a raw string
+
+
+cdef object ops_request_field(RequestView req, str field):
+    if field == "headers":
+        return values_header_map(req.headers)
+    if field == "query":
+        return values_decode_query(req.query)
+    if field == "body":
+        return ops_request_body(req)
+    if field == "path":
+        return req.path
+    if field == "raw_path":
+        return req.raw_path
+    if field == "port":
+        return req.server_port
+    if field == "method":
+        return req.method
+    if field == "scheme":
+        return req.scheme
+    if field == "version":
+        return ops_http_version_number(req.http_version)
+    raise EngineNodeError("request has no field %r" % field)
+
+
+cdef object ops_request_object(RequestView req):
+    """Node-wise `request`: every field; a body that fails to parse fails the consumer (D10)."""
+    cdef dict obj = {f: ops_request_field(req, f) for f in EXEC_REQUEST_FIELDS}
+    if type(obj["body"]) is BadJson:
+        return obj["body"]
+    return obj
+
+
+cdef object ops_service_response_field(object status, list headers, object body, str field):
+    if field == "status":
+        return status
+    if field == "headers":
+        return values_header_map(headers)
+    if field == "raw_body":
+        return None if body is None else values_body_text(body)
+    if field == "body":
+        if body is None:
+            return None
+        if values_is_json_ct(values_header_get(headers, "content-type")):
+            return values_decode_json(body, "service response body")
+        return values_body_text(body)
+    raise EngineNodeError("service_response has no field %r" % field)
+
+
+cdef object ops_service_response_object(object status, list headers, object body):
+    obj = {f: ops_service_response_field(status, headers, body, f)
+           for f in ("body", "headers", "status", "raw_body")}
+    if type(obj["body"]) is BadJson:
+        return obj["body"]
+    return obj
+
+
+cdef class SinkPatch:
+    """What a sink (service_request §4.2, response §4.4) asks of the message.
+
+    headers  dict | None   patch: keys replace case-insensitively, arrays repeat, null removes
+    body     bytes | None  new body (None: keep the original)
+    body_ct  str | None    Content-Type the new body needs unless the patch sets one (D11)
+    query    str | None    new query string, service_request only (None: keep the original)
+    """
+    cdef public object headers
+    cdef public object body
+    cdef public object body_ct
+    cdef public object query
+
+    def apply(self, pairs):
+        """The message's header list after the patch, as [(str, str)]. With a new body,
+        Content-Length / Transfer-Encoding / Content-Encoding are dropped and Content-Length
+        recomputed; Content-Type follows D11."""
+        cdef list out = values_patch_headers(pairs, self.headers)
+        if self.body is not None:
+            out = [(n, v) for n, v in out
+                   if (<str>n).lower() not in ("content-length", "transfer-encoding",
+                                               "content-encoding")]
+            if self.body_ct:
+                out = [(n, v) for n, v in out if (<str>n).lower() != "content-type"]
+                out.append(("Content-Type", self.body_ct))
+            out.append(("Content-Length", str(len(self.body))))
+        return out
+
+    @property
+    def empty(self):
+        return self.headers is None and self.body is None and self.query is None
+
+
+cdef SinkPatch ops_sink_patch(dict fields, bint with_query):
+    cdef SinkPatch p = SinkPatch()
+    p.headers = values_check_map(fields.get("headers"), 'input "headers"')
+    body = fields.get("body")
+    if body is not None:
+        p.body, p.body_ct = values_encode_body(body, values_patch_has(p.headers, "content-type"),
+                                               False)
+    if with_query:
+        q = values_check_map(fields.get("query"), 'input "query"')
+        if q is not None:
+            p.query = values_encode_query(q)
+    return p

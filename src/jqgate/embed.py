@@ -1,0 +1,183 @@
+"""Running a compiled DataKit plan from Python, without the HTTP server (interface.md).
+
+    import jqgate
+    plan = jqgate.compile(config)                    # -> RunnablePlan (wraps the frozen Plan)
+    result = plan.run({"method": "GET", "path": "/x", "headers": {"X-A": "1"},
+                       "query": {"a": "1"}, "body": {"k": "v"}})
+    result = await plan.run_async({...})             # inside a running event loop
+
+    result.exited        True when the plan answered (exit node, error 500, trace)
+    result.status / .headers [(str, str)] / .body bytes      the client answer when exited
+    result.service_request   dict: what the proxy would send upstream when not exited:
+                             {"method", "path", "query" (str), "headers" [(str, str)],
+                              "body" (bytes | None), "target" / "scheme" / "upstream" SETs}
+    result.error         None, or {"node": name, "index": i, "type": t, "message": text}
+    result.ctx_shared    the kong.ctx.shared dict after the run
+
+Pass `upstream={"status": 200, "headers": {...}, "body": b"..."}` to also run the response
+window; the result then carries the patched client response in status / headers / body.
+
+Plans without calls run synchronously on the calling thread (no event loop at all). Plans with
+calls go out over the engine's own connection pool: `run` drives a private uvloop loop,
+`run_async` uses the running loop (one pool per loop).
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+
+import orjson
+
+from jqgate._core import core
+
+RUN_PENDING = core.RUN_PENDING
+
+
+def _pool_for(loop):
+    pool = _POOLS.get(loop)
+    if pool is None:
+        pool_cls = getattr(core, "ConnectionPool", None)
+        if pool_cls is not None:
+            pool = pool_cls(loop)
+        else:                                   # until the compiled pool is built in
+            from jqgate.reference.client import SimplePool
+            pool = SimplePool(loop)
+        _POOLS[loop] = pool
+    return pool
+
+
+_POOLS: dict = {}
+
+
+class Result:
+    __slots__ = ("exited", "status", "headers", "body", "service_request", "error",
+                 "ctx_shared", "run")
+
+    def __init__(self, run, request, ctx_shared):
+        self.run = run
+        self.ctx_shared = ctx_shared
+        self.error = None
+        self.service_request = None
+        self.exited = run.exited
+        if run.exited:
+            self.status, self.headers, self.body = run.exit_status, run.exit_headers, run.exit_body
+            if run.error_node is not None:
+                pn = run.error_node
+                self.error = {"node": pn.name, "index": pn.index, "type": pn.type,
+                              "message": run.error_text}
+        elif run.upstream_status is not None:
+            self.status = run.response_status
+            self.headers = run.response_headers
+            self.body = run.response_body
+        else:
+            self.status, self.headers, self.body = run.response_status, None, None
+        if not run.exited:
+            sr = run.service_request
+            self.service_request = {
+                "method": request.method, "path": request.path,
+                "query": request.query if sr.query is None else sr.query,
+                "headers": run.service_request_headers(request.headers),
+                "body": request.body if sr.body is None else sr.body,
+                "target": run.service_target, "scheme": run.service_scheme,
+                "upstream": run.service_upstream}
+
+    def json(self):
+        return orjson.loads(self.body) if self.body else None
+
+    def __repr__(self):
+        if self.exited:
+            return "<Result exited %s %r>" % (self.status, self.body)
+        return "<Result proxy %r>" % (self.service_request,)
+
+
+def _request_view(spec) -> "core.RequestView":
+    if isinstance(spec, core.RequestView):
+        return spec
+    spec = dict(spec or {})
+    headers = spec.pop("headers", None) or []
+    headers = list(headers.items()) if isinstance(headers, dict) else list(headers)
+    query = spec.pop("query", "") or ""
+    if isinstance(query, dict):
+        query = core.values_encode_query(query)
+    body = spec.pop("body", None)
+    if body is not None and not isinstance(body, bytes):
+        if isinstance(body, str):
+            body = body.encode()
+        else:
+            body = orjson.dumps(body)
+            if not any(str(n).lower() == "content-type" for n, _ in headers):
+                headers.append(("Content-Type", "application/json"))
+    spec.setdefault("request_id", uuid.uuid4().hex)
+    return core.RequestView(headers=headers, query=query, body=body, **spec)
+
+
+def _upstream(spec):
+    headers = spec.get("headers") or []
+    headers = list(headers.items()) if isinstance(headers, dict) else list(headers)
+    body = spec.get("body")
+    if body is not None and not isinstance(body, bytes):
+        body = body.encode() if isinstance(body, str) else orjson.dumps(body)
+    return spec.get("status", 200), headers, body
+
+
+class RunnablePlan:
+    """A frozen Plan plus what it needs to run. Attribute access falls through to the Plan."""
+
+    def __init__(self, plan, env=None):
+        self.plan = plan
+        self.compiled = core.compile_plan(plan)
+        self.env = env
+        self._has_calls = any(op.is_async for op in plan.ops)
+        self._local = threading.local()
+
+    def __getattr__(self, name):
+        return getattr(self.plan, name)
+
+    # -- sync
+
+    def run(self, request=None, upstream=None, ctx_shared=None) -> Result:
+        if self._has_calls:
+            loop = getattr(self._local, "loop", None)
+            if loop is None:
+                loop = self._local.loop = _new_loop()
+            return loop.run_until_complete(self.run_async(request, upstream, ctx_shared))
+        req = _request_view(request)
+        ctx = {} if ctx_shared is None else ctx_shared
+        run = core.PlanRun(self.compiled, req, None, ctx, self.env)
+        run.start_request_window(None)
+        if upstream is not None and not run.exited and run.needs_response_window:
+            run.start_response_window(*_upstream(upstream), None)
+        return Result(run, req, ctx)
+
+    # -- async
+
+    async def run_async(self, request=None, upstream=None, ctx_shared=None) -> Result:
+        loop = asyncio.get_running_loop()
+        req = _request_view(request)
+        ctx = {} if ctx_shared is None else ctx_shared
+        run = core.PlanRun(self.compiled, req, _pool_for(loop), ctx, self.env)
+        done = loop.create_future()
+        if run.start_request_window(lambda r: done.set_result(None)) == RUN_PENDING:
+            await done
+        if upstream is not None and not run.exited and run.needs_response_window:
+            done = loop.create_future()
+            if run.start_response_window(*_upstream(upstream),
+                                         lambda r: done.set_result(None)) == RUN_PENDING:
+                await done
+        return Result(run, req, ctx)
+
+
+def _new_loop():
+    try:
+        import uvloop
+        return uvloop.new_event_loop()
+    except ImportError:                     # uvloop is a runtime dependency; keep tests honest
+        return asyncio.new_event_loop()
+
+
+def runnable(plan, env=None) -> RunnablePlan:
+    """Wrap a frozen Plan (what `jqgate.compile` should return)."""
+    if isinstance(plan, RunnablePlan):
+        return plan
+    return RunnablePlan(plan, env)

@@ -1,0 +1,385 @@
+"""The reference executor: runs a `Plan` for one request, written for clarity (asyncio inside).
+
+It has the same interface shape as the compiled `jqgate._core.core.PlanRun` (see that module's
+docstring for the contract with the server); the engine tests run every case on both.
+
+    run = PlanRun(plan, request_view, pool, ctx_shared)
+    if run.start_request_window(on_done) == RUN_PENDING: ...on_done(run) later...
+    run.exited -> run.exit_status / exit_headers / exit_body      (exit node, error, or trace)
+    else       -> run.service_request (SinkPatch: headers patch, query, body) and
+                  run.service_request_headers(original_pairs), run.service_target, ...
+    if run.needs_response_window:
+        run.start_response_window(status, headers, body, on_done)
+        run.exited -> exit_*; else run.response_status / response_headers / response_body
+
+The algorithm is datakit.md §6.2 literally: repeatedly run, in plan order, every pending op of
+the window whose dependencies completed; calls run as asyncio tasks; wait for the first call to
+finish; stop everything on an exit or a failure.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import orjson
+
+from jqgate.plan import (OP_REQUEST, OP_RESPONSE, OP_SERVICE_REQUEST, OP_SERVICE_RESPONSE,
+                         SELF)
+from jqgate.reference import nodes as N
+from jqgate.reference.properties import property_get, property_set
+from jqgate.reference.request import DEFAULT_ENV
+from jqgate.reference.trace import (NODE_CANCELED, NODE_PENDING, NODE_RUNNING, Trace,
+                                    trace_requested, trace_value)
+from jqgate.reference.values import BadJson, NodeError, convert, to_wire
+
+log = logging.getLogger("jqgate.datakit")
+
+RUN_DONE = 0
+RUN_PENDING = 1
+
+# op states
+PENDING, RUNNING, COMPLETE, ERROR, CANCELED, SKIPPED = range(6)
+
+GENERIC_ERROR_MESSAGE = "An unexpected error occurred"
+
+
+def new_exchange():
+    """The compiled pool's exchange type when it is built, else the reference client's."""
+    try:
+        from jqgate._core.core import ClientExchange
+        return ClientExchange()
+    except ImportError:
+        from jqgate.reference.client import Exchange
+        return Exchange()
+
+
+class PlanRun:
+    def __init__(self, plan, request, pool=None, ctx_shared=None, env=None):
+        self.plan = plan
+        self.request = request
+        self.pool = pool
+        self.ctx_shared = {} if ctx_shared is None else ctx_shared
+        self.ctx_plugin = {}                 # kong.ctx.plugin.*: this instance, this request
+        self.env = env or DEFAULT_ENV
+        self.slots = list(plan.slot_template)
+        self.state = [PENDING] * len(plan.ops)
+        self._exchanges = {}                 # op index -> exchange of a call in flight
+        self.tracing = trace_requested(plan.debug, request.headers)
+        self.trace = Trace(plan) if self.tracing else None
+        self.needs_response_window = plan.has_response_window or self.tracing
+        # outcome of the plan
+        self.finished = False                # an exit ran or a node failed: no more windows
+        self.exited = False                  # exit_* holds the client answer
+        self.exit_status = None
+        self.exit_headers = None
+        self.exit_body = None
+        self.error = None                    # (op, text) of the failing node
+        self.exit_source = None              # "exit" | "error"
+        self.service_request = N.SinkPatch()
+        self.response_patch = N.SinkPatch()
+        # property SETs for the proxy to honour
+        self.response_status = None          # kong.response.status
+        self.service_target = None           # kong.service.target "host:port"
+        self.service_scheme = None           # kong.service.request.scheme
+        self.service_upstream = None         # kong.service.upstream
+        # response window input and output
+        self.upstream_status = None
+        self.upstream_headers = None
+        self.upstream_body = None
+        self.response_headers = None
+        self.response_body = None
+
+    # ------------------------------------------------------------------ windows (public)
+
+    def start_request_window(self, on_done):
+        return self._start(0, self.plan.response_start, False, on_done)
+
+    def start_response_window(self, status, headers, body, on_done):
+        self.upstream_status = status
+        self.upstream_headers = list(headers)
+        self.upstream_body = body
+        return self._start(self.plan.response_start, len(self.plan.ops), True, on_done)
+
+    async def run_request_window(self):
+        await self._run_window(0, self.plan.response_start, False)
+
+    async def run_response_window(self, status, headers, body):
+        self.upstream_status = status
+        self.upstream_headers = list(headers)
+        self.upstream_body = body
+        await self._run_window(self.plan.response_start, len(self.plan.ops), True)
+
+    def service_request_headers(self, pairs):
+        return self.service_request.apply(pairs)
+
+    def response_source(self):
+        if self.exit_source:
+            return self.exit_source
+        return "service" if self.upstream_status is not None else None
+
+    def _start(self, lo, hi, is_response, on_done):
+        coro = self._run_window(lo, hi, is_response)
+        if not any(op.is_async for op in self.plan.ops[lo:hi]):
+            try:
+                coro.send(None)
+            except StopIteration:
+                return RUN_DONE
+            raise RuntimeError("a window without calls awaited")
+        task = asyncio.get_event_loop().create_task(coro)
+        task.add_done_callback(lambda t: (t.result(), on_done(self)))
+        return RUN_PENDING
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _run_window(self, lo, hi, is_response):
+        running = {}                         # op index -> asyncio task of its call
+        while not self.finished:
+            for i in range(lo, hi):
+                if self.state[i] == PENDING and self._deps_complete(i):
+                    self._start_op(i, running)
+                    if self.finished:
+                        break
+            if self.finished or not running:
+                break
+            done, _ = await asyncio.wait(list(running.values()),
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for i in sorted(i for i, t in running.items() if t in done):
+                task = running.pop(i)
+                self._finish_call(i, task.result())
+                if self.finished:
+                    break
+        for i, task in running.items():      # only after an exit or a failure
+            self._exchanges[i].cancel()      # D13: close now, not when the task next runs
+            task.cancel()
+        if self.finished:
+            self._cancel_unfinished()
+        elif is_response:
+            self._finish_response()
+
+    def _deps_complete(self, i):
+        return all(self.state[d] == COMPLETE for d in self.plan.ops[i].deps)
+
+    def _start_op(self, i, running):
+        op = self.plan.ops[i]
+        try:
+            fields, self_value = self._gather(op)
+        except NodeError as e:
+            self._fail(op, str(e), None)
+            return
+        if self.trace:
+            self.trace.run(op.node, self._input_values(fields, self_value, op))
+        if op.kind == "call":
+            try:
+                ex = self._call_exchange(op, fields)
+            except NodeError as e:
+                self._fail(op, str(e), None)
+                return
+            self.state[i] = RUNNING
+            self._exchanges[i] = ex
+            running[i] = asyncio.get_event_loop().create_task(self._call(op, ex))
+            return
+        try:
+            outputs, self_out = self._run_sync(op, fields, self_value)
+        except NodeError as e:
+            self._fail(op, str(e), None)
+            return
+        if self.state[i] == PENDING:         # sinks may have marked themselves skipped
+            self._store(op, outputs, self_out)
+            self.state[i] = COMPLETE
+            if self.trace:
+                self.trace.complete(op.node, self._output_values(op, outputs, self_out))
+
+    # ------------------------------------------------------------------ inputs and outputs
+
+    def _gather(self, op):
+        fields = {}
+        self_value = None
+        for b in op.inputs:
+            v = self.slots[b.slot]
+            if isinstance(v, BadJson):
+                raise NodeError(v.text())
+            v = convert(v, b.convert, b.port, b.source)
+            if b.port == SELF:
+                names = N.OBJECT_INPUT_FIELDS.get(op.kind)
+                if names is None:
+                    self_value = v
+                elif v is not None:
+                    N.check_map(v, "input $self")
+                    for f in names:
+                        if f in v:
+                            fields[f] = v[f]
+            else:
+                fields[b.port] = v
+        return fields, self_value
+
+    def _store(self, op, outputs, self_out):
+        for field, slot in op.out_fields:
+            self.slots[slot] = outputs.get(field)
+        if op.out_self >= 0:
+            self.slots[op.out_self] = self_out
+
+    def _input_values(self, fields, self_value, op):
+        vals = [trace_value(k, v) for k, v in fields.items()]
+        if self_value is not None or any(b.port == SELF for b in op.inputs):
+            vals.append(trace_value("$self", self_value))
+        return vals
+
+    def _output_values(self, op, outputs, self_out):
+        vals = [trace_value(k, v) for k, v in outputs.items()]
+        if not outputs and self_out is not None:
+            vals.append(trace_value("$self", self_out))
+        return vals
+
+    # ------------------------------------------------------------------ synchronous nodes
+
+    def _run_sync(self, op, fields, self_value):
+        kind = op.kind
+        p = op.params
+        if kind == "static":
+            return dict(p.values), dict(p.values)
+        if kind == "jq":
+            return {}, N.run_jq(p, N.jq_input(p, fields, self_value))
+        if kind == "property":
+            if any(b.port == SELF for b in op.inputs):
+                return {}, property_set(self, p, self_value)
+            return {}, property_get(self, p)
+        if kind == "exit":
+            self._answer(*N.exit_answer(p.status, fields.get("body"), fields.get("headers")))
+            self.exit_source = "exit"
+            self.finished = True
+            return {}, None
+        if kind == OP_REQUEST:
+            outputs = {f: N.request_field(self.request, f) for f, _ in op.out_fields}
+            self_out = N.request_object(self.request) if op.out_self >= 0 else None
+            return outputs, self_out
+        if kind == OP_SERVICE_REQUEST:
+            self.service_request = N.sink_patch(fields, True)
+            return {}, None
+        if kind == OP_SERVICE_RESPONSE:
+            st, hd, bd = self.upstream_status, self.upstream_headers, self.upstream_body
+            outputs = {f: N.service_response_field(st, hd, bd, f) for f, _ in op.out_fields}
+            self_out = N.service_response_object(st, hd, bd) if op.out_self >= 0 else None
+            return outputs, self_out
+        if kind == OP_RESPONSE:
+            if self.tracing:                 # the trace replaces the body: §4.4, C20f
+                self.state[op.index] = SKIPPED
+                self.trace.skip(op.node)
+                return {}, None
+            self.response_patch = N.sink_patch(fields, False)
+            return {}, None
+        raise NodeError("node type %r is not supported by this executor" % kind)
+
+    # ------------------------------------------------------------------ calls
+
+    def _call_exchange(self, op, fields):
+        p = op.params
+        target, request_target, headers, body = N.call_request(p, fields)
+        ex = new_exchange()
+        ex.scheme = target.scheme
+        ex.host = target.host
+        ex.port = target.port
+        ex.method = p.method.encode()
+        ex.target = to_wire(request_target)
+        ex.headers = [(to_wire(n), to_wire(v)) for n, v in headers]
+        ex.body = body
+        ex.timeout = p.timeout
+        ex.ssl_verify = p.ssl_verify
+        ex.server_hostname = p.ssl_server_name or target.host
+        ex.idempotent = p.method in N.IDEMPOTENT
+        ex._trace_url = "%s://%s%s" % (target.scheme, target.host_header, request_target) \
+            if self.trace else None
+        return ex
+
+    async def _call(self, op, ex):
+        fut = asyncio.get_event_loop().create_future()
+
+        def on_response(e):
+            if not fut.done():
+                fut.set_result(e)
+        if self.trace:
+            self.trace.event(op.node, "schedule")
+            self.trace.event(op.node, "dispatch",
+                             [trace_value("method", op.params.method),
+                              trace_value("url", ex._trace_url)])
+        self.pool.send(ex, on_response)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            ex.cancel()                      # D13: close the connection, no callback
+            raise
+
+    def _finish_call(self, i, ex):
+        op = self.plan.ops[i]
+        if self.trace:
+            self.trace.event(op.node, "resume", None,
+                             time.perf_counter() - self.trace.started[op.node])
+        if ex.error_kind:
+            self._fail(op, ex.error or "request failed", None)
+            return
+        outputs, err = N.call_outputs(ex.status, ex.headers, ex.body)
+        self._store(op, outputs, dict(outputs))
+        if err:
+            self._fail(op, err, [trace_value(k, v) for k, v in outputs.items()])
+            return
+        self.state[i] = COMPLETE
+        if self.trace:
+            self.trace.complete(op.node, [trace_value(k, v) for k, v in outputs.items()])
+
+    # ------------------------------------------------------------------ ending
+
+    def _answer(self, status, headers, body):
+        self.exited = True
+        self.exit_status = status
+        self.exit_headers = headers
+        self.exit_body = body
+
+    def _fail(self, op, text, partial):
+        self.state[op.index] = ERROR
+        pn = self.plan.nodes[op.node]
+        log.error('node #%d (%s) failed with error: "%s", request_id: "%s"',
+                  pn.index, pn.name, text, self.request.request_id)
+        if self.trace:
+            self.trace.fail(op.node, text, partial)
+        body = {"message": GENERIC_ERROR_MESSAGE, "request_id": self.request.request_id}
+        if self.plan.debug:
+            body = {"message": "node execution error", "request_id": self.request.request_id,
+                    "error": text, "node": {"index": pn.index, "name": pn.name, "type": pn.type}}
+        data = orjson.dumps(body)
+        self._answer(500, [("Content-Type", "application/json"),
+                           ("Content-Length", str(len(data)))], data)
+        self.error = (op, text)
+        self.exit_source = "error"
+        self.finished = True
+
+    def _cancel_unfinished(self):
+        for i, op in enumerate(self.plan.ops):
+            if self.state[i] in (PENDING, RUNNING):
+                self.state[i] = CANCELED
+                if self.trace and self.trace.status[op.node] in (NODE_PENDING, NODE_RUNNING):
+                    self.trace.cancel(op.node)
+        if self.trace:
+            self._replace_with_trace_exit()
+
+    def _replace_with_trace_exit(self):
+        doc = orjson.dumps(self.trace.document(self.error is None))
+        headers = [(n, v) for n, v in self.exit_headers
+                   if n.lower() not in ("content-type", "content-length", "content-encoding")]
+        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]
+        self.exit_headers = headers
+        self.exit_body = doc
+
+    def _finish_response(self):
+        """After a response window that did not exit: the patched client response (§4.4)."""
+        p = self.response_patch
+        self.response_status = self.response_status or self.upstream_status
+        self.response_headers = p.apply(self.upstream_headers)
+        self.response_body = p.body
+        if self.trace:
+            doc = orjson.dumps(self.trace.document(True))
+            self.response_headers = [
+                (n, v) for n, v in self.response_headers
+                if n.lower() not in ("content-type", "content-length", "content-encoding",
+                                     "transfer-encoding")] + [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]
+            self.response_body = doc
