@@ -107,6 +107,7 @@ cdef class PlanRun:
     cdef public object response_status, service_target, service_scheme, service_upstream
     cdef public object upstream_status, upstream_headers, upstream_body
     cdef public object response_headers, response_body
+    cdef public list secrets              # resolved vault values: masked in traces and logs
 
     def __init__(self, plan, RequestView request, pool=None, ctx_shared=None, EngineEnv env=None):
         cdef int i
@@ -255,6 +256,7 @@ cdef class PlanRun:
                     self.trace.complete(op.node,
                                         [trace_value(n, x) for n, x in op.values.items()])
             elif k == OPK_EXIT:
+                ops_runtime_xml_body(self, op, fields)
                 self._answer(ops_exit_answer(op.params.status, fields.get("body") if fields else None,
                                              fields.get("headers") if fields else None))
                 self.exit_source = "exit"
@@ -275,9 +277,13 @@ cdef class PlanRun:
             elif k == OPK_CALL:
                 self._dispatch(op, fields if fields is not None else {})
                 return 0
+            elif k == OPK_RUNTIME or k == OPK_BRANCH:     # ops_runtime.pyx / ops_branch.pyx
+                if ops_runtime_run(self, op, fields if fields is not None else {}, self_value):
+                    return 0                  # went async: completes from its callback
             elif k == OPK_REQUEST:
                 self._fill_request(op)
             elif k == OPK_SERVICE_REQUEST:
+                ops_runtime_xml_body(self, op, fields)
                 self.service_request = ops_sink_patch(fields if fields is not None else {}, True)
                 if self.tracing:
                     self.trace.complete(op.node, [])
@@ -288,6 +294,7 @@ cdef class PlanRun:
                     self.state[i] = ST_SKIPPED
                     self.trace.skip(op.node)
                     return 0
+                ops_runtime_xml_body(self, op, fields)
                 self.response_patch = ops_sink_patch(fields if fields is not None else {},
                                                      False)
             else:
@@ -385,6 +392,8 @@ cdef class PlanRun:
         self.exchanges[i] = None
         if self.tracing:
             self.trace.resume(op.node)
+        if type(ex) is _RuntimeAsyncResult:           # an async runtime op (ops_runtime.pyx)
+            return ops_runtime_async_done(self, op, ex)
         if ex.error_kind:
             self._fail(op, ex.error or "request failed", None)
             return 0
@@ -410,6 +419,8 @@ cdef class PlanRun:
         return 0
 
     cdef int _fail(self, CompiledOp op, str text, list partial) except -1:
+        if self.secrets:
+            text = _vault_mask(text, self.secrets)
         self.state[op.index] = ST_ERROR
         pn = self.cp.nodes[op.node]
         _log.error('node #%d (%s) failed with error: "%s", request_id: "%s"',
@@ -455,7 +466,8 @@ cdef class PlanRun:
         self.pending_calls = 0
         self.deferred = None
         if self.tracing:
-            doc = _orjson.dumps(self.trace.document(self.error_text is None))
+            doc = _orjson.dumps(_vault_mask(self.trace.document(self.error_text is None),
+                                            self.secrets))
             headers = [(n, v) for n, v in self.exit_headers
                        if n.lower() not in ("content-type", "content-length", "content-encoding")]
             headers += [("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]
@@ -471,7 +483,7 @@ cdef class PlanRun:
         self.response_headers = p.apply(self.upstream_headers)
         self.response_body = p.body
         if self.tracing:
-            doc = _orjson.dumps(self.trace.document(True))
+            doc = _orjson.dumps(_vault_mask(self.trace.document(True), self.secrets))
             self.response_headers = [
                 (n, v) for n, v in self.response_headers
                 if n.lower() not in ("content-type", "content-length", "content-encoding",

@@ -29,9 +29,12 @@ from jqgate.plan import (OP_REQUEST, OP_RESPONSE, OP_SERVICE_REQUEST, OP_SERVICE
 from jqgate.reference import nodes as N
 from jqgate.reference.properties import property_get, property_set
 from jqgate.reference.request import DEFAULT_ENV
-from jqgate.reference.trace import (NODE_CANCELED, NODE_PENDING, NODE_RUNNING, Trace,
+from jqgate.reference.trace import (NODE_CANCELED, NODE_PENDING, NODE_RUNNING, NODE_SKIPPED, Trace,
                                     trace_requested, trace_value)
 from jqgate.reference.values import BadJson, NodeError, convert, to_wire
+from jqgate.runtime import ops as R
+from jqgate.runtime.errors import NodeFailure
+from jqgate.runtime.vault import mask
 
 log = logging.getLogger("jqgate.datakit")
 
@@ -65,6 +68,7 @@ class PlanRun:
         self.slots = list(plan.slot_template)
         self.state = [PENDING] * len(plan.ops)
         self._exchanges = {}                 # op index -> exchange of a call in flight
+        self.secrets = []                    # resolved vault values: masked in traces and logs
         self.tracing = trace_requested(plan.debug, request.headers)
         self.trace = Trace(plan) if self.tracing else None
         self.needs_response_window = plan.has_response_window or self.tracing
@@ -158,7 +162,9 @@ class PlanRun:
             self._finish_response()
 
     def _deps_complete(self, i):
-        return all(self.state[d] == COMPLETE for d in self.plan.ops[i].deps)
+        # SKIPPED counts as done: only sinks wait on a skipped op (every other dependent of a
+        # skipped op is skipped with it, D2)
+        return all(self.state[d] in (COMPLETE, SKIPPED) for d in self.plan.ops[i].deps)
 
     def _start_op(self, i, running):
         op = self.plan.ops[i]
@@ -179,9 +185,17 @@ class PlanRun:
             self._exchanges[i] = ex
             running[i] = asyncio.get_event_loop().create_task(self._call(op, ex))
             return
+        if op.is_async:                      # cache on Redis: the only other async op
+            task = asyncio.get_event_loop().create_task(R.run_async(op.kind, op.params, fields))
+            if self.trace:
+                self.trace.event(op.node, "schedule")
+            self.state[i] = RUNNING
+            self._exchanges[i] = task        # cancel() on exit/failure, like a call
+            running[i] = task
+            return
         try:
             outputs, self_out = self._run_sync(op, fields, self_value)
-        except NodeError as e:
+        except (NodeError, NodeFailure) as e:
             self._fail(op, str(e), None)
             return
         if self.state[i] == PENDING:         # sinks may have marked themselves skipped
@@ -201,7 +215,7 @@ class PlanRun:
                 raise NodeError(v.text())
             v = convert(v, b.convert, b.port, b.source)
             if b.port == SELF:
-                names = N.OBJECT_INPUT_FIELDS.get(op.kind)
+                names = N.OBJECT_INPUT_FIELDS.get(op.kind) or R.OBJECT_INPUT_FIELDS.get(op.kind)
                 if names is None:
                     self_value = v
                 elif v is not None:
@@ -244,6 +258,16 @@ class PlanRun:
             if any(b.port == SELF for b in op.inputs):
                 return {}, property_set(self, p, self_value)
             return {}, property_get(self, p)
+        if kind in R.SINK_KINDS:
+            R.xml_body_headers(op.inputs, self.plan.xml_slots, fields)
+        if kind == "branch":
+            self._decide(op, R.branch_condition(self_value))
+            return {}, None
+        if kind in R.RUNTIME_KINDS:
+            outputs, self_out = R.run_sync(kind, p, fields, self_value)
+            if kind == "vault":
+                self.secrets.extend(v for v in outputs.values() if v)
+            return outputs, self_out
         if kind == "exit":
             self._answer(*N.exit_answer(p.status, fields.get("body"), fields.get("headers")))
             self.exit_source = "exit"
@@ -309,11 +333,47 @@ class PlanRun:
             ex.cancel()                      # D13: close the connection, no callback
             raise
 
+    # ------------------------------------------------------------------ branches (§5.6, D2)
+
+    def _decide(self, op, condition):
+        p = op.params
+        name = self.plan.nodes[op.node].name
+        for i in (p.else_ops if condition else p.then_ops):
+            self._skip(i, name, condition)
+
+    def _skip(self, i, branch, condition):
+        """Skip op i and, recursively, every dependent except the sinks (which just stop
+        waiting for it): a skipped branch's members and the data dependents (D2)."""
+        if self.state[i] != PENDING:
+            return
+        op = self.plan.ops[i]
+        self.state[i] = SKIPPED
+        for _, slot in op.out_fields:        # a skipped static must not feed a sink
+            self.slots[slot] = None
+        if op.out_self >= 0:
+            self.slots[op.out_self] = None
+        if self.trace:
+            self.trace.status[op.node] = NODE_SKIPPED
+            self.trace.event(op.node, "skip", [trace_value("branch", branch),
+                                               trace_value("condition", condition)])
+        for d in op.dependents:
+            if self.plan.ops[d].kind not in (OP_SERVICE_REQUEST, OP_RESPONSE):
+                self._skip(d, branch, condition)
+
     def _finish_call(self, i, ex):
         op = self.plan.ops[i]
         if self.trace:
             self.trace.event(op.node, "resume", None,
                              time.perf_counter() - self.trace.started[op.node])
+        if isinstance(ex, R.AsyncResult):
+            if ex.error is not None:
+                self._fail(op, ex.error, None)
+                return
+            self._store(op, ex.outputs, dict(ex.outputs))
+            self.state[i] = COMPLETE
+            if self.trace:
+                self.trace.complete(op.node, [trace_value(k, v) for k, v in ex.outputs.items()])
+            return
         if ex.error_kind:
             self._fail(op, ex.error or "request failed", None)
             return
@@ -335,6 +395,7 @@ class PlanRun:
         self.exit_body = body
 
     def _fail(self, op, text, partial):
+        text = mask(text, self.secrets)
         self.state[op.index] = ERROR
         pn = self.plan.nodes[op.node]
         log.error('node #%d (%s) failed with error: "%s", request_id: "%s"',
@@ -362,7 +423,7 @@ class PlanRun:
             self._replace_with_trace_exit()
 
     def _replace_with_trace_exit(self):
-        doc = orjson.dumps(self.trace.document(self.error is None))
+        doc = orjson.dumps(mask(self.trace.document(self.error is None), self.secrets))
         headers = [(n, v) for n, v in self.exit_headers
                    if n.lower() not in ("content-type", "content-length", "content-encoding")]
         headers += [("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]
@@ -376,7 +437,7 @@ class PlanRun:
         self.response_headers = p.apply(self.upstream_headers)
         self.response_body = p.body
         if self.trace:
-            doc = orjson.dumps(self.trace.document(True))
+            doc = orjson.dumps(mask(self.trace.document(True), self.secrets))
             self.response_headers = [
                 (n, v) for n, v in self.response_headers
                 if n.lower() not in ("content-type", "content-length", "content-encoding",

@@ -1,0 +1,93 @@
+# The node types whose semantics live in plain Python (jqgate.runtime: cache, xml_to_json,
+# json_to_xml, jwt_*, vault) and `branch`. They are not on the seed flow's hot path, so the core
+# calls the same functions as the reference executor; this file only adapts the calling
+# convention (slots, trace, errors) and, for a cache on Redis, the async completion: the
+# coroutine runs as an asyncio task whose done-callback resumes the plan through the same path
+# as a call's pool callback (`PlanRun._on_call_done`), and whose cancel() is what
+# `_cancel_unfinished` calls on an exit or a failure.
+
+import asyncio as _asyncio
+
+from jqgate.runtime.errors import NodeFailure as _NodeFailure
+from jqgate.runtime.ops import AsyncResult as _RuntimeAsyncResult
+from jqgate.runtime.ops import branch_condition as _branch_condition
+from jqgate.runtime.ops import run_async as _runtime_run_async
+from jqgate.runtime.ops import run_sync as _runtime_run_sync
+from jqgate.runtime.ops import xml_body_headers as _runtime_xml_body_headers
+from jqgate.runtime.vault import mask as _vault_mask
+
+
+cdef class _RuntimeWaiter:
+    """Done-callback of an async runtime op's task."""
+    cdef PlanRun run
+    cdef int index
+
+    def __call__(self, task):
+        if task.cancelled():
+            return                        # the plan ended first: nothing to resume
+        self.run._on_call_done(self.index, task.result())   # run_async never raises
+
+
+cdef int ops_runtime_store(PlanRun run, CompiledOp op, dict outputs, object self_out) except -1:
+    cdef Py_ssize_t j
+    for j in range(len(op.out_names)):
+        run.slots[op.out_slots[j]] = outputs.get(op.out_names[j])
+    if op.out_self >= 0:
+        run.slots[op.out_self] = self_out
+    if run.tracing:
+        if outputs:
+            run.trace.complete(op.node, [trace_value(n, x) for n, x in outputs.items()])
+        else:
+            run.trace.complete(op.node, [trace_value("$self", self_out)])
+    return 0
+
+
+cdef int ops_runtime_run(PlanRun run, CompiledOp op, dict fields, object self_value) except -1:
+    """Run one op; 1 when it went async (it completes from its callback), else 0."""
+    cdef _RuntimeWaiter waiter
+    try:
+        if op.kind == OPK_BRANCH:
+            ops_branch_decide(run, op, _branch_condition(self_value))
+            if run.tracing:
+                run.trace.complete(op.node, [trace_value("$self", self_value)])
+            return 0
+        if op.is_async:
+            task = _asyncio.ensure_future(_runtime_run_async(op.kind_name, op.params, fields))
+            waiter = _RuntimeWaiter()
+            waiter.run = run
+            waiter.index = op.index
+            if run.exchanges is None:
+                run.exchanges = [None] * run.cp.nops
+            run.exchanges[op.index] = task
+            run.state[op.index] = ST_RUNNING
+            run.pending_calls += 1
+            if run.tracing:
+                run.trace.event(op.node, "schedule", None, None)
+            task.add_done_callback(waiter)
+            return 1
+        outputs, self_out = _runtime_run_sync(op.kind_name, op.params, fields, self_value)
+    except _NodeFailure as e:
+        raise EngineNodeError(str(e)) from None
+    if op.kind_name == "vault":
+        if run.secrets is None:
+            run.secrets = []
+        run.secrets.extend(v for v in outputs.values() if v)
+    ops_runtime_store(run, op, outputs, self_out)
+    return 0
+
+
+cdef int ops_runtime_async_done(PlanRun run, CompiledOp op, object result) except -1:
+    if result.error is not None:
+        run._fail(op, result.error, None)
+        return 0
+    ops_runtime_store(run, op, result.outputs, dict(result.outputs))
+    run._complete(op)
+    return 0
+
+
+cdef int ops_runtime_xml_body(PlanRun run, CompiledOp op, dict fields) except -1:
+    """D11: json_to_xml output reaching a sink's body gets application/xml (see runtime.ops)."""
+    if fields is not None and run.cp.xml_slots:
+        # the plan's own Binding records: CompiledBinding fields are C-level only
+        _runtime_xml_body_headers(run.cp.plan.ops[op.index].inputs, run.cp.xml_slots, fields)
+    return 0
