@@ -24,6 +24,7 @@ calls go out over the engine's own connection pool: `run` drives a private uvloo
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import uuid
 
@@ -51,31 +52,51 @@ _POOLS: dict = {}
 
 
 class Result:
-    __slots__ = ("exited", "status", "headers", "body", "service_request", "error",
-                 "ctx_shared", "run")
+    """The outcome of one embedded run; fields are read from the run when asked for."""
+    __slots__ = ("run", "request", "ctx_shared")
 
     def __init__(self, run, request, ctx_shared):
         self.run = run
+        self.request = request
         self.ctx_shared = ctx_shared
-        self.error = None
-        self.service_request = None
-        self.exited = run.exited
+
+    @property
+    def exited(self):
+        return self.run.exited
+
+    @property
+    def status(self):
+        run = self.run
+        return run.exit_status if run.exited else run.response_status
+
+    @property
+    def headers(self):
+        run = self.run
         if run.exited:
-            self.status, self.headers, self.body = run.exit_status, run.exit_headers, run.exit_body
-            if run.error_node is not None:
-                pn = run.error_node
-                self.error = {"node": pn.name, "index": pn.index, "type": pn.type,
-                              "message": run.error_text}
-        elif run.upstream_status is not None:
-            self.status = run.response_status
-            self.headers = run.response_headers
-            self.body = run.response_body
-        else:
-            self.status, self.headers, self.body = run.response_status, None, None
-        if not run.exited:
-            sr = run.service_request
-            self.service_request = {
-                "method": request.method, "path": request.path,
+            return run.exit_headers
+        return run.response_headers
+
+    @property
+    def body(self):
+        run = self.run
+        return run.exit_body if run.exited else run.response_body
+
+    @property
+    def error(self):
+        run = self.run
+        if run.error_node is None:
+            return None
+        pn = run.error_node
+        return {"node": pn.name, "index": pn.index, "type": pn.type, "message": run.error_text}
+
+    @property
+    def service_request(self):
+        run = self.run
+        if run.exited:
+            return None
+        request = self.request
+        sr = run.service_request
+        return {"method": request.method, "path": request.path,
                 "query": request.query if sr.query is None else sr.query,
                 "headers": run.service_request_headers(request.headers),
                 "body": request.body if sr.body is None else sr.body,
@@ -83,7 +104,8 @@ class Result:
                 "upstream": run.service_upstream}
 
     def json(self):
-        return orjson.loads(self.body) if self.body else None
+        body = self.body
+        return orjson.loads(body) if body else None
 
     def __repr__(self):
         if self.exited:
@@ -91,25 +113,19 @@ class Result:
         return "<Result proxy %r>" % (self.service_request,)
 
 
+# request ids for embedded runs: a per-process random prefix and a counter (uuid4 per call
+# would cost more than running a small plan)
+_ID_PREFIX = uuid.uuid4().hex[:24]
+_ID_COUNTER = itertools.count(1)
+
+
 def _request_view(spec) -> "core.RequestView":
-    if isinstance(spec, core.RequestView):
+    """A plain dict (method, path, headers, query, body, ...) -> RequestView."""
+    if type(spec) is core.RequestView:
         return spec
-    spec = dict(spec or {})
-    headers = spec.pop("headers", None) or []
-    headers = list(headers.items()) if isinstance(headers, dict) else list(headers)
-    query = spec.pop("query", "") or ""
-    if isinstance(query, dict):
-        query = core.values_encode_query(query)
-    body = spec.pop("body", None)
-    if body is not None and not isinstance(body, bytes):
-        if isinstance(body, str):
-            body = body.encode()
-        else:
-            body = orjson.dumps(body)
-            if not any(str(n).lower() == "content-type" for n, _ in headers):
-                headers.append(("Content-Type", "application/json"))
-    spec.setdefault("request_id", uuid.uuid4().hex)
-    return core.RequestView(headers=headers, query=query, body=body, **spec)
+    spec = spec or {}
+    rid = spec.get("request_id") or "%s%08x" % (_ID_PREFIX, next(_ID_COUNTER))
+    return core.request_view_from_dict(spec, rid)
 
 
 def _upstream(spec):

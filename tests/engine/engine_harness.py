@@ -34,6 +34,10 @@ class Received:
         self.headers = headers           # [(str, str)]
         self.body = body
 
+    def closed(self):
+        """Has the connection this request came on been closed?"""
+        return self.conn.lost
+
     def header(self, name):
         vals = [v for n, v in self.headers if n.lower() == name.lower()]
         return vals[0] if len(vals) == 1 else (vals or None)
@@ -44,6 +48,7 @@ class _Conn(asyncio.Protocol):
         self.server = server
         self.parser = httptools.HttpRequestParser(self)
         self.transport = None
+        self.lost = False
 
     def connection_made(self, transport):
         self.transport = transport
@@ -51,6 +56,7 @@ class _Conn(asyncio.Protocol):
         self.server.connections.append(self)
 
     def connection_lost(self, exc):
+        self.lost = True
         self.server.open -= 1
         self.server.closed += 1
         self.server.changed.set()
@@ -78,6 +84,7 @@ class _Conn(asyncio.Protocol):
     def on_message_complete(self):
         rec = Received(self.parser.get_method().decode(), self.url.decode("latin-1"),
                        self.headers, b"".join(self.body))
+        rec.conn = self
         self.server.received.append(rec)
         self.server.changed.set()
         asyncio.get_running_loop().create_task(self.server.answer(self, rec))
@@ -112,6 +119,9 @@ class ThirdParty:
 
     def release(self):
         self.released.set()
+
+    def request_to(self, path):
+        return next((r for r in self.received if r.path == path), None)
 
     async def wait_for(self, predicate, timeout=5.0):
         async def loop():

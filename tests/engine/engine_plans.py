@@ -257,9 +257,13 @@ def build_plan(config):
 
 
 def compile_config(config):
+    """The real compiler when it and the libjq bridge it needs are built, else build_plan."""
+    from jqgate._core import core
     try:
-        from jqgate import compile as jq_compile    # the real compiler, once merged
+        from jqgate import compile as jq_compile
     except ImportError:
+        return build_plan(config)
+    if not hasattr(core, "JqProgram"):
         return build_plan(config)
     p = jq_compile(config)
     return getattr(p, "plan", p)

@@ -38,8 +38,9 @@ def test_exit_cancels_call_in_flight_and_closes_its_connection(executor):
             await asyncio.wait_for(done, 5)
             assert run.exited and run.exit_status == 203
             # the slow request had reached the server; its connection must now be closed
-            assert any(r.path == "/slow" for r in t1.received)
-            await t1.wait_for(lambda: t1.open == 0, timeout=5)
+            slow = t1.request_to("/slow")
+            assert slow is not None
+            await t1.wait_for(slow.closed, timeout=5)
             doc = orjson.loads(run.exit_body)
             status = {n["name"]: n["status"] for n in doc["nodes"]}
             assert status["SLOW_API"] == "NODE_CANCELED"
@@ -73,7 +74,8 @@ def test_failure_cancels_call_in_flight_C20c(executor):
                                 "query": "b=123&a=true"})
             run, done = await start(executor, cfg, req)
             await asyncio.wait_for(done, 5)
-            await t1.wait_for(lambda: t1.open == 0, timeout=5)
+            await t1.wait_for(lambda: t1.request_to("/slow") is not None, timeout=5)
+            await t1.wait_for(t1.request_to("/slow").closed, timeout=5)
             assert run.exit_status == 500
             assert dict((n.lower(), v) for n, v in run.exit_headers)["content-type"] == "application/json"
             doc = orjson.loads(run.exit_body)
@@ -102,8 +104,8 @@ def test_no_callback_after_cancel(executor):
     async def main():
         t1 = await ThirdParty().start()
         try:
-            t1.route("/slow", body="late", delay=0.1)
-            t1.route("/bad", status=500)
+            t1.route("/slow", body="late", hold=True)
+            t1.route("/bad", status=500, delay=0.1)
             cfg = {"nodes": [
                 {"name": "BAD", "type": "call", "url": t1.base + "/bad"},
                 {"name": "SLOW", "type": "call", "url": t1.base + "/slow"},
@@ -111,9 +113,13 @@ def test_no_callback_after_cancel(executor):
             calls = []
             run = EXECUTORS[executor](compile_config(cfg), request_view({}), make_pool(), {})
             assert run.start_request_window(lambda r: calls.append(r)) == 1
-            await t1.wait_for(lambda: len(calls) == 1 and t1.open == 0)
-            await asyncio.sleep(0.3)
+            await t1.wait_for(lambda: len(calls) == 1)
+            await t1.wait_for(lambda: t1.request_to("/slow") is not None
+                              and t1.request_to("/slow").closed())
+            t1.release()                     # the server now answers /slow on a closed socket
+            await asyncio.sleep(0.2)
             assert len(calls) == 1 and run.exit_status == 500
         finally:
+            t1.release()
             await t1.stop()
     asyncio.run(main())

@@ -103,7 +103,7 @@ cdef class PlanRun:
     cdef readonly bint tracing, finished, exited, needs_response_window
     cdef public object exit_status, exit_headers, exit_body, exit_source
     cdef public object error_text, error_node
-    cdef public SinkPatch service_request, response_patch
+    cdef SinkPatch _service_request, _response_patch     # None until a sink runs
     cdef public object response_status, service_target, service_scheme, service_upstream
     cdef public object upstream_status, upstream_headers, upstream_body
     cdef public object response_headers, response_body
@@ -126,9 +126,7 @@ cdef class PlanRun:
         self.tracing = cp.debug and trace_requested(True, request.headers)
         if self.tracing:
             self.trace = TraceRecorder(cp.nodes)
-        self.needs_response_window = cp.plan.has_response_window or self.tracing
-        self.service_request = SinkPatch()
-        self.response_patch = SinkPatch()
+        self.needs_response_window = cp.has_response_window or self.tracing
 
     # ------------------------------------------------------------------ windows (public)
 
@@ -144,6 +142,19 @@ cdef class PlanRun:
         self.upstream_headers = headers if type(headers) is list else list(headers)
         self.upstream_body = body
         return self._start(self.cp.response_start, self.cp.nops, True, on_done)
+
+    @property
+    def service_request(self):
+        """The service_request sink's SinkPatch (empty when the sink did not run)."""
+        if self._service_request is None:
+            self._service_request = SinkPatch()
+        return self._service_request
+
+    @property
+    def response_patch(self):
+        if self._response_patch is None:
+            self._response_patch = SinkPatch()
+        return self._response_patch
 
     def service_request_headers(self, pairs):
         return self.service_request.apply(pairs)
@@ -284,7 +295,8 @@ cdef class PlanRun:
                 self._fill_request(op)
             elif k == OPK_SERVICE_REQUEST:
                 ops_runtime_xml_body(self, op, fields)
-                self.service_request = ops_sink_patch(fields if fields is not None else {}, True)
+                self._service_request = ops_sink_patch(fields if fields is not None else {},
+                                                       True)
                 if self.tracing:
                     self.trace.complete(op.node, [])
             elif k == OPK_SERVICE_RESPONSE:
@@ -295,8 +307,8 @@ cdef class PlanRun:
                     self.trace.skip(op.node)
                     return 0
                 ops_runtime_xml_body(self, op, fields)
-                self.response_patch = ops_sink_patch(fields if fields is not None else {},
-                                                     False)
+                self._response_patch = ops_sink_patch(fields if fields is not None else {},
+                                                      False)
             else:
                 raise EngineNodeError("node type %r is not supported by this executor"
                                       % op.kind_name)

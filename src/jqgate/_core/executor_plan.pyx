@@ -89,6 +89,7 @@ cdef class CompiledPlan:
     cdef bint debug
     cdef bint request_async    # any call in the request window
     cdef bint response_async
+    cdef bint has_response_window
     cdef int ndeps[EXEC_MAX_OPS]
     cdef frozenset xml_slots   # json_to_xml output slots (D11), see ops_runtime.pyx
 
@@ -106,6 +107,7 @@ cdef class CompiledPlan:
         self.nodes = tuple(plan.nodes)
         self.debug = plan.debug
         self.xml_slots = frozenset(getattr(plan, "xml_slots", ()) or ())
+        self.has_response_window = plan.has_response_window
         self.request_async = False
         self.response_async = False
         ops = []

@@ -67,3 +67,48 @@ cdef EngineEnv executor_default_env():
     if _DEFAULT_ENV is None:
         _DEFAULT_ENV = EngineEnv()
     return _DEFAULT_ENV
+
+
+def request_view_from_dict(dict spec, str request_id):
+    """The embedding API's request description -> RequestView (jqgate.embed).
+
+    Keys: method, path, raw_path, headers (dict or [(name, value)]), query (str or dict,
+    encoded per D6), body (bytes, str, or any JSON value: encoded, Content-Type
+    application/json added when absent), client_ip, client_port, server_port, scheme,
+    http_version, request_id, route, service. Missing keys keep RequestView's defaults.
+    """
+    cdef RequestView view = RequestView.__new__(RequestView)
+    get = spec.get
+    view.method = get("method", "GET")
+    view.path = get("path", "/")
+    view.raw_path = get("raw_path", view.path)
+    headers = get("headers")
+    if not headers:
+        headers = []
+    elif type(headers) is dict:
+        headers = list((<dict>headers).items())
+    else:
+        headers = list(headers)
+    query = get("query") or ""
+    if type(query) is dict:
+        query = values_encode_query(query)
+    body = get("body")
+    if body is not None and type(body) is not bytes:
+        if type(body) is str:
+            body = (<str>body).encode()
+        else:
+            body = _orjson.dumps(body)
+            if values_header_get(headers, "content-type") is None:
+                headers.append(("Content-Type", "application/json"))
+    view.headers = headers
+    view.query = query
+    view.body = body
+    view.client_ip = get("client_ip", "127.0.0.1")
+    view.client_port = get("client_port", 0)
+    view.server_port = get("server_port", 8000)
+    view.scheme = get("scheme", "http")
+    view.http_version = get("http_version", "1.1")
+    view.request_id = get("request_id") or request_id
+    view.route = get("route")
+    view.service = get("service")
+    return view

@@ -69,6 +69,7 @@ class PlanRun:
         self.state = [PENDING] * len(plan.ops)
         self._exchanges = {}                 # op index -> exchange of a call in flight
         self.secrets = []                    # resolved vault values: masked in traces and logs
+        self._trace_urls = {}                # op index -> URL of a call (trace only)
         self.tracing = trace_requested(plan.debug, request.headers)
         self.trace = Trace(plan) if self.tracing else None
         self.needs_response_window = plan.has_response_window or self.tracing
@@ -311,8 +312,9 @@ class PlanRun:
         ex.ssl_verify = p.ssl_verify
         ex.server_hostname = p.ssl_server_name or target.host
         ex.idempotent = p.method in N.IDEMPOTENT
-        ex._trace_url = "%s://%s%s" % (target.scheme, target.host_header, request_target) \
-            if self.trace else None
+        if self.trace:
+            self._trace_urls[op.index] = "%s://%s:%s%s" % (target.scheme, target.host,
+                                                           target.port, request_target)
         return ex
 
     async def _call(self, op, ex):
@@ -325,7 +327,7 @@ class PlanRun:
             self.trace.event(op.node, "schedule")
             self.trace.event(op.node, "dispatch",
                              [trace_value("method", op.params.method),
-                              trace_value("url", ex._trace_url)])
+                              trace_value("url", self._trace_urls.get(op.index))])
         self.pool.send(ex, on_response)
         try:
             return await fut
