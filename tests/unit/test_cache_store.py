@@ -228,3 +228,124 @@ def test_redis_auth_and_database(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# ------------------------------------------------------------------ redis: TLS with server_name, Sentinel
+
+def _tls_files(tmp_path):
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    now = datetime.datetime(2020, 1, 1)
+    later = datetime.datetime(2040, 1, 1)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jqgate test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now).not_valid_after(later)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "redis.test")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+            .not_valid_before(now).not_valid_after(later)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("redis.test")]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    files = {}
+    for name, data in (("ca.pem", ca.public_bytes(serialization.Encoding.PEM)),
+                       ("cert.pem", cert.public_bytes(serialization.Encoding.PEM)),
+                       ("key.pem", key.private_bytes(serialization.Encoding.PEM,
+                                                     serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))):
+        (tmp_path / name).write_bytes(data)
+        files[name] = str(tmp_path / name)
+    return files
+
+
+@needs_redis
+def test_redis_tls_with_server_name(tmp_path, monkeypatch):
+    import subprocess
+    files = _tls_files(tmp_path)
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+                             "--tls-cert-file", files["cert.pem"], "--tls-key-file", files["key.pem"],
+                             "--tls-ca-cert-file", files["ca.pem"], "--tls-auth-clients", "no",
+                             "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.3)
+        if proc.poll() is not None:
+            pytest.skip("this redis-server has no TLS support: %s" % proc.stdout.read()[:200])
+        monkeypatch.setenv("SSL_CERT_FILE", files["ca.pem"])        # trust the test CA
+        base = {"host": "127.0.0.1", "port": port, "ssl": True, "connect_timeout": 1000}
+
+        def opts(**redis):
+            return C.CacheOptions("redis", None, False, "tls-%d" % len(redis),
+                                  redis=C.redis_settings({"redis": dict(base, **redis)}))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                out = asyncio.run(C.run_redis(opts(server_name="redis.test"), {"key": "k", "data": 1}))
+                break
+            except C.CacheError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        assert out["stored"] is True
+        assert asyncio.run(C.run_redis(opts(server_name="redis.test"), {"key": "k"}))["data"] == 1
+        # without server_name the certificate (redis.test) does not match 127.0.0.1
+        with pytest.raises(C.CacheError, match="cache backend error"):
+            asyncio.run(C.run_redis(opts(), {"key": "k"}))
+        # ssl_verify off: the name no longer matters
+        assert asyncio.run(C.run_redis(opts(ssl_verify=False), {"key": "k", "data": 2}))["stored"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@needs_redis
+def test_redis_through_sentinel(tmp_path):
+    import subprocess
+    master = RedisServer().start()
+    sport = free_port()
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text("port %d\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 %d 1\n"
+                    "sentinel down-after-milliseconds mymaster 5000\n" % (sport, master.port))
+    proc = subprocess.Popen(["redis-server", str(conf), "--sentinel"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import redis
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if redis.Redis(port=sport).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"):
+                    break
+            except redis.exceptions.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("sentinel did not start")
+            time.sleep(0.05)
+        settings = C.redis_settings({"redis": {"sentinel_master": "mymaster", "sentinel_role": "master",
+                                               "sentinel_nodes": [{"host": "127.0.0.1", "port": sport}]}})
+        o = C.CacheOptions("redis", None, False, "sentinel", redis=settings)
+        assert asyncio.run(C.run_redis(o, {"key": "k", "data": {"via": "sentinel"}}))["stored"] is True
+        assert master.command("GET", "jqgate:datakit:sentinel:k") == b'{"via":"sentinel"}'
+        assert asyncio.run(C.run_redis(o, {"key": "k"}))["data"] == {"via": "sentinel"}
+        unknown = C.CacheOptions("redis", None, False, "sentinel", redis=dict(settings, sentinel_master="nope"))
+        with pytest.raises(C.CacheError, match="cache backend error"):
+            asyncio.run(C.run_redis(unknown, {"key": "k"}))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        master.stop()
+
+
+def test_sentinel_with_tls_is_a_config_error():
+    config = {"resources": {"cache": {"strategy": "redis", "redis": {
+        "sentinel_master": "m", "sentinel_role": "master", "sentinel_nodes": [{"host": "h", "port": 1}],
+        "ssl": True}}},
+        "nodes": [{"name": "C", "type": "cache", "inputs": {"key": "request.path"}}]}
+    with pytest.raises(ConfigError, match="TLS to Sentinel-managed Redis is not supported"):
+        jqgate.compile(config)

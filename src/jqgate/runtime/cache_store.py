@@ -104,6 +104,10 @@ UNSUPPORTED_REDIS = {
     "cluster_nodes": "Redis cluster mode is not supported (use a single Redis or Sentinel)",
     "cloud_authentication": "Redis cloud authentication is not supported",
 }
+SENTINEL_UNSUPPORTED = {
+    "ssl": "TLS to Sentinel-managed Redis is not supported (use a direct host with ssl)",
+    "server_name": "server_name with Sentinel is not supported",
+}
 
 
 def check_resource(cache: dict) -> list[tuple[str, str]]:
@@ -114,6 +118,10 @@ def check_resource(cache: dict) -> list[tuple[str, str]]:
         for key, message in UNSUPPORTED_REDIS.items():
             if redis.get(key) is not None:
                 issues.append(("redis." + key, message))
+        if redis.get("sentinel_master") is not None:
+            for key, message in SENTINEL_UNSUPPORTED.items():
+                if redis.get(key) not in (None, False):
+                    issues.append(("redis." + key, message))
     return issues
 
 
@@ -138,6 +146,24 @@ def _connection_kwargs(s: dict) -> dict:
     return kw
 
 
+def _sni_connection_class():
+    """redis-py's asyncio SSL connection, sending `server_name` as SNI (and checking the
+    certificate against it when ssl_verify is on), as Kong's `redis.server_name` does."""
+    from redis.asyncio.connection import SSLConnection
+
+    class SNIConnection(SSLConnection):
+        def __init__(self, *, server_name=None, **kwargs):
+            super().__init__(**kwargs)
+            self.server_name = server_name
+
+        def _connection_arguments(self):
+            kwargs = super()._connection_arguments()
+            if self.server_name:
+                kwargs["server_hostname"] = self.server_name
+            return kwargs
+    return SNIConnection
+
+
 def make_client(s: dict):
     """A redis.asyncio client for the settings; creating it does not connect."""
     import redis.asyncio as aioredis
@@ -153,10 +179,13 @@ def make_client(s: dict):
         if s.get("sentinel_role") == "slave":
             return sentinel.slave_for(s["sentinel_master"])
         return sentinel.master_for(s["sentinel_master"])   # "master" and "any"
+    # keepalive_pool_size bounds the pool; a request finding it full waits for a connection
+    # (at most connect_timeout), which is what keepalive_backlog queues in Kong.
+    tls = {"connection_class": _sni_connection_class(), "server_name": s.get("server_name")} \
+        if s["ssl"] else {}
     pool = aioredis.BlockingConnectionPool(
         host=s["host"], port=s["port"], max_connections=s["keepalive_pool_size"],
-        timeout=kw["socket_connect_timeout"],
-        **({"connection_class": aioredis.SSLConnection} if s["ssl"] else {}),
+        timeout=kw["socket_connect_timeout"], **tls,
         **{k: v for k, v in kw.items() if k != "ssl"})
     return aioredis.Redis(connection_pool=pool)
 
