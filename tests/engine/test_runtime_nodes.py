@@ -321,3 +321,25 @@ def test_cve_2026_14916_in_a_flow(executor):
     r, _ = run(executor, cfg, {"headers": {"authorization": "Bearer " + forged}})
     assert r.exit_status == 500
     assert orjson.loads(r.exit_body)["error"] == "algorithm HS256 cannot be used with an RSA key"
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_jwt_keys_and_tokens_redacted_in_trace(executor):
+    secret = "hmac-secret-that-must-not-leak-0123456789"
+    cfg = {"debug": True, "nodes": [
+        {"name": "K", "type": "static", "values": {"s": secret}},
+        {"name": "SIGN", "type": "jwt_sign", "algorithm": "HS256", "static_claims": {"sub": "visible"},
+         "inputs": {"key": "K.s"}},
+        {"name": "VERIFY", "type": "jwt_verify", "inputs": {"token": "SIGN.token", "key": "K.s"}},
+        {"name": "DEC", "type": "jwt_decode", "input": "SIGN.token"},
+        {"name": "EXIT", "type": "exit", "inputs": {"body": "VERIFY.claims"}}]}
+    r, _ = run(executor, cfg, TRACE)
+    doc = trace_doc(r)
+    text = r.exit_body.decode()
+    token = [e for e in doc["events"] if e["name"] == "SIGN" and e["action"] == "complete"][0]
+    assert secret not in text and "eyJ" not in text           # no key, no token
+    dec = [e for e in doc["events"] if e["name"] == "DEC" and e["action"] == "complete"][0]
+    assert {v["key"]: v.get("value") for v in dec["values"]}["signature"] == "********"
+    assert {v["key"]: v.get("value") for v in token["values"]}["token"] == "********"
+    assert "visible" in text                                     # claims stay readable
+    assert statuses(doc)["DEC"] == "NODE_COMPLETE"

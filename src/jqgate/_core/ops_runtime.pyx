@@ -13,6 +13,7 @@ from jqgate.runtime.ops import AsyncResult as _RuntimeAsyncResult
 from jqgate.runtime.ops import branch_condition as _branch_condition
 from jqgate.runtime.ops import run_async as _runtime_run_async
 from jqgate.runtime.ops import run_sync as _runtime_run_sync
+from jqgate.runtime.ops import sensitive_values as _sensitive_values
 from jqgate.runtime.ops import xml_body_headers as _runtime_xml_body_headers
 from jqgate.runtime.vault import mask as _vault_mask
 
@@ -65,14 +66,22 @@ cdef int ops_runtime_run(PlanRun run, CompiledOp op, dict fields, object self_va
                 run.trace.event(op.node, "schedule", None, None)
             task.add_done_callback(waiter)
             return 1
-        outputs, self_out = _runtime_run_sync(op.kind_name, op.params, fields, self_value)
+        try:
+            outputs, self_out = _runtime_run_sync(op.kind_name, op.params, fields, self_value)
+        finally:                          # a failing jwt node's key is masked in the trace too
+            ops_runtime_remember(run, _sensitive_values(op.kind_name, fields, self_value, {}))
     except _NodeFailure as e:
         raise EngineNodeError(str(e)) from None
-    if op.kind_name == "vault":
+    ops_runtime_remember(run, _sensitive_values(op.kind_name, fields, self_value, outputs))
+    ops_runtime_store(run, op, outputs, self_out)
+    return 0
+
+
+cdef int ops_runtime_remember(PlanRun run, list values) except -1:
+    if values:
         if run.secrets is None:
             run.secrets = []
-        run.secrets.extend(v for v in outputs.values() if v)
-    ops_runtime_store(run, op, outputs, self_out)
+        run.secrets.extend(values)
     return 0
 
 

@@ -265,9 +265,11 @@ class PlanRun:
             self._decide(op, R.branch_condition(self_value))
             return {}, None
         if kind in R.RUNTIME_KINDS:
-            outputs, self_out = R.run_sync(kind, p, fields, self_value)
-            if kind == "vault":
-                self.secrets.extend(v for v in outputs.values() if v)
+            try:
+                outputs, self_out = R.run_sync(kind, p, fields, self_value)
+            finally:                         # a failing jwt node's key is masked in the trace too
+                self.secrets.extend(R.sensitive_values(kind, fields, self_value, {}))
+            self.secrets.extend(R.sensitive_values(kind, fields, self_value, outputs))
             return outputs, self_out
         if kind == "exit":
             self._answer(*N.exit_answer(p.status, fields.get("body"), fields.get("headers")))

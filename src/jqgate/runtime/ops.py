@@ -67,6 +67,22 @@ def run_sync(kind: str, params, fields: dict, self_value):
     raise NodeFailure("node type %r has no runtime" % kind)
 
 
+def sensitive_values(kind: str, fields: dict, self_value, outputs: dict) -> list:
+    """Strings a trace or log must never show (§4.5, §8.3): vault values, and the JWT nodes'
+    keys and tokens, and jwt_decode's input and signature."""
+    if kind == "vault":
+        found = list(outputs.values())
+    elif kind == "jwt_sign":
+        found = [fields.get("key"), outputs.get("token")]
+    elif kind == "jwt_verify":
+        found = [fields.get("key"), fields.get("token")]
+    elif kind == "jwt_decode":
+        found = [self_value, outputs.get("signature")]
+    else:
+        return []
+    return [v for v in found if isinstance(v, str) and v]
+
+
 class AsyncResult:
     """What an async runtime op hands back to the executor: outputs, or the failure text."""
     __slots__ = ("outputs", "error")
