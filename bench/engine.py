@@ -6,7 +6,8 @@ Prints the median per-request time (µs) over R repeats of N requests for:
   embed      plan.run({...}) through the embedding API (RequestView built from a dict)
   core       PlanRun(...).start_request_window() on a prebuilt RequestView
   reference  the plain-Python reference executor, same plan, same request
-and the ratio reference / core. The goal for `embed` is <= 10 µs per request.
+and the ratio reference / core, plus the two jq programs run alone (so the engine's own
+overhead can be read off in the same run). The goal for `embed` is <= 10 µs per request.
 """
 from __future__ import annotations
 
@@ -75,16 +76,29 @@ def main():
         run.start_request_window(None)
         return run
 
+    j1 = next(op.params.program for op in plan.ops if op.kind == "jq"
+              and op.params.source == ".s.a + 1")
+    j2 = next(op.params.program for op in plan.ops if op.kind == "jq"
+              and op.params.source.startswith("{n:"))
+    s_values = {"a": 1, "tag": "x"}
+
+    def jq_alone():                       # the two programs' own work, for the overhead figure
+        return j2.run_one(j1.run_one({"s": s_values}))
+
     assert embed().body == b'{"n":2,"ok":true}', embed().body
     assert direct().exit_body == reference().exit_body == b'{"n":2,"ok":true}'
     t_embed = measure(embed, args.loops, args.repeats)
     t_core = measure(direct, args.loops, args.repeats)
     t_ref = measure(reference, max(1, args.loops // 10), args.repeats)
+    t_jq = measure(jq_alone, args.loops, args.repeats)
     print("plan: static -> jq -> jq -> exit   jq: %s" % jq_kind)
     print("median of %d repeats" % args.repeats)
     print("  embed      %8.2f us/request   (goal <= 10 us)" % t_embed)
     print("  core       %8.2f us/request" % t_core)
     print("  reference  %8.2f us/request   (%.1fx the core)" % (t_ref, t_ref / t_core))
+    print("  jq alone   %8.2f us           (the two programs called directly)" % t_jq)
+    print("  engine overhead beyond jq: core %.2f us, embed %.2f us"
+          % (t_core - t_jq, t_embed - t_jq))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
     import jqgate
     plan = jqgate.compile(config)                    # -> RunnablePlan (wraps the frozen Plan)
+                                                     # (today: jqgate.embed.compile(config), or
+                                                     #  jqgate.embed.runnable(frozen_plan))
     result = plan.run({"method": "GET", "path": "/x", "headers": {"X-A": "1"},
                        "query": {"a": "1"}, "body": {"k": "v"}})
     result = await plan.run_async({...})             # inside a running event loop
@@ -197,3 +199,10 @@ def runnable(plan, env=None) -> RunnablePlan:
     if isinstance(plan, RunnablePlan):
         return plan
     return RunnablePlan(plan, env)
+
+
+def compile(config, location: str = "config", instance: str = "") -> RunnablePlan:
+    """`jqgate.compile` + `runnable`: a DataKit config dict -> a plan that can run."""
+    import jqgate
+    plan = jqgate.compile(config, location, instance)
+    return runnable(getattr(plan, "plan", plan))

@@ -96,3 +96,10 @@ def test_sync_run_with_calls_uses_own_loop():
     finally:
         box["loop"].call_soon_threadsafe(box["stop"].set)
         th.join(5)
+
+
+def test_embed_compile_wraps_the_compiler():
+    from jqgate import embed
+    plan = embed.compile({"nodes": [{"name": "EXIT", "type": "exit", "status": 204}]})
+    assert plan.run({}).status == 204
+    assert plan.response_start == plan.plan.response_start

@@ -73,8 +73,7 @@ def test_nested_branch_skips_visible_in_trace(executor):
     assert st["OUTER"] == st["INNER"] == st["B"] == st["EXIT"] == "NODE_COMPLETE"
     assert st["A"] == st["A_USE"] == st["OUT_NO"] == "NODE_SKIPPED"     # A_USE: D2
     skip = [e for e in doc["events"] if e["action"] == "skip" and e["name"] == "A"]
-    assert skip and {v["key"]: v.get("value") for v in skip[0]["values"]} == \
-        {"branch": "INNER", "condition": False}
+    assert skip and {v["key"]: v.get("value") for v in skip[0]["values"]} == {"$self": False}
     assert not [e for e in doc["events"] if e["name"] == "A" and e["action"] == "run"]
     assert doc["status"] == "PLAN_COMPLETE"
 

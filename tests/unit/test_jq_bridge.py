@@ -396,3 +396,16 @@ def test_nan_is_a_number_inside_jq_and_none_outside():
     assert run_one("[nan] | .[0] | isnan") is True
     assert run_one("isnan", float("nan")) is True
     assert run_one("nan") is None
+
+
+def test_a_list_shrinking_while_it_is_converted_fails_cleanly():
+    victim = [1, 2, 3]
+
+    class Shrinking(dict):
+        def items(self):
+            victim.clear()
+            return super().items()
+
+    victim.insert(0, Shrinking(a=1))
+    with pytest.raises(IndexError):
+        run_one(".", victim)

@@ -190,7 +190,7 @@ cdef class PlanRun:
             self._pump()
             while self.deferred and not self.finished:
                 i, ex = self.deferred.pop(0)
-                self._call_result(i, ex)
+                self._resume(i, ex)
                 if not self.finished:
                     self._pump()
         finally:
@@ -268,7 +268,8 @@ cdef class PlanRun:
                                         [trace_value(n, x) for n, x in op.values.items()])
             elif k == OPK_EXIT:
                 ops_runtime_xml_body(self, op, fields)
-                self._answer(ops_exit_answer(op.params.status, fields.get("body") if fields else None,
+                self._answer(ops_exit_answer(op.exit_status,
+                                             fields.get("body") if fields else None,
                                              fields.get("headers") if fields else None))
                 self.exit_source = "exit"
                 self._complete(op)
@@ -288,9 +289,18 @@ cdef class PlanRun:
             elif k == OPK_CALL:
                 self._dispatch(op, fields if fields is not None else {})
                 return 0
-            elif k == OPK_RUNTIME or k == OPK_BRANCH:     # ops_runtime.pyx / ops_branch.pyx
+            elif k == OPK_RUNTIME:              # cache, xml, jwt, vault (ops_runtime.pyx)
                 if ops_runtime_run(self, op, fields if fields is not None else {}, self_value):
                     return 0                  # went async: completes from its callback
+            elif k == OPK_BRANCH:
+                if type(self_value) is not bool:
+                    raise EngineNodeError("branch input must be a boolean, got %s"
+                                          % values_type_name(self_value))
+                if self.tracing:
+                    self.trace.complete(op.node, [trace_value("$self", self_value)])
+                skipped = op.else_ops if self_value else op.then_ops
+                for j in skipped:
+                    self._skip(j, [trace_value("$self", self_value)] if self.tracing else None)
             elif k == OPK_REQUEST:
                 self._fill_request(op)
             elif k == OPK_SERVICE_REQUEST:
@@ -304,7 +314,7 @@ cdef class PlanRun:
             elif k == OPK_RESPONSE:
                 if self.tracing:             # the trace replaces the body (§4.4, C20f)
                     self.state[i] = ST_SKIPPED
-                    self.trace.skip(op.node)
+                    self.trace.skip(op.node, None)
                     return 0
                 ops_runtime_xml_body(self, op, fields)
                 self._response_patch = ops_sink_patch(fields if fields is not None else {},
@@ -316,6 +326,30 @@ cdef class PlanRun:
             self._fail(op, str(e), None)
             return 0
         self._complete(op)
+        return 0
+
+    cdef int _skip(self, int i, list why) except -1:
+        """A branch did not choose op i (§5.6): it never runs, and neither do the ops fed by
+        it (D2) -- except the window's sinks, which only wait for it."""
+        cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
+        cdef CompiledOp dep
+        cdef int d
+        cdef Py_ssize_t slot
+        if self.state[i] != ST_PENDING:
+            return 0
+        self.state[i] = ST_SKIPPED
+        for slot in op.out_slots:        # a skipped static's constants must not reach a sink
+            self.slots[slot] = None
+        if op.out_self >= 0:
+            self.slots[op.out_self] = None
+        if self.tracing:
+            self.trace.skip(op.node, why)
+        for d in op.dependents:
+            dep = <CompiledOp>self.cp.ops[d]
+            if dep.is_sink:
+                self.countdown[d] -= 1
+            else:
+                self._skip(d, None)
         return 0
 
     cdef list _input_values(self, CompiledOp op, dict fields, object self_value):
@@ -358,7 +392,7 @@ cdef class PlanRun:
 
     cdef int _dispatch(self, CompiledOp op, dict fields) except -1:
         cdef _CallWaiter waiter
-        ex = ops_call_exchange(op, fields)            # may raise EngineNodeError
+        cdef ClientExchange ex = ops_call_exchange(op, fields)   # may raise EngineNodeError
         if self.pool is None:
             raise EngineNodeError("no HTTP client pool was given to this run")
         if self.exchanges is None:
@@ -374,7 +408,10 @@ cdef class PlanRun:
         waiter = _CallWaiter()
         waiter.run = self
         waiter.index = op.index
-        self.pool.send(ex, waiter)
+        if type(self.pool) is ConnectionPool:
+            (<ConnectionPool>self.pool).send(ex, waiter)
+        else:
+            self.pool.send(ex, waiter)         # any object with the pool's send(ex, callback)
         return 0
 
     cdef int _on_call_done(self, int i, object ex) except -1:
@@ -385,7 +422,7 @@ cdef class PlanRun:
                 self.deferred = []
             self.deferred.append((i, ex))
             return 0
-        self._call_result(i, ex)
+        self._resume(i, ex)
         if not self.finished:
             self._drive()
         if self.window_open and (self.finished or self.pending_calls == 0):
@@ -397,15 +434,19 @@ cdef class PlanRun:
                 cb(self)
         return 0
 
-    cdef int _call_result(self, int i, object ex) except -1:
+    cdef int _resume(self, int i, object ex) except -1:
+        """An async op finished: a call's exchange, or an async runtime op (ops_runtime.pyx)."""
+        if type(ex) is _RuntimeAsyncResult:
+            return ops_runtime_async_done(self, i, ex)
+        return self._call_result(i, <ClientExchange>ex)
+
+    cdef int _call_result(self, int i, ClientExchange ex) except -1:
         cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
         cdef Py_ssize_t j
         self.pending_calls -= 1
         self.exchanges[i] = None
         if self.tracing:
             self.trace.resume(op.node)
-        if type(ex) is _RuntimeAsyncResult:           # an async runtime op (ops_runtime.pyx)
-            return ops_runtime_async_done(self, op, ex)
         if ex.error_kind:
             self._fail(op, ex.error or "request failed", None)
             return 0

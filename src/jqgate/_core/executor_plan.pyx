@@ -20,7 +20,7 @@ cdef enum:
     OPK_SERVICE_REQUEST = 7
     OPK_SERVICE_RESPONSE = 8
     OPK_RESPONSE = 9
-    OPK_BRANCH = 10             # ops_branch.pyx
+    OPK_BRANCH = 10
     OPK_RUNTIME = 11            # cache, xml, jwt, vault: jqgate.runtime via ops_runtime.pyx
 
 # jq input modes (JqParams.input_mode)
@@ -77,6 +77,13 @@ cdef class CompiledOp:
     cdef tuple field_names
     # static: the values dict (already in the slot template)
     cdef dict values
+    # exit
+    cdef int exit_status
+    # branch: the op indices each outcome allows (the other list is skipped)
+    cdef tuple then_ops
+    cdef tuple else_ops
+    # sinks wait for their whole window; a skipped op counts as done for them
+    cdef bint is_sink
 
 
 cdef class CompiledPlan:
@@ -150,6 +157,12 @@ cdef class CompiledPlan:
                 cop.field_names = tuple(op.params.field_names)
             elif cop.kind == OPK_STATIC:
                 cop.values = dict(op.params.values)
+            elif cop.kind == OPK_EXIT:
+                cop.exit_status = op.params.status
+            elif cop.kind == OPK_BRANCH:
+                cop.then_ops = tuple(op.params.then_ops)
+                cop.else_ops = tuple(op.params.else_ops)
+            cop.is_sink = cop.kind == OPK_SERVICE_REQUEST or cop.kind == OPK_RESPONSE
             ops.append(cop)
         self.ops = tuple(ops)
 

@@ -40,8 +40,9 @@
 # Runs: one jq_state per program for its whole life. Between jq_start and the last jq_next no
 # Python code runs (results are converted afterwards), so a run can never be re-entered from a
 # finaliser or another thread while the GIL is held. Not for free-threaded (no-GIL) builds.
-# Known limit: libjq has no step budget, so a program that never ends (`repeat(.)` in run_all,
-# `until(false; .)`) blocks its caller.
+# Known limits: libjq has no step budget, so a program that never ends (`repeat(.)` in run_all,
+# `until(false; .)`) blocks its caller; and no memory budget: `[range(1e10)]` grows until
+# libjq's allocator fails, which aborts the process.
 
 include "jq_bridge.pxd"
 
@@ -157,6 +158,9 @@ cdef int jqb_key_to_jv(object key, jv* out) except -1:
     return jqb_str_to_jv(key, out)
 
 
+# Bounds stay checked here: converting an item can run Python code (a dict subclass's items())
+# that shrinks the list being read.
+@cython.boundscheck(True)
 cdef int jqb_sequence_to_jv(object sequence, jv* out, int depth) except -1:
     cdef Py_ssize_t count = len(sequence)
     cdef Py_ssize_t i

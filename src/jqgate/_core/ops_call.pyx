@@ -4,22 +4,8 @@
 
 from urllib.parse import urlsplit as _urlsplit
 
+_PROXY_INPUTS = ("http_proxy", "https_proxy", "proxy_auth_username", "proxy_auth_password")
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
-_exchange_type = None
-
-
-cdef object ops_new_exchange():
-    """The compiled pool's ClientExchange when built into this module, else the reference
-    client's Exchange (same fields; used until the pool lands and by tests without it)."""
-    global _exchange_type
-    if _exchange_type is None:
-        _exchange_type = globals().get("ClientExchange")
-        if _exchange_type is None:
-            from jqgate.reference.client import Exchange
-            _exchange_type = Exchange
-    return _exchange_type()
-
-
 cdef tuple ops_parse_url(object url):
     """A runtime `url` input -> (scheme, host, port, path, host_header); invalid -> failure."""
     if type(url) is not str:
@@ -40,11 +26,16 @@ cdef tuple ops_parse_url(object url):
     return u.scheme, host, port or default, path, u.query, hh
 
 
-cdef object ops_call_exchange(CompiledOp op, dict fields):
+cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
     """-> a filled exchange (request fields only). Raises EngineNodeError."""
     p = op.params
     cdef list out
     cdef str k, request_target
+    for k in _PROXY_INPUTS:
+        if fields.get(k) is not None:
+            # Sending the request directly would bypass the egress proxy the flow asked for.
+            raise EngineNodeError('input "%s": forward proxies are not supported by this gateway'
+                                  % k)
     url_in = fields.get("url")
     if url_in is not None:
         scheme, host, port, path, query, host_header = ops_parse_url(url_in)
@@ -76,7 +67,7 @@ cdef object ops_call_exchange(CompiledOp op, dict fields):
         out.append((b"Content-Type", (<str>ct).encode()))
     if data is not None:
         out.append((b"Content-Length", str(len(<bytes>data)).encode()))
-    ex = ops_new_exchange()
+    cdef ClientExchange ex = ClientExchange()   # the compiled pool's exchange (http_client.pyx)
     ex.scheme = scheme
     ex.host = host
     ex.port = port
@@ -91,9 +82,9 @@ cdef object ops_call_exchange(CompiledOp op, dict fields):
     return ex
 
 
-cdef str ops_exchange_url(object ex):
+cdef str ops_exchange_url(ClientExchange ex):
     """For the trace's dispatch event."""
-    return "%s://%s:%s%s" % (ex.scheme, ex.host, ex.port, values_to_str(ex.target))
+    return "%s://%s:%d%s" % (ex.scheme, ex.host, ex.port, values_to_str(ex.target))
 
 
 cdef tuple ops_call_outputs(object status, list headers, object body):

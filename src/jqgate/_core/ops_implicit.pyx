@@ -12,30 +12,34 @@ cdef object ops_http_version_number(object v):
 
 
 cdef object ops_request_body(RequestView req):
-    if req.body is None:
+    body = req.body
+    if body is None:
         return None
+    if type(body) is not bytes:              # bytearray / memoryview from the server
+        body = bytes(body)
     if values_is_json_ct(values_header_get(req.headers, "content-type")):
-        return values_decode_json(req.body, "request body")
-    return values_body_text(req.body)        # D9: form / multipart / text stay a raw string
+        return values_decode_json(body, "request body")
+    return values_body_text(body)            # D9: form / multipart / text stay a raw string
 
 
 cdef object ops_request_field(RequestView req, str field):
     if field == "headers":
         return values_header_map(req.headers)
     if field == "query":
-        return values_decode_query(req.query)
+        return values_decode_query(values_to_str(req.query or ""))
     if field == "body":
         return ops_request_body(req)
+    # the server may hand over raw bytes from the parser: JSON values are text
     if field == "path":
-        return req.path
+        return values_to_str(req.path)
     if field == "raw_path":
-        return req.raw_path
+        return values_to_str(req.raw_path)
     if field == "port":
         return req.server_port
     if field == "method":
-        return req.method
+        return values_to_str(req.method)
     if field == "scheme":
-        return req.scheme
+        return values_to_str(req.scheme)
     if field == "version":
         return ops_http_version_number(req.http_version)
     raise EngineNodeError("request has no field %r" % field)

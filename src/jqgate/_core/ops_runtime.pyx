@@ -1,5 +1,5 @@
 # The node types whose semantics live in plain Python (jqgate.runtime: cache, xml_to_json,
-# json_to_xml, jwt_*, vault) and `branch`. They are not on the seed flow's hot path, so the core
+# json_to_xml, jwt_*, vault). They are not on the seed flow's hot path, so the core
 # calls the same functions as the reference executor; this file only adapts the calling
 # convention (slots, trace, errors) and, for a cache on Redis, the async completion: the
 # coroutine runs as an asyncio task whose done-callback resumes the plan through the same path
@@ -10,7 +10,6 @@ import asyncio as _asyncio
 
 from jqgate.runtime.errors import NodeFailure as _NodeFailure
 from jqgate.runtime.ops import AsyncResult as _RuntimeAsyncResult
-from jqgate.runtime.ops import branch_condition as _branch_condition
 from jqgate.runtime.ops import run_async as _runtime_run_async
 from jqgate.runtime.ops import run_sync as _runtime_run_sync
 from jqgate.runtime.ops import sensitive_values as _sensitive_values
@@ -47,11 +46,6 @@ cdef int ops_runtime_run(PlanRun run, CompiledOp op, dict fields, object self_va
     """Run one op; 1 when it went async (it completes from its callback), else 0."""
     cdef _RuntimeWaiter waiter
     try:
-        if op.kind == OPK_BRANCH:
-            ops_branch_decide(run, op, _branch_condition(self_value))
-            if run.tracing:
-                run.trace.complete(op.node, [trace_value("$self", self_value)])
-            return 0
         if op.is_async:
             task = _asyncio.ensure_future(_runtime_run_async(op.kind_name, op.params, fields))
             waiter = _RuntimeWaiter()
@@ -85,7 +79,12 @@ cdef int ops_runtime_remember(PlanRun run, list values) except -1:
     return 0
 
 
-cdef int ops_runtime_async_done(PlanRun run, CompiledOp op, object result) except -1:
+cdef int ops_runtime_async_done(PlanRun run, int i, object result) except -1:
+    cdef CompiledOp op = <CompiledOp>run.cp.ops[i]
+    run.pending_calls -= 1
+    run.exchanges[i] = None
+    if run.tracing:
+        run.trace.resume(op.node)
     if result.error is not None:
         run._fail(op, result.error, None)
         return 0

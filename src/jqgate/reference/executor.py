@@ -29,9 +29,9 @@ from jqgate.plan import (OP_REQUEST, OP_RESPONSE, OP_SERVICE_REQUEST, OP_SERVICE
 from jqgate.reference import nodes as N
 from jqgate.reference.properties import property_get, property_set
 from jqgate.reference.request import DEFAULT_ENV
-from jqgate.reference.trace import (NODE_CANCELED, NODE_PENDING, NODE_RUNNING, NODE_SKIPPED, Trace,
+from jqgate.reference.trace import (NODE_CANCELED, NODE_PENDING, NODE_RUNNING, Trace,
                                     trace_requested, trace_value)
-from jqgate.reference.values import BadJson, NodeError, convert, to_wire
+from jqgate.reference.values import BadJson, NodeError, convert, to_wire, type_name
 from jqgate.runtime import ops as R
 from jqgate.runtime.errors import NodeFailure
 from jqgate.runtime.vault import mask
@@ -43,6 +43,7 @@ RUN_PENDING = 1
 
 # op states
 PENDING, RUNNING, COMPLETE, ERROR, CANCELED, SKIPPED = range(6)
+SINKS = (OP_SERVICE_REQUEST, OP_RESPONSE)
 
 GENERIC_ERROR_MESSAGE = "An unexpected error occurred"
 
@@ -163,9 +164,26 @@ class PlanRun:
             self._finish_response()
 
     def _deps_complete(self, i):
-        # SKIPPED counts as done: only sinks wait on a skipped op (every other dependent of a
-        # skipped op is skipped with it, D2)
-        return all(self.state[d] in (COMPLETE, SKIPPED) for d in self.plan.ops[i].deps)
+        op = self.plan.ops[i]
+        if op.kind in SINKS:                 # sinks wait for the window; skipped ops count as done
+            return all(self.state[d] in (COMPLETE, SKIPPED) for d in op.deps)
+        return all(self.state[d] == COMPLETE for d in op.deps)
+
+    def _skip(self, i, why=None):
+        """A branch did not choose op i (§5.6): it never runs, nor do the ops fed by it (D2)."""
+        if self.state[i] != PENDING:
+            return
+        self.state[i] = SKIPPED
+        op = self.plan.ops[i]
+        for _, slot in op.out_fields:        # a skipped static's constants must not reach a sink
+            self.slots[slot] = None
+        if op.out_self >= 0:
+            self.slots[op.out_self] = None
+        if self.trace:
+            self.trace.skip(op.node, why)
+        for d in op.dependents:
+            if self.plan.ops[d].kind not in SINKS:
+                self._skip(d)
 
     def _start_op(self, i, running):
         op = self.plan.ops[i]
@@ -261,9 +279,6 @@ class PlanRun:
             return {}, property_get(self, p)
         if kind in R.SINK_KINDS:
             R.xml_body_headers(op.inputs, self.plan.xml_slots, fields)
-        if kind == "branch":
-            self._decide(op, R.branch_condition(self_value))
-            return {}, None
         if kind in R.RUNTIME_KINDS:
             try:
                 outputs, self_out = R.run_sync(kind, p, fields, self_value)
@@ -288,6 +303,13 @@ class PlanRun:
             outputs = {f: N.service_response_field(st, hd, bd, f) for f, _ in op.out_fields}
             self_out = N.service_response_object(st, hd, bd) if op.out_self >= 0 else None
             return outputs, self_out
+        if kind == "branch":
+            if not isinstance(self_value, bool):
+                raise NodeError("branch input must be a boolean, got %s" % type_name(self_value))
+            why = [trace_value("$self", self_value)] if self.trace else None
+            for j in (p.else_ops if self_value else p.then_ops):
+                self._skip(j, why)
+            return {}, None
         if kind == OP_RESPONSE:
             if self.tracing:                 # the trace replaces the body: §4.4, C20f
                 self.state[op.index] = SKIPPED
@@ -336,33 +358,6 @@ class PlanRun:
         except asyncio.CancelledError:
             ex.cancel()                      # D13: close the connection, no callback
             raise
-
-    # ------------------------------------------------------------------ branches (§5.6, D2)
-
-    def _decide(self, op, condition):
-        p = op.params
-        name = self.plan.nodes[op.node].name
-        for i in (p.else_ops if condition else p.then_ops):
-            self._skip(i, name, condition)
-
-    def _skip(self, i, branch, condition):
-        """Skip op i and, recursively, every dependent except the sinks (which just stop
-        waiting for it): a skipped branch's members and the data dependents (D2)."""
-        if self.state[i] != PENDING:
-            return
-        op = self.plan.ops[i]
-        self.state[i] = SKIPPED
-        for _, slot in op.out_fields:        # a skipped static must not feed a sink
-            self.slots[slot] = None
-        if op.out_self >= 0:
-            self.slots[op.out_self] = None
-        if self.trace:
-            self.trace.status[op.node] = NODE_SKIPPED
-            self.trace.event(op.node, "skip", [trace_value("branch", branch),
-                                               trace_value("condition", condition)])
-        for d in op.dependents:
-            if self.plan.ops[d].kind not in (OP_SERVICE_REQUEST, OP_RESPONSE):
-                self._skip(d, branch, condition)
 
     def _finish_call(self, i, ex):
         op = self.plan.ops[i]

@@ -13,7 +13,8 @@ from jqgate.reference.values import (FRAMING, BadJson, NodeError, decode_body_te
                                      decode_json_body, decode_query, encode_body, encode_query,
                                      header_entries, header_get, header_map,
                                      is_form_content_type, is_json_content_type, patch_get,
-                                     patch_has, patch_headers, response_header_map, type_name)
+                                     patch_has, patch_headers, response_header_map, to_str,
+                                     type_name)
 
 # Input fields of the nodes whose node-wise input is an object (any -> object delivers the
 # matching keys to these fields, §3.4).
@@ -44,6 +45,7 @@ def request_body_value(req):
     body = req.body
     if body is None:
         return None
+    body = bytes(body)
     if is_json_content_type(header_get(req.headers, "content-type")):
         return decode_json_body(body, "request body")
     return decode_body_text(body)   # D9: form / multipart / text stay a raw string
@@ -55,17 +57,17 @@ def request_field(req, field: str):
     if field == "headers":
         return header_map(req.headers)
     if field == "query":
-        return decode_query(req.query)
+        return decode_query(to_str(req.query or ""))
     if field == "path":
-        return req.path
+        return to_str(req.path)
     if field == "raw_path":
-        return req.raw_path
+        return to_str(req.raw_path)
     if field == "port":
         return req.server_port
     if field == "method":
-        return req.method
+        return to_str(req.method)
     if field == "scheme":
-        return req.scheme
+        return to_str(req.scheme)
     if field == "version":
         return http_version_number(req.http_version)
     raise NodeError("request has no field %r" % field)
@@ -156,6 +158,10 @@ IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 
 def call_request(params, fields: dict):
     """-> (CallTarget, request target str, [(name, value)], body bytes | None)."""
+    for k in ("http_proxy", "https_proxy", "proxy_auth_username", "proxy_auth_password"):
+        if fields.get(k) is not None:
+            # sending directly would bypass the egress proxy the flow asked for
+            raise NodeError('input "%s": forward proxies are not supported by this gateway' % k)
     url_in = fields.get("url")
     target = parse_call_url(url_in) if url_in is not None else params.url
     if target is None:

@@ -6,8 +6,7 @@ compiled core and the reference executor run literally the same node code:
 
 `fields` are the gathered input fields, `self_value` the node-wise input (None when the type's
 node-wise input is an object split into `fields`). `outputs` maps output field -> value and
-`self_out` is the node-wise output. `branch` is not here: deciding is trivial
-(`branch_condition`) and skipping is executor state.
+`self_out` is the node-wise output. `branch` is not here: skipping is executor state.
 """
 from __future__ import annotations
 
@@ -23,14 +22,6 @@ RUNTIME_KINDS = frozenset(("cache", "xml_to_json", "json_to_xml", "jwt_decode", 
                            "jwt_verify", "vault"))
 SINK_KINDS = frozenset(("exit", "service_request", "response"))
 XML_CONTENT_TYPE = "application/xml"
-
-
-def branch_condition(value) -> bool:
-    """§5.6: the condition must be a boolean at run time; anything else (null too) fails."""
-    if value is True or value is False:
-        return value
-    from jqgate.runtime.xml_nodes import _type_name
-    raise NodeFailure("branch condition must be a boolean, got %s" % _type_name(value))
 
 
 def run_sync(kind: str, params, fields: dict, self_value):
