@@ -83,3 +83,29 @@ def test_condition_type_checked_at_load_time_when_known():
             {"name": "C", "type": "static", "values": {"v": "yes"}},
             {"name": "B", "type": "branch", "input": "C.v", "then": ["X"]},
             {"name": "X", "type": "jq", "jq": "1"}])
+
+
+# ------------------------------------------------------------------ optional libraries (extras)
+
+def test_missing_extras_are_config_errors(monkeypatch):
+    from jqgate.compiler import runtime_checks
+    monkeypatch.setattr(runtime_checks, "module_available", lambda name: False)
+    with pytest.raises(ConfigError) as err:
+        jqgate.compile({"resources": {"cache": {"strategy": "redis"}}, "nodes": [
+            {"name": "X", "type": "xml_to_json", "attributes_name_prefix": "@", "input": "request.body"},
+            {"name": "D", "type": "jwt_decode", "input": "request.body"},
+            {"name": "C", "type": "cache", "inputs": {"key": "request.path"}}]})
+    text = str(err.value)
+    assert "jqgate[xml]" in text and "jqgate[jwt]" in text and "jqgate[redis]" in text
+
+
+def test_loading_a_redis_cache_config_does_not_import_redis():
+    """changelog 3.14.0.0: the cache node loaded the Redis module at config time."""
+    import subprocess
+    import sys
+    code = ("import sys, jqgate; jqgate.compile({'resources': {'cache': {'strategy': 'redis'}}, "
+            "'nodes': [{'name': 'C', 'type': 'cache', 'inputs': {'key': 'request.path'}}]}); "
+            "print('redis' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
