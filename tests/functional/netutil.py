@@ -11,6 +11,10 @@ at the server side. Behaviour is chosen by the request path:
   /status/NNN      empty answer with that status
   /big/N           N bytes of body, written in 64 KiB pieces (respecting flow control)
   /stall           reads the request, never answers
+  /hugehead        an answer whose head never fits a sane limit
+  /delay/S         answers after S seconds
+  /hop             an answer carrying hop-by-hop headers
+  /early           answers 413 as soon as the head arrives, before the body
   /reset           resets the connection without answering
   /halfreset       sends a head and half a body, then resets
 """
@@ -35,8 +39,12 @@ def free_port() -> int:
 class LoopThread:
     """An asyncio loop running in a daemon thread; `call(coro)` runs a coroutine on it."""
 
-    def __init__(self):
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, use_uvloop=False):
+        if use_uvloop:
+            import uvloop
+            self.loop = uvloop.new_event_loop()
+        else:
+            self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
@@ -83,10 +91,16 @@ class _UpstreamProtocol(asyncio.Protocol):
     def on_header(self, name, value):
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
+    def on_headers_complete(self):
+        if self.url == b"/early":      # answers before reading the body
+            self.transport.write(b"HTTP/1.1 413 Too Big\r\nContent-Length: 0\r\n\r\n")
+
     def on_body(self, body):
         self.body.append(body)
 
     def on_message_complete(self):
+        if self.url == b"/early":
+            return
         self.server.requests += 1
         body = b"".join(self.body)
         method = self.parser.get_method()
@@ -118,6 +132,18 @@ class _UpstreamProtocol(asyncio.Protocol):
             return
         elif path == "/stall":
             return
+        elif path == "/hugehead":
+            t.write(b"HTTP/1.1 200 OK\r\n" + b"X-Junk: " + b"j" * 200000 + b"\r\n\r\n")
+        elif path.startswith("/delay/"):
+            delay = float(path.rsplit("/", 1)[1])
+            asyncio.get_running_loop().call_later(
+                delay, lambda: t.is_closing() or t.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\ndelayed"))
+            return
+        elif path == "/hop":
+            t.write(b"HTTP/1.1 200 OK\r\nConnection: X-Secret, keep-alive\r\nX-Secret: s\r\n"
+                    b"Keep-Alive: timeout=5\r\nUpgrade: h2c\r\nTrailer: X-T\r\n"
+                    b"Via: 1.0 other\r\nContent-Length: 3\r\n\r\nhop")
         elif path == "/reset":
             _reset(t)
             return
@@ -193,8 +219,9 @@ class Upstream:
 
 class FaultProxy:
     """A TCP proxy on loopback between a client and `target_port`, whose behaviour tests flip:
-    mode "pass" forwards; "stall" swallows client bytes; "reset_after_head" forwards the
-    upstream's first bytes then resets the client side. reset_all() resets every connection."""
+    mode "pass" forwards; "stall" swallows client bytes; "reset_in_head" forwards the
+    upstream's first 10 bytes (inside the status line) then resets the client side.
+    reset_all() resets every connection."""
 
     def __init__(self, target_port: int):
         self.target_port = target_port
@@ -226,8 +253,8 @@ class FaultProxy:
                         break
                     if self.mode == "stall":
                         continue
-                    if upstream_to_client and self.mode == "reset_after_head":
-                        writer.write(data[: max(1, len(data) // 2)])
+                    if upstream_to_client and self.mode == "reset_in_head":
+                        writer.write(data[:10])
                         await writer.drain()
                         _reset(cwriter.transport)
                         uwriter.close()
@@ -279,3 +306,115 @@ def raw_request(port: int, data: bytes, timeout: float = 10.0, read_until_close=
         except socket.timeout:
             pass
         return b"".join(chunks)
+
+
+class ServerThread:
+    """jqgate's HTTP server (the compiled protocol) on uvloop in a thread, on a free port."""
+
+    def __init__(self, handler, **settings):
+        from jqgate._core import core
+        self.core = core
+        self.lt = LoopThread(use_uvloop=True)
+        self.settings = core.ServerSettings(handler, **settings)
+        self.port = free_port()
+        self.lt.call(self._start())
+
+    async def _start(self):
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: self.core.HttpServerProtocol(self.settings, loop), "127.0.0.1", self.port,
+            backlog=2048)
+
+    def stop(self):
+        async def stop():
+            self.server.close()
+            for p in list(self.settings.connections):
+                if p.transport is not None:
+                    p.transport.close()
+        self.lt.call(stop())
+        self.lt.stop()
+
+
+class _RespCollector:
+    def __init__(self):
+        self.out = []
+        self.cur = None
+        self.parser = None
+
+    def on_message_begin(self):
+        self.cur = {"headers": [], "body": b"", "status": 0}
+
+    def on_header(self, name, value):
+        self.cur["headers"].append((name, value))
+
+    def on_headers_complete(self):
+        self.cur["status"] = self.parser.get_status_code()
+
+    def on_body(self, body):
+        self.cur["body"] += body
+
+    def on_message_complete(self):
+        self.out.append(self.cur)
+
+
+def parse_responses(data: bytes):
+    """Split raw bytes into responses: [{"status", "headers", "body"}]; a trailing partial
+    (close-delimited) response counts too."""
+    c = _RespCollector()
+    c.parser = httptools.HttpResponseParser(c)
+    try:
+        c.parser.feed_data(data)
+    except httptools.HttpParserError:
+        pass
+    if c.cur is not None and (not c.out or c.out[-1] is not c.cur):
+        c.out.append(c.cur)
+    return c.out
+
+
+def header(resp, name):
+    name = name.lower().encode() if isinstance(name, str) else name.lower()
+    for k, v in resp["headers"]:
+        if k.lower() == name:
+            return v
+    return None
+
+
+class GatewayThread:
+    """The whole gateway (jqgate.server_main.start) on uvloop in a thread, on a free port."""
+
+    def __init__(self, config, **kw):
+        from jqgate.server_main import start
+        self.lt = LoopThread(use_uvloop=True)
+        self.running = self.lt.call(start(config, "127.0.0.1", 0, **kw))
+        self.port = self.running.port
+
+    def stop(self):
+        self.lt.call(self.running.close(1.0))
+        self.lt.stop()
+
+
+def make_config(upstream_port=None, *, routes=None, services=None, upstreams=None, **svc):
+    """A GatewayConfig with one service `svc` (to 127.0.0.1:upstream_port unless `host` is
+    given) and, by default, one catch-all route to it."""
+    from jqgate.config.model import GatewayConfig, Route, Service
+    if services is None:
+        opts = dict(name="svc", id="svc-id", protocol="http", host="127.0.0.1",
+                    port=upstream_port, path=None)
+        opts.update(svc)
+        services = [Service(**opts)]
+    if routes is None:
+        routes = [Route(name="all", id="route-all", service_id=services[0].id, paths=["/"])]
+    return GatewayConfig(services=services, routes=routes, upstreams=upstreams or [])
+
+
+def http_get(port, path="/", headers=None, method="GET", body=None, timeout=30):
+    """One request with http.client; returns (status, headers dict lower-cased, body)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        c.close()

@@ -352,3 +352,60 @@ def test_https_verification(tmp_path):
         assert again.reused
     finally:
         up.stop()
+
+
+def test_send_on_closed_pool_reports_an_error(upstream):
+    async def main():
+        pool = ConnectionPool(asyncio.get_running_loop())
+        pool.close()
+        calls = []
+        pool.send(exchange(upstream.port), calls.append)
+        return calls
+    calls = run(main())
+    assert len(calls) == 1 and calls[0].error_kind == core.ERR_CONNECT
+
+
+def test_early_response_to_unfinished_streamed_body_not_pooled(upstream):
+    async def main():
+        pool = ConnectionPool(asyncio.get_running_loop())
+        ex = exchange(upstream.port, b"/early", b"POST", stream_body=True,
+                      headers=[(b"Content-Length", b"100")])
+        fut = fetch(pool, ex)
+        ex.write(b"x" * 10)            # the upstream answers before the body is complete
+        ex = await fut
+        ex.write(b"y" * 90)            # late writes after completion are ignored
+        ex.write_eof()
+        await asyncio.sleep(0.05)
+        st = pool.stats
+        nxt = await fetch(pool, exchange(upstream.port))
+        pool.close()
+        return ex, st, nxt
+    ex, st, nxt = run(main())
+    assert ex.status == 413
+    assert st["idle"] == 0 and st["open"] == 0   # the half-sent connection was not pooled
+    assert nxt.status == 200 and not nxt.reused
+
+
+def test_request_connection_close_is_not_pooled(upstream):
+    async def main():
+        pool = ConnectionPool(asyncio.get_running_loop())
+        ex = await fetch(pool, exchange(upstream.port, headers=[(b"Connection", b"close")]))
+        st = pool.stats
+        pool.close()
+        return ex, st
+    ex, st = run(main())
+    assert ex.status == 200 and st["idle"] == 0
+
+
+def test_response_limits(upstream):
+    async def main():
+        pool = ConnectionPool(asyncio.get_running_loop(), max_header_bytes=65536)
+        a = await fetch(pool, exchange(upstream.port, b"/hugehead"))
+        b = await fetch(pool, exchange(upstream.port, b"/big/100000", max_body=50000))
+        c = await fetch(pool, exchange(upstream.port, b"/big/100000", max_body=200000))
+        pool.close()
+        return a, b, c
+    a, b, c = run(main())
+    assert a.error_kind == core.ERR_PROTOCOL and "head too large" in a.error
+    assert b.error_kind == core.ERR_PROTOCOL and "over 50000" in b.error
+    assert c.status == 200 and len(c.body) == 100000

@@ -6,7 +6,10 @@ matching .pxd files so calls between them are C calls.
 """
 
 include "jq_bridge.pyx"
+include "http_write.pyx"
 include "http_client.pyx"
+include "http_server.pyx"
+include "http_proxy.pyx"
 
 # the engine: values and request view first, then the plan, trace, node ops and the executor
 include "values.pyx"
@@ -19,3 +22,4 @@ include "ops_call.pyx"
 include "executor.pyx"
 include "ops_property.pyx"
 include "ops_runtime.pyx"
+include "datakit_handler.pyx"

@@ -58,6 +58,10 @@ cdef object _METHOD_HEAD = b"HEAD"
 cdef frozenset _BODY_METHODS = frozenset([b"POST", b"PUT", b"PATCH"])
 
 
+class _ClientLimit(Exception):
+    """Raised from a parser callback to stop reading a response that is over a limit."""
+
+
 cdef class ResponseSink:
     """Receives a streamed response (set ex.sink before send()). Subclass in Cython.
 
@@ -69,6 +73,10 @@ cdef class ResponseSink:
         pass
 
     cdef void on_data(self, ClientExchange ex, bytes data):
+        pass
+
+    cdef void on_flush(self, ClientExchange ex):
+        """End of one read from the upstream socket: a good moment to write what was relayed."""
         pass
 
 
@@ -98,6 +106,7 @@ cdef class ClientExchange:
     cdef public double connect_timeout   # for opening a connection; 0 = bounded by timeout only
     cdef public double read_timeout      # max gap between response bytes; 0 = none
     cdef public double write_timeout     # max time the socket may stay full; 0 = none
+    cdef public long long max_body       # buffered response body limit; 0 = none
     cdef public bint ssl_verify
     cdef public object server_hostname
     cdef public bint idempotent
@@ -118,9 +127,12 @@ cdef class ClientExchange:
     cdef object _key
     cdef bytes _head
     cdef object _timer
+    cdef object _wait_timer     # bounds the wait for a connection when there is no total
     cdef list _pending          # body chunks waiting for a connection / for the socket
     cdef Py_ssize_t _pending_size
     cdef bint _eof_pending
+    cdef bint _body_ended       # write_eof() was called (stream_body mode)
+    cdef bint _close_after      # the request said Connection: close
     cdef bint _body_started     # some body bytes went to a socket: no replay possible
     cdef bint _done
     cdef bint _cancelled
@@ -182,6 +194,7 @@ cdef class ClientExchange:
 
     def write_eof(self):
         """End the streamed request body."""
+        self._body_ended = True
         if self._done:
             return
         if self._conn is not None and self._pending is None:
@@ -214,6 +227,14 @@ cdef class ClientExchange:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._wait_timer is not None:
+            self._wait_timer.cancel()
+            self._wait_timer = None
+
+    def _on_wait_timeout(self):
+        self._wait_timer = None
+        if not self._done and self._conn is None:
+            self._finish(CERR_TIMEOUT, "timed out waiting for a connection")
 
     cdef void _finish(self, int kind, str message):
         """Complete the exchange (success when kind == 0) and call the callback once."""
@@ -284,6 +305,7 @@ cdef class ConnectionPool:
     cdef object loop
     cdef public int max_per_host
     cdef public double idle_timeout
+    cdef public Py_ssize_t max_header_bytes
     cdef dict _slots
     cdef object _sweeper
     cdef object _ssl_verify_ctx
@@ -295,8 +317,10 @@ cdef class ConnectionPool:
     cdef public long long n_requests
     cdef set _all
 
-    def __init__(self, loop, max_per_host=256, idle_timeout=60.0, ssl_context=None):
+    def __init__(self, loop, max_per_host=256, idle_timeout=60.0, ssl_context=None,
+                 max_header_bytes=65536):
         self.loop = loop
+        self.max_header_bytes = max_header_bytes
         self.max_per_host = max_per_host
         self.idle_timeout = idle_timeout
         self._slots = {}
@@ -319,8 +343,6 @@ cdef class ConnectionPool:
                 "requests": self.n_requests, "waiting": n_wait}
 
     cpdef send(self, ClientExchange ex, callback):
-        if self._closed:
-            raise RuntimeError("connection pool is closed")
         ex._pool = self
         ex._callback = callback
         ex._done = False
@@ -333,6 +355,8 @@ cdef class ConnectionPool:
         ex._body_started = False
         ex._pending_size = 0
         ex._eof_pending = False
+        ex._body_ended = False
+        ex._close_after = False
         ex._producer_paused = False
         self.n_requests += 1
         try:
@@ -344,6 +368,9 @@ cdef class ConnectionPool:
             if not isinstance(ex.body, bytes):
                 ex.body = bytes(ex.body)
         ex.headers = []   # from here on `headers` means the response's
+        if self._closed:
+            ex._finish(CERR_CONNECT, "connection pool is closed")
+            return
         if ex.timeout > 0:
             ex._timer = self.loop.call_later(ex.timeout, ex._on_total_timeout)
         ex._key = self._key_for(ex)
@@ -389,11 +416,11 @@ cdef class ConnectionPool:
                     conn._start(ex, True)
                     return
                 conn._close()
+        slot.waiters.append(ex)
+        if ex.connect_timeout > 0 and ex._wait_timer is None:
+            ex._wait_timer = self.loop.call_later(ex.connect_timeout, ex._on_wait_timeout)
         if slot.n_open < self.max_per_host or ex._fresh_only:
-            slot.waiters.append(ex)
             self._open(slot, ex.connect_timeout)
-        else:
-            slot.waiters.append(ex)
 
     cdef void _open(self, _HostSlot slot, double connect_timeout):
         slot.n_open += 1
@@ -479,6 +506,8 @@ cdef class ConnectionPool:
                 conn._close()
             if slot.idle:
                 any_idle = True
+            elif slot.n_open == 0 and not slot.waiters:
+                del self._slots[slot.key]     # hosts seen once don't accumulate
         if any_idle and not self._closed:
             self._sweeper = self.loop.call_later(self.idle_timeout / 2 + 0.01, self._sweep)
 
@@ -525,7 +554,9 @@ cdef bytes _client_build_head(ClientExchange ex):
             if not ex.stream_body:
                 continue
             has_te = True
-        if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name:
+        elif lname == b"connection" and value.lower().find(b"close") >= 0:
+            ex._close_after = True      # the caller asked the peer to close: never pool it
+        if write_has_crlf(value) or write_has_crlf(name):
             raise ValueError("CR/LF in header %r" % (name,))
         parts.append(name)
         parts.append(b": ")
@@ -570,7 +601,11 @@ cdef class ClientConnection:
     cdef bint write_paused
     cdef list resp_headers
     cdef list body_parts
+    cdef Py_ssize_t head_bytes  # bytes read before the response head was complete
+    cdef long long body_size
     cdef object gap_timer
+    cdef double gap_fire_at
+    cdef bint parser_dirty      # the parser can't take the next response (after HEAD)
     cdef double last_activity
 
     def __init__(self, ConnectionPool pool, _HostSlot slot):
@@ -670,6 +705,8 @@ cdef class ClientConnection:
             return
         self.got_bytes = True
         self.last_activity = self.pool.loop.time()
+        if not self.headers_done:
+            self.head_bytes += len(data)
         try:
             self.parser.feed_data(data)
         except _httptools.HttpParserUpgrade:
@@ -677,10 +714,18 @@ cdef class ClientConnection:
             return
         except _httptools.HttpParserError as e:
             if self.ex is ex and not ex._done:
-                self._fail_current(CERR_PROTOCOL, "invalid response from upstream: %s" % (e,))
+                cause = e.__context__
+                self._fail_current(CERR_PROTOCOL, str(cause) if isinstance(cause, _ClientLimit)
+                                   else "invalid response from upstream: %s" % (e,))
+            return
+        if not self.headers_done and self.head_bytes > self.pool.max_header_bytes \
+                and self.ex is ex:
+            self._fail_current(CERR_PROTOCOL, "upstream response head too large")
             return
         if self.head_request and self.headers_done and self.ex is ex:
             self._complete(ex, self.parser.should_keep_alive())
+        elif ex.sink is not None and self.ex is ex:
+            ex.sink.on_flush(ex)
 
     # -- httptools callbacks ---------------------------------------------------------------
 
@@ -688,7 +733,8 @@ cdef class ClientConnection:
         self.ex.reason = status
 
     def on_header(self, bytes name, bytes value):
-        self.resp_headers.append((name, value))
+        if not self.headers_done:       # trailers of a chunked body are dropped
+            self.resp_headers.append((name, value))
 
     def on_headers_complete(self):
         cdef ClientExchange ex = self.ex
@@ -716,6 +762,9 @@ cdef class ClientConnection:
         if ex.sink is not None:
             ex.sink.on_data(ex, body)
         else:
+            self.body_size += len(body)
+            if ex.max_body > 0 and self.body_size > ex.max_body:
+                raise _ClientLimit("upstream response body over %d bytes" % ex.max_body)
             self.body_parts.append(body)
 
     def on_message_complete(self):
@@ -731,6 +780,9 @@ cdef class ClientConnection:
     # -- exchange handling -----------------------------------------------------------------
 
     cdef void _start(self, ClientExchange ex, bint reused):
+        if ex._wait_timer is not None:
+            ex._wait_timer.cancel()
+            ex._wait_timer = None
         self.state = CONN_BUSY
         self.ex = ex
         ex._conn = self
@@ -744,11 +796,17 @@ cdef class ClientConnection:
         self.head_request = ex.method == _METHOD_HEAD
         self.resp_headers = []
         self.body_parts = []
-        self.parser = _httptools.HttpResponseParser(self)
+        self.head_bytes = 0
+        self.body_size = 0
+        if self.parser is None or self.parser_dirty:
+            # One parser per connection: llhttp resets itself between messages, and building
+            # a parser costs several failed attribute lookups.
+            self.parser = _httptools.HttpResponseParser(self)
+            self.parser_dirty = False
         self.last_activity = self.pool.loop.time()
         self.chunked_out = False
         if ex.stream_body:
-            self.chunked_out = b"Transfer-Encoding: chunked\r\n" in ex._head
+            self.chunked_out = ex._head.find(b"Transfer-Encoding: chunked\r\n") >= 0
             self.transport.write(ex._head)
             if ex._pending is not None:
                 pending = ex._pending
@@ -785,9 +843,17 @@ cdef class ClientConnection:
             self.transport.write(b"0\r\n\r\n")
 
     cdef void _arm_gap_timer(self, ClientExchange ex):
+        """The timer stays armed across exchanges and is re-checked against timestamps when
+        it fires; it is only moved when this exchange needs an earlier check."""
         cdef double gap = ex.read_timeout
         if ex.write_timeout > 0 and (gap <= 0 or ex.write_timeout < gap):
             gap = ex.write_timeout
+        cdef double want = self.last_activity + gap
+        if self.gap_timer is not None:
+            if self.gap_fire_at <= want:
+                return
+            self.gap_timer.cancel()
+        self.gap_fire_at = want
         self.gap_timer = self.pool.loop.call_later(gap, self._on_gap_timer)
 
     cdef void _stop_gap_timer(self):
@@ -806,15 +872,16 @@ cdef class ClientConnection:
             else ex.read_timeout
         if limit <= 0:
             limit = ex.write_timeout
-        cdef double left = self.last_activity + limit - self.pool.loop.time()
+        cdef double now = self.pool.loop.time()
+        cdef double left = self.last_activity + limit - now
         if left <= 0:
             self._fail_current(CERR_TIMEOUT, "upstream %s timed out" % (
                 "write" if self.write_paused else "read"))
             return
+        self.gap_fire_at = now + left
         self.gap_timer = self.pool.loop.call_later(left, self._on_gap_timer)
 
     cdef void _complete(self, ClientExchange ex, bint keep_alive):
-        self._stop_gap_timer()
         self.ex = None
         self.n_served += 1
         if ex.sink is None:
@@ -823,10 +890,13 @@ cdef class ClientConnection:
             ex.body = b""
         self.body_parts = None
         self.resp_headers = None
-        if ex._eof_pending or (ex.stream_body and ex._pending is not None):
+        if ex.stream_body and (not ex._body_ended or ex._eof_pending or ex._pending is not None):
             keep_alive = False   # the response came before the request body ended
+        if ex._close_after:
+            keep_alive = False
         if keep_alive and self.state == CONN_BUSY and not self.pool._closed:
-            self.parser = None
+            if self.head_request:
+                self.parser_dirty = True   # llhttp still expects the body HEAD announced
             ex._finish(CERR_NONE, "")
             if self.state == CONN_BUSY and self.ex is None:
                 self.pool._connection_ready(self)

@@ -392,7 +392,7 @@ _PROBE_DEFINITIONS = "".join(
     "def %s%s: %s%s; " % (name, "(%s)" % "; ".join("p%d" % i for i in range(arity)) if arity else "",
                           _PROBE_PREFIX, name)
     for name, (arities, _) in _FORBIDDEN_BUILTINS.items() for arity in arities
-) + "\n"
+)  # no newline: the program keeps its own line numbers ($__loc__), as it runs with these in front
 _PROBE_HIT = re.compile(re.escape(_PROBE_PREFIX) + r"([A-Za-z_0-9]+)/0 is not defined")
 _IDENT_CHAR = re.compile(r"[A-Za-z0-9_]")
 _BINDING = re.compile(r"\$(?:[a-zA-Z_][a-zA-Z_0-9]*::)*[a-zA-Z_][a-zA-Z_0-9]*")
@@ -501,8 +501,9 @@ def _variables_used(str source):
 
 @cython.boundscheck(True)
 @cython.wraparound(True)
-cdef list jqb_policy_violations(str source):
-    """Messages for everything in a compiled program that DataKit does not allow."""
+cdef list jqb_policy_violations(str source, list messages):
+    """Messages for everything in a program that DataKit does not allow, given libjq's
+    messages from compiling it behind the probe definitions (empty when that compiled)."""
     cdef list problems = []
     first = _first_word(source)
     if first in ("import", "include", "module"):
@@ -510,13 +511,6 @@ cdef list jqb_policy_violations(str source):
                 % first]
     if "ENV" in _variables_used(source):
         problems.append(_ENV_MESSAGE)
-    cdef jq_state* probe = jq_init()
-    if probe == NULL:
-        raise MemoryError("jq_init failed")
-    try:
-        messages = jqb_compile(probe, (_PROBE_DEFINITIONS + source).encode("utf-8"))
-    finally:
-        jq_teardown(&probe)
     hits = []
     for message in messages:
         for name in _PROBE_HIT.findall(message):
@@ -560,16 +554,27 @@ cdef class JqProgram:
         first = _first_word(source)
         if first in ("import", "include", "module"):
             # Refused before compiling: libjq would look for the module on disk.
-            raise JqCompileError(jqb_policy_violations(source))
+            raise JqCompileError(jqb_policy_violations(source, []))
+        # libjq's compile costs ~1-2 ms (it re-parses its builtins each time), so the program is
+        # compiled once, behind the probe definitions: they are unused unless the program calls
+        # a refused builtin, and then their names show in libjq's messages.
+        self._jq = jq_init()
+        if self._jq == NULL:
+            raise MemoryError("jq_init failed")
+        probe_messages = jqb_compile(self._jq, (_PROBE_DEFINITIONS + source).encode("utf-8"))
+        if not probe_messages:
+            if "ENV" in _variables_used(source):
+                raise JqCompileError([_ENV_MESSAGE])
+            return
+        # Failed: compile the program alone so its own errors carry its own positions.
+        jq_teardown(&self._jq)
         self._jq = jq_init()
         if self._jq == NULL:
             raise MemoryError("jq_init failed")
         messages = jqb_compile(self._jq, encoded)
         if messages:
             raise JqCompileError(messages)
-        problems = jqb_policy_violations(source)
-        if problems:
-            raise JqCompileError(problems)
+        raise JqCompileError(jqb_policy_violations(source, probe_messages))
 
     def __dealloc__(self):
         if self._jq != NULL:

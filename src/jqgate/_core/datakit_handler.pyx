@@ -1,0 +1,187 @@
+# The request path with DataKit: route, run the plan's request window, proxy (streaming when no
+# node needs the upstream answer), run the response window, answer.
+#
+#   DataKitHandler(gateway, pool, plans_by_route, **proxy options) is a ProxyHandler whose
+#   handle() looks the matched route's compiled plan up (`plans_by_route[route.id]`, built once
+#   per configuration by jqgate.runtime) and drives a DataKitFlow for it; routes without a plan
+#   go straight to ProxyHandler.proxy.
+#
+#   DataKitFlow, per request (no Task or Future: each step is a callback of the previous one):
+#     1. when the plan reads request.body and the body is still streaming, read it whole
+#        (bounded by the server's body limit) first;
+#     2. PlanRun.start_request_window -> exit / error: answer with the run's response;
+#     3. otherwise patch the proxied request (service_request sink: headers, query, body);
+#     4. no response window: ProxyHandler.proxy streams the upstream answer through;
+#        with one: the upstream answer is taken whole (prepare_upstream_exchange), the response
+#        window runs on it, and the run's final response is sent.
+
+cdef class DataKitHandler(ProxyHandler):
+    cdef public dict plans_by_route         # Route.id -> CompiledPlan
+
+    def __init__(self, gateway, ConnectionPool pool, dict plans_by_route, **proxy_options):
+        ProxyHandler.__init__(self, gateway, pool, **proxy_options)
+        self.plans_by_route = plans_by_route
+
+    cpdef handle(self, HttpRequest req, Responder resp):
+        decision = self.gateway.route(req)
+        if type(decision) is tuple:
+            resp.send_error(decision[0], decision[1])
+            return
+        req.ctx = decision
+        cp = self.plans_by_route.get(decision.route.id)
+        if cp is None:
+            self.proxy(req, resp, decision)
+            return
+        cdef DataKitFlow flow = DataKitFlow()
+        flow.handler = self
+        flow.req = req
+        flow.resp = resp
+        flow.decision = decision
+        flow.cp = cp
+        flow.start()
+
+
+cdef str _dk_text(bytes raw):
+    return raw.decode("latin-1")
+
+
+cdef class DataKitFlow:
+    cdef DataKitHandler handler
+    cdef HttpRequest req
+    cdef Responder resp
+    cdef object decision
+    cdef CompiledPlan cp
+    cdef PlanRun run
+    cdef ClientExchange ex
+
+    cdef void start(self):
+        if self.cp.plan.reads_request_body and self.req.body is None and self.req.body_stream is not None:
+            self.req.body_stream.read_all(self._body_read)
+            return
+        self._run_request_window()
+
+    cdef bint _body_failed(self, body):
+        """The body could not be read whole: answer with what the server recorded."""
+        if body is not None:
+            return False
+        stream = self.req.body_stream
+        status = stream.error_status if stream is not None and stream.error_status else 413
+        self.resp.send_error(status, stream.error if stream is not None and stream.error
+                             else "Request body is larger than the gateway buffers for DataKit")
+        return True
+
+    def _body_read(self, body):
+        if self._body_failed(body):
+            return
+        self.req.body = body
+        self._run_request_window()
+
+    cdef void _run_request_window(self):
+        cdef HttpRequest req = self.req
+        decision = self.decision
+        view = RequestView(
+            method=_dk_text(req.method), path=_dk_text(req.path), raw_path=_dk_text(req.path),
+            query=_dk_text(req.query), headers=req.headers, body=req.body,
+            client_ip=req.client_ip, client_port=req.client_port, server_port=req.server_port,
+            scheme=req.scheme, http_version=req.http_version, request_id=_dk_text(req.request_id),
+            route=decision.route.raw, service=decision.service.service.raw)
+        self.run = PlanRun(self.cp, view, self.handler.pool, {})
+        try:
+            state = self.run.start_request_window(self._request_window_done)
+        except Exception as exc:
+            self._internal_error(exc)
+            return
+        if state == 0:
+            self._request_window_done(self.run)
+
+    def _request_window_done(self, run):
+        cdef PlanRun r = self.run
+        if r.exited:
+            self._send_exit()
+            return
+        self._apply_service_request()
+        if r.needs_response_window:
+            self._fetch_whole_upstream()
+        else:
+            self.handler.proxy(self.req, self.resp, self.decision)
+
+    cdef void _send_exit(self):
+        cdef PlanRun r = self.run
+        headers = [(k.encode("latin-1") if type(k) is str else k,
+                    v.encode("latin-1") if type(v) is str else v)
+                   for k, v in r.exit_headers if k.lower() != "content-length"]
+        body = r.exit_body if r.exit_body is not None else b""
+        self.resp.send(r.exit_status, headers, body)
+
+    cdef void _apply_service_request(self):
+        """The service_request sink's patch onto the request the proxy will send."""
+        cdef PlanRun r = self.run
+        patch = r.service_request
+        if patch.body is not None:
+            self.req.body = patch.body
+        self.req.headers = [(k.encode("latin-1") if type(k) is str else k,
+                             v.encode("latin-1") if type(v) is str else v)
+                            for k, v in r.service_request_headers(self.req.headers)]
+        if patch.query is not None:
+            path = self.decision.target.partition(b"?")[0]
+            self.decision = self.decision.__class__(
+                self.decision.route, self.decision.service,
+                path + (b"?" + patch.query.encode("latin-1") if patch.query else b""),
+                self.decision.host_header, self.decision.forwarded_prefix, self.decision.match)
+            self.req.ctx = self.decision
+
+    cdef void _fetch_whole_upstream(self):
+        if self.req.body is None and self.req.body_stream is not None:
+            self.req.body_stream.read_all(self._body_read_for_upstream)
+            return
+        self._send_upstream()
+
+    def _body_read_for_upstream(self, body):
+        if self._body_failed(body):
+            return
+        self.req.body = body
+        self._send_upstream()
+
+    cdef void _send_upstream(self):
+        ex = prepare_upstream_exchange(self.req, self.decision)
+        if ex is None:
+            self.resp.send_error(503, MSG_NO_PEER)
+            return
+        self.ex = ex
+        self.handler.pool.send(ex, self._upstream_done)
+
+    def _upstream_done(self, ClientExchange ex):
+        if ex.error_kind:
+            if ex.error_kind == ERR_TIMEOUT:
+                self.resp.send_error(504, MSG_TIMEOUT)
+            else:
+                self.resp.send_error(502, MSG_BAD_GATEWAY)
+            return
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in
+                   filter_response_headers(ex.headers, self.handler.via)]
+        try:
+            state = self.run.start_response_window(ex.status, headers, ex.body,
+                                                   self._response_window_done)
+        except Exception as exc:
+            self._internal_error(exc)
+            return
+        if state == 0:
+            self._response_window_done(self.run)
+
+    def _response_window_done(self, run):
+        cdef PlanRun r = self.run
+        if r.exited:
+            self._send_exit()
+            return
+        headers = [(k.encode("latin-1") if type(k) is str else k,
+                    v.encode("latin-1") if type(v) is str else v)
+                   for k, v in r.response_headers if k.lower() != "content-length"]
+        body = r.response_body if r.response_body is not None else (self.ex.body or b"")
+        self.resp.send(r.response_status or self.ex.status, headers, body)
+
+    cdef void _internal_error(self, exc):
+        import logging
+        logging.getLogger("jqgate.datakit").exception("request %s: DataKit run failed",
+                                                      _dk_text(self.req.request_id))
+        if not self.resp.started:
+            self.resp.send_error(500, "An unexpected error occurred")

@@ -1,0 +1,403 @@
+# Plain proxying: a matched request goes to its service over the pool and the answer comes back,
+# both bodies streaming with back-pressure when they are not buffered.
+#
+#   ProxyHandler(gateway, pool, ...)  is a RequestHandler. Per request:
+#     decision = gateway.route(req)          (Python, jqgate.gateway: router + service choice)
+#       -> (status, message) answered as the gateway's JSON error, or a decision with
+#          .route .service .target (bytes) .host_header (bytes) .forwarded_prefix (bytes|None)
+#     proxy(req, resp, decision)             (cpdef: the DataKit executor calls it after its
+#                                             request phase, with req.headers / req.body changed)
+#   For a handler that needs the upstream answer whole (response-phase DataKit nodes):
+#     ex = prepare_upstream_exchange(req, decision); pool.send(ex, cb)
+#     ... cb: resp.send(ex.status, filter_response_headers(ex.headers), ex.body)
+#   ProxyCall drives one proxied request: pick a target, build the upstream request (hop-by-hop
+#   headers out, X-Forwarded-* in), send it through the pool with itself as the ResponseSink,
+#   relay the head (hop-by-hop out, Via and latency headers in) and the body; retry on the next
+#   target when nothing has reached the client yet and the failure allows it.
+#
+# Flow control: the client socket full -> ProxyCall.pause_producing -> stop reading upstream;
+# the upstream socket full -> _ProxyBodyProducer.pause_producing -> stop reading the client.
+# Failures map once, at the end: connect/reset/protocol/TLS -> 502, timeout -> 504, no target ->
+# 503; after the head went out the only honest answer is to close the client connection.
+
+cdef frozenset _PROXY_HOP = frozenset([
+    b"connection", b"keep-alive", b"proxy-connection", b"proxy-authenticate",
+    b"proxy-authorization", b"te", b"trailer", b"trailers", b"transfer-encoding", b"upgrade"])
+
+# Request-only: Expect was answered by our server (100 Continue) already; the request id is
+# ours to set (Kong sends it upstream too).
+cdef frozenset _PROXY_REQUEST_DROP = frozenset([b"expect", b"x-kong-request-id"])
+
+# Incoming values of these are not trusted (no trusted_ips): Kong replaces them.
+cdef frozenset _PROXY_FORWARDED = frozenset([
+    b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port", b"x-forwarded-path",
+    b"x-forwarded-prefix", b"x-real-ip"])
+
+cdef frozenset _PROXY_IDEMPOTENT = frozenset([b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS",
+                                              b"TRACE"])
+
+MSG_BAD_GATEWAY = "An invalid response was received from the upstream server"
+MSG_TIMEOUT = "The upstream server is timing out"
+MSG_NO_PEER = "failure to get a peer from the ring-balancer"
+
+
+cdef set _proxy_connection_tokens(list connection_values):
+    """Header names a Connection header lists (hop-by-hop by declaration), beyond the usual
+    close / keep-alive. None when there are none: the common case costs nothing more."""
+    cdef set tokens = None
+    for value in connection_values:
+        for tok in value.split(b","):
+            tok = tok.strip().lower()
+            if tok and tok != b"close" and tok != b"keep-alive":
+                if tokens is None:
+                    tokens = set()
+                tokens.add(tok)
+    return tokens
+
+
+cdef list _proxy_drop_named(list headers, set names):
+    return [(k, v) for k, v in headers if k.lower() not in names]
+
+
+cdef class ProxyHandler(RequestHandler):
+    """Routes with the gateway and proxies over the pool (see the module comment)."""
+    cdef public object gateway
+    cdef public ConnectionPool pool
+    cdef public bytes via                      # b"1.1 jqgate/0.1.0"; None = no Via header
+    cdef public bytes upstream_latency_header  # None = off
+    cdef public bytes proxy_latency_header     # None = off
+    cdef object loop
+
+    def __init__(self, gateway, ConnectionPool pool, via=b"1.1 jqgate/0.1.0",
+                 upstream_latency_header=b"X-Kong-Upstream-Latency",
+                 proxy_latency_header=b"X-Kong-Proxy-Latency"):
+        self.gateway = gateway
+        self.pool = pool
+        self.via = via
+        self.upstream_latency_header = upstream_latency_header
+        self.proxy_latency_header = proxy_latency_header
+        self.loop = pool.loop
+
+    cpdef handle(self, HttpRequest req, Responder resp):
+        decision = self.gateway.route(req)
+        if type(decision) is tuple:
+            resp.send_error(decision[0], decision[1])
+            return
+        req.ctx = decision
+        self.proxy(req, resp, decision)
+
+    cpdef proxy(self, HttpRequest req, Responder resp, decision):
+        cdef ProxyCall call = ProxyCall()
+        call.handler = self
+        call.req = req
+        call.resp = resp
+        call.decision = decision
+        call.service = decision.service
+        call.tries_left = call.service.retries
+        call.streamed = req.body is None
+        call.headers = _proxy_request_headers(req, decision, call.streamed)
+        if call.streamed:
+            call.pump = _ProxyBodyPump()
+            call.pump.call = call
+            call.body_producer = _ProxyBodyProducer()
+            call.body_producer.body = req.body_stream
+        resp.producer = _ProxyClientFlow()
+        (<_ProxyClientFlow>resp.producer).call = call
+        resp.log_extra = call           # the access log reads route and upstream latency
+        call._attempt()
+
+
+cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
+    cdef list conn_values = None
+    cdef list out = []
+    cdef bytes xff = None
+    cdef bytes lname
+    for name, value in req.headers:
+        lname = name.lower()
+        if lname in _PROXY_HOP or lname.startswith(b"proxy-") or lname == b"host":
+            if lname == b"connection":
+                if conn_values is None:
+                    conn_values = []
+                conn_values.append(value)
+            continue
+        if lname == b"x-forwarded-for":
+            xff = value if xff is None else xff + b", " + value
+            continue
+        if lname in _PROXY_FORWARDED or lname in _PROXY_REQUEST_DROP:
+            continue
+        if lname == b"content-length" and not keep_length:
+            continue       # the client recomputes it from the (possibly rewritten) body
+        out.append((name, value))
+    if conn_values is not None:
+        tokens = _proxy_connection_tokens(conn_values)
+        if tokens is not None:
+            out = _proxy_drop_named(out, tokens)
+    cdef bytes ip = req.client_ip.encode()
+    out.append((b"Host", decision.host_header))
+    out.append((b"X-Forwarded-For", ip if xff is None else xff + b", " + ip))
+    out.append((b"X-Forwarded-Proto", req.scheme.encode()))
+    cdef bytes host = req.host
+    if host.startswith(b"["):
+        host = host[:host.find(b"]") + 1]
+    elif write_has_byte(host, 58):   # ':'
+        host = host[:host.rfind(b":")]
+    out.append((b"X-Forwarded-Host", host))
+    out.append((b"X-Forwarded-Port", b"%d" % req.server_port))
+    out.append((b"X-Forwarded-Path", req.path))
+    prefix = decision.forwarded_prefix
+    if prefix is not None:
+        out.append((b"X-Forwarded-Prefix", prefix))
+    out.append((b"X-Real-IP", ip))
+    out.append((b"X-Kong-Request-Id", req.request_id))
+    return out
+
+
+cdef ClientExchange _proxy_new_exchange(svc, peer, HttpRequest req, decision, list headers):
+    """The upstream exchange for one attempt: target, timeouts and TLS from the service."""
+    cdef ClientExchange ex = ClientExchange.__new__(ClientExchange)
+    ex.scheme = svc.scheme
+    ex.host = peer[0]
+    ex.port = peer[1]
+    ex.method = req.method
+    ex.target = decision.target
+    ex.headers = headers
+    ex.timeout = 0
+    ex.connect_timeout = svc.connect_timeout
+    ex.read_timeout = svc.read_timeout
+    ex.write_timeout = svc.write_timeout
+    ex.ssl_verify = svc.tls_verify
+    ex.server_hostname = svc.sni
+    ex.idempotent = req.method in _PROXY_IDEMPOTENT
+    ex.error = ""
+    ex.reason = b""
+    return ex
+
+
+cpdef ClientExchange prepare_upstream_exchange(HttpRequest req, decision):
+    """For a handler that wants the whole upstream answer in hand (e.g. the DataKit executor
+    running response-phase nodes): a ClientExchange for `decision`'s service with the proxy's
+    request headers and req.body (bytes; read a streamed body first). Send it with
+    pool.send(ex, callback); None when the service has no peer (answer 503). No retries: call
+    again for another attempt (it picks the next peer)."""
+    svc = decision.service
+    peer = svc.pick()
+    if peer is None:
+        return None
+    cdef ClientExchange ex = _proxy_new_exchange(
+        svc, peer, req, decision, _proxy_request_headers(req, decision, False))
+    body = req.body
+    ex.body = body if body else None
+    return ex
+
+
+cpdef list filter_response_headers(list headers, bytes via=b"1.1 jqgate/0.1.0"):
+    """An upstream answer's headers as the client may see them: hop-by-hop (and what the
+    Connection header names) and Content-Length removed (Responder.send sets it), Via added."""
+    cdef list conn_values = None
+    cdef list out = []
+    cdef bytes lname
+    cdef bytes seen_via = None
+    for name, value in headers:
+        lname = name.lower()
+        if lname in _PROXY_HOP:
+            if lname == b"connection":
+                if conn_values is None:
+                    conn_values = []
+                conn_values.append(value)
+            continue
+        if lname == b"content-length":
+            continue
+        if lname == b"via":
+            seen_via = value if seen_via is None else seen_via + b", " + value
+            continue
+        out.append((name, value))
+    if conn_values is not None:
+        tokens = _proxy_connection_tokens(conn_values)
+        if tokens is not None:
+            out = _proxy_drop_named(out, tokens)
+    if via is not None:
+        out.append((b"Via", via if seen_via is None else seen_via + b", " + via))
+    elif seen_via is not None:
+        out.append((b"Via", seen_via))
+    return out
+
+
+cdef class ProxyCall(ResponseSink):
+    cdef ProxyHandler handler
+    cdef HttpRequest req
+    cdef Responder resp
+    cdef object decision
+    cdef object service
+    cdef list headers
+    cdef ClientExchange ex
+    cdef int tries_left
+    cdef bint streamed
+    cdef bint head_sent
+    cdef bint gone
+    cdef _ProxyBodyPump pump
+    cdef _ProxyBodyProducer body_producer
+    cdef double t_upstream_start
+    cdef double t_upstream_head
+
+    cdef void _attempt(self):
+        cdef ProxyHandler h = self.handler
+        svc = self.service
+        peer = svc.pick()
+        if peer is None:
+            self.resp.send_error(503, MSG_NO_PEER)
+            return
+        cdef ClientExchange ex = _proxy_new_exchange(svc, peer, self.req, self.decision,
+                                                      self.headers)
+        ex.sink = self
+        if self.streamed:
+            ex.stream_body = True
+            ex.producer = self.body_producer
+        else:
+            body = self.req.body
+            ex.body = body if (body or self.req._body is not None) else None
+        self.ex = ex
+        self.t_upstream_start = h.loop.time()
+        h.pool.send(ex, self._on_done)
+        if self.streamed and self.ex is ex and not ex._done:
+            self.req.body_stream.pipe(self.pump)
+
+    # -- upstream response (ResponseSink) --------------------------------------------------
+
+    cdef void on_head(self, ClientExchange ex):
+        cdef ProxyHandler h = self.handler
+        self.t_upstream_head = h.loop.time()
+        cdef list conn_values = None
+        cdef list out = []
+        cdef long long length = -1
+        cdef bytes via = None
+        cdef bytes lname
+        for name, value in ex.headers:
+            lname = name.lower()
+            if lname in _PROXY_HOP:
+                if lname == b"connection":
+                    if conn_values is None:
+                        conn_values = []
+                    conn_values.append(value)
+                continue
+            if lname == b"content-length":
+                length = int(value)
+                continue
+            if lname == b"via":
+                via = value if via is None else via + b", " + value
+                continue
+            out.append((name, value))
+        if conn_values is not None:
+            tokens = _proxy_connection_tokens(conn_values)
+            if tokens is not None:
+                out = _proxy_drop_named(out, tokens)
+        if h.via is not None:
+            out.append((b"Via", h.via if via is None else via + b", " + h.via))
+        elif via is not None:
+            out.append((b"Via", via))
+        if h.upstream_latency_header is not None:
+            out.append((h.upstream_latency_header,
+                        b"%d" % <long long>((self.t_upstream_head - self.t_upstream_start) * 1000)))
+        if h.proxy_latency_header is not None:
+            out.append((h.proxy_latency_header,
+                        b"%d" % <long long>((self.t_upstream_start - self.req.start_time) * 1000)))
+        self.head_sent = True
+        if self.resp.finished:
+            return
+        self.resp.start(ex.status, out, length)
+
+    cdef void on_data(self, ClientExchange ex, bytes data):
+        self.resp.write(data)
+
+    cdef void on_flush(self, ClientExchange ex):
+        self.resp.flush()
+
+    def _on_done(self, ClientExchange ex):
+        if ex is not self.ex:
+            return
+        ex.sink = None          # break the exchange <-> call cycle early
+        ex.producer = None
+        cdef Responder resp = self.resp
+        if resp.finished:
+            return
+        if ex.error_kind == CERR_NONE:
+            resp.end()
+        elif self.head_sent:
+            resp.abort()
+        elif self.tries_left > 0 and self._may_retry(ex):
+            self.tries_left -= 1
+            self._attempt()
+            return
+        elif ex.error_kind == CERR_TIMEOUT:
+            resp.send_error(504, MSG_TIMEOUT)
+        else:
+            resp.send_error(502, MSG_BAD_GATEWAY)
+        resp.producer = None
+
+    cdef bint _may_retry(self, ClientExchange ex):
+        if self.streamed:
+            return False           # the body already went (partly) to the failed peer
+        if ex.error_kind == CERR_CONNECT or ex.error_kind == CERR_TLS:
+            return True            # nothing reached the upstream
+        return ex.idempotent
+
+    @property
+    def upstream_latency_ms(self):
+        if self.t_upstream_head == 0:
+            return None
+        return int((self.t_upstream_head - self.t_upstream_start) * 1000)
+
+    @property
+    def route(self):
+        return self.decision.route
+
+    @property
+    def upstream_error(self):
+        return self.ex.error if self.ex is not None else ""
+
+
+cdef class _ProxyClientFlow(ResponseProducer):
+    """The client socket's back-pressure, applied to the upstream socket."""
+    cdef ProxyCall call
+
+    cdef void pause_producing(self):
+        if self.call.ex is not None:
+            self.call.ex.pause_reading()
+
+    cdef void resume_producing(self):
+        if self.call.ex is not None:
+            self.call.ex.resume_reading()
+
+    cdef void client_gone(self):
+        cdef ProxyCall call = self.call
+        call.gone = True
+        if call.ex is not None:
+            call.ex.cancel()
+
+
+cdef class _ProxyBodyPump(BodyConsumer):
+    """The client's request body, streamed into the upstream exchange."""
+    cdef ProxyCall call
+
+    cdef void on_body_data(self, bytes data):
+        self.call.ex.write(data)
+
+    cdef void on_body_end(self):
+        self.call.ex.write_eof()
+
+    cdef void on_body_error(self, int status, str message):
+        cdef ProxyCall call = self.call
+        if call.ex is not None:
+            call.ex.cancel()
+        if not call.resp.finished:
+            call.resp.send_error(status, message)
+
+
+cdef class _ProxyBodyProducer(BodyProducer):
+    """The upstream socket's back-pressure, applied to the client socket."""
+    cdef RequestBody body
+
+    cdef void pause_producing(self):
+        self.body.pause()
+
+    cdef void resume_producing(self):
+        self.body.resume()

@@ -1,0 +1,170 @@
+"""The gateway around the flows: routes, services and upstream targets from a GatewayConfig.
+
+Built once per configuration (cold path). On the hot path the compiled ProxyHandler calls
+`Gateway.route(request)`, which returns either `(status, message)` for the gateway's own
+answer, or a `ProxyDecision` saying where and how to send the request. `ServiceTarget.pick()`
+chooses the peer for each attempt (weighted round robin over an Upstream's targets).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jqgate import __version__
+from jqgate.config.model import GatewayConfig, Route, Service, Upstream
+from jqgate.router import NO_ROUTE_MESSAGE, Router, normalize_path, upstream_path
+
+NO_SERVICE_MESSAGE = "no Service found with those values"
+HTTPS_REQUIRED_MESSAGE = "Please use HTTPS protocol"
+
+DEFAULT_VIA = ("1.1 jqgate/%s" % __version__).encode()
+DEFAULT_SERVER = ("jqgate/%s" % __version__).encode()
+
+
+class Balancer:
+    """Smooth weighted round robin (nginx's): over a cycle each target is picked in proportion
+    to its weight, interleaved rather than in bursts. Weight 0 disables a target."""
+
+    def __init__(self, upstream: Upstream):
+        self.name = upstream.name
+        self.peers = [(t.host, t.port) for t in upstream.targets if t.weight > 0]
+        self.weights = [t.weight for t in upstream.targets if t.weight > 0]
+        self.current = [0] * len(self.peers)
+        self.total = sum(self.weights)
+
+    def pick(self):
+        if not self.peers:
+            return None
+        if len(self.peers) == 1:
+            return self.peers[0]
+        best = 0
+        cur = self.current
+        for i, w in enumerate(self.weights):
+            cur[i] += w
+            if cur[i] > cur[best]:
+                best = i
+        cur[best] -= self.total
+        return self.peers[best]
+
+
+class ServiceTarget:
+    """A Service as the proxy needs it: timeouts in seconds, the Host header, the peer choice."""
+
+    __slots__ = ("service", "scheme", "host", "port", "path", "connect_timeout", "read_timeout",
+                 "write_timeout", "retries", "tls_verify", "sni", "balancer", "host_header",
+                 "_peer")
+
+    def __init__(self, service: Service, upstream: Upstream | None):
+        self.service = service
+        self.scheme = service.protocol if service.protocol in ("http", "https") else "http"
+        self.host = service.host
+        self.port = service.port
+        self.path = service.path
+        self.connect_timeout = service.connect_timeout / 1000.0
+        self.read_timeout = service.read_timeout / 1000.0
+        self.write_timeout = service.write_timeout / 1000.0
+        self.retries = max(0, int(service.retries))
+        # Verification is on unless the service turns it off (tls_verify: false).
+        self.tls_verify = service.tls_verify is not False
+        self.sni = None
+        self.balancer = Balancer(upstream) if upstream is not None else None
+        default_port = 443 if self.scheme == "https" else 80
+        self.host_header = (service.host if service.port == default_port
+                            else "%s:%d" % (service.host, service.port)).encode()
+        self._peer = (service.host, service.port)
+        if self.balancer is not None:
+            self.sni = service.host
+
+    def pick(self):
+        if self.balancer is not None:
+            return self.balancer.pick()
+        return self._peer
+
+
+@dataclass
+class RouteTarget:
+    route: Route
+    service: ServiceTarget | None
+    protocols: frozenset
+
+
+class ProxyDecision:
+    """Where and how to send one request. Decisions are cached and shared between requests
+    with the same method, host, path and scheme: treat them as read-only."""
+
+    __slots__ = ("route", "service", "target", "host_header", "forwarded_prefix", "match")
+
+    def __init__(self, route, service, target, host_header, forwarded_prefix, match=None):
+        self.route: Route = route
+        self.service: ServiceTarget = service
+        self.target: bytes = target                  # path + query of the upstream request line
+        self.host_header: bytes = host_header
+        self.forwarded_prefix: bytes | None = forwarded_prefix
+        self.match = match
+
+    def with_query(self, query: bytes) -> "ProxyDecision":
+        return ProxyDecision(self.route, self.service, self.target + b"?" + query,
+                             self.host_header, self.forwarded_prefix, self.match)
+
+
+# Route lookups are cached per (method, host, path, scheme). The cache is cleared when it
+# fills, so hostile traffic with random paths costs a lookup each, never unbounded memory.
+ROUTE_CACHE_SIZE = 4096
+
+
+class Gateway:
+    """Routing and service resolution for one configuration."""
+
+    def __init__(self, config: GatewayConfig):
+        self.config = config
+        upstreams = {u.name: u for u in config.upstreams}
+        self.services: dict[str, ServiceTarget] = {}
+        for s in config.services:
+            self.services[s.id] = ServiceTarget(s, upstreams.get(s.host))
+        pairs = []
+        for r in config.routes:
+            svc = self.services.get(r.service_id) if r.service_id else None
+            pairs.append((r, RouteTarget(r, svc, frozenset(r.protocols or ["http", "https"]))))
+        self.router = Router(pairs)
+        self._cache: dict = {}
+
+    def route(self, req):
+        """ProxyDecision, or (status, message) for the gateway's own answer."""
+        key = (req.method, req.host, req.path, req.scheme)
+        decision = self._cache.get(key)
+        if decision is None:
+            decision = self._route(req)
+            if len(self._cache) >= ROUTE_CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = decision
+        if req.query and type(decision) is ProxyDecision:
+            return decision.with_query(req.query)
+        return decision
+
+    def _route(self, req):
+        path = normalize_path(req.path.decode("latin-1"))
+        m = self.router.match(req.method, req.host, path)
+        if m is None:
+            return (404, NO_ROUTE_MESSAGE)
+        rt: RouteTarget = m.target
+        if req.scheme not in rt.protocols:
+            return (426, HTTPS_REQUIRED_MESSAGE)
+        svc = rt.service
+        if svc is None:
+            return (503, NO_SERVICE_MESSAGE)
+        route = rt.route
+        up_path = upstream_path(svc.path, m, route.strip_path).encode("latin-1")
+        host_header = req.host if (route.preserve_host and req.host) else svc.host_header
+        prefix = None
+        if route.strip_path and m.matched_prefix:
+            prefix = m.matched_prefix.encode("latin-1")
+        return ProxyDecision(route, svc, up_path, host_header, prefix, m)
+
+    def make_handler(self, pool, via=DEFAULT_VIA,
+                     upstream_latency_header=b"X-Kong-Upstream-Latency",
+                     proxy_latency_header=b"X-Kong-Proxy-Latency"):
+        """The compiled request handler proxying with `pool` (a core.ConnectionPool)."""
+        from jqgate._core import core
+        return core.ProxyHandler(self, pool, via=via,
+                                 upstream_latency_header=upstream_latency_header,
+                                 proxy_latency_header=proxy_latency_header)

@@ -1,0 +1,243 @@
+"""Running the gateway: event loop, listening sockets, workers, signals, logs.
+
+Two entry points:
+
+* `serve(config, listen="0.0.0.0:8000", workers=1, ...)` blocks: it runs the proxy until SIGTERM
+  or SIGINT, then drains (stops accepting, lets in-flight requests finish, at most
+  `drain_timeout` seconds) and returns 0. With `workers > 1` it forks that many processes that
+  each bind the port with SO_REUSEPORT (the kernel spreads connections); the parent forwards
+  signals and waits. One "ready" line is logged once every worker listens.
+* `await start(config, host, port, ...)` starts the proxy on the running loop and returns a
+  `RunningGateway` (its `.port`, `.pool`, `.settings`; `await .close()` drains). This is what an
+  embedding application, `jqgate demo` or a test uses.
+
+`handler_factory(gateway, pool)` replaces the plain proxy handler: this is where the DataKit
+executor plugs in (it receives the built `Gateway` for routing and the process's client pool).
+"""
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+
+from jqgate.config.model import GatewayConfig
+from jqgate.gateway import DEFAULT_SERVER, Gateway
+
+log = logging.getLogger("jqgate")
+access_log = logging.getLogger("jqgate.access")
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """"HOST:PORT", ":PORT", "PORT" or "[v6]:PORT"."""
+    listen = listen.strip()
+    if listen.startswith("["):
+        host, _, port = listen[1:].partition("]:")
+    elif ":" in listen:
+        host, _, port = listen.rpartition(":")
+    else:
+        host, port = "", listen
+    return host or "0.0.0.0", int(port)
+
+
+def bind_socket(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    if listen:
+        sock.listen(4096)
+    sock.setblocking(False)
+    return sock
+
+
+def make_access_logger(json_format: bool = False):
+    """callable(req, resp) writing one line per request to the `jqgate.access` logger."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return None
+
+    def write(req, resp):
+        extra = resp.log_extra
+        route = getattr(getattr(extra, "route", None), "name", None) if extra is not None else None
+        upstream_ms = extra.upstream_latency_ms if extra is not None else None
+        total_ms = int((asyncio.get_running_loop().time() - req.start_time) * 1000)
+        if json_format:
+            access_log.info(json.dumps({
+                "request_id": req.request_id.decode(), "client": req.client_ip,
+                "method": req.method.decode("latin-1"), "path": req.path.decode("latin-1"),
+                "status": resp.status, "bytes": resp.bytes_sent, "route": route,
+                "latency_ms": total_ms, "upstream_latency_ms": upstream_ms}))
+        else:
+            access_log.info('%s "%s %s HTTP/%s" %d %d rid=%s route=%s latency=%dms upstream=%s',
+                            req.client_ip, req.method.decode("latin-1"),
+                            req.target.decode("latin-1"), req.http_version, resp.status,
+                            resp.bytes_sent, req.request_id.decode(), route or "-", total_ms,
+                            "-" if upstream_ms is None else "%dms" % upstream_ms)
+    return write
+
+
+class RunningGateway:
+    def __init__(self, server, settings, pool, port, gateway, handler):
+        self.server = server
+        self.settings = settings
+        self.pool = pool
+        self.port = port
+        self.gateway = gateway
+        self.handler = handler
+
+    def reload(self, config: GatewayConfig | Gateway) -> None:
+        """Switch to a new configuration: new requests route with it at once; requests in
+        flight finish with the decision they started with. A custom handler takes part by
+        having a `gateway` attribute (the default ProxyHandler has one)."""
+        gateway = config if isinstance(config, Gateway) else Gateway(config)
+        self.gateway = gateway
+        if hasattr(self.handler, "gateway"):
+            self.handler.gateway = gateway
+
+    async def close(self, drain_timeout: float = 10.0):
+        """Stop accepting, let in-flight requests finish (bounded), close the pool."""
+        self.server.close()
+        self.settings.drain()
+        deadline = time.monotonic() + drain_timeout
+        while self.settings.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            self.settings.drain()
+        for proto in list(self.settings.connections):
+            if proto.transport is not None:
+                proto.transport.abort()
+        self.pool.close()
+
+
+async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: int = 8000, *,
+                sock: socket.socket | None = None, handler_factory=None, access_log_json=False,
+                server_options: dict | None = None, pool_options: dict | None = None,
+                proxy_options: dict | None = None, ssl_context=None) -> RunningGateway:
+    """Start the proxy on the running loop (see the module docstring)."""
+    from jqgate._core import core
+    loop = asyncio.get_running_loop()
+    gateway = config if isinstance(config, Gateway) else Gateway(config)
+    pool = core.ConnectionPool(loop, **(pool_options or {}))
+    if handler_factory is not None:
+        handler = handler_factory(gateway, pool)
+    else:
+        # proxy_options: via, upstream_latency_header, proxy_latency_header (None = off)
+        handler = gateway.make_handler(pool, **(proxy_options or {}))
+    opts = dict(server_header=DEFAULT_SERVER, access_log=make_access_logger(access_log_json),
+                scheme="https" if ssl_context is not None else "http")
+    opts.update(server_options or {})
+    settings = core.ServerSettings(handler, **opts)
+    if sock is None:
+        sock = bind_socket(host, port, reuse_port=False)
+    server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock,
+                                      backlog=4096, ssl=ssl_context)
+    bound = sock.getsockname()[1]
+    return RunningGateway(server, settings, pool, bound, gateway, handler)
+
+
+def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_fd,
+                access_log_json, server_options, pool_options, proxy_options) -> int:
+    import uvloop
+    from jqgate._core import core
+    core.reseed_request_ids()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        running = await start(config, host, port, sock=sock, handler_factory=handler_factory,
+                              access_log_json=access_log_json, server_options=server_options,
+                              pool_options=pool_options, proxy_options=proxy_options)
+        # Everything built so far lives as long as the process: keep the collector from
+        # walking it again on every collection.
+        gc.collect()
+        gc.freeze()
+        if ready_fd is None:
+            log.info("jqgate ready: proxy listening on http://%s:%d (pid %d)",
+                     host, running.port, os.getpid())
+        else:
+            os.write(ready_fd, b"r")
+            os.close(ready_fd)
+        await stop.wait()
+        log.info("jqgate worker %d draining", os.getpid())
+        await running.close(drain_timeout)
+        return 0
+
+    return uvloop.run(main())
+
+
+def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers: int = 1, *,
+          handler_factory=None, drain_timeout: float = 10.0, access_log_json: bool = False,
+          server_options: dict | None = None, pool_options: dict | None = None,
+          proxy_options: dict | None = None) -> int:
+    """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring)."""
+    host, port = parse_listen(listen)
+    if workers <= 1:
+        sock = bind_socket(host, port, reuse_port=False)
+        return _run_worker(config, host, port, sock, handler_factory, drain_timeout, None,
+                           access_log_json, server_options, pool_options, proxy_options)
+    # Bind once in the parent first, so a busy port fails loudly before any fork, and so
+    # port 0 resolves to one port all workers share.
+    probe = bind_socket(host, port, reuse_port=True, listen=False)
+    port = probe.getsockname()[1]
+    children = []
+    ready_r, ready_w = os.pipe()
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            os.close(ready_r)
+            probe.close()
+            code = 1
+            try:
+                sock = bind_socket(host, port, reuse_port=True)
+                code = _run_worker(config, host, port, sock, handler_factory, drain_timeout,
+                                   ready_w, access_log_json, server_options, pool_options,
+                                   proxy_options)
+            except BaseException:
+                logging.getLogger("jqgate").exception("worker failed")
+            finally:
+                os._exit(code)
+        children.append(pid)
+    os.close(ready_w)
+    probe.close()   # workers hold their own sockets; the parent accepts nothing
+    got = 0
+    while got < workers:
+        b = os.read(ready_r, workers - got)
+        if not b:
+            break
+        got += len(b)
+    os.close(ready_r)
+    if got == workers:
+        log.info("jqgate ready: proxy listening on http://%s:%d (%d workers)", host, port, workers)
+
+    def forward(signum, frame):
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for pid in children:
+        while True:
+            try:
+                _, st = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        if os.waitstatus_to_exitcode(st) != 0:
+            status = 1
+    return status
+
+
+def configure_logging(level: str = "info") -> None:
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")

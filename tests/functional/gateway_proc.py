@@ -1,0 +1,23 @@
+"""Run the gateway in its own process for tests: python gateway_proc.py UPSTREAM_PORT LISTEN
+[WORKERS] [READ_TIMEOUT_MS]. Logs go to stderr (the ready line is what tests wait for)."""
+import sys
+
+from jqgate.config.model import GatewayConfig, Route, Service
+from jqgate.server_main import configure_logging, serve
+
+
+def main():
+    upstream_port = int(sys.argv[1])
+    listen = sys.argv[2]
+    workers = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    read_timeout = int(sys.argv[4]) if len(sys.argv) > 4 else 60000
+    cfg = GatewayConfig(
+        services=[Service(name="svc", id="svc", protocol="http", host="127.0.0.1",
+                          port=upstream_port, path=None, read_timeout=read_timeout)],
+        routes=[Route(name="all", id="all", service_id="svc", paths=["/"])])
+    configure_logging("info")
+    sys.exit(serve(cfg, listen=listen, workers=workers, drain_timeout=10))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""DataKit on the gateway's request path, end to end over real loopback sockets: the seed flow in
+front of a token service and an upstream, exits, failures, the response window, request bodies
+and plugin scoping."""
+import json
+
+import orjson
+import pytest
+
+from jqgate.compiled import compile_gateway
+from jqgate.config import load_declarative
+from jqgate.demo_services import start_service, token_service
+from jqgate.errors import Issues
+from jqgate.examples import seed_flow
+from jqgate.runtime import handler_factory
+
+from netutil import GatewayThread, LoopThread, Upstream, http_get
+
+
+class TokenService:
+    """The demo's token service (POST form -> {"access_token": "tok-<X-Api-Key>"}) in a thread;
+    /deny answers 401 instead."""
+
+    def __init__(self):
+        self.lt = LoopThread()
+        self.calls = []
+
+        async def handler(method, target, headers, body):
+            self.calls.append((method, target, dict(headers), body))
+            if target.startswith("/deny"):
+                return 401, {"Content-Type": "application/json"}, b'{"error":"denied"}'
+            if target.startswith("/notjson"):
+                return 200, {"Content-Type": "application/json"}, b"not json"
+            return await token_service(method, target, headers, body)
+
+        self.server = self.lt.call(start_service(handler))
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    def stop(self):
+        async def close():
+            self.server.close()
+        self.lt.call(close())
+        self.lt.stop()
+
+
+@pytest.fixture
+def upstream():
+    up = Upstream()
+    yield up
+    up.stop()
+
+
+@pytest.fixture
+def tokens():
+    t = TokenService()
+    yield t
+    t.stop()
+
+
+def gateway(doc):
+    issues = Issues()
+    compiled = compile_gateway(load_declarative(doc, "<test>"), issues)
+    issues.raise_if_any()
+    return GatewayThread(compiled.config, handler_factory=handler_factory(compiled))
+
+
+def declarative(upstream_port, plugins, routes=None):
+    return {"_format_version": "3.0",
+            "services": [{"name": "svc", "url": f"http://127.0.0.1:{upstream_port}",
+                          "routes": routes or [{"name": "all", "paths": ["/"]}]}],
+            "plugins": plugins}
+
+
+def test_seed_flow_injects_the_token_and_keeps_the_request(upstream, tokens):
+    gw = gateway(declarative(upstream.port, [
+        {"name": "datakit", "config": seed_flow(f"http://127.0.0.1:{tokens.port}/auth-token")}]))
+    try:
+        status, headers, body = http_get(gw.port, "/orders?api_key=K&x=1", headers={"X-Client": "c"})
+        assert status == 200
+        seen = json.loads(body)
+        sent = {k.lower(): v for k, v in seen["headers"]}
+        assert sent["authorization"] == "Bearer tok-K"
+        assert sent["x-client"] == "c"
+        assert seen["path"] == "/orders?api_key=K&x=1"
+        method, target, token_headers, token_body = tokens.calls[-1]
+        assert (method, target) == ("POST", "/auth-token")
+        assert token_headers["Content-Type"] == "application/x-www-form-urlencoded"
+        assert token_headers["X-Api-Key"] == "K"
+        assert token_body == b"grant_type=client_credentials"
+        assert "x-kong-request-id" in headers
+
+        status, _, body = http_get(gw.port, "/orders")
+        sent = {k.lower(): v for k, v in json.loads(body)["headers"]}
+        assert sent["authorization"] == "Bearer tok-none"
+    finally:
+        gw.stop()
+
+
+def test_token_service_refusal_is_a_generic_500_and_the_upstream_is_not_called(upstream, tokens):
+    gw = gateway(declarative(upstream.port, [
+        {"name": "datakit", "config": seed_flow(f"http://127.0.0.1:{tokens.port}/deny")}]))
+    try:
+        before = upstream.requests
+        status, headers, body = http_get(gw.port, "/orders?api_key=K")
+        assert status == 500
+        assert orjson.loads(body) == {"message": "An unexpected error occurred",
+                                      "request_id": headers["x-kong-request-id"]}
+        assert upstream.requests == before
+    finally:
+        gw.stop()
+
+
+def test_debug_body_names_the_failing_node(upstream, tokens):
+    config = seed_flow(f"http://127.0.0.1:{tokens.port}/notjson")
+    config["debug"] = True
+    gw = gateway(declarative(upstream.port, [{"name": "datakit", "config": config}]))
+    try:
+        status, headers, body = http_get(gw.port, "/")
+        assert status == 500
+        doc = orjson.loads(body)
+        assert doc["message"] == "node execution error"
+        assert doc["node"] == {"index": 3, "name": "AUTH_REQUEST", "type": "call"}
+        assert doc["request_id"] == headers["x-kong-request-id"]
+    finally:
+        gw.stop()
+
+
+def test_exit_answers_without_proxying(upstream, tokens):
+    config = {"nodes": [
+        {"name": "A", "type": "call", "url": f"http://127.0.0.1:{upstream.port}/echo/a"},
+        {"name": "B", "type": "call", "url": f"http://127.0.0.1:{upstream.port}/echo/b"},
+        {"name": "JOIN", "type": "jq", "inputs": {"a": "A.body", "b": "B.body"},
+         "jq": "{a: .a.path, b: .b.path}"},
+        {"name": "EXIT", "type": "exit", "inputs": {"body": "JOIN"}, "status": 201}]}
+    gw = gateway(declarative(upstream.port, [{"name": "datakit", "config": config}]))
+    try:
+        before = upstream.requests
+        status, headers, body = http_get(gw.port, "/anything")
+        assert status == 201
+        assert headers["content-type"] == "application/json"
+        assert orjson.loads(body) == {"a": "/echo/a", "b": "/echo/b"}
+        assert upstream.requests == before + 2          # the two calls, no proxied request
+    finally:
+        gw.stop()
+
+
+def test_response_window_rewrites_the_upstream_answer(upstream):
+    config = {"nodes": [
+        {"name": "WRAP", "type": "jq", "input": "service_response.body",
+         "jq": "{wrapped: .path}", "output": "response.body"},
+        {"name": "MARK", "type": "static", "values": {"X-Wrapped": "yes"}, "output": "response.headers"}]}
+    gw = gateway(declarative(upstream.port, [{"name": "datakit", "config": config}]))
+    try:
+        status, headers, body = http_get(gw.port, "/items/1")
+        assert status == 200
+        assert orjson.loads(body) == {"wrapped": "/items/1"}
+        assert headers["x-wrapped"] == "yes"
+        assert headers["content-length"] == str(len(body))
+    finally:
+        gw.stop()
+
+
+def test_request_body_read_by_a_node_is_rewritten_for_the_upstream(upstream):
+    config = {"nodes": [
+        {"name": "BODY", "type": "jq", "input": "request.body", "jq": "{count: (.items | length)}",
+         "output": "service_request.body"}]}
+    gw = gateway(declarative(upstream.port, [{"name": "datakit", "config": config}]))
+    try:
+        payload = orjson.dumps({"items": list(range(50_000))})     # larger than one read
+        status, _, body = http_get(gw.port, "/bulk", method="POST", body=payload,
+                                   headers={"Content-Type": "application/json"})
+        assert status == 200
+        seen = json.loads(body)
+        expected = orjson.dumps({"count": 50_000})
+        assert seen["body_len"] == len(expected)
+        sent = {k.lower(): v for k, v in seen["headers"]}
+        assert sent["content-length"] == str(len(expected))
+        assert sent["content-type"] == "application/json"
+    finally:
+        gw.stop()
+
+
+def test_route_scoped_plugin_runs_only_on_its_route(upstream):
+    config = {"nodes": [{"name": "EXIT", "type": "exit", "status": 418}]}
+    gw = gateway(declarative(upstream.port, [{"name": "datakit", "route": "teapot", "config": config}],
+                             routes=[{"name": "teapot", "paths": ["/tea"]},
+                                     {"name": "rest", "paths": ["/"]}]))
+    try:
+        assert http_get(gw.port, "/tea")[0] == 418
+        assert http_get(gw.port, "/coffee")[0] == 200
+    finally:
+        gw.stop()

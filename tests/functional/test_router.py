@@ -1,0 +1,98 @@
+"""Kong's route priority and path handling (router.py), without sockets."""
+from __future__ import annotations
+
+import pytest
+
+from jqgate.config.model import Route
+from jqgate.router import Router, upstream_path
+
+
+def route(name, **kw):
+    return Route(name=name, id=name, service_id="s", **kw)
+
+
+def build(*routes):
+    return Router([(r, r.name) for r in routes])
+
+
+def m(router, path, host=b"", method=b"GET"):
+    res = router.match(method, host, path)
+    return res.target if res else None
+
+
+def test_longest_prefix_wins():
+    r = build(route("short", paths=["/a"]), route("long", paths=["/a/b"]))
+    assert m(r, "/a/b/c") == "long"
+    assert m(r, "/a/x") == "short"
+    assert m(r, "/ab") == "short"          # plain prefix, as Kong
+    assert m(r, "/z") is None
+
+
+def test_hosts_beat_paths_exact_beats_wildcard():
+    r = build(route("path", paths=["/very/long/path"]),
+              route("wild", hosts=["*.example.com"], paths=["/"]),
+              route("exact", hosts=["api.example.com"], paths=["/"]),
+              route("suffix-wild", hosts=["example.*"]))
+    assert m(r, "/very/long/path", b"api.example.com") == "exact"
+    assert m(r, "/very/long/path", b"www.example.com:8000") == "wild"
+    assert m(r, "/very/long/path", b"other.org") == "path"
+    assert m(r, "/x", b"example.org") == "suffix-wild"
+    assert m(r, "/x", b"API.Example.com") == "exact"
+    assert m(r, "/x", b"nope.org") is None
+
+
+def test_regex_paths_and_priority():
+    r = build(route("prefix", paths=["/users/list"]),
+              route("re-low", paths=[r"~/users/\d+$"], regex_priority=0),
+              route("re-high", paths=[r"~/users/\d+"], regex_priority=10))
+    assert m(r, "/users/42") == "re-high"
+    assert m(r, "/users/list") == "prefix"
+    res = r.match(b"GET", b"", "/users/42/x")
+    assert res.target == "re-high" and res.matched_prefix == "/users/42"
+
+
+def test_methods_break_ties_and_filter():
+    r = build(route("any", paths=["/m"]), route("post", paths=["/m"], methods=["POST"]))
+    assert m(r, "/m", method=b"POST") == "post"
+    assert m(r, "/m", method=b"GET") == "any"
+    only = build(route("get", paths=["/g"], methods=["get"]))
+    assert m(only, "/g", method=b"DELETE") is None
+
+
+def test_config_order_breaks_remaining_ties():
+    r = build(route("first", paths=["/same"]), route("second", paths=["/same"]))
+    assert m(r, "/same") == "first"
+
+
+@pytest.mark.parametrize("service_path, route_path, req, strip, expected", [
+    # Kong's path_handling v0 table
+    ("/s", "/fv0", "/fv0req", True, "/sreq"),
+    ("/s", "/fv0", "/fv0/req", True, "/s/req"),
+    ("/s/", "/fv0", "/fv0req", True, "/s/req"),
+    ("/s/", "/fv0", "/fv0/req", True, "/s/req"),
+    (None, "/fv0", "/fv0/req", True, "/req"),
+    (None, "/fv0", "/fv0", True, "/"),
+    ("/s", "/fv0", "/fv0", True, "/s"),
+    ("/s", "/fv0", "/fv0req", False, "/s/fv0req"),
+    ("/s/", "/fv0", "/fv0/req", False, "/s/fv0/req"),
+    (None, "/", "/anything", True, "/anything"),
+])
+def test_upstream_path(service_path, route_path, req, strip, expected):
+    r = Router([(route("r", paths=[route_path]), None)])
+    assert upstream_path(service_path, r.match(b"GET", b"", req), strip) == expected
+
+
+@pytest.mark.parametrize("raw, norm", [
+    ("/a/b", "/a/b"),
+    ("/public/../admin", "/admin"),
+    ("/a/./b/", "/a/b/"),
+    ("/a//b", "/a/b"),
+    ("/%61dmin", "/admin"),
+    ("/a%2fb", "/a%2Fb"),            # an encoded slash stays encoded
+    ("/a/%2e%2e/b", "/b"),
+    ("/..", "/"),
+    ("/a/b/..", "/a/"),
+])
+def test_normalize_path(raw, norm):
+    from jqgate.router import normalize_path
+    assert normalize_path(raw) == norm
