@@ -130,18 +130,18 @@ class BranchParams:
 
 @dataclass(frozen=True)
 class CacheParams:
-    options: Any                 # jqgate.runtime.cache_store.CacheOptions (strategy, ttl, D19 namespace)
+    options: Any                 # jqgate.node_runtime.cache_store.CacheOptions (strategy, ttl, D19 namespace)
 
 
 @dataclass(frozen=True)
 class XmlToJsonParams:
-    options: Any                 # jqgate.runtime.xml_nodes.XmlToJsonOptions
+    options: Any                 # jqgate.node_runtime.xml_nodes.XmlToJsonOptions
     xpath: Any = None            # lxml XPath compiled at load time, or None
 
 
 @dataclass(frozen=True)
 class JsonToXmlParams:
-    options: Any                 # jqgate.runtime.xml_nodes.JsonToXmlOptions
+    options: Any                 # jqgate.node_runtime.xml_nodes.JsonToXmlOptions
     field_names: tuple[str, ...] = ()   # user-defined inputs: an object is built from them
 
 
@@ -152,7 +152,7 @@ class JwtParams:
 
 @dataclass(frozen=True)
 class VaultParams:
-    entries: tuple = ()          # (output field, jqgate.runtime.vault.Reference) per used key
+    entries: tuple = ()          # (output field, jqgate.node_runtime.vault.Reference) per used key
 
 
 @dataclass(frozen=True)

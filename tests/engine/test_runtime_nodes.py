@@ -20,7 +20,7 @@ from engine_plans import compile_config
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "unit"))
 from redis_fixture import RedisServer, needs_redis  # noqa: E402
 
-from jqgate.runtime import cache_store  # noqa: E402
+from jqgate.node_runtime import cache_store  # noqa: E402
 
 EXECUTORS = ["core", "reference"]
 TRACE = {"headers": [("X-DataKit-Debug-Trace", "true")]}

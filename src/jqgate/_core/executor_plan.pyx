@@ -1,4 +1,4 @@
-from jqgate.runtime import ops as _runtime_ops
+from jqgate.node_runtime import ops as _runtime_ops
 
 # The frozen Plan (jqgate/plan.py) converted once into typed records the executor walks per
 # request: op kinds as ints, bindings as small cdef objects, dependency counts in a C array.
@@ -21,7 +21,7 @@ cdef enum:
     OPK_SERVICE_RESPONSE = 8
     OPK_RESPONSE = 9
     OPK_BRANCH = 10
-    OPK_RUNTIME = 11            # cache, xml, jwt, vault: jqgate.runtime via ops_runtime.pyx
+    OPK_RUNTIME = 11            # cache, xml, jwt, vault: jqgate.node_runtime via ops_runtime.pyx
 
 # jq input modes (JqParams.input_mode)
 cdef enum:

@@ -1,4 +1,4 @@
-# The node types whose semantics live in plain Python (jqgate.runtime: cache, xml_to_json,
+# The node types whose semantics live in plain Python (jqgate.node_runtime: cache, xml_to_json,
 # json_to_xml, jwt_*, vault). They are not on the seed flow's hot path, so the core
 # calls the same functions as the reference executor; this file only adapts the calling
 # convention (slots, trace, errors) and, for a cache on Redis, the async completion: the
@@ -8,13 +8,13 @@
 
 import asyncio as _asyncio
 
-from jqgate.runtime.errors import NodeFailure as _NodeFailure
-from jqgate.runtime.ops import AsyncResult as _RuntimeAsyncResult
-from jqgate.runtime.ops import run_async as _runtime_run_async
-from jqgate.runtime.ops import run_sync as _runtime_run_sync
-from jqgate.runtime.ops import sensitive_values as _sensitive_values
-from jqgate.runtime.ops import xml_body_headers as _runtime_xml_body_headers
-from jqgate.runtime.vault import mask as _vault_mask
+from jqgate.node_runtime.errors import NodeFailure as _NodeFailure
+from jqgate.node_runtime.ops import AsyncResult as _RuntimeAsyncResult
+from jqgate.node_runtime.ops import run_async as _runtime_run_async
+from jqgate.node_runtime.ops import run_sync as _runtime_run_sync
+from jqgate.node_runtime.ops import sensitive_values as _sensitive_values
+from jqgate.node_runtime.ops import xml_body_headers as _runtime_xml_body_headers
+from jqgate.node_runtime.vault import mask as _vault_mask
 
 
 cdef class _RuntimeWaiter:

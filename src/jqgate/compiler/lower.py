@@ -93,25 +93,25 @@ def _node_params(node, inputs: tuple[Binding, ...], programs, properties, op_ind
 
 
 def _runtime_node_params(kind: str, cfg: dict, inputs: tuple[Binding, ...], config: dict, instance: str):
-    """Params of the node types whose semantics live in jqgate.runtime (§5.6-§5.12)."""
+    """Params of the node types whose semantics live in jqgate.node_runtime (§5.6-§5.12)."""
     if kind == "cache":
-        from jqgate.runtime.cache_store import CacheOptions
+        from jqgate.node_runtime.cache_store import CacheOptions
         return CacheParams(CacheOptions.from_config(cfg, (config.get("resources") or {}).get("cache") or {},
                                                     instance))
     if kind == "xml_to_json":
-        from jqgate.runtime.xml_nodes import XmlToJsonOptions, compile_xpath
+        from jqgate.node_runtime.xml_nodes import XmlToJsonOptions, compile_xpath
         options = XmlToJsonOptions.from_config(cfg)
         return XmlToJsonParams(options, compile_xpath(options.xpath) if options.xpath else None)
     if kind == "json_to_xml":
-        from jqgate.runtime.xml_nodes import JsonToXmlOptions
+        from jqgate.node_runtime.xml_nodes import JsonToXmlOptions
         declared = [str(k) for k, v in (cfg.get("inputs") or {}).items()]
         names = declared + [b.port for b in inputs if b.port != SELF and b.port not in declared]
         return JsonToXmlParams(JsonToXmlOptions.from_config(cfg), tuple(names))
     if kind == "jwt_sign":
-        from jqgate.runtime.jwt_nodes import SignOptions
+        from jqgate.node_runtime.jwt_nodes import SignOptions
         return JwtParams(SignOptions.from_config(cfg))
     if kind == "jwt_verify":
-        from jqgate.runtime.jwt_nodes import VerifyOptions
+        from jqgate.node_runtime.jwt_nodes import VerifyOptions
         return JwtParams(VerifyOptions.from_config(cfg))
     if kind == "jwt_decode":
         return JwtParams(None)
@@ -119,7 +119,7 @@ def _runtime_node_params(kind: str, cfg: dict, inputs: tuple[Binding, ...], conf
 
 
 def _vault_params(fields: list[tuple[str, int]], config: dict) -> VaultParams:
-    from jqgate.runtime.vault import parse_reference
+    from jqgate.node_runtime.vault import parse_reference
     refs = ((config.get("resources") or {}).get("vault") or {})
     return VaultParams(tuple((f, parse_reference(refs[f])) for f, _ in fields))
 

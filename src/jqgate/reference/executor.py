@@ -32,9 +32,9 @@ from jqgate.reference.request import DEFAULT_ENV
 from jqgate.reference.trace import (NODE_CANCELED, NODE_PENDING, NODE_RUNNING, Trace,
                                     trace_requested, trace_value)
 from jqgate.reference.values import BadJson, NodeError, convert, to_wire, type_name
-from jqgate.runtime import ops as R
-from jqgate.runtime.errors import NodeFailure
-from jqgate.runtime.vault import mask
+from jqgate.node_runtime import ops as R
+from jqgate.node_runtime.errors import NodeFailure
+from jqgate.node_runtime.vault import mask
 
 log = logging.getLogger("jqgate.datakit")
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import orjson
 from lxml import etree
 
-from jqgate.runtime.errors import NodeFailure
+from jqgate.node_runtime.errors import NodeFailure
 
 DEFAULT_TEXT_BLOCK = "#text"
 MAX_XML_BYTES = 64 * 1024 * 1024          # refuse to parse absurd bodies outright

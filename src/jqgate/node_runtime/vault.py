@@ -22,7 +22,7 @@ from typing import Protocol
 
 import orjson
 
-from jqgate.runtime.errors import NodeFailure
+from jqgate.node_runtime.errors import NodeFailure
 
 MASK = "********"
 REFERENCE = re.compile(r"\{vault://([^/{}\s]+)/([^/{}\s]+)(?:/([^{}\s]+))?\}")
