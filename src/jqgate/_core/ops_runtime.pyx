@@ -94,7 +94,7 @@ cdef int ops_runtime_async_done(PlanRun run, int i, object result) except -1:
 
 
 cdef int ops_runtime_xml_body(PlanRun run, CompiledOp op, dict fields) except -1:
-    """D11: json_to_xml output reaching a sink's body gets application/xml (see runtime.ops)."""
+    """D11: json_to_xml output reaching a sink's body gets application/xml (see node_runtime.ops)."""
     if fields is not None and run.cp.xml_slots:
         # the plan's own Binding records: CompiledBinding fields are C-level only
         _runtime_xml_body_headers(run.cp.plan.ops[op.index].inputs, run.cp.xml_slots, fields)
