@@ -8,6 +8,9 @@ matching .pxd files so calls between them are C calls.
 include "jq_bridge.pyx"
 include "http_write.pyx"
 include "http_client.pyx"
+include "http_client_conn.pyx"
+include "http_request.pyx"
+include "http_responder.pyx"
 include "http_server.pyx"
 include "http_proxy.pyx"
 

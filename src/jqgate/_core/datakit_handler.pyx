@@ -41,6 +41,10 @@ cdef class DataKitHandler(ProxyHandler):
         flow.start()
 
 
+import logging as _dk_logging
+_dk_log = _dk_logging.getLogger("jqgate.datakit")
+
+
 cdef str _dk_text(bytes raw):
     return raw.decode("latin-1")
 
@@ -100,6 +104,11 @@ cdef class DataKitFlow:
             self._send_exit()
             return
         self._apply_service_request()
+        if r.service_target is not None or r.service_scheme is not None or r.service_upstream is not None:
+            problem = self._redirect()
+            if problem is not None:
+                self.resp.send_error(problem[0], problem[1])
+                return
         if r.needs_response_window:
             self._fetch_whole_upstream()
         else:
@@ -129,6 +138,37 @@ cdef class DataKitFlow:
                 path + (b"?" + patch.query.encode("latin-1") if patch.query else b""),
                 self.decision.host_header, self.decision.forwarded_prefix, self.decision.match)
             self.req.ctx = self.decision
+
+    cdef object _redirect(self):
+        """Honour kong.service.target / .request.scheme / .upstream for this request only;
+        (status, message) when the value cannot be used."""
+        cdef PlanRun r = self.run
+        d = self.decision
+        peer = None
+        balancer = None
+        if r.service_target is not None:
+            host, sep, port = str(r.service_target).rpartition(":")
+            host = host.strip("[]")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                _dk_log.error("request %s: kong.service.target %r is not host:port",
+                              _dk_text(self.req.request_id), r.service_target)
+                return (500, "An unexpected error occurred")
+            peer = (host, int(port))
+        if r.service_upstream is not None:
+            balancer = self.handler.gateway.balancers.get(str(r.service_upstream))
+            if balancer is None:
+                return (503, "name resolution failed: no upstream named %s" % r.service_upstream)
+        scheme = None
+        if r.service_scheme is not None:
+            scheme = str(r.service_scheme).lower()
+            if scheme not in ("http", "https"):
+                _dk_log.error("request %s: kong.service.request.scheme %r is not http or https",
+                              _dk_text(self.req.request_id), r.service_scheme)
+                return (500, "An unexpected error occurred")
+        service = d.service.redirected(peer, scheme, balancer)
+        self.decision = d.__class__(d.route, service, d.target, d.host_header, d.forwarded_prefix, d.match)
+        self.req.ctx = self.decision
+        return None
 
     cdef void _fetch_whole_upstream(self):
         if self.req.body is None and self.req.body_stream is not None:
@@ -180,8 +220,7 @@ cdef class DataKitFlow:
         self.resp.send(r.response_status or self.ex.status, headers, body)
 
     cdef void _internal_error(self, exc):
-        import logging
-        logging.getLogger("jqgate.datakit").exception("request %s: DataKit run failed",
+        _dk_log.exception("request %s: DataKit run failed",
                                                       _dk_text(self.req.request_id))
         if not self.resp.started:
             self.resp.send_error(500, "An unexpected error occurred")
