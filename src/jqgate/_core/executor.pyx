@@ -42,13 +42,25 @@
 #   Without a response window: if run.response_status is not None (kong.response.status SET in
 #   the request window), use it as the client status.
 #
+# Choices where datakit.md is silent (each pinned by tests/cases/engine/decisions.yaml or the
+# case named): a JSON content type with an empty body decodes to null; a null value written to
+# service_request.body / response.body keeps the original body; a non-2xx call response whose
+# JSON body does not parse keeps the raw text as `body` for the trace; header bytes are text as
+# latin-1 (lossless round trip); a property GET with no inputs runs in the request window, so
+# kong.service.response.status reads null there; a connected http_proxy / https_proxy /
+# proxy_auth_* input fails the call (sending directly would bypass the proxy the flow asked
+# for); node types without a runtime here (cache, vault, xml, jwt) fail with a clear error.
+#
 # Order of work, and why: ops are in topological order, so one forward pass over a window
 # runs every op whose dependency countdown reached zero (an op only unblocks later ops). Calls
 # are dispatched to the pool during the pass; when a pool callback arrives, its outputs are
 # stored, its dependents' countdowns drop, and the pass runs again from the first unfinished
-# op. An exit or a failure ends the plan at once: in-flight exchanges are cancel()ed (their
+# op. A branch marks the ops of its other list SKIPPED, and with them every op fed by a skipped
+# op (D2); sinks wait for their whole window, so a skipped op counts as done for them.
+# An exit or a failure ends the plan at once: in-flight exchanges are cancel()ed (their
 # connections closed, callbacks suppressed) and reported NODE_CANCELED (D13).
 
+cimport cython
 import logging as _logging
 
 _log = _logging.getLogger("jqgate.datakit")
@@ -75,6 +87,7 @@ def compile_plan(plan):
     return executor_compiled(plan)
 
 
+@cython.freelist(64)
 cdef class _CallWaiter:
     """The pool callback of one call: resumes the run directly (no Future)."""
     cdef PlanRun run
@@ -84,6 +97,7 @@ cdef class _CallWaiter:
         self.run._on_call_done(self.index, ex)
 
 
+@cython.freelist(16)            # one per request: reuse the memory of finished runs
 cdef class PlanRun:
     cdef readonly CompiledPlan cp
     cdef public RequestView request
@@ -229,7 +243,6 @@ cdef class PlanRun:
         try:
             # gather inputs
             if op.inputs:
-                fields = {}
                 for b in op.inputs:
                     v = self.slots[b.slot]
                     if type(v) is BadJson:
@@ -241,10 +254,14 @@ cdef class PlanRun:
                             self_value = v
                         elif v is not None:
                             values_check_map(v, "input $self")
+                            if fields is None:
+                                fields = {}
                             for f in op.obj_fields:
                                 if f in v:
                                     fields[f] = v[f]
                     else:
+                        if fields is None:       # created only for field inputs
+                            fields = {}
                         fields[b.port] = v
             if self.tracing:
                 self.trace.run(op.node, self._input_values(op, fields, self_value))
@@ -252,7 +269,8 @@ cdef class PlanRun:
             if k == OPK_JQ:
                 if op.jq_mode == JQ_INPUT_FIELDS:
                     obj = dict.fromkeys(op.field_names)
-                    obj.update(fields)
+                    if fields is not None:
+                        obj.update(fields)
                     v = ops_run_jq(op, obj)
                 elif op.jq_mode == JQ_INPUT_SELF:
                     v = ops_run_jq(op, self_value)

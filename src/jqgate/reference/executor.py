@@ -49,13 +49,10 @@ GENERIC_ERROR_MESSAGE = "An unexpected error occurred"
 
 
 def new_exchange():
-    """The compiled pool's exchange type when it is built, else the reference client's."""
-    try:
-        from jqgate._core.core import ClientExchange
-        return ClientExchange()
-    except ImportError:
-        from jqgate.reference.client import Exchange
-        return Exchange()
+    """An exchange of the compiled pool: the reference shares the engine's HTTP client, so
+    the two executors differ only in how they schedule and evaluate nodes."""
+    from jqgate._core.core import ClientExchange
+    return ClientExchange()
 
 
 class PlanRun:
