@@ -8,8 +8,9 @@ from typing import Any
 
 import orjson
 
-from jqgate.plan import (CONV_NAMES, WINDOW_NAMES, BranchParams, CallParams, ExitParams,
-                         GenericParams, JqParams, Plan, PropertyParams, StaticParams)
+from jqgate.plan import (CONV_NAMES, WINDOW_NAMES, BranchParams, CacheParams, CallParams,
+                         ExitParams, GenericParams, JqParams, JsonToXmlParams, JwtParams, Plan,
+                         PropertyParams, StaticParams, VaultParams, XmlToJsonParams)
 
 
 def _params(params: Any) -> dict:
@@ -38,6 +39,33 @@ def _params(params: Any) -> dict:
         return {"then": list(params.then_ops), "else": list(params.else_ops)}
     if isinstance(params, GenericParams):
         return {"config": params.config}
+    return _runtime_params(params)
+
+
+_REDIS_SHOWN = ("host", "port", "database", "ssl", "server_name", "sentinel_master", "sentinel_role")
+
+
+def _runtime_params(params: Any) -> dict:
+    """Params of the §5.6-§5.12 node types; secrets (Redis passwords) are never dumped."""
+    from dataclasses import asdict
+    if isinstance(params, CacheParams):
+        o = params.options
+        out = {"strategy": o.strategy, "ttl": o.ttl, "bypass_on_error": o.bypass_on_error,
+               "namespace": o.instance}
+        if o.strategy == "memory":
+            out["dictionary_name"] = o.dictionary_name
+        else:
+            out["redis"] = {k: o.redis[k] for k in _REDIS_SHOWN if o.redis.get(k) is not None}
+        return out
+    if isinstance(params, (XmlToJsonParams, JwtParams)):
+        return asdict(params.options) if params.options is not None else {}
+    if isinstance(params, JsonToXmlParams):
+        out = asdict(params.options)
+        if params.field_names:
+            out["fields"] = list(params.field_names)
+        return out
+    if isinstance(params, VaultParams):
+        return {"entries": {name: ref.text for name, ref in params.entries}}
     return {}
 
 

@@ -137,6 +137,7 @@ cdef class PlanRun:
     cdef public object response_status, service_target, service_scheme, service_upstream
     cdef public object upstream_status, upstream_headers, upstream_body
     cdef public object response_headers, response_body
+    cdef public list secrets              # resolved vault values: masked in traces and logs
 
     def __init__(self, plan, RequestView request, pool=None, ctx_shared=None, EngineEnv env=None):
         cdef int i
@@ -219,7 +220,7 @@ cdef class PlanRun:
             self._pump()
             while self.deferred and not self.finished:
                 i, ex = self.deferred.pop(0)
-                self._call_result(i, ex)
+                self._resume(i, ex)
                 if not self.finished:
                     self._pump()
         finally:
@@ -309,6 +310,7 @@ cdef class PlanRun:
                     self.trace.complete(op.node,
                                         [trace_value(n, x) for n, x in op.values.items()])
             elif k == OPK_EXIT:
+                ops_runtime_xml_body(self, op, fields)
                 self._answer(ops_exit_answer(op.exit_status,
                                              fields.get("body") if fields else None,
                                              fields.get("headers") if fields else None))
@@ -330,6 +332,9 @@ cdef class PlanRun:
             elif k == OPK_CALL:
                 self._dispatch(op, fields if fields is not None else {})
                 return 0
+            elif k == OPK_RUNTIME:              # cache, xml, jwt, vault (ops_runtime.pyx)
+                if ops_runtime_run(self, op, fields if fields is not None else {}, self_value):
+                    return 0                  # went async: completes from its callback
             elif k == OPK_BRANCH:
                 if type(self_value) is not bool:
                     raise EngineNodeError("branch input must be a boolean, got %s"
@@ -342,6 +347,7 @@ cdef class PlanRun:
             elif k == OPK_REQUEST:
                 self._fill_request(op)
             elif k == OPK_SERVICE_REQUEST:
+                ops_runtime_xml_body(self, op, fields)
                 self._service_request = ops_sink_patch(fields if fields is not None else {},
                                                        True)
                 if self.tracing:
@@ -353,6 +359,7 @@ cdef class PlanRun:
                     self.state[i] = ST_SKIPPED
                     self.trace.skip(op.node, None)
                     return 0
+                ops_runtime_xml_body(self, op, fields)
                 self._response_patch = ops_sink_patch(fields if fields is not None else {},
                                                       False)
             else:
@@ -370,9 +377,14 @@ cdef class PlanRun:
         cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
         cdef CompiledOp dep
         cdef int d
+        cdef Py_ssize_t slot
         if self.state[i] != ST_PENDING:
             return 0
         self.state[i] = ST_SKIPPED
+        for slot in op.out_slots:        # a skipped static's constants must not reach a sink
+            self.slots[slot] = None
+        if op.out_self >= 0:
+            self.slots[op.out_self] = None
         if self.tracing:
             self.trace.skip(op.node, why)
         for d in op.dependents:
@@ -453,7 +465,7 @@ cdef class PlanRun:
                 self.deferred = []
             self.deferred.append((i, ex))
             return 0
-        self._call_result(i, ex)
+        self._resume(i, ex)
         if not self.finished:
             self._drive()
         if self.window_open and (self.finished or self.pending_calls == 0):
@@ -464,6 +476,12 @@ cdef class PlanRun:
             if cb is not None:
                 cb(self)
         return 0
+
+    cdef int _resume(self, int i, object ex) except -1:
+        """An async op finished: a call's exchange, or an async runtime op (ops_runtime.pyx)."""
+        if type(ex) is _RuntimeAsyncResult:
+            return ops_runtime_async_done(self, i, ex)
+        return self._call_result(i, <ClientExchange>ex)
 
     cdef int _call_result(self, int i, ClientExchange ex) except -1:
         cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
@@ -502,6 +520,8 @@ cdef class PlanRun:
 
     cdef int _fail(self, CompiledOp op, str text, list partial) except -1:
         self._timed(op)
+        if self.secrets:
+            text = _vault_mask(text, self.secrets)
         self.state[op.index] = ST_ERROR
         pn = self.cp.nodes[op.node]
         _log.error('node #%d (%s) failed with error: "%s", request_id: "%s"',
@@ -547,7 +567,8 @@ cdef class PlanRun:
         self.pending_calls = 0
         self.deferred = None
         if self.tracing:
-            doc = _orjson.dumps(self.trace.document(self.error_text is None))
+            doc = _orjson.dumps(_vault_mask(self.trace.document(self.error_text is None),
+                                            self.secrets))
             headers = [(n, v) for n, v in self.exit_headers
                        if n.lower() not in ("content-type", "content-length", "content-encoding")]
             headers += [("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]
@@ -563,7 +584,7 @@ cdef class PlanRun:
         self.response_headers = p.apply(self.upstream_headers)
         self.response_body = p.body
         if self.tracing:
-            doc = _orjson.dumps(self.trace.document(True))
+            doc = _orjson.dumps(_vault_mask(self.trace.document(True), self.secrets))
             self.response_headers = [
                 (n, v) for n, v in self.response_headers
                 if n.lower() not in ("content-type", "content-length", "content-encoding",
