@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/engine.py [--loops N] [--repeats R]
 
-Prints the median per-request time (µs) over R repeats of N requests for:
+Prints the median (and best) per-request time (µs) over R interleaved repeats for:
   embed      plan.run({...}) through the embedding API (RequestView built from a dict)
   core       PlanRun(...).start_request_window() on a prebuilt RequestView
   reference  the plain-Python reference executor, same plan, same request
@@ -12,9 +12,7 @@ overhead can be read off in the same run). The goal for `embed` is <= 10 µs per
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 
 from jqgate._core import core
@@ -28,24 +26,23 @@ CONFIG = {"nodes": [
 
 
 def compile_plan():
-    if hasattr(core, "JqProgram"):
-        import jqgate
-        p = jqgate.compile(CONFIG)
-        return getattr(p, "plan", p), "libjq bridge (JqProgram)"
-    # Before the bridge is built in: the test plan builder with the PyPI jq adapter.
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "engine"))
-    from engine_plans import build_plan
-    return build_plan(CONFIG), "PyPI jq adapter (bridge not built in)"
+    import jqgate
+    p = jqgate.compile(CONFIG)
+    return getattr(p, "plan", p), "libjq bridge (JqProgram)"
 
 
-def measure(fn, loops, repeats):
-    per = []
+def measure_all(fns, loops, repeats):
+    """Median and best per-call µs of each fn; the fns take turns within every repeat so a
+    noisy machine slows them alike and the ratios stay meaningful."""
+    times = {name: [] for name, _, _ in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        per.append((time.perf_counter() - t0) / loops * 1e6)
-    return statistics.median(per)
+        for name, fn, n in fns:
+            n = max(1, loops // n)
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            times[name].append((time.perf_counter() - t0) / n * 1e6)
+    return {name: (statistics.median(t), min(t)) for name, t in times.items()}
 
 
 def main():
@@ -87,18 +84,17 @@ def main():
 
     assert embed().body == b'{"n":2,"ok":true}', embed().body
     assert direct().exit_body == reference().exit_body == b'{"n":2,"ok":true}'
-    t_embed = measure(embed, args.loops, args.repeats)
-    t_core = measure(direct, args.loops, args.repeats)
-    t_ref = measure(reference, max(1, args.loops // 10), args.repeats)
-    t_jq = measure(jq_alone, args.loops, args.repeats)
+    r = measure_all([("embed", embed, 1), ("core", direct, 1), ("reference", reference, 10),
+                     ("jq alone", jq_alone, 1)], args.loops, args.repeats)
     print("plan: static -> jq -> jq -> exit   jq: %s" % jq_kind)
-    print("median of %d repeats" % args.repeats)
-    print("  embed      %8.2f us/request   (goal <= 10 us)" % t_embed)
-    print("  core       %8.2f us/request" % t_core)
-    print("  reference  %8.2f us/request   (%.1fx the core)" % (t_ref, t_ref / t_core))
-    print("  jq alone   %8.2f us           (the two programs called directly)" % t_jq)
-    print("  engine overhead beyond jq: core %.2f us, embed %.2f us"
-          % (t_core - t_jq, t_embed - t_jq))
+    print("per request, median (best) of %d interleaved repeats" % args.repeats)
+    print("  embed      %7.2f us (%5.2f)   goal <= 10 us" % r["embed"])
+    print("  core       %7.2f us (%5.2f)" % r["core"])
+    print("  reference  %7.2f us (%5.2f)   %.1fx the core"
+          % (r["reference"] + (r["reference"][0] / r["core"][0],)))
+    print("  jq alone   %7.2f us (%5.2f)   the two programs called directly" % r["jq alone"])
+    print("  engine overhead beyond jq (medians): core %.2f us, embed %.2f us"
+          % (r["core"][0] - r["jq alone"][0], r["embed"][0] - r["jq alone"][0]))
 
 
 if __name__ == "__main__":

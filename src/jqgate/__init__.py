@@ -2,6 +2,7 @@
 
     plan = jqgate.compile(datakit_config)   # dict -> Plan; raises ConfigError (.errors)
     gw = jqgate.load("kong.yaml")           # declarative file -> compiled gateway configuration
+    jqgate.serve("kong.yaml", listen="0.0.0.0:8000", workers=2)
 """
 from jqgate.errors import ConfigError, ConfigIssue
 
@@ -9,9 +10,12 @@ __version__ = "0.1.0"
 
 
 def compile(config, location: str = "config", instance: str = ""):
-    """Compile one DataKit `config` object (the plugin's `config`) into an execution plan."""
+    """Compile one DataKit `config` object (the plugin's `config`) into a runnable plan:
+    `plan.run({"method": ..., "path": ..., "headers": ..., "query": ..., "body": ...})`, or
+    `await plan.run_async(...)`; the frozen Plan's fields read through it."""
     from jqgate.compiler import compile_datakit
-    return compile_datakit(config, location, instance)
+    from jqgate.embed import runnable
+    return runnable(compile_datakit(config, location, instance))
 
 
 def load(path: str, skip_unknown_plugins: bool = False):
@@ -27,4 +31,27 @@ def load(path: str, skip_unknown_plugins: bool = False):
     return compiled
 
 
-__all__ = ["compile", "load", "ConfigError", "ConfigIssue", "__version__"]
+def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, **options) -> int:
+    """Serve until SIGTERM/SIGINT: `config` is a declarative file path, a GatewayConfig or what
+    `load()` returned. Options go to jqgate.server_main.serve (drain_timeout, ...)."""
+    from jqgate.compiled import CompiledGateway, compile_gateway
+    from jqgate.config.model import GatewayConfig
+    from jqgate.errors import Issues
+    from jqgate.runtime import gateway_for, handler_factory
+    from jqgate.server_main import serve as serve_config
+
+    if isinstance(config, str):
+        compiled = load(config)
+    elif isinstance(config, GatewayConfig):
+        issues = Issues()
+        compiled = compile_gateway(config, issues)
+        issues.raise_if_any()
+    elif isinstance(config, CompiledGateway):
+        compiled = config
+    else:
+        raise TypeError("serve() takes a file path, a GatewayConfig or a compiled gateway")
+    return serve_config(gateway_for(compiled), listen=listen, workers=workers,
+                        handler_factory=handler_factory, **options)
+
+
+__all__ = ["compile", "load", "serve", "ConfigError", "ConfigIssue", "__version__"]

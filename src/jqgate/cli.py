@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", default=_env("listen", "0.0.0.0:8000"), help="proxy listen address")
     run.add_argument("--admin-listen", default=_env("admin_listen"), help="Admin API listen address")
     run.add_argument("--no-admin", action="store_true", default=_env("no_admin", "") not in ("", "0", "false"))
+    run.add_argument("--log-format", default=_env("log_format", "plain"), choices=["plain", "json"],
+                     help="access log lines: plain text or one JSON object per request")
     run.add_argument("--workers", default=_env("workers", "1"), help="worker processes, or 'auto'")
     run.add_argument("--upstream", default=_env("upstream"), help="quick start: the one service's URL")
     run.add_argument("--plugin", action="append", default=[p for p in [_env("plugin")] if p],
@@ -89,8 +91,9 @@ def cmd_plan(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from jqgate.serve import run_from_args
-    return run_from_args(args)
+    from jqgate.admin.cli_run import run_from_args
+    from jqgate.runtime import handler_factory
+    return run_from_args(args, handler_factory=handler_factory)
 
 
 def cmd_demo(args) -> int:

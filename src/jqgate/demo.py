@@ -39,7 +39,7 @@ async def _get(port: int, target: str) -> tuple[str, bytes]:
 
 
 async def _demo(listen: str) -> int:
-    from jqgate.runtime import handler_factory
+    from jqgate.runtime import gateway_for, handler_factory
     from jqgate.server_main import parse_listen, start
 
     token = await start_service(token_service)
@@ -50,7 +50,7 @@ async def _demo(listen: str) -> int:
     compiled = compile_gateway(load_declarative(demo_config(token_port, upstream_port), "<demo>"), issues)
     issues.raise_if_any()
     host, port = parse_listen(listen)
-    running = await start(compiled.config, host, port, handler_factory=handler_factory(compiled))
+    running = await start(gateway_for(compiled), host, port, handler_factory=handler_factory)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     print(f"jqgate demo: token service on 127.0.0.1:{token_port}, upstream echo on 127.0.0.1:{upstream_port}")
     print(f"jqgate demo: gateway with the third-party auth flow on http://{shown}:{running.port}")

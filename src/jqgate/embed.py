@@ -26,9 +26,7 @@ calls go out over the engine's own connection pool: `run` drives a private uvloo
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
-import uuid
 
 import orjson
 
@@ -38,29 +36,26 @@ RUN_PENDING = core.RUN_PENDING
 
 
 def _pool_for(loop):
-    pool = _POOLS.get(loop)
-    if pool is None:
-        pool_cls = getattr(core, "ConnectionPool", None)
-        if pool_cls is not None:
-            pool = pool_cls(loop)
-        else:                                   # until the compiled pool is built in
-            from jqgate.reference.client import SimplePool
-            pool = SimplePool(loop)
-        _POOLS[loop] = pool
-    return pool
+    """The engine's pool for this event loop. Per thread, only the most recent loop's pool is
+    kept: a pool refers to its loop, so caching every loop ever seen would keep them alive."""
+    if getattr(_THREAD, "pool_loop", None) is not loop:
+        _THREAD.pool_loop, _THREAD.pool = loop, core.ConnectionPool(loop)
+    return _THREAD.pool
 
 
-_POOLS: dict = {}
+_THREAD = threading.local()
 
 
 class Result:
     """The outcome of one embedded run; fields are read from the run when asked for."""
-    __slots__ = ("run", "request", "ctx_shared")
+    __slots__ = ("run",)
 
-    def __init__(self, run, request, ctx_shared):
+    def __init__(self, run):
         self.run = run
-        self.request = request
-        self.ctx_shared = ctx_shared
+
+    @property
+    def ctx_shared(self):
+        return self.run.ctx_shared
 
     @property
     def exited(self):
@@ -96,7 +91,7 @@ class Result:
         run = self.run
         if run.exited:
             return None
-        request = self.request
+        request = run.request
         sr = run.service_request
         return {"method": request.method, "path": request.path,
                 "query": request.query if sr.query is None else sr.query,
@@ -115,19 +110,7 @@ class Result:
         return "<Result proxy %r>" % (self.service_request,)
 
 
-# request ids for embedded runs: a per-process random prefix and a counter (uuid4 per call
-# would cost more than running a small plan)
-_ID_PREFIX = uuid.uuid4().hex[:24]
-_ID_COUNTER = itertools.count(1)
-
-
-def _request_view(spec) -> "core.RequestView":
-    """A plain dict (method, path, headers, query, body, ...) -> RequestView."""
-    if type(spec) is core.RequestView:
-        return spec
-    spec = spec or {}
-    rid = spec.get("request_id") or "%s%08x" % (_ID_PREFIX, next(_ID_COUNTER))
-    return core.request_view_from_dict(spec, rid)
+_request_view = core.embed_request_view
 
 
 def _upstream(spec):
@@ -147,7 +130,6 @@ class RunnablePlan:
         self.compiled = core.compile_plan(plan)
         self.env = env
         self._has_calls = any(op.is_async for op in plan.ops)
-        self._local = threading.local()
 
     def __getattr__(self, name):
         return getattr(self.plan, name)
@@ -156,17 +138,14 @@ class RunnablePlan:
 
     def run(self, request=None, upstream=None, ctx_shared=None) -> Result:
         if self._has_calls:
-            loop = getattr(self._local, "loop", None)
-            if loop is None:
-                loop = self._local.loop = _new_loop()
+            loop = getattr(_THREAD, "loop", None)       # one private loop per thread, shared
+            if loop is None:                            # by every plan (so one pool too)
+                loop = _THREAD.loop = _new_loop()
             return loop.run_until_complete(self.run_async(request, upstream, ctx_shared))
-        req = _request_view(request)
-        ctx = {} if ctx_shared is None else ctx_shared
-        run = core.PlanRun(self.compiled, req, None, ctx, self.env)
-        run.start_request_window(None)
+        run = core.embed_run_sync(self.compiled, request, self.env, ctx_shared)
         if upstream is not None and not run.exited and run.needs_response_window:
             run.start_response_window(*_upstream(upstream), None)
-        return Result(run, req, ctx)
+        return Result(run)
 
     # -- async
 
@@ -183,7 +162,7 @@ class RunnablePlan:
             if run.start_response_window(*_upstream(upstream),
                                          lambda r: done.set_result(None)) == RUN_PENDING:
                 await done
-        return Result(run, req, ctx)
+        return Result(run)
 
 
 def _new_loop():

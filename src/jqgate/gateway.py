@@ -7,6 +7,8 @@ chooses the peer for each attempt (weighted round robin over an Upstream's targe
 """
 from __future__ import annotations
 
+import copy
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +82,20 @@ class ServiceTarget:
             return self.balancer.pick()
         return self._peer
 
+    def redirected(self, peer=None, scheme=None, balancer=None) -> "ServiceTarget":
+        """A copy for one request whose DataKit flow set kong.service.target (a fixed peer, no
+        balancing), kong.service.upstream (a named upstream's balancer) or
+        kong.service.request.scheme. The Host header stays the service's, as in Kong."""
+        clone = copy.copy(self)
+        if scheme is not None:
+            clone.scheme = scheme
+        if balancer is not None:
+            clone.balancer = balancer
+        if peer is not None:
+            clone.balancer = None
+            clone._peer = peer
+        return clone
+
 
 @dataclass
 class RouteTarget:
@@ -115,9 +131,15 @@ ROUTE_CACHE_SIZE = 4096
 class Gateway:
     """Routing and service resolution for one configuration."""
 
-    def __init__(self, config: GatewayConfig):
+    def __init__(self, config: GatewayConfig, compiled=None):
         self.config = config
+        # The CompiledGateway (DataKit plans) this configuration was built with, when the
+        # caller compiled it (hot reload does): a handler_factory reads its plans from here.
+        self.compiled = compiled
         upstreams = {u.name: u for u in config.upstreams}
+        # For kong.service.upstream: one balancer per named upstream, shared by the requests
+        # a DataKit flow sends there.
+        self.balancers = {name: Balancer(u) for name, u in upstreams.items()}
         self.services: dict[str, ServiceTarget] = {}
         for s in config.services:
             self.services[s.id] = ServiceTarget(s, upstreams.get(s.host))

@@ -94,10 +94,16 @@ class CallParams:
 @dataclass(frozen=True)
 class JqParams:
     source: str
-    program: Any                 # jqgate._core.core.JqProgram, compiled at load time
+    program: Any                 # jqgate._core.core.NativeJq or JqProgram, compiled at load time
     input_mode: str              # "self": `.` is the SELF binding; "fields": an object of
                                  # `field_names`; "none": `.` is null
     field_names: tuple[str, ...] = ()
+
+    @property
+    def runs(self) -> str:
+        """"native", or "libjq (<why not native>)" -- for plan dumps."""
+        from jqgate.compiler.jq_native import describe_runner
+        return describe_runner(self.program)
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,33 @@ class BranchParams:
 
 
 @dataclass(frozen=True)
+class CacheParams:
+    options: Any                 # jqgate.node_runtime.cache_store.CacheOptions (strategy, ttl, D19 namespace)
+
+
+@dataclass(frozen=True)
+class XmlToJsonParams:
+    options: Any                 # jqgate.node_runtime.xml_nodes.XmlToJsonOptions
+    xpath: Any = None            # lxml XPath compiled at load time, or None
+
+
+@dataclass(frozen=True)
+class JsonToXmlParams:
+    options: Any                 # jqgate.node_runtime.xml_nodes.JsonToXmlOptions
+    field_names: tuple[str, ...] = ()   # user-defined inputs: an object is built from them
+
+
+@dataclass(frozen=True)
+class JwtParams:
+    options: Any = None          # SignOptions (jwt_sign) / VerifyOptions (jwt_verify) / None
+
+
+@dataclass(frozen=True)
+class VaultParams:
+    entries: tuple = ()          # (output field, jqgate.node_runtime.vault.Reference) per used key
+
+
+@dataclass(frozen=True)
 class GenericParams:
     """Node types whose runtime lives in later work: their validated config, kept whole."""
     config: dict
@@ -146,7 +179,7 @@ class Op:
     out_self: int                # slot of the node-wise output, -1 when the node has none
     out_fields: tuple[tuple[str, int], ...]   # (field, slot) for every output field
     params: Any = None           # one of the *Params records above, or None
-    is_async: bool = False       # does I/O (call; later cache/vault fetches)
+    is_async: bool = False       # does I/O (call; cache with strategy redis)
 
 
 @dataclass(frozen=True)
@@ -175,6 +208,7 @@ class Plan:
     config_hash: str
     instance: str                # plugin id / instance_name / scope, for namespacing (D19)
     edges: tuple[tuple[str, str, str], ...] = field(default=())  # (source label, target label, convert) for dumps
+    xml_slots: frozenset[int] = frozenset()   # slots holding json_to_xml output: D11 application/xml
 
     def op_names(self) -> list[str]:
         return [self.nodes[op.node].name for op in self.ops]

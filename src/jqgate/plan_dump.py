@@ -8,13 +8,14 @@ from typing import Any
 
 import orjson
 
-from jqgate.plan import (CONV_NAMES, WINDOW_NAMES, BranchParams, CallParams, ExitParams,
-                         GenericParams, JqParams, Plan, PropertyParams, StaticParams)
+from jqgate.plan import (CONV_NAMES, WINDOW_NAMES, BranchParams, CacheParams, CallParams,
+                         ExitParams, GenericParams, JqParams, JsonToXmlParams, JwtParams, Plan,
+                         PropertyParams, StaticParams, VaultParams, XmlToJsonParams)
 
 
 def _params(params: Any) -> dict:
     if isinstance(params, JqParams):
-        out = {"jq": params.source, "input_mode": params.input_mode}
+        out = {"jq": params.source, "runs": params.runs, "input_mode": params.input_mode}
         if params.field_names:
             out["fields"] = list(params.field_names)
         return out
@@ -38,6 +39,33 @@ def _params(params: Any) -> dict:
         return {"then": list(params.then_ops), "else": list(params.else_ops)}
     if isinstance(params, GenericParams):
         return {"config": params.config}
+    return _runtime_params(params)
+
+
+_REDIS_SHOWN = ("host", "port", "database", "ssl", "server_name", "sentinel_master", "sentinel_role")
+
+
+def _runtime_params(params: Any) -> dict:
+    """Params of the §5.6-§5.12 node types; secrets (Redis passwords) are never dumped."""
+    from dataclasses import asdict
+    if isinstance(params, CacheParams):
+        o = params.options
+        out = {"strategy": o.strategy, "ttl": o.ttl, "bypass_on_error": o.bypass_on_error,
+               "namespace": o.instance}
+        if o.strategy == "memory":
+            out["dictionary_name"] = o.dictionary_name
+        else:
+            out["redis"] = {k: o.redis[k] for k in _REDIS_SHOWN if o.redis.get(k) is not None}
+        return out
+    if isinstance(params, (XmlToJsonParams, JwtParams)):
+        return asdict(params.options) if params.options is not None else {}
+    if isinstance(params, JsonToXmlParams):
+        out = asdict(params.options)
+        if params.field_names:
+            out["fields"] = list(params.field_names)
+        return out
+    if isinstance(params, VaultParams):
+        return {"entries": {name: ref.text for name, ref in params.entries}}
     return {}
 
 
@@ -88,8 +116,11 @@ def plan_to_text(plan: Plan) -> str:
         if outs:
             lines.append("        out " + " ".join(outs))
         params = _params(op.params)
+        runs = params.pop("runs", None)
         if params:
             lines.append("        " + orjson.dumps(params).decode())
+        if runs is not None:
+            lines.append(f"        runs: {runs}")
     if plan.response_start == len(plan.ops):
         lines.append("response window: (nothing runs after proxying; the response streams through)")
     waves = ["[" + ", ".join(plan.nodes[plan.ops[i].node].name for i in w) + "]" for w in plan.waves]

@@ -35,12 +35,16 @@ def plans_by_route(compiled: CompiledGateway) -> dict:
     return chosen
 
 
-def handler_factory(compiled: CompiledGateway, **proxy_options):
-    """A `handler_factory(gateway, pool)` for jqgate.server_main.start/serve."""
-    routes = plans_by_route(compiled)
+def handler_factory(gateway, pool):
+    """The `handler_factory(gateway, pool)` of jqgate.server_main.start/serve: a DataKit handler
+    for the plans compiled with this gateway (`gateway.compiled`, set at start and on reload)."""
+    from jqgate._core.core import DataKitHandler
 
-    def make(gateway, pool):
-        from jqgate._core.core import DataKitHandler
-        return DataKitHandler(gateway, pool, routes, **proxy_options)
+    routes = plans_by_route(gateway.compiled) if gateway.compiled is not None else {}
+    return DataKitHandler(gateway, pool, routes)
 
-    return make
+
+def gateway_for(compiled: CompiledGateway):
+    """The routing gateway of a compiled configuration, carrying its plans."""
+    from jqgate.gateway import Gateway
+    return Gateway(compiled.config, compiled)

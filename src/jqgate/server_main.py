@@ -58,6 +58,19 @@ def bind_socket(host: str, port: int, reuse_port: bool, listen: bool = True) -> 
     return sock
 
 
+def route_and_service(req, resp):
+    """(route name, service name) of an answered request; None when it matched none. The
+    decision is in req.ctx (also when the upstream failed) or in the proxy's log_extra."""
+    decision = req.ctx
+    route = getattr(decision, "route", None)
+    if route is None and resp.log_extra is not None:
+        decision = resp.log_extra
+        route = getattr(decision, "route", None)
+    service = getattr(getattr(decision, "service", None), "service", None)
+    return (getattr(route, "name", None) or getattr(route, "id", None),
+            getattr(service, "name", None) or getattr(service, "id", None))
+
+
 def make_access_logger(json_format: bool = False):
     """callable(req, resp) writing one line per request to the `jqgate.access` logger."""
     if not access_log.isEnabledFor(logging.INFO):
@@ -65,15 +78,15 @@ def make_access_logger(json_format: bool = False):
 
     def write(req, resp):
         extra = resp.log_extra
-        route = getattr(getattr(extra, "route", None), "name", None) if extra is not None else None
-        upstream_ms = extra.upstream_latency_ms if extra is not None else None
+        route, service = route_and_service(req, resp)
+        upstream_ms = getattr(extra, "upstream_latency_ms", None) if extra is not None else None
         total_ms = int((asyncio.get_running_loop().time() - req.start_time) * 1000)
         if json_format:
             access_log.info(json.dumps({
                 "request_id": req.request_id.decode(), "client": req.client_ip,
                 "method": req.method.decode("latin-1"), "path": req.path.decode("latin-1"),
                 "status": resp.status, "bytes": resp.bytes_sent, "route": route,
-                "latency_ms": total_ms, "upstream_latency_ms": upstream_ms}))
+                "service": service, "latency_ms": total_ms, "upstream_latency_ms": upstream_ms}))
         else:
             access_log.info('%s "%s %s HTTP/%s" %d %d rid=%s route=%s latency=%dms upstream=%s',
                             req.client_ip, req.method.decode("latin-1"),
@@ -83,14 +96,61 @@ def make_access_logger(json_format: bool = False):
     return write
 
 
+def make_request_observer(json_format: bool = False, metrics=None):
+    """The server's per-request callback: Prometheus counters (jqgate.metrics), then the
+    access log line. None when there is nothing to do."""
+    write_log = make_access_logger(json_format)
+    if metrics is None:
+        return write_log
+
+    def observe(req, resp):
+        route, service = route_and_service(req, resp)
+        extra = resp.log_extra
+        upstream_s = None
+        if extra is not None:
+            # Seconds when the handler gives them (`upstream_latency_s`), else its milliseconds.
+            upstream_s = getattr(extra, "upstream_latency_s", None)
+            if upstream_s is None:
+                upstream_ms = getattr(extra, "upstream_latency_ms", None)
+                upstream_s = None if upstream_ms is None else upstream_ms / 1000.0
+        metrics.observe_request(route or "", service or "", resp.status,
+                                asyncio.get_running_loop().time() - req.start_time, upstream_s)
+        # The DataKit executor's contribution, when it has one: on resp.log_extra (or req.ctx),
+        # `node_timings` = iterable of (node type, seconds) and `call_outcomes` = iterable of
+        # outcome strings ("ok", "error", "timeout", ...). Absent attributes cost one lookup.
+        runs = (req.ctx,) if extra is None or extra is req.ctx else (req.ctx, extra)
+        for run in runs:
+            timings = getattr(run, "node_timings", None)
+            if timings:
+                for node_type, seconds in timings:
+                    metrics.observe_node(node_type, seconds)
+            outcomes = getattr(run, "call_outcomes", None)
+            if outcomes:
+                for outcome in outcomes:
+                    metrics.count_call(outcome)
+        if write_log is not None:
+            write_log(req, resp)
+    return observe
+
+
 class RunningGateway:
-    def __init__(self, server, settings, pool, port, gateway, handler):
+    def __init__(self, server, settings, pool, port, gateway, handler, handler_factory=None,
+                 proxy_options=None):
         self.server = server
         self.settings = settings
         self.pool = pool
         self.port = port
         self.gateway = gateway
         self.handler = handler
+        self.handler_factory = handler_factory
+        self.proxy_options = proxy_options
+
+    def build_handler(self, gateway: Gateway):
+        """A request handler for `gateway`, built as start() built the first one (hot reload
+        builds a whole new one and swaps it in: jqgate.admin.swap)."""
+        if self.handler_factory is not None:
+            return self.handler_factory(gateway, self.pool)
+        return gateway.make_handler(self.pool, **(self.proxy_options or {}))
 
     def reload(self, config: GatewayConfig | Gateway) -> None:
         """Switch to a new configuration: new requests route with it at once; requests in
@@ -118,7 +178,8 @@ class RunningGateway:
 async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: int = 8000, *,
                 sock: socket.socket | None = None, handler_factory=None, access_log_json=False,
                 server_options: dict | None = None, pool_options: dict | None = None,
-                proxy_options: dict | None = None, ssl_context=None) -> RunningGateway:
+                proxy_options: dict | None = None, ssl_context=None,
+                metrics=None) -> RunningGateway:
     """Start the proxy on the running loop (see the module docstring)."""
     from jqgate._core import core
     loop = asyncio.get_running_loop()
@@ -129,7 +190,8 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     else:
         # proxy_options: via, upstream_latency_header, proxy_latency_header (None = off)
         handler = gateway.make_handler(pool, **(proxy_options or {}))
-    opts = dict(server_header=DEFAULT_SERVER, access_log=make_access_logger(access_log_json),
+    opts = dict(server_header=DEFAULT_SERVER,
+                access_log=make_request_observer(access_log_json, metrics),
                 scheme="https" if ssl_context is not None else "http")
     opts.update(server_options or {})
     settings = core.ServerSettings(handler, **opts)
@@ -138,11 +200,13 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock,
                                       backlog=4096, ssl=ssl_context)
     bound = sock.getsockname()[1]
-    return RunningGateway(server, settings, pool, bound, gateway, handler)
+    return RunningGateway(server, settings, pool, bound, gateway, handler, handler_factory,
+                          proxy_options)
 
 
 def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_fd,
-                access_log_json, server_options, pool_options, proxy_options) -> int:
+                access_log_json, server_options, pool_options, proxy_options,
+                admin=None) -> int:
     import uvloop
     from jqgate._core import core
     core.reseed_request_ids()
@@ -152,9 +216,12 @@ def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        from jqgate.metrics import METRICS
         running = await start(config, host, port, sock=sock, handler_factory=handler_factory,
                               access_log_json=access_log_json, server_options=server_options,
-                              pool_options=pool_options, proxy_options=proxy_options)
+                              pool_options=pool_options, proxy_options=proxy_options,
+                              metrics=METRICS)
+        attached = await _attach_admin(running, config, admin, stop)
         # Everything built so far lives as long as the process: keep the collector from
         # walking it again on every collection.
         gc.collect()
@@ -167,44 +234,88 @@ def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_
             os.close(ready_fd)
         await stop.wait()
         log.info("jqgate worker %d draining", os.getpid())
+        if attached is not None:
+            attached.close()
         await running.close(drain_timeout)
         return 0
 
     return uvloop.run(main())
 
 
+# -- Admin API, hot reload, SIGHUP (jqgate.admin.runtime) ------------------------------------
+# serve(admin_listen=..., config_file=...) decides where they live: with one worker, in the
+# worker's loop; with several, in the parent, which reaches each worker over a socketpair.
+
+async def _attach_admin(running, config, admin, stop):
+    if admin is None:
+        return None
+    from jqgate.admin import runtime
+    gateway_config = config.config if isinstance(config, Gateway) else config
+    if admin.get("control_sock") is not None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)     # the parent reloads, then tells us
+        await runtime.attach_worker(running, gateway_config, admin["control_sock"], stop.set)
+        return None
+    return await runtime.attach_single(running, gateway_config,
+                                       admin_listen=admin.get("admin_listen"),
+                                       proxy_listen=admin["proxy_listen"],
+                                       config_file=admin.get("config_file"),
+                                       admin_sock=admin.get("admin_sock"))
+
+
 def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers: int = 1, *,
           handler_factory=None, drain_timeout: float = 10.0, access_log_json: bool = False,
           server_options: dict | None = None, pool_options: dict | None = None,
-          proxy_options: dict | None = None) -> int:
-    """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring)."""
+          proxy_options: dict | None = None, admin_listen: str | None = None,
+          config_file: str | None = None) -> int:
+    """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
+
+    `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API. `config_file` is
+    what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
+    GatewayConfig. Hot reload and SIGHUP work with or without the Admin API, with any number of
+    workers (jqgate.admin.runtime)."""
     host, port = parse_listen(listen)
+    admin = {"admin_listen": admin_listen, "config_file": config_file,
+             "proxy_listen": "%s:%d" % (host, port), "admin_sock": None}
+    if admin_listen:
+        # Bound first: a busy Admin API port fails before any worker starts.
+        admin["admin_sock"] = bind_socket(*parse_listen(admin_listen), reuse_port=False)
     if workers <= 1:
         sock = bind_socket(host, port, reuse_port=False)
+        admin["proxy_listen"] = "%s:%d" % (host, sock.getsockname()[1])
         return _run_worker(config, host, port, sock, handler_factory, drain_timeout, None,
-                           access_log_json, server_options, pool_options, proxy_options)
+                           access_log_json, server_options, pool_options, proxy_options, admin)
     # Bind once in the parent first, so a busy port fails loudly before any fork, and so
     # port 0 resolves to one port all workers share.
     probe = bind_socket(host, port, reuse_port=True, listen=False)
     port = probe.getsockname()[1]
     children = []
+    control_socks = []
+    admin["proxy_listen"] = "%s:%d" % (host, port)
     ready_r, ready_w = os.pipe()
     for _ in range(workers):
+        parent_end, child_end = socket.socketpair()
         pid = os.fork()
         if pid == 0:
             os.close(ready_r)
             probe.close()
+            parent_end.close()
+            for other in control_socks:
+                other.close()
+            if admin["admin_sock"] is not None:
+                admin["admin_sock"].close()     # the parent serves the Admin API
             code = 1
             try:
                 sock = bind_socket(host, port, reuse_port=True)
                 code = _run_worker(config, host, port, sock, handler_factory, drain_timeout,
                                    ready_w, access_log_json, server_options, pool_options,
-                                   proxy_options)
+                                   proxy_options, {"control_sock": child_end})
             except BaseException:
                 logging.getLogger("jqgate").exception("worker failed")
             finally:
                 os._exit(code)
         children.append(pid)
+        child_end.close()
+        control_socks.append(parent_end)
     os.close(ready_w)
     probe.close()   # workers hold their own sockets; the parent accepts nothing
     got = 0
@@ -214,28 +325,14 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
             break
         got += len(b)
     os.close(ready_r)
-    if got == workers:
-        log.info("jqgate ready: proxy listening on http://%s:%d (%d workers)", host, port, workers)
-
-    def forward(signum, frame):
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    status = 0
-    for pid in children:
-        while True:
-            try:
-                _, st = os.waitpid(pid, 0)
-                break
-            except InterruptedError:
-                continue
-        if os.waitstatus_to_exitcode(st) != 0:
-            status = 1
-    return status
+    from jqgate.admin.runtime import run_parent
+    # The parent logs the ready line once its Admin API listens too.
+    ready = ("jqgate ready: proxy listening on http://%s:%d (%d workers)" % (host, port, workers)
+             if got == workers else None)
+    return run_parent(config.config if isinstance(config, Gateway) else config, children,
+                      control_socks, admin_listen=admin_listen,
+                      proxy_listen=admin["proxy_listen"], config_file=config_file,
+                      ready_message=ready, admin_sock=admin["admin_sock"])
 
 
 def configure_logging(level: str = "info") -> None:

@@ -10,7 +10,6 @@ import orjson
 
 from jqgate._core import core
 from jqgate.reference import executor as ref_executor
-from jqgate.reference.client import SimplePool
 
 
 class Route:
@@ -160,12 +159,8 @@ class ThirdParty:
 
 
 def make_pool():
-    """The compiled pool when it is built into the core, else the reference client."""
-    loop = asyncio.get_running_loop()
-    pool_cls = getattr(core, "ConnectionPool", None)
-    if pool_cls is not None:
-        return pool_cls(loop)
-    return SimplePool(loop)
+    """The compiled client pool, on the running loop."""
+    return core.ConnectionPool(asyncio.get_running_loop())
 
 
 EXECUTORS = {"core": core.PlanRun, "reference": ref_executor.PlanRun}

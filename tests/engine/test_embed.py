@@ -103,3 +103,13 @@ def test_embed_compile_wraps_the_compiler():
     plan = embed.compile({"nodes": [{"name": "EXIT", "type": "exit", "status": 204}]})
     assert plan.run({}).status == 204
     assert plan.response_start == plan.plan.response_start
+
+
+def test_unknown_request_field_is_an_error():
+    import pytest
+    plan = runnable(compile_config({"nodes": [{"name": "EXIT", "type": "exit"}]}))
+    with pytest.raises(TypeError, match="metod"):
+        plan.run({"metod": "GET"})
+    r = plan.run({"request_id": "given"})
+    assert r.run.request.request_id == "given"
+    assert plan.run({}).run.request.request_id          # generated when absent

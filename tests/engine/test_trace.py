@@ -133,3 +133,22 @@ def test_call_events(executor):
     assert resume["duration"] >= 0
     complete = [e for e in doc["events"] if e["name"] == "API" and e["action"] == "complete"][0]
     assert {v["key"]: v.get("value") for v in complete["values"]}["status"] == 200
+
+
+@pytest.mark.parametrize("executor", list(EXECUTORS))
+def test_skipped_nodes_in_trace(executor):
+    cfg = {"debug": True, "nodes": [
+        {"name": "COND", "type": "jq", "jq": "true"},
+        {"name": "BR", "type": "branch", "input": "COND", "then": ["YES"], "else": ["NO"]},
+        {"name": "YES", "type": "jq", "jq": "1"},
+        {"name": "NO", "type": "jq", "jq": "2"},
+        {"name": "AFTER_NO", "type": "jq", "input": "NO", "jq": "."},
+        {"name": "EXIT", "type": "exit", "inputs": {"body": "YES"}}]}
+    run = run_sync(executor, cfg, [("X-DataKit-Debug-Trace", "true")])
+    doc = orjson.loads(run.exit_body)
+    status = {n["name"]: n["status"] for n in doc["nodes"]}
+    assert status["NO"] == "NODE_SKIPPED" and status["AFTER_NO"] == "NODE_SKIPPED"
+    assert status["YES"] == "NODE_COMPLETE" and status["BR"] == "NODE_COMPLETE"
+    skip = [e for e in doc["events"] if e["action"] == "skip" and e["name"] == "NO"][0]
+    assert skip["values"] == [{"key": "$self", "type": "boolean", "value": True}]
+    assert doc["status"] == "PLAN_COMPLETE"

@@ -59,3 +59,18 @@ def test_request_view_with_raw_bytes_from_the_parser(executor):
     run = EXECUTORS[executor](plan, req, None, {})
     run.start_request_window(None)
     assert run.exit_body == b'{"m":"POST","p":"/a","q":{"x":"1"},"b":{"k":1}}'
+
+
+@pytest.mark.parametrize("executor", list(EXECUTORS))
+def test_header_bytes_round_trip_latin_1(executor):
+    """Header bytes become text as latin-1, so every byte comes back unchanged on the wire."""
+    from jqgate._core import core
+    plan = compile_config({"nodes": [
+        {"name": "H", "type": "jq", "input": "request.headers", "output": "service_request.headers",
+         "jq": '{"X-Copy": .["X-Raw"]}'}]})
+    req = core.RequestView(headers=[(b"X-Raw", b"caf\xe9 \xff")])
+    run = EXECUTORS[executor](plan, req, None, {})
+    run.start_request_window(None)
+    out = dict(run.service_request_headers(req.headers))
+    assert out["X-Copy"].encode("latin-1") == b"caf\xe9 \xff"
+    assert out["X-Raw"].encode("latin-1") == b"caf\xe9 \xff"

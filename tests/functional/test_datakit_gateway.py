@@ -11,7 +11,7 @@ from jqgate.config import load_declarative
 from jqgate.demo_services import start_service, token_service
 from jqgate.errors import Issues
 from jqgate.examples import seed_flow
-from jqgate.runtime import handler_factory
+from jqgate.runtime import gateway_for, handler_factory
 
 from netutil import GatewayThread, LoopThread, Upstream, http_get
 
@@ -60,7 +60,7 @@ def gateway(doc):
     issues = Issues()
     compiled = compile_gateway(load_declarative(doc, "<test>"), issues)
     issues.raise_if_any()
-    return GatewayThread(compiled.config, handler_factory=handler_factory(compiled))
+    return GatewayThread(gateway_for(compiled), handler_factory=handler_factory)
 
 
 def declarative(upstream_port, plugins, routes=None):
@@ -189,3 +189,46 @@ def test_route_scoped_plugin_runs_only_on_its_route(upstream):
         assert http_get(gw.port, "/coffee")[0] == 200
     finally:
         gw.stop()
+
+
+def test_service_target_and_upstream_properties_redirect_one_request(upstream):
+    other = Upstream()
+    try:
+        config = {"nodes": [
+            {"name": "T", "type": "jq", "input": "request.query",
+             "jq": f'if .to == "other" then "127.0.0.1:{other.port}" else "127.0.0.1:{upstream.port}" end'},
+            {"name": "SET_TARGET", "type": "property", "property": "kong.service.target", "input": "T"}]}
+        gw = gateway(declarative(upstream.port, [{"name": "datakit", "route": "pinned", "config": config},
+                                                 {"name": "datakit", "route": "pool", "config": {"nodes": [
+                                                     {"name": "U", "type": "static", "values": {"u": "blue"}},
+                                                     {"name": "SET_UP", "type": "property",
+                                                      "property": "kong.service.upstream", "input": "U.u"}]}}],
+                                 routes=[{"name": "pinned", "paths": ["/pinned"]},
+                                         {"name": "pool", "paths": ["/pool"]}]) | {
+            "upstreams": [{"name": "blue", "targets": [{"target": f"127.0.0.1:{other.port}"}]}]})
+        try:
+            before_main, before_other = upstream.requests, other.requests
+            assert http_get(gw.port, "/pinned?to=other")[0] == 200
+            assert (upstream.requests, other.requests) == (before_main, before_other + 1)
+            assert http_get(gw.port, "/pinned?to=main")[0] == 200
+            assert (upstream.requests, other.requests) == (before_main + 1, before_other + 1)
+            assert http_get(gw.port, "/pool")[0] == 200
+            assert other.requests == before_other + 2
+        finally:
+            gw.stop()
+    finally:
+        other.stop()
+
+
+def test_response_status_set_in_the_request_window_changes_the_client_status(upstream):
+    config = {"nodes": [
+        {"name": "S", "type": "static", "values": {"status": 202}},
+        {"name": "SET_STATUS", "type": "property", "property": "kong.response.status", "input": "S.status"}]}
+    gw = gateway(declarative(upstream.port, [{"name": "datakit", "config": config}]))
+    try:
+        status, _, body = http_get(gw.port, "/accepted")
+        assert status == 202
+        assert json.loads(body)["path"] == "/accepted"      # the upstream's body, relayed
+    finally:
+        gw.stop()
+

@@ -38,7 +38,12 @@ cdef class DataKitHandler(ProxyHandler):
         flow.resp = resp
         flow.decision = decision
         flow.cp = cp
+        req.ctx = flow          # the access log and metrics read route, service and timings here
         flow.start()
+
+
+import logging as _dk_logging
+_dk_log = _dk_logging.getLogger("jqgate.datakit")
 
 
 cdef str _dk_text(bytes raw):
@@ -53,6 +58,23 @@ cdef class DataKitFlow:
     cdef CompiledPlan cp
     cdef PlanRun run
     cdef ClientExchange ex
+
+    # What the access log and the metrics read from req.ctx.
+    @property
+    def route(self):
+        return self.decision.route
+
+    @property
+    def service(self):
+        return self.decision.service
+
+    @property
+    def node_timings(self):
+        return None if self.run is None else self.run.node_timings
+
+    @property
+    def call_outcomes(self):
+        return None if self.run is None else self.run.call_outcomes
 
     cdef void start(self):
         if self.cp.plan.reads_request_body and self.req.body is None and self.req.body_stream is not None:
@@ -100,7 +122,14 @@ cdef class DataKitFlow:
             self._send_exit()
             return
         self._apply_service_request()
-        if r.needs_response_window:
+        if r.service_target is not None or r.service_scheme is not None or r.service_upstream is not None:
+            problem = self._redirect()
+            if problem is not None:
+                self.resp.send_error(problem[0], problem[1])
+                return
+        if r.needs_response_window or r.response_status is not None:
+            # kong.response.status set in the request window also needs the upstream answer
+            # in hand: the streamed relay writes the upstream's own status line.
             self._fetch_whole_upstream()
         else:
             self.handler.proxy(self.req, self.resp, self.decision)
@@ -128,7 +157,36 @@ cdef class DataKitFlow:
                 self.decision.route, self.decision.service,
                 path + (b"?" + patch.query.encode("latin-1") if patch.query else b""),
                 self.decision.host_header, self.decision.forwarded_prefix, self.decision.match)
-            self.req.ctx = self.decision
+
+    cdef object _redirect(self):
+        """Honour kong.service.target / .request.scheme / .upstream for this request only;
+        (status, message) when the value cannot be used."""
+        cdef PlanRun r = self.run
+        d = self.decision
+        peer = None
+        balancer = None
+        if r.service_target is not None:
+            host, sep, port = str(r.service_target).rpartition(":")
+            host = host.strip("[]")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                _dk_log.error("request %s: kong.service.target %r is not host:port",
+                              _dk_text(self.req.request_id), r.service_target)
+                return (500, "An unexpected error occurred")
+            peer = (host, int(port))
+        if r.service_upstream is not None:
+            balancer = self.handler.gateway.balancers.get(str(r.service_upstream))
+            if balancer is None:
+                return (503, "name resolution failed: no upstream named %s" % r.service_upstream)
+        scheme = None
+        if r.service_scheme is not None:
+            scheme = str(r.service_scheme).lower()
+            if scheme not in ("http", "https"):
+                _dk_log.error("request %s: kong.service.request.scheme %r is not http or https",
+                              _dk_text(self.req.request_id), r.service_scheme)
+                return (500, "An unexpected error occurred")
+        service = d.service.redirected(peer, scheme, balancer)
+        self.decision = d.__class__(d.route, service, d.target, d.host_header, d.forwarded_prefix, d.match)
+        return None
 
     cdef void _fetch_whole_upstream(self):
         if self.req.body is None and self.req.body_stream is not None:
@@ -157,8 +215,11 @@ cdef class DataKitFlow:
             else:
                 self.resp.send_error(502, MSG_BAD_GATEWAY)
             return
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in
-                   filter_response_headers(ex.headers, self.handler.via)]
+        cdef list filtered = filter_response_headers(ex.headers, self.handler.via)
+        if not self.run.needs_response_window:
+            self.resp.send(self.run.response_status, filtered, ex.body or b"")
+            return
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in filtered]
         try:
             state = self.run.start_response_window(ex.status, headers, ex.body,
                                                    self._response_window_done)
@@ -180,8 +241,7 @@ cdef class DataKitFlow:
         self.resp.send(r.response_status or self.ex.status, headers, body)
 
     cdef void _internal_error(self, exc):
-        import logging
-        logging.getLogger("jqgate.datakit").exception("request %s: DataKit run failed",
+        _dk_log.exception("request %s: DataKit run failed",
                                                       _dk_text(self.req.request_id))
         if not self.resp.started:
             self.resp.send_error(500, "An unexpected error occurred")

@@ -42,13 +42,26 @@
 #   Without a response window: if run.response_status is not None (kong.response.status SET in
 #   the request window), use it as the client status.
 #
+# Choices where datakit.md is silent (each pinned by tests/cases/engine/decisions.yaml or the
+# case named): a JSON content type with an empty body decodes to null; a null value written to
+# service_request.body / response.body keeps the original body; a non-2xx call response whose
+# JSON body does not parse keeps the raw text as `body` for the trace; header bytes are text as
+# latin-1 (lossless round trip); a property GET with no inputs runs in the request window, so
+# kong.service.response.status reads null there; a connected http_proxy / https_proxy /
+# proxy_auth_* input fails the call (sending directly would bypass the proxy the flow asked
+# for); node types without a runtime here (cache, vault, xml, jwt) fail with a clear error.
+#
 # Order of work, and why: ops are in topological order, so one forward pass over a window
 # runs every op whose dependency countdown reached zero (an op only unblocks later ops). Calls
 # are dispatched to the pool during the pass; when a pool callback arrives, its outputs are
 # stored, its dependents' countdowns drop, and the pass runs again from the first unfinished
-# op. An exit or a failure ends the plan at once: in-flight exchanges are cancel()ed (their
+# op. A branch marks the ops of its other list SKIPPED, and with them every op fed by a skipped
+# op (D2); sinks wait for their whole window, so a skipped op counts as done for them.
+# An exit or a failure ends the plan at once: in-flight exchanges are cancel()ed (their
 # connections closed, callbacks suppressed) and reported NODE_CANCELED (D13).
 
+cimport cython
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 import logging as _logging
 
 _log = _logging.getLogger("jqgate.datakit")
@@ -75,6 +88,19 @@ def compile_plan(plan):
     return executor_compiled(plan)
 
 
+cdef inline double exec_now() noexcept:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+# A call's outcome for the call-node metric: answered (ok / failed: non-2xx or bad JSON), or
+# the transport error that stopped it.
+EXEC_CALL_ERRORS = {ERR_CONNECT: "connect_error", ERR_TIMEOUT: "timeout", ERR_RESET: "reset",
+                    ERR_PROTOCOL: "protocol_error", ERR_TLS: "tls_error"}
+
+
+@cython.freelist(64)
 cdef class _CallWaiter:
     """The pool callback of one call: resumes the run directly (no Future)."""
     cdef PlanRun run
@@ -84,6 +110,7 @@ cdef class _CallWaiter:
         self.run._on_call_done(self.index, ex)
 
 
+@cython.freelist(16)            # one per request: reuse the memory of finished runs
 cdef class PlanRun:
     cdef readonly CompiledPlan cp
     cdef public RequestView request
@@ -100,6 +127,9 @@ cdef class PlanRun:
     cdef list deferred                    # pool callbacks that arrived during a pass
     cdef object on_done
     cdef TraceRecorder trace
+    cdef double started[EXEC_MAX_OPS]     # when each op began (a call: when it was dispatched)
+    cdef public list node_timings         # [(node type, seconds)] of finished ops, for metrics
+    cdef public list call_outcomes        # ["ok" | "failed" | "timeout" | ...] per call
     cdef readonly bint tracing, finished, exited, needs_response_window
     cdef public object exit_status, exit_headers, exit_body, exit_source
     cdef public object error_text, error_node
@@ -107,6 +137,7 @@ cdef class PlanRun:
     cdef public object response_status, service_target, service_scheme, service_upstream
     cdef public object upstream_status, upstream_headers, upstream_body
     cdef public object response_headers, response_body
+    cdef public list secrets              # resolved vault values: masked in traces and logs
 
     def __init__(self, plan, RequestView request, pool=None, ctx_shared=None, EngineEnv env=None):
         cdef int i
@@ -189,7 +220,7 @@ cdef class PlanRun:
             self._pump()
             while self.deferred and not self.finished:
                 i, ex = self.deferred.pop(0)
-                self._call_result(i, ex)
+                self._resume(i, ex)
                 if not self.finished:
                     self._pump()
         finally:
@@ -212,8 +243,16 @@ cdef class PlanRun:
         self.cursor = i
         return 0
 
+    cdef int _timed(self, CompiledOp op) except -1:
+        """Record how long op took (the Prometheus per-node-type histogram reads it)."""
+        if self.node_timings is None:
+            self.node_timings = []
+        self.node_timings.append((op.kind_name, exec_now() - self.started[op.index]))
+        return 0
+
     cdef int _complete(self, CompiledOp op) except -1:
         cdef int d
+        self._timed(op)
         self.state[op.index] = ST_COMPLETE
         for d in op.dependents:
             self.countdown[d] -= 1
@@ -225,10 +264,10 @@ cdef class PlanRun:
         cdef object self_value = None
         cdef CompiledBinding b
         cdef int k = op.kind
+        self.started[i] = exec_now()
         try:
             # gather inputs
             if op.inputs:
-                fields = {}
                 for b in op.inputs:
                     v = self.slots[b.slot]
                     if type(v) is BadJson:
@@ -240,10 +279,14 @@ cdef class PlanRun:
                             self_value = v
                         elif v is not None:
                             values_check_map(v, "input $self")
+                            if fields is None:
+                                fields = {}
                             for f in op.obj_fields:
                                 if f in v:
                                     fields[f] = v[f]
                     else:
+                        if fields is None:       # created only for field inputs
+                            fields = {}
                         fields[b.port] = v
             if self.tracing:
                 self.trace.run(op.node, self._input_values(op, fields, self_value))
@@ -251,7 +294,8 @@ cdef class PlanRun:
             if k == OPK_JQ:
                 if op.jq_mode == JQ_INPUT_FIELDS:
                     obj = dict.fromkeys(op.field_names)
-                    obj.update(fields)
+                    if fields is not None:
+                        obj.update(fields)
                     v = ops_run_jq(op, obj)
                 elif op.jq_mode == JQ_INPUT_SELF:
                     v = ops_run_jq(op, self_value)
@@ -266,6 +310,7 @@ cdef class PlanRun:
                     self.trace.complete(op.node,
                                         [trace_value(n, x) for n, x in op.values.items()])
             elif k == OPK_EXIT:
+                ops_runtime_xml_body(self, op, fields)
                 self._answer(ops_exit_answer(op.exit_status,
                                              fields.get("body") if fields else None,
                                              fields.get("headers") if fields else None))
@@ -287,9 +332,22 @@ cdef class PlanRun:
             elif k == OPK_CALL:
                 self._dispatch(op, fields if fields is not None else {})
                 return 0
+            elif k == OPK_RUNTIME:              # cache, xml, jwt, vault (ops_runtime.pyx)
+                if ops_runtime_run(self, op, fields if fields is not None else {}, self_value):
+                    return 0                  # went async: completes from its callback
+            elif k == OPK_BRANCH:
+                if type(self_value) is not bool:
+                    raise EngineNodeError("branch input must be a boolean, got %s"
+                                          % values_type_name(self_value))
+                if self.tracing:
+                    self.trace.complete(op.node, [trace_value("$self", self_value)])
+                skipped = op.else_ops if self_value else op.then_ops
+                for j in skipped:
+                    self._skip(j, [trace_value("$self", self_value)] if self.tracing else None)
             elif k == OPK_REQUEST:
                 self._fill_request(op)
             elif k == OPK_SERVICE_REQUEST:
+                ops_runtime_xml_body(self, op, fields)
                 self._service_request = ops_sink_patch(fields if fields is not None else {},
                                                        True)
                 if self.tracing:
@@ -299,8 +357,9 @@ cdef class PlanRun:
             elif k == OPK_RESPONSE:
                 if self.tracing:             # the trace replaces the body (§4.4, C20f)
                     self.state[i] = ST_SKIPPED
-                    self.trace.skip(op.node)
+                    self.trace.skip(op.node, None)
                     return 0
+                ops_runtime_xml_body(self, op, fields)
                 self._response_patch = ops_sink_patch(fields if fields is not None else {},
                                                       False)
             else:
@@ -310,6 +369,30 @@ cdef class PlanRun:
             self._fail(op, str(e), None)
             return 0
         self._complete(op)
+        return 0
+
+    cdef int _skip(self, int i, list why) except -1:
+        """A branch did not choose op i (§5.6): it never runs, and neither do the ops fed by
+        it (D2) -- except the window's sinks, which only wait for it."""
+        cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
+        cdef CompiledOp dep
+        cdef int d
+        cdef Py_ssize_t slot
+        if self.state[i] != ST_PENDING:
+            return 0
+        self.state[i] = ST_SKIPPED
+        for slot in op.out_slots:        # a skipped static's constants must not reach a sink
+            self.slots[slot] = None
+        if op.out_self >= 0:
+            self.slots[op.out_self] = None
+        if self.tracing:
+            self.trace.skip(op.node, why)
+        for d in op.dependents:
+            dep = <CompiledOp>self.cp.ops[d]
+            if dep.is_sink:
+                self.countdown[d] -= 1
+            else:
+                self._skip(d, None)
         return 0
 
     cdef list _input_values(self, CompiledOp op, dict fields, object self_value):
@@ -382,7 +465,7 @@ cdef class PlanRun:
                 self.deferred = []
             self.deferred.append((i, ex))
             return 0
-        self._call_result(i, ex)
+        self._resume(i, ex)
         if not self.finished:
             self._drive()
         if self.window_open and (self.finished or self.pending_calls == 0):
@@ -394,6 +477,12 @@ cdef class PlanRun:
                 cb(self)
         return 0
 
+    cdef int _resume(self, int i, object ex) except -1:
+        """An async op finished: a call's exchange, or an async runtime op (ops_runtime.pyx)."""
+        if type(ex) is _RuntimeAsyncResult:
+            return ops_runtime_async_done(self, i, ex)
+        return self._call_result(i, <ClientExchange>ex)
+
     cdef int _call_result(self, int i, ClientExchange ex) except -1:
         cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
         cdef Py_ssize_t j
@@ -401,10 +490,14 @@ cdef class PlanRun:
         self.exchanges[i] = None
         if self.tracing:
             self.trace.resume(op.node)
+        if self.call_outcomes is None:
+            self.call_outcomes = []
         if ex.error_kind:
+            self.call_outcomes.append(EXEC_CALL_ERRORS.get(ex.error_kind, "network_error"))
             self._fail(op, ex.error or "request failed", None)
             return 0
         outputs, err = ops_call_outputs(ex.status, ex.headers, ex.body)
+        self.call_outcomes.append("ok" if err is None else "failed")
         for j in range(len(op.out_names)):
             self.slots[op.out_slots[j]] = outputs.get(op.out_names[j])
         if op.out_self >= 0:
@@ -426,6 +519,9 @@ cdef class PlanRun:
         return 0
 
     cdef int _fail(self, CompiledOp op, str text, list partial) except -1:
+        self._timed(op)
+        if self.secrets:
+            text = _vault_mask(text, self.secrets)
         self.state[op.index] = ST_ERROR
         pn = self.cp.nodes[op.node]
         _log.error('node #%d (%s) failed with error: "%s", request_id: "%s"',
@@ -471,7 +567,8 @@ cdef class PlanRun:
         self.pending_calls = 0
         self.deferred = None
         if self.tracing:
-            doc = _orjson.dumps(self.trace.document(self.error_text is None))
+            doc = _orjson.dumps(_vault_mask(self.trace.document(self.error_text is None),
+                                            self.secrets))
             headers = [(n, v) for n, v in self.exit_headers
                        if n.lower() not in ("content-type", "content-length", "content-encoding")]
             headers += [("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]
@@ -487,7 +584,7 @@ cdef class PlanRun:
         self.response_headers = p.apply(self.upstream_headers)
         self.response_body = p.body
         if self.tracing:
-            doc = _orjson.dumps(self.trace.document(True))
+            doc = _orjson.dumps(_vault_mask(self.trace.document(True), self.secrets))
             self.response_headers = [
                 (n, v) for n, v in self.response_headers
                 if n.lower() not in ("content-type", "content-length", "content-encoding",

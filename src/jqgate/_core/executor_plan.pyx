@@ -1,3 +1,5 @@
+from jqgate.node_runtime import ops as _runtime_ops
+
 # The frozen Plan (jqgate/plan.py) converted once into typed records the executor walks per
 # request: op kinds as ints, bindings as small cdef objects, dependency counts in a C array.
 # `executor_compiled(plan)` caches the result on the plan object, so a plan compiled by the
@@ -18,6 +20,8 @@ cdef enum:
     OPK_SERVICE_REQUEST = 7
     OPK_SERVICE_RESPONSE = 8
     OPK_RESPONSE = 9
+    OPK_BRANCH = 10
+    OPK_RUNTIME = 11            # cache, xml, jwt, vault: jqgate.node_runtime via ops_runtime.pyx
 
 # jq input modes (JqParams.input_mode)
 cdef enum:
@@ -28,7 +32,9 @@ cdef enum:
 _OPK_BY_NAME = {"static": OPK_STATIC, "jq": OPK_JQ, "call": OPK_CALL, "exit": OPK_EXIT,
                 "property": OPK_PROPERTY, "request": OPK_REQUEST,
                 "service_request": OPK_SERVICE_REQUEST, "service_response": OPK_SERVICE_RESPONSE,
-                "response": OPK_RESPONSE}
+                "response": OPK_RESPONSE, "branch": OPK_BRANCH}
+for _kind in _runtime_ops.RUNTIME_KINDS:
+    _OPK_BY_NAME[_kind] = OPK_RUNTIME
 
 # Input fields of the node types whose node-wise input is an object: an any -> object binding
 # delivers the value's matching keys to these fields (§3.4).
@@ -73,6 +79,11 @@ cdef class CompiledOp:
     cdef dict values
     # exit
     cdef int exit_status
+    # branch: the op indices each outcome allows (the other list is skipped)
+    cdef tuple then_ops
+    cdef tuple else_ops
+    # sinks wait for their whole window; a skipped op counts as done for them
+    cdef bint is_sink
 
 
 cdef class CompiledPlan:
@@ -87,6 +98,7 @@ cdef class CompiledPlan:
     cdef bint response_async
     cdef bint has_response_window
     cdef int ndeps[EXEC_MAX_OPS]
+    cdef frozenset xml_slots   # json_to_xml output slots (D11), see ops_runtime.pyx
 
     def __init__(self, plan):
         cdef int i
@@ -101,6 +113,7 @@ cdef class CompiledPlan:
         self.slot_template = tuple(plan.slot_template)
         self.nodes = tuple(plan.nodes)
         self.debug = plan.debug
+        self.xml_slots = frozenset(getattr(plan, "xml_slots", ()) or ())
         self.has_response_window = plan.has_response_window
         self.request_async = False
         self.response_async = False
@@ -111,7 +124,7 @@ cdef class CompiledPlan:
             cop.kind_name = op.kind
             cop.kind = _OPK_BY_NAME.get(op.kind, OPK_UNSUPPORTED)
             cop.node = op.node
-            cop.is_async = op.kind == "call"
+            cop.is_async = op.is_async        # calls, and cache ops on Redis
             if cop.is_async:
                 if i < self.response_start:
                     self.request_async = True
@@ -131,7 +144,8 @@ cdef class CompiledPlan:
                     cop.has_self_input = True
                 bindings.append(cb)
             cop.inputs = tuple(bindings)
-            cop.obj_fields = _OBJECT_INPUT_FIELDS.get(cop.kind)
+            cop.obj_fields = _OBJECT_INPUT_FIELDS.get(cop.kind) \
+                or _runtime_ops.OBJECT_INPUT_FIELDS.get(op.kind)
             cop.out_self = op.out_self
             cop.out_names = tuple(f for f, _ in op.out_fields)
             cop.out_slots = tuple(s for _, s in op.out_fields)
@@ -145,6 +159,10 @@ cdef class CompiledPlan:
                 cop.values = dict(op.params.values)
             elif cop.kind == OPK_EXIT:
                 cop.exit_status = op.params.status
+            elif cop.kind == OPK_BRANCH:
+                cop.then_ops = tuple(op.params.then_ops)
+                cop.else_ops = tuple(op.params.else_ops)
+            cop.is_sink = cop.kind == OPK_SERVICE_REQUEST or cop.kind == OPK_RESPONSE
             ops.append(cop)
         self.ops = tuple(ops)
 

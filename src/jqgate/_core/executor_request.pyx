@@ -78,37 +78,70 @@ def request_view_from_dict(dict spec, str request_id):
     http_version, request_id, route, service. Missing keys keep RequestView's defaults.
     """
     cdef RequestView view = RequestView.__new__(RequestView)
-    get = spec.get
-    view.method = get("method", "GET")
-    view.path = get("path", "/")
-    view.raw_path = get("raw_path", view.path)
-    headers = get("headers")
+    cdef str key
+    # defaults (as RequestView.__init__), then only the keys the caller gave: a small request
+    # dict costs a few comparisons instead of a lookup per field
+    view.method = "GET"
+    view.path = "/"
+    view.raw_path = None
+    view.query = ""
+    view.body = None
+    view.client_ip = "127.0.0.1"
+    view.client_port = 0
+    view.server_port = 8000
+    view.scheme = "http"
+    view.http_version = "1.1"
+    view.request_id = request_id
+    headers = None
+    for key, value in spec.items():
+        if key == "method":
+            view.method = value
+        elif key == "path":
+            view.path = value
+        elif key == "raw_path":
+            view.raw_path = value
+        elif key == "headers":
+            headers = value
+        elif key == "query":
+            view.query = value or ""
+        elif key == "body":
+            view.body = value
+        elif key == "client_ip":
+            view.client_ip = value
+        elif key == "client_port":
+            view.client_port = value
+        elif key == "server_port":
+            view.server_port = value
+        elif key == "scheme":
+            view.scheme = value
+        elif key == "http_version":
+            view.http_version = value
+        elif key == "request_id":
+            if value:
+                view.request_id = value
+        elif key == "route":
+            view.route = value
+        elif key == "service":
+            view.service = value
+        else:
+            raise TypeError("unknown request field %r" % (key,))
+    if view.raw_path is None:
+        view.raw_path = view.path
     if not headers:
         headers = []
     elif type(headers) is dict:
         headers = list((<dict>headers).items())
     else:
         headers = list(headers)
-    query = get("query") or ""
-    if type(query) is dict:
-        query = values_encode_query(query)
-    body = get("body")
+    if type(view.query) is dict:
+        view.query = values_encode_query(view.query)
+    body = view.body
     if body is not None and type(body) is not bytes:
         if type(body) is str:
-            body = (<str>body).encode()
+            view.body = (<str>body).encode()
         else:
-            body = _orjson.dumps(body)
+            view.body = _orjson.dumps(body)
             if values_header_get(headers, "content-type") is None:
                 headers.append(("Content-Type", "application/json"))
     view.headers = headers
-    view.query = query
-    view.body = body
-    view.client_ip = get("client_ip", "127.0.0.1")
-    view.client_port = get("client_port", 0)
-    view.server_port = get("server_port", 8000)
-    view.scheme = get("scheme", "http")
-    view.http_version = get("http_version", "1.1")
-    view.request_id = get("request_id") or request_id
-    view.route = get("route")
-    view.service = get("service")
     return view

@@ -2,7 +2,9 @@
 # both bodies streaming with back-pressure when they are not buffered.
 #
 #   ProxyHandler(gateway, pool, ...)  is a RequestHandler. Per request:
-#     decision = gateway.route(req)          (Python, jqgate.gateway: router + service choice)
+#     decision = gateway.route(req)          (Python, jqgate.gateway: router + service choice;
+#                                             kept in req.ctx: .route / .service.service are the
+#                                             config records kong.router.route/service expose)
 #       -> (status, message) answered as the gateway's JSON error, or a decision with
 #          .route .service .target (bytes) .host_header (bytes) .forwarded_prefix (bytes|None)
 #     proxy(req, resp, decision)             (cpdef: the DataKit executor calls it after its

@@ -94,9 +94,9 @@ cdef class TraceRecorder:
         self.status[node] = TRACE_NODE_CANCELED
         self.event(node, "cancel", None, None if t is None else _time.perf_counter() - t)
 
-    cdef void skip(self, int node):
+    cdef void skip(self, int node, list values):
         self.status[node] = TRACE_NODE_SKIPPED
-        self.event(node, "skip", None, None)
+        self.event(node, "skip", values, None)
 
     cdef bint is_open(self, int node):
         s = self.status[node]

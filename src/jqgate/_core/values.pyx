@@ -7,7 +7,7 @@
 # jqgate._core.core).
 
 import math as _math
-from urllib.parse import quote as _quote, unquote_plus as _unquote_plus
+from urllib.parse import quote as _quote
 
 import orjson as _orjson
 
@@ -214,6 +214,21 @@ cdef object values_patch_get(object patch, str lname):
 # ---------------------------------------------------------------------------------------------
 # query strings (D6, D8)
 
+cdef extern from "url_decode.h":
+    size_t jqg_percent_decode(const char *src, size_t length, char *dst, int plus_is_space) nogil
+
+
+cdef str values_unquote_plus(str text):
+    """urllib's unquote_plus (escapes are UTF-8, invalid ones kept, errors replaced), in one C
+    pass; text without '%' or '+' is returned as it is."""
+    if "%" not in text and "+" not in text:
+        return text
+    cdef bytes raw = text.encode("utf-8", "surrogatepass")
+    cdef bytearray out = bytearray(len(raw))
+    cdef size_t n = jqg_percent_decode(raw, len(raw), out, 1)
+    return out[:n].decode("utf-8", "replace")
+
+
 def values_decode_query(str qs):
     """D8: URL-decoded (`+` is a space); a key without `=` is true; repeated keys -> array."""
     cdef dict out = {}
@@ -225,10 +240,10 @@ def values_decode_query(str qs):
             continue
         if "=" in part:
             k, v = part.split("=", 1)
-            k = _unquote_plus(k)
-            v = _unquote_plus(v)
+            k = values_unquote_plus(k)
+            v = values_unquote_plus(v)
         else:
-            k = _unquote_plus(part)
+            k = values_unquote_plus(part)
             v = True
         if k in out:
             cur = out[k]

@@ -10,8 +10,9 @@ import orjson
 from jqgate.compiler.graph import Graph
 from jqgate.compiler.ports import IMPLICIT_NAMES
 from jqgate.plan import (CONV_NAMES, SELF, WINDOW_REQUEST, WINDOW_RESPONSE, Binding, BranchParams,
-                         CallParams, CallTarget, ExitParams, GenericParams, JqParams, Op, Plan,
-                         PlanNode, PropertyParams, StaticParams)
+                         CacheParams, CallParams, CallTarget, ExitParams, GenericParams, JqParams,
+                         JsonToXmlParams, JwtParams, Op, Plan, PlanNode, PropertyParams,
+                         StaticParams, VaultParams, XmlToJsonParams)
 
 DEFAULT_CALL_TIMEOUT_MS = 60_000          # D4: default, and what `timeout: 0` means
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -60,7 +61,7 @@ def _used_source_ports(graph: Graph) -> dict[str, set[str]]:
 
 
 def _node_params(node, inputs: tuple[Binding, ...], programs, properties, op_index: dict[str, int],
-                 graph: Graph):
+                 graph: Graph, config: dict | None = None, instance: str = ""):
     cfg = node.config
     kind = node.type
     if kind == "static":
@@ -87,7 +88,46 @@ def _node_params(node, inputs: tuple[Binding, ...], programs, properties, op_ind
     if kind == "branch":
         then, els = graph.members.get(node.name, ([], []))
         return BranchParams(tuple(op_index[m] for m in then), tuple(op_index[m] for m in els))
-    return GenericParams(dict(cfg))
+    params = _runtime_node_params(kind, cfg, inputs, config or {}, instance)
+    return params if params is not None else GenericParams(dict(cfg))
+
+
+def _runtime_node_params(kind: str, cfg: dict, inputs: tuple[Binding, ...], config: dict, instance: str):
+    """Params of the node types whose semantics live in jqgate.node_runtime (§5.6-§5.12)."""
+    if kind == "cache":
+        from jqgate.node_runtime.cache_store import CacheOptions
+        return CacheParams(CacheOptions.from_config(cfg, (config.get("resources") or {}).get("cache") or {},
+                                                    instance))
+    if kind == "xml_to_json":
+        from jqgate.node_runtime.xml_nodes import XmlToJsonOptions, compile_xpath
+        options = XmlToJsonOptions.from_config(cfg)
+        return XmlToJsonParams(options, compile_xpath(options.xpath) if options.xpath else None)
+    if kind == "json_to_xml":
+        from jqgate.node_runtime.xml_nodes import JsonToXmlOptions
+        declared = [str(k) for k, v in (cfg.get("inputs") or {}).items()]
+        names = declared + [b.port for b in inputs if b.port != SELF and b.port not in declared]
+        return JsonToXmlParams(JsonToXmlOptions.from_config(cfg), tuple(names))
+    if kind == "jwt_sign":
+        from jqgate.node_runtime.jwt_nodes import SignOptions
+        return JwtParams(SignOptions.from_config(cfg))
+    if kind == "jwt_verify":
+        from jqgate.node_runtime.jwt_nodes import VerifyOptions
+        return JwtParams(VerifyOptions.from_config(cfg))
+    if kind == "jwt_decode":
+        return JwtParams(None)
+    return None
+
+
+def _vault_params(fields: list[tuple[str, int]], config: dict) -> VaultParams:
+    from jqgate.node_runtime.vault import parse_reference
+    refs = ((config.get("resources") or {}).get("vault") or {})
+    return VaultParams(tuple((f, parse_reference(refs[f])) for f, _ in fields))
+
+
+def _is_async(kind: str, params) -> bool:
+    if kind == "call":
+        return True
+    return kind == "cache" and params is not None and params.options.strategy == "redis"
 
 
 def lower(graph: Graph, config: dict, programs: dict, properties: dict, instance: str) -> Plan:
@@ -162,13 +202,16 @@ def lower(graph: Graph, config: dict, programs: dict, properties: dict, instance
     for i, name in enumerate(order):
         node = graph.nodes[name]
         inputs = tuple(bindings[name])
-        params = None if node.implicit else _node_params(node, inputs, programs, properties, op_index, graph)
+        params = None if node.implicit else _node_params(node, inputs, programs, properties, op_index, graph,
+                                                         config, instance)
+        if name == "vault":
+            params = _vault_params(out_fields[name], config)
         ops.append(Op(
             index=i, kind=node.type, node=node_index[name],
             window=WINDOW_RESPONSE if i >= response_start else WINDOW_REQUEST,
             deps=tuple(sorted(d for d in deps[i] if d != i)), dependents=tuple(sorted(dependents[i])),
             inputs=inputs, out_self=out_self.get(name, -1), out_fields=tuple(out_fields[name]),
-            params=params, is_async=node.type in ("call",)))
+            params=params, is_async=_is_async(node.type, params)))
 
     # Waves: a call's wave is the number of calls on the longest dependency chain before it.
     calls_before = [0] * len(ops)
@@ -195,4 +238,6 @@ def lower(graph: Graph, config: dict, programs: dict, properties: dict, instance
         config_hash=config_hash(config), instance=instance,
         edges=tuple((_label(e.source, e.source_port), _label(e.target, e.target_port), CONV_NAMES[e.convert])
                     for e in graph.edges),
+        xml_slots=frozenset(out_self[n] for n in order
+                            if graph.nodes[n].type == "json_to_xml" and n in out_self),
     )

@@ -1,11 +1,15 @@
 """Per-node semantic checks that need more than the schema: jq compilation (S18), property names
 and modes (G15, D24), the cache resource (G13).
 
-Every jq program is compiled here, once, through the libjq bridge; the compiled programs go into
-the plan so nothing is compiled per request.
+Every jq program is compiled here, once, through the libjq bridge; programs in the native subset
+are also lowered to the core's native evaluator (libjq stays their exact fallback). The compiled
+programs go into the plan so nothing is compiled per request.
 """
 from __future__ import annotations
 
+import os
+
+from jqgate.compiler.jq_native import compile_native
 from jqgate.compiler.properties import check_mode
 from jqgate.errors import Issues, join
 
@@ -33,8 +37,17 @@ def _one_line(messages: list[str], source: str) -> str:
     return text
 
 
+def _native_enabled() -> bool:
+    """JQGATE_JQ_NATIVE=0 keeps every jq program on libjq (to compare, or as an escape hatch)."""
+    return os.environ.get("JQGATE_JQ_NATIVE", "1") != "0"
+
+
 def check_nodes(nodes: list[tuple[int, dict]], config: dict, location: str, issues: Issues):
-    """Returns ({jq node name: JqProgram}, {property node name: (spec, canonical, key)})."""
+    """Returns ({jq node name: program}, {property node name: (spec, canonical, key)}).
+
+    A program is a NativeJq when its source is in the native subset (compiler/jq_native.py),
+    else the JqProgram; both have run_one/c_run_one, so the executor does not care which.
+    """
     from jqgate._core.core import JqCompileError, JqProgram
 
     programs = {}
@@ -45,7 +58,10 @@ def check_nodes(nodes: list[tuple[int, dict]], config: dict, location: str, issu
         kind = node["type"]
         if kind == "jq" and isinstance(node.get("jq"), str) and node["jq"]:
             try:
-                programs[node["name"]] = JqProgram(node["jq"])
+                program = JqProgram(node["jq"])    # always: validation and the fallback
+                if _native_enabled():
+                    program, _ = compile_native(program)
+                programs[node["name"]] = program
             except JqCompileError as exc:
                 issues.add(join(where, "jq"), "invalid jq program: " + _one_line(exc.messages, node["jq"]))
         elif kind == "property" and isinstance(node.get("property"), str):
@@ -56,4 +72,6 @@ def check_nodes(nodes: list[tuple[int, dict]], config: dict, location: str, issu
                 properties[node["name"]] = resolved
         elif kind == "cache" and not resources.get("cache"):
             issues.add(where, "cache node requires resources.cache configuration")
+    from jqgate.compiler.runtime_checks import check_runtime_support
+    check_runtime_support(nodes, config, location, issues)
     return programs, properties

@@ -31,7 +31,10 @@ from jqgate.reference.properties import property_get, property_set
 from jqgate.reference.request import DEFAULT_ENV
 from jqgate.reference.trace import (NODE_CANCELED, NODE_PENDING, NODE_RUNNING, Trace,
                                     trace_requested, trace_value)
-from jqgate.reference.values import BadJson, NodeError, convert, to_wire
+from jqgate.reference.values import BadJson, NodeError, convert, to_wire, type_name
+from jqgate.node_runtime import ops as R
+from jqgate.node_runtime.errors import NodeFailure
+from jqgate.node_runtime.vault import mask
 
 log = logging.getLogger("jqgate.datakit")
 
@@ -40,18 +43,16 @@ RUN_PENDING = 1
 
 # op states
 PENDING, RUNNING, COMPLETE, ERROR, CANCELED, SKIPPED = range(6)
+SINKS = (OP_SERVICE_REQUEST, OP_RESPONSE)
 
 GENERIC_ERROR_MESSAGE = "An unexpected error occurred"
 
 
 def new_exchange():
-    """The compiled pool's exchange type when it is built, else the reference client's."""
-    try:
-        from jqgate._core.core import ClientExchange
-        return ClientExchange()
-    except ImportError:
-        from jqgate.reference.client import Exchange
-        return Exchange()
+    """An exchange of the compiled pool: the reference shares the engine's HTTP client, so
+    the two executors differ only in how they schedule and evaluate nodes."""
+    from jqgate._core.core import ClientExchange
+    return ClientExchange()
 
 
 class PlanRun:
@@ -65,6 +66,7 @@ class PlanRun:
         self.slots = list(plan.slot_template)
         self.state = [PENDING] * len(plan.ops)
         self._exchanges = {}                 # op index -> exchange of a call in flight
+        self.secrets = []                    # resolved vault values: masked in traces and logs
         self._trace_urls = {}                # op index -> URL of a call (trace only)
         self.tracing = trace_requested(plan.debug, request.headers)
         self.trace = Trace(plan) if self.tracing else None
@@ -159,7 +161,26 @@ class PlanRun:
             self._finish_response()
 
     def _deps_complete(self, i):
-        return all(self.state[d] == COMPLETE for d in self.plan.ops[i].deps)
+        op = self.plan.ops[i]
+        if op.kind in SINKS:                 # sinks wait for the window; skipped ops count as done
+            return all(self.state[d] in (COMPLETE, SKIPPED) for d in op.deps)
+        return all(self.state[d] == COMPLETE for d in op.deps)
+
+    def _skip(self, i, why=None):
+        """A branch did not choose op i (§5.6): it never runs, nor do the ops fed by it (D2)."""
+        if self.state[i] != PENDING:
+            return
+        self.state[i] = SKIPPED
+        op = self.plan.ops[i]
+        for _, slot in op.out_fields:        # a skipped static's constants must not reach a sink
+            self.slots[slot] = None
+        if op.out_self >= 0:
+            self.slots[op.out_self] = None
+        if self.trace:
+            self.trace.skip(op.node, why)
+        for d in op.dependents:
+            if self.plan.ops[d].kind not in SINKS:
+                self._skip(d)
 
     def _start_op(self, i, running):
         op = self.plan.ops[i]
@@ -180,9 +201,17 @@ class PlanRun:
             self._exchanges[i] = ex
             running[i] = asyncio.get_event_loop().create_task(self._call(op, ex))
             return
+        if op.is_async:                      # cache on Redis: the only other async op
+            task = asyncio.get_event_loop().create_task(R.run_async(op.kind, op.params, fields))
+            if self.trace:
+                self.trace.event(op.node, "schedule")
+            self.state[i] = RUNNING
+            self._exchanges[i] = task        # cancel() on exit/failure, like a call
+            running[i] = task
+            return
         try:
             outputs, self_out = self._run_sync(op, fields, self_value)
-        except NodeError as e:
+        except (NodeError, NodeFailure) as e:
             self._fail(op, str(e), None)
             return
         if self.state[i] == PENDING:         # sinks may have marked themselves skipped
@@ -202,7 +231,7 @@ class PlanRun:
                 raise NodeError(v.text())
             v = convert(v, b.convert, b.port, b.source)
             if b.port == SELF:
-                names = N.OBJECT_INPUT_FIELDS.get(op.kind)
+                names = N.OBJECT_INPUT_FIELDS.get(op.kind) or R.OBJECT_INPUT_FIELDS.get(op.kind)
                 if names is None:
                     self_value = v
                 elif v is not None:
@@ -245,6 +274,15 @@ class PlanRun:
             if any(b.port == SELF for b in op.inputs):
                 return {}, property_set(self, p, self_value)
             return {}, property_get(self, p)
+        if kind in R.SINK_KINDS:
+            R.xml_body_headers(op.inputs, self.plan.xml_slots, fields)
+        if kind in R.RUNTIME_KINDS:
+            try:
+                outputs, self_out = R.run_sync(kind, p, fields, self_value)
+            finally:                         # a failing jwt node's key is masked in the trace too
+                self.secrets.extend(R.sensitive_values(kind, fields, self_value, {}))
+            self.secrets.extend(R.sensitive_values(kind, fields, self_value, outputs))
+            return outputs, self_out
         if kind == "exit":
             self._answer(*N.exit_answer(p.status, fields.get("body"), fields.get("headers")))
             self.exit_source = "exit"
@@ -262,6 +300,13 @@ class PlanRun:
             outputs = {f: N.service_response_field(st, hd, bd, f) for f, _ in op.out_fields}
             self_out = N.service_response_object(st, hd, bd) if op.out_self >= 0 else None
             return outputs, self_out
+        if kind == "branch":
+            if not isinstance(self_value, bool):
+                raise NodeError("branch input must be a boolean, got %s" % type_name(self_value))
+            why = [trace_value("$self", self_value)] if self.trace else None
+            for j in (p.else_ops if self_value else p.then_ops):
+                self._skip(j, why)
+            return {}, None
         if kind == OP_RESPONSE:
             if self.tracing:                 # the trace replaces the body: §4.4, C20f
                 self.state[op.index] = SKIPPED
@@ -316,6 +361,15 @@ class PlanRun:
         if self.trace:
             self.trace.event(op.node, "resume", None,
                              time.perf_counter() - self.trace.started[op.node])
+        if isinstance(ex, R.AsyncResult):
+            if ex.error is not None:
+                self._fail(op, ex.error, None)
+                return
+            self._store(op, ex.outputs, dict(ex.outputs))
+            self.state[i] = COMPLETE
+            if self.trace:
+                self.trace.complete(op.node, [trace_value(k, v) for k, v in ex.outputs.items()])
+            return
         if ex.error_kind:
             self._fail(op, ex.error or "request failed", None)
             return
@@ -337,6 +391,7 @@ class PlanRun:
         self.exit_body = body
 
     def _fail(self, op, text, partial):
+        text = mask(text, self.secrets)
         self.state[op.index] = ERROR
         pn = self.plan.nodes[op.node]
         log.error('node #%d (%s) failed with error: "%s", request_id: "%s"',
@@ -364,7 +419,7 @@ class PlanRun:
             self._replace_with_trace_exit()
 
     def _replace_with_trace_exit(self):
-        doc = orjson.dumps(self.trace.document(self.error is None))
+        doc = orjson.dumps(mask(self.trace.document(self.error is None), self.secrets))
         headers = [(n, v) for n, v in self.exit_headers
                    if n.lower() not in ("content-type", "content-length", "content-encoding")]
         headers += [("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]
@@ -378,7 +433,7 @@ class PlanRun:
         self.response_headers = p.apply(self.upstream_headers)
         self.response_body = p.body
         if self.trace:
-            doc = orjson.dumps(self.trace.document(True))
+            doc = orjson.dumps(mask(self.trace.document(True), self.secrets))
             self.response_headers = [
                 (n, v) for n, v in self.response_headers
                 if n.lower() not in ("content-type", "content-length", "content-encoding",

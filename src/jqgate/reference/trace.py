@@ -85,9 +85,9 @@ class Trace:
         self.status[node] = NODE_CANCELED
         self.event(node, "cancel", None, None if t is None else time.perf_counter() - t)
 
-    def skip(self, node):
+    def skip(self, node, values=None):
         self.status[node] = NODE_SKIPPED
-        self.event(node, "skip")
+        self.event(node, "skip", values)
 
     def document(self, ok: bool) -> dict:
         ended = time.time()

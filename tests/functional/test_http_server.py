@@ -347,3 +347,32 @@ def test_pipelining_client_that_never_reads_is_bounded():
         c.close()
     finally:
         s.stop()
+
+
+def test_consumer_pause_does_not_outlive_its_request():
+    """A handler that paused the body stream and answered without resuming: the next request
+    on the same keep-alive connection is still read."""
+    def handle(req, resp):
+        if req.body_stream is not None:
+            def done(body):
+                req.body_stream.pause()      # e.g. an upstream that filled up at the end
+                resp.send(200, [], b"%d" % len(body))
+            req.body_stream.read_all(done)
+        else:
+            resp.send(200, [], b"next")
+    s = ServerThread(handle, body_buffer_size=1024)
+    try:
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(b"POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000)
+            buf = b""
+            while not buf.endswith(b"5000"):
+                buf += c.recv(65536)
+            c.sendall(b"GET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                buf += b
+        assert [r["body"] for r in parse_responses(buf)] == [b"5000", b"next"]
+    finally:
+        s.stop()

@@ -1,0 +1,366 @@
+# One upstream connection of the pool (http_client.pyx): an asyncio.Protocol that runs one
+# exchange at a time -- writes its request, parses the response with llhttp, reports it, and
+# goes back to the pool or closes. Its callbacks are where exchanges complete (no Task, no
+# Future per request).
+
+cdef class ClientConnection:
+    """One upstream connection (asyncio.Protocol). Runs at most one exchange at a time."""
+
+    cdef ConnectionPool pool
+    cdef _HostSlot slot
+    cdef public object transport
+    cdef object parser
+    cdef int state
+    cdef ClientExchange ex
+    cdef double idle_since
+    cdef int n_served
+    cdef bint reused_now        # the current exchange runs on a reused connection
+    cdef bint got_bytes         # some response byte arrived for the current exchange
+    cdef bint headers_done
+    cdef bint has_length        # Content-Length or chunked: the body end is known
+    cdef bint skip_message      # a 1xx interim response is being skipped
+    cdef bint head_request
+    cdef bint chunked_out       # streamed request body framed by us as chunked
+    cdef bint write_paused
+    cdef list resp_headers
+    cdef list body_parts
+    cdef Py_ssize_t head_bytes  # bytes read before the response head was complete
+    cdef long long body_size
+    cdef object gap_timer
+    cdef double gap_fire_at
+    cdef bint parser_dirty      # the parser can't take the next response (after HEAD)
+    cdef bint read_paused       # a sink paused us; undone before the connection is reused
+    cdef double last_activity
+
+    def __init__(self, ConnectionPool pool, _HostSlot slot):
+        self.pool = pool
+        self.slot = slot
+        self.state = CONN_CONNECTING
+
+    async def _connect(self, double connect_timeout):
+        cdef _HostSlot slot = self.slot
+        loop = self.pool.loop
+        try:
+            coro = loop.create_connection(lambda: self, slot.host, slot.port, ssl=slot.ssl,
+                                          server_hostname=slot.server_hostname)
+            if connect_timeout > 0:
+                await _asyncio.wait_for(coro, connect_timeout)
+            else:
+                await coro
+        except _ssl.SSLError as exc:
+            self.state = CONN_CLOSED
+            self.pool._connect_failed(self, CERR_TLS, "TLS handshake failed: %s" % (exc,))
+            return
+        except (TimeoutError, _asyncio.TimeoutError):
+            self.state = CONN_CLOSED
+            self.pool._connect_failed(self, CERR_TIMEOUT, "connect timed out")
+            return
+        except OSError as exc:
+            self.state = CONN_CLOSED
+            self.pool._connect_failed(self, CERR_CONNECT, "connect failed: %s" % (exc,))
+            return
+        except Exception as exc:  # e.g. a malformed host name
+            self.state = CONN_CLOSED
+            self.pool._connect_failed(self, CERR_CONNECT, "connect failed: %r" % (exc,))
+            return
+        if self.state == CONN_CLOSED:   # the pool was closed while we connected
+            if self.transport is not None:
+                self.transport.close()
+            return
+        self.state = CONN_IDLE
+        self.pool._connection_ready(self)
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            except (OSError, AttributeError):
+                pass
+
+    def connection_lost(self, exc):
+        cdef int prev = self.state
+        self.state = CONN_CLOSED
+        self._stop_gap_timer()
+        cdef ClientExchange ex = self.ex
+        self.ex = None
+        if ex is not None and not ex._done:
+            ex._conn = None
+            if self.headers_done and not self.has_length and not self.skip_message:
+                # close-delimited body: EOF is the end of the response.
+                self._complete(ex, False)
+            elif (not self.got_bytes and self.reused_now and ex.idempotent
+                  and ex.attempts < 2 and not ex._body_started):
+                # The peer closed a pooled connection before answering (it had timed it out):
+                # nothing was processed, so one retry on a fresh connection is safe.
+                self.pool._forget(self)
+                self.pool._retry(ex)
+                return
+            else:
+                ex._finish(CERR_RESET, "upstream closed the connection"
+                           if exc is None else "upstream connection lost: %s" % (exc,))
+        if prev != CONN_CONNECTING:
+            self.pool._connection_closed(self)
+
+    def eof_received(self):
+        return False   # close our side too; connection_lost follows
+
+    def pause_writing(self):
+        self.write_paused = True
+        if self.ex is not None:
+            self.ex._pause_producer()
+
+    def resume_writing(self):
+        self.write_paused = False
+        cdef ClientExchange ex = self.ex
+        if ex is not None:
+            self.last_activity = self.pool.loop.time()
+            if ex._pending_size <= CLIENT_BODY_HIGH_WATER:
+                ex._resume_producer()
+
+    def data_received(self, bytes data):
+        cdef ClientExchange ex = self.ex
+        if ex is None:
+            # Bytes on an idle connection: the peer is confused; it cannot be reused.
+            self._close()
+            return
+        self.got_bytes = True
+        self.last_activity = self.pool.loop.time()
+        if not self.headers_done:
+            self.head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except _httptools.HttpParserUpgrade:
+            self._fail_current(CERR_PROTOCOL, "upstream switched protocols")
+            return
+        except _httptools.HttpParserError as e:
+            if self.ex is ex and not ex._done:
+                cause = e.__context__
+                self._fail_current(CERR_PROTOCOL, str(cause) if isinstance(cause, _ClientLimit)
+                                   else "invalid response from upstream: %s" % (e,))
+            return
+        if not self.headers_done and self.head_bytes > self.pool.max_header_bytes \
+                and self.ex is ex:
+            self._fail_current(CERR_PROTOCOL, "upstream response head too large")
+            return
+        if self.head_request and self.headers_done and self.ex is ex:
+            self._complete(ex, self.parser.should_keep_alive())
+        elif ex.sink is not None and self.ex is ex:
+            ex.sink.on_flush(ex)
+
+    # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_status(self, bytes status):
+        self.ex.reason = status
+
+    def on_header(self, bytes name, bytes value):
+        if not self.headers_done:       # trailers of a chunked body are dropped
+            self.resp_headers.append((name, value))
+
+    def on_headers_complete(self):
+        cdef ClientExchange ex = self.ex
+        cdef int status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.skip_message = True
+            return
+        self.skip_message = False
+        self.headers_done = True
+        ex.status = status
+        ex.headers = self.resp_headers
+        cdef bytes lname
+        self.has_length = (status == 204 or status == 304 or self.head_request)
+        for name, value in self.resp_headers:
+            lname = name.lower()
+            if lname == b"content-length" or lname == b"transfer-encoding":
+                self.has_length = True
+        if ex.sink is not None:
+            ex.sink.on_head(ex)
+
+    def on_body(self, bytes body):
+        if self.skip_message or self.head_request:
+            return
+        cdef ClientExchange ex = self.ex
+        if ex.sink is not None:
+            ex.sink.on_data(ex, body)
+        else:
+            self.body_size += len(body)
+            if ex.max_body > 0 and self.body_size > ex.max_body:
+                raise _ClientLimit("upstream response body over %d bytes" % ex.max_body)
+            self.body_parts.append(body)
+
+    def on_message_complete(self):
+        if self.skip_message:
+            # 1xx interim answer: forget it and wait for the real one.
+            self.skip_message = False
+            self.resp_headers = []
+            return
+        cdef ClientExchange ex = self.ex
+        if ex is not None and not self.head_request:
+            self._complete(ex, self.parser.should_keep_alive())
+
+    # -- exchange handling -----------------------------------------------------------------
+
+    cdef void _start(self, ClientExchange ex, bint reused):
+        if ex._wait_timer is not None:
+            ex._wait_timer.cancel()
+            ex._wait_timer = None
+        self.state = CONN_BUSY
+        self.ex = ex
+        ex._conn = self
+        ex.attempts += 1
+        ex.reused = reused
+        self.reused_now = reused
+        self.got_bytes = False
+        self.headers_done = False
+        self.has_length = False
+        self.skip_message = False
+        self.head_request = ex.method == _METHOD_HEAD
+        self.resp_headers = []
+        self.body_parts = []
+        self.head_bytes = 0
+        self.body_size = 0
+        if self.parser is None or self.parser_dirty:
+            # One parser per connection: llhttp resets itself between messages, and building
+            # a parser costs several failed attribute lookups.
+            self.parser = _httptools.HttpResponseParser(self)
+            self.parser_dirty = False
+        self.last_activity = self.pool.loop.time()
+        self.chunked_out = False
+        if ex.stream_body:
+            self.chunked_out = ex._head.find(b"Transfer-Encoding: chunked\r\n") >= 0
+            self.transport.write(ex._head)
+            if ex._pending is not None:
+                pending = ex._pending
+                ex._pending = None
+                ex._pending_size = 0
+                for chunk in pending:
+                    self._write_body(chunk)
+            if ex._eof_pending:
+                self._write_body_eof()
+            if not self.write_paused:
+                ex._resume_producer()
+        elif ex.body:
+            if len(ex.body) < 16384:
+                self.transport.write(ex._head + ex.body)
+            else:
+                self.transport.writelines([ex._head, ex.body])
+        else:
+            self.transport.write(ex._head)
+        if ex.read_timeout > 0 or ex.write_timeout > 0:
+            self._arm_gap_timer(ex)
+
+    cdef void _write_body(self, bytes data):
+        cdef ClientExchange ex = self.ex
+        ex._body_started = True
+        self.last_activity = self.pool.loop.time()
+        if self.chunked_out:
+            self.transport.writelines([b"%x\r\n" % len(data), data, b"\r\n"])
+        else:
+            self.transport.write(data)
+
+    cdef void _write_body_eof(self):
+        self.ex._eof_pending = False
+        if self.chunked_out:
+            self.transport.write(b"0\r\n\r\n")
+
+    cdef void _arm_gap_timer(self, ClientExchange ex):
+        """The timer stays armed across exchanges and is re-checked against timestamps when
+        it fires; it is only moved when this exchange needs an earlier check."""
+        cdef double gap = ex.read_timeout
+        if ex.write_timeout > 0 and (gap <= 0 or ex.write_timeout < gap):
+            gap = ex.write_timeout
+        cdef double want = self.last_activity + gap
+        if self.gap_timer is not None:
+            if self.gap_fire_at <= want:
+                return
+            self.gap_timer.cancel()
+        self.gap_fire_at = want
+        self.gap_timer = self.pool.loop.call_later(gap, self._on_gap_timer)
+
+    cdef void _stop_gap_timer(self):
+        if self.gap_timer is not None:
+            self.gap_timer.cancel()
+            self.gap_timer = None
+
+    def _on_gap_timer(self):
+        """read_timeout: no response byte for that long; write_timeout: the socket stayed full
+        for that long. One timer per exchange, re-armed lazily from a timestamp."""
+        self.gap_timer = None
+        cdef ClientExchange ex = self.ex
+        if ex is None or ex._done:
+            return
+        cdef double limit = ex.write_timeout if (self.write_paused and ex.write_timeout > 0) \
+            else ex.read_timeout
+        if limit <= 0:
+            limit = ex.write_timeout
+        cdef double now = self.pool.loop.time()
+        cdef double left = self.last_activity + limit - now
+        if left <= 0:
+            self._fail_current(CERR_TIMEOUT, "upstream %s timed out" % (
+                "write" if self.write_paused else "read"))
+            return
+        self.gap_fire_at = now + left
+        self.gap_timer = self.pool.loop.call_later(left, self._on_gap_timer)
+
+    cdef void _set_reading(self, bint on):
+        if self.transport is None or self.state == CONN_CLOSED or on != self.read_paused:
+            return
+        self.read_paused = not on
+        if on:
+            self.transport.resume_reading()
+        else:
+            self.transport.pause_reading()
+
+    cdef void _complete(self, ClientExchange ex, bint keep_alive):
+        self.ex = None
+        if self.read_paused:
+            # The sink paused us while the last bytes were already in hand: the next
+            # exchange on this connection must not start deaf.
+            self._set_reading(True)
+        self.n_served += 1
+        if ex.sink is None:
+            ex.body = b"".join(self.body_parts) if self.body_parts else b""
+        else:
+            ex.body = b""
+        self.body_parts = None
+        self.resp_headers = None
+        if ex.stream_body and (not ex._body_ended or ex._eof_pending or ex._pending is not None):
+            keep_alive = False   # the response came before the request body ended
+        if ex._close_after:
+            keep_alive = False
+        if keep_alive and self.state == CONN_BUSY and not self.pool._closed:
+            if self.head_request:
+                self.parser_dirty = True   # llhttp still expects the body HEAD announced
+            ex._finish(CERR_NONE, "")
+            if self.state == CONN_BUSY and self.ex is None:
+                self.pool._connection_ready(self)
+        else:
+            self._close()
+            ex._finish(CERR_NONE, "")
+
+    cdef void _fail_current(self, int kind, str message):
+        cdef ClientExchange ex = self.ex
+        self.ex = None
+        self._close()
+        if ex is not None:
+            ex._finish(kind, message)
+
+    cdef void _abandon(self):
+        self.ex = None
+        self._close()
+
+    cdef void _close(self):
+        self._stop_gap_timer()
+        if self.state == CONN_CLOSED:
+            return
+        if self.state == CONN_IDLE:
+            try:
+                self.slot.idle.remove(self)
+            except ValueError:
+                pass
+        self.state = CONN_CLOSED
+        if self.transport is not None:
+            self.transport.close()   # connection_lost updates the pool's books

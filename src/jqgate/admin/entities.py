@@ -1,0 +1,126 @@
+"""Entities as the Admin API shows them (Kong's JSON shapes), and the running configuration as
+one canonical declarative document.
+
+The Admin API's source of truth is a declarative document (`_format_version: "3.0"`) with every
+entity written at the top level with its id and references by id. Each change (a plugin added,
+patched, deleted, a whole /config) produces a new document that goes through the same loader and
+compiler as a file would: there is one validation path, and a reload of the same document gives
+the same ids and the same hash.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from jqgate.config.model import GatewayConfig, PluginInstance, Route, Service, Upstream
+
+
+def canonical_document(config: GatewayConfig) -> dict:
+    """A loaded configuration back as a declarative document (top-level entities, ids)."""
+    doc: dict[str, Any] = {"_format_version": "3.0"}
+    doc["services"] = [service_record(s) for s in config.services]
+    doc["routes"] = [route_record(r) for r in config.routes]
+    doc["upstreams"] = [upstream_record(u) for u in config.upstreams]
+    doc["plugins"] = [plugin_record(p) for p in config.plugins]
+    return {k: v for k, v in doc.items() if v or k == "_format_version"}
+
+
+def service_record(s: Service) -> dict:
+    record = dict(s.raw) if s.raw else {"protocol": s.protocol, "host": s.host, "port": s.port,
+                                        **({"path": s.path} if s.path else {})}
+    if s.name is not None:
+        record["name"] = s.name
+    record["id"] = s.id
+    return record
+
+
+def route_record(r: Route) -> dict:
+    record = dict(r.raw) if r.raw else {"paths": list(r.paths), "hosts": list(r.hosts),
+                                        "methods": list(r.methods)}
+    record.pop("service", None)
+    if r.name is not None:
+        record["name"] = r.name
+    record["id"] = r.id
+    if r.service_id is not None:
+        record["service"] = {"id": r.service_id}
+    return record
+
+
+def upstream_record(u: Upstream) -> dict:
+    return {"name": u.name, "id": u.id, "algorithm": u.algorithm,
+            "targets": [{"target": t.target, "weight": t.weight} for t in u.targets]}
+
+
+def plugin_record(p: PluginInstance) -> dict:
+    record: dict[str, Any] = {"name": p.name, "id": p.id, "config": p.config,
+                              "enabled": p.enabled, "protocols": list(p.protocols)}
+    if p.instance_name:
+        record["instance_name"] = p.instance_name
+    if p.service_id:
+        record["service"] = {"id": p.service_id}
+    if p.route_id:
+        record["route"] = {"id": p.route_id}
+    return record
+
+
+def document_hash(doc: dict) -> str:
+    """Kong's `configuration_hash` is 32 hex digits; ours: md5 of the canonical JSON."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+# -- Kong's entity shapes ----------------------------------------------------------------------
+
+def kong_service(s: Service, created: int) -> dict:
+    return {"id": s.id, "name": s.name, "protocol": s.protocol, "host": s.host, "port": s.port,
+            "path": s.path, "retries": s.retries, "connect_timeout": s.connect_timeout,
+            "write_timeout": s.write_timeout, "read_timeout": s.read_timeout,
+            "tags": s.raw.get("tags"), "enabled": s.enabled, "tls_verify": s.tls_verify,
+            "tls_verify_depth": None, "client_certificate": None, "ca_certificates": None,
+            "created_at": created, "updated_at": created}
+
+
+def kong_route(r: Route, created: int) -> dict:
+    raw = r.raw or {}
+    return {"id": r.id, "name": r.name, "protocols": list(r.protocols),
+            "methods": list(r.methods) or None, "hosts": list(r.hosts) or None,
+            "paths": list(r.paths) or None, "headers": None, "snis": None, "sources": None,
+            "destinations": None, "https_redirect_status_code": raw.get("https_redirect_status_code", 426),
+            "regex_priority": r.regex_priority, "strip_path": r.strip_path,
+            "path_handling": raw.get("path_handling", "v0"), "preserve_host": r.preserve_host,
+            "request_buffering": raw.get("request_buffering", True),
+            "response_buffering": raw.get("response_buffering", True),
+            "tags": raw.get("tags"),
+            "service": {"id": r.service_id} if r.service_id else None,
+            "created_at": created, "updated_at": created}
+
+
+def kong_upstream(u: Upstream, created: int) -> dict:
+    return {"id": u.id, "name": u.name, "algorithm": u.algorithm, "slots": 10000,
+            "hash_on": "none", "hash_fallback": "none", "healthchecks": None, "tags": None,
+            "created_at": created, "updated_at": created}
+
+
+def kong_target(u: Upstream, t, created: int) -> dict:
+    from jqgate.config.ids import stable_id
+    return {"id": stable_id("target", f"{u.id}/{t.target}"), "target": t.target,
+            "weight": t.weight, "upstream": {"id": u.id}, "tags": None,
+            "created_at": created, "updated_at": created}
+
+
+def kong_plugin(record: dict, created: int, updated: int) -> dict:
+    """A plugin record of the canonical document, as Kong answers it."""
+    return {"id": record["id"], "name": record["name"],
+            "instance_name": record.get("instance_name"),
+            "config": record.get("config"), "enabled": record.get("enabled", True),
+            "protocols": record.get("protocols", ["grpc", "grpcs", "http", "https"]),
+            "service": record.get("service"), "route": record.get("route"),
+            "consumer": None, "consumer_group": None,
+            "tags": record.get("tags"), "ordering": None,
+            "created_at": created, "updated_at": updated}
+
+
+def page(items: list) -> dict:
+    """Kong's paginated list shape; everything fits one page here."""
+    return {"data": items, "next": None}

@@ -1,0 +1,117 @@
+"""The running configuration and how it changes: validate and compile off to the side, then
+apply everywhere, or keep what runs.
+
+`ConfigStore` owns the canonical declarative document (jqgate.admin.entities) and its hash. A
+change is `await store.replace(new_doc, source)`:
+  1. load + compile the new document in this process (nothing running is touched); any error
+     raises ConfigError and the running configuration stays as it is;
+  2. hand the document and its compiled form to the applier: in one process, a PlanSwitch swaps
+     the request handler atomically (jqgate.admin.swap); with workers, every worker is told over
+     its control channel and loads, compiles and swaps on its own (jqgate.admin.control);
+  3. only then does the store's document change.
+Changes are serialised by a lock: two admin requests never interleave their read-modify-write.
+"""
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+
+from jqgate.admin.entities import canonical_document, document_hash
+from jqgate.compiled import CompiledGateway, compile_gateway
+from jqgate.config.declarative import load_declarative
+from jqgate.config.model import GatewayConfig
+from jqgate.errors import ConfigError, Issues
+from jqgate.metrics import METRICS
+
+log = logging.getLogger("jqgate.admin")
+
+
+def compile_document(doc: dict, source: str) -> CompiledGateway:
+    """Load and compile a declarative document; ConfigError with every located error."""
+    config = load_declarative(doc, source)
+    issues = Issues()
+    compiled = compile_gateway(config, issues)
+    issues.raise_if_any()
+    return compiled
+
+
+class ApplyError(Exception):
+    """A valid configuration that some worker could not apply (it keeps running what it had)."""
+
+
+class ConfigStore:
+    def __init__(self, config: GatewayConfig, applier, config_file: str | None = None,
+                 metrics=METRICS):
+        self.doc = canonical_document(config)
+        self.hash = document_hash(self.doc)
+        self.config = config
+        self.applier = applier          # async applier(doc, hash, compiled) -> None | ApplyError
+        self.config_file = config_file
+        self.metrics = metrics
+        self.lock = asyncio.Lock()
+        now = int(time.time())
+        self.created: dict[str, int] = {}        # entity id -> created_at (Kong shows them)
+        self.updated: dict[str, int] = {}
+        self._stamp(now)
+
+    def _stamp(self, now: int) -> None:
+        for key in ("services", "routes", "upstreams", "plugins"):
+            for record in self.doc.get(key, []):
+                self.created.setdefault(record["id"], now)
+                self.updated.setdefault(record["id"], now)
+
+    def copy_document(self) -> dict:
+        return copy.deepcopy(self.doc)
+
+    async def replace(self, doc: dict, source: str, canonical: bool = False) -> str:
+        """Validate, compile, apply; returns the new hash. ConfigError/ApplyError keep the old.
+        `canonical`: store the loaded form (top-level entities with ids) rather than `doc`."""
+        async with self.lock:
+            try:
+                compiled = compile_document(doc, "<admin>")
+            except ConfigError:
+                self.metrics.count_reload(source, False)
+                raise
+            if canonical:
+                doc = canonical_document(compiled.config)
+            new_hash = document_hash(doc)
+            try:
+                await self.applier(doc, new_hash, compiled)
+            except ApplyError:
+                self.metrics.count_reload(source, False)
+                raise
+            self.doc, self.hash, self.config = doc, new_hash, compiled.config
+            self._stamp(int(time.time()))
+            self.metrics.count_reload(source, True)
+            log.info("configuration %s applied (%s)", new_hash, source)
+            return new_hash
+
+    async def reload_file(self, source: str = "sighup") -> str:
+        """SIGHUP: the configuration from disk again, with the same guarantees as POST /config.
+
+        `config_file` is a path (any form `jqgate run CONFIG` takes: a declarative file or a
+        plugin document, read with config.load_any) or a zero-argument callable returning a
+        GatewayConfig (quick start re-reading its --plugin files)."""
+        from jqgate.config import load_any
+        if not self.config_file:
+            self.metrics.count_reload(source, False)
+            raise ConfigError([_issue("", "no configuration file to reload (started without one)")])
+        try:
+            config = (self.config_file() if callable(self.config_file)
+                      else load_any(self.config_file))
+            # Compile once as loaded, so errors are located in the file as the user wrote it
+            # (replace() compiles the canonical form again).
+            issues = Issues()
+            compile_gateway(config, issues)
+            issues.raise_if_any()
+        except ConfigError:
+            self.metrics.count_reload(source, False)
+            raise
+        return await self.replace(canonical_document(config), source)
+
+
+def _issue(location, message):
+    from jqgate.errors import ConfigIssue
+    return ConfigIssue(location, message)

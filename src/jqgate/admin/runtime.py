@@ -1,0 +1,157 @@
+"""Where the Admin API, hot reload and SIGHUP attach to a running gateway (server_main calls
+these; see jqgate.server_main.serve).
+
+One process (`--workers 1`): the proxy, the Admin API and the SIGHUP handler share one event
+loop; a change is compiled and swapped in place (LocalApplier -> PlanSwitch).
+
+Several workers: the parent process forks the workers, then runs its own event loop with the
+Admin API and the SIGHUP handler; it validates and compiles each change itself, then sends the
+document to every worker over its control channel (jqgate.admin.control), and each worker
+compiles and swaps. GET /status and GET /metrics ask every worker.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+from jqgate.admin.control import WorkerLink, WorkersApplier, WorkerStats, serve_control
+from jqgate.admin.entities import canonical_document, document_hash
+from jqgate.admin.reload import ApplyError, ConfigStore
+from jqgate.admin.server import Admin, start_admin
+from jqgate.admin.status import LocalStats
+from jqgate.admin.swap import PlanSwitch
+from jqgate.errors import ConfigError
+from jqgate.metrics import Metrics
+
+log = logging.getLogger("jqgate.admin")
+
+
+def initial_hash(config) -> str:
+    return document_hash(canonical_document(config))
+
+
+class LocalApplier:
+    def __init__(self, switch: PlanSwitch):
+        self.switch = switch
+
+    async def __call__(self, doc, config_hash, compiled):
+        try:
+            self.switch.swap(compiled, config_hash)
+        except Exception as exc:
+            log.exception("building the new handler failed")
+            raise ApplyError(str(exc)) from exc
+
+
+class AdminRuntime:
+    """What was attached; close() stops the Admin API listener."""
+
+    def __init__(self, store, admin_server=None, admin_settings=None, admin_port=None):
+        self.store = store
+        self.admin_server = admin_server
+        self.admin_settings = admin_settings
+        self.admin_port = admin_port
+
+    def close(self):
+        if self.admin_server is not None:
+            self.admin_server.close()
+            self.admin_settings.drain()
+
+
+def install_sighup(store: ConfigStore) -> None:
+    loop = asyncio.get_running_loop()
+
+    async def reload():
+        try:
+            new_hash = await store.reload_file("sighup")
+            what = store.config_file if isinstance(store.config_file, str) else "the configuration"
+            log.info("SIGHUP: reloaded %s (configuration %s)", what, new_hash)
+        except (ConfigError, ApplyError) as exc:
+            errors = getattr(exc, "errors", None) or [exc]
+            for error in errors:
+                log.error("SIGHUP: %s", error)
+            log.error("SIGHUP: configuration refused; still running %s", store.hash)
+
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
+
+
+async def _listen_admin(admin: Admin, admin_listen: str | None, sock=None) -> tuple:
+    """Serve the Admin API on `sock` (bound by serve() before anything started, so a busy
+    port fails at once) or on a socket bound here."""
+    if not admin_listen:
+        return None, None, None
+    from jqgate.server_main import parse_listen
+    host, port = parse_listen(admin_listen)
+    server, settings, bound = await start_admin(admin, host, port, sock=sock)
+    admin.admin_listen = "%s:%d" % (host, bound)
+    log.info("jqgate admin API listening on http://%s:%d", host, bound)
+    return server, settings, bound
+
+
+async def attach_single(running, config, *, admin_listen: str | None, proxy_listen: str,
+                        config_file, admin_sock=None) -> AdminRuntime:
+    """One process: Admin API + SIGHUP on this loop, swapping this process's handler."""
+    switch = PlanSwitch(running, initial_hash(config))
+    store = ConfigStore(config, LocalApplier(switch), config_file)
+    admin = Admin(store, LocalStats(switch, running.settings, running.pool), proxy_listen,
+                  admin_listen or "off")
+    install_sighup(store)
+    server, settings, port = await _listen_admin(admin, admin_listen, admin_sock)
+    return AdminRuntime(store, server, settings, port)
+
+
+async def attach_worker(running, config, control_sock, on_parent_gone) -> asyncio.Task:
+    """A worker of several: obey the admin process's channel."""
+    switch = PlanSwitch(running, initial_hash(config))
+    return asyncio.get_running_loop().create_task(
+        serve_control(control_sock, switch, running.settings, running.pool, on_parent_gone))
+
+
+def run_parent(config, children: list[int], control_socks: list, *, admin_listen: str | None,
+               proxy_listen: str, config_file, ready_message: str | None,
+               admin_sock=None) -> int:
+    """The parent of several workers: Admin API, SIGHUP, signal forwarding, reaping."""
+    import uvloop
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        links = [WorkerLink(pid, sock) for pid, sock in zip(children, control_socks)]
+        admin_metrics = Metrics()
+        store = ConfigStore(config, WorkersApplier(links), config_file, metrics=admin_metrics)
+        admin = Admin(store, WorkerStats(links, admin_metrics), proxy_listen,
+                      admin_listen or "off")
+        install_sighup(store)
+
+        def forward(signum):
+            for pid in children:
+                try:
+                    os.kill(pid, signum)
+                except ProcessLookupError:
+                    pass
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, forward, signal.SIGTERM)
+        server, settings, _ = await _listen_admin(admin, admin_listen, admin_sock)
+        if ready_message:
+            logging.getLogger("jqgate").info("%s", ready_message)
+        codes = await asyncio.gather(*(loop.run_in_executor(None, _wait_child, pid)
+                                       for pid in children))
+        if server is not None:
+            server.close()
+        return 0 if all(code == 0 for code in codes) else 1
+
+    return uvloop.run(main())
+
+
+def _wait_child(pid: int) -> int:
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0:
+                logging.getLogger("jqgate").error("worker %d exited with status %d", pid, code)
+            return code
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return 0

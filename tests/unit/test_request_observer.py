@@ -1,0 +1,57 @@
+"""The per-request observer (server_main.make_request_observer) feeds the metrics from what the
+handler left on the request and the responder, including the DataKit executor's node timings
+and call outcomes."""
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace as NS
+
+from jqgate.metrics import Metrics
+from jqgate.server_main import make_request_observer
+
+
+def run_observer(req, resp):
+    metrics = Metrics()
+
+    async def main():
+        req.start_time = asyncio.get_running_loop().time() - 0.002
+        make_request_observer(False, metrics)(req, resp)
+    asyncio.run(main())
+    return metrics.snapshot()
+
+
+def counters(snap, name):
+    return {tuple(k): v for k, v in snap["counters"][name]}
+
+
+def test_proxied_request_and_executor_extras():
+    decision = NS(route=NS(name="r", id="rid"), service=NS(service=NS(name="s", id="sid")))
+    run = NS(upstream_latency_ms=3, node_timings=[("jq", 0.00001), ("call", 0.001)],
+             call_outcomes=["ok", "timeout"])
+    snap = run_observer(NS(ctx=decision), NS(log_extra=run, status=200))
+    assert counters(snap, "http_requests_total") == {("r", "s", "200"): 1}
+    [[labels, counts, total, count]] = snap["histograms"]["upstream_latency_seconds"]
+    assert labels == ["r", "s"] and count == 1 and total == 0.003
+    nodes = {tuple(k): c for k, _, _, c in snap["histograms"]["datakit_node_latency_seconds"]}
+    assert nodes == {("jq",): 1, ("call",): 1}
+    assert counters(snap, "datakit_call_total") == {("ok",): 1, ("timeout",): 1}
+
+
+def test_unrouted_request():
+    snap = run_observer(NS(ctx=None), NS(log_extra=None, status=404))
+    assert counters(snap, "http_requests_total") == {("", "", "404"): 1}
+    assert snap["histograms"]["upstream_latency_seconds"] == []
+
+
+def test_route_from_the_handler_run_when_ctx_holds_something_else():
+    decision = NS(route=NS(name="r"), service=NS(service=NS(name="s")))
+    snap = run_observer(NS(ctx=object()), NS(log_extra=decision, status=502))
+    assert counters(snap, "http_requests_total") == {("r", "s", "502"): 1}
+
+
+def test_upstream_latency_in_seconds_wins_over_milliseconds():
+    decision = NS(route=NS(name="r"), service=NS(service=NS(name="s")))
+    snap = run_observer(NS(ctx=decision), NS(log_extra=NS(upstream_latency_s=0.00042,
+                                                          upstream_latency_ms=0), status=200))
+    [[_, _, total, _]] = snap["histograms"]["upstream_latency_seconds"]
+    assert total == 0.00042
