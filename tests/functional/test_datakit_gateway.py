@@ -232,3 +232,24 @@ def test_response_status_set_in_the_request_window_changes_the_client_status(ups
     finally:
         gw.stop()
 
+
+
+def test_header_values_beyond_latin1_go_out_as_utf8_and_bad_names_fail_cleanly(upstream):
+    config = {"nodes": [
+        {"name": "H", "type": "jq", "input": "request.query",
+         "jq": 'if .bad then {"bad name": "x"} else {"X-Greeting": "你好 é"} end',
+         "output": "service_request.headers"}]}
+    gw = gateway(declarative(upstream.port, [{"name": "datakit", "config": config}]))
+    try:
+        status, _, body = http_get(gw.port, "/hello")
+        assert status == 200
+        sent = {k.lower(): v for k, v in json.loads(body)["headers"]}
+        assert sent["x-greeting"].encode("latin-1").decode("utf-8") == "你好 é"
+        before = upstream.requests
+        status, headers, body = http_get(gw.port, "/hello?bad=1")
+        assert status == 500
+        assert orjson.loads(body)["message"] == "An unexpected error occurred"
+        assert upstream.requests == before          # an invalid header is never sent
+        assert http_get(gw.port, "/hello")[0] == 200   # and the gateway keeps serving
+    finally:
+        gw.stop()

@@ -39,11 +39,34 @@ cdef class DataKitHandler(ProxyHandler):
         flow.decision = decision
         flow.cp = cp
         req.ctx = flow          # the access log and metrics read route, service and timings here
-        flow.start()
+        try:
+            flow.start()
+        except Exception as exc:
+            flow._internal_error(exc)
 
 
 import logging as _dk_logging
 _dk_log = _dk_logging.getLogger("jqgate.datakit")
+
+
+_DK_TOKEN = __import__("re").compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+
+
+cdef list _dk_header_bytes(pairs):
+    """Header pairs from the executor (str or bytes) as bytes for the wire. Names must be HTTP
+    tokens (a jq-built name like "bad name" is refused, not sent); values go out as UTF-8."""
+    cdef list out = []
+    for k, v in pairs:
+        if type(k) is str:
+            if not _DK_TOKEN.match(k):
+                raise ValueError("invalid header name %r" % k)
+            k = (<str>k).encode("ascii")
+        if type(v) is str:
+            v = (<str>v).encode("utf-8")
+        if b"\r" in v or b"\n" in v or b"\0" in v:
+            raise ValueError("invalid header value for %r" % k)
+        out.append((k, v))
+    return out
 
 
 cdef str _dk_text(bytes raw):
@@ -76,10 +99,10 @@ cdef class DataKitFlow:
     def call_outcomes(self):
         return None if self.run is None else self.run.call_outcomes
 
-    cdef void start(self):
+    cdef int start(self) except -1:
         if self.cp.plan.reads_request_body and self.req.body is None and self.req.body_stream is not None:
             self.req.body_stream.read_all(self._body_read)
-            return
+            return 0
         self._run_request_window()
 
     cdef bint _body_failed(self, body):
@@ -93,12 +116,20 @@ cdef class DataKitFlow:
         return True
 
     def _body_read(self, body):
+        # A callback from the server, the pool or the executor: nothing may escape it, or the
+        # client would wait for an answer that never comes.
+        try:
+            self._body_read_unguarded(body)
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _body_read_unguarded(self, body):
         if self._body_failed(body):
             return
         self.req.body = body
         self._run_request_window()
 
-    cdef void _run_request_window(self):
+    cdef int _run_request_window(self) except -1:
         cdef HttpRequest req = self.req
         decision = self.decision
         view = RequestView(
@@ -112,11 +143,19 @@ cdef class DataKitFlow:
             state = self.run.start_request_window(self._request_window_done)
         except Exception as exc:
             self._internal_error(exc)
-            return
+            return 0
         if state == 0:
             self._request_window_done(self.run)
 
     def _request_window_done(self, run):
+        # A callback from the server, the pool or the executor: nothing may escape it, or the
+        # client would wait for an answer that never comes.
+        try:
+            self._request_window_done_unguarded(run)
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _request_window_done_unguarded(self, run):
         cdef PlanRun r = self.run
         if r.exited:
             self._send_exit()
@@ -134,23 +173,19 @@ cdef class DataKitFlow:
         else:
             self.handler.proxy(self.req, self.resp, self.decision)
 
-    cdef void _send_exit(self):
+    cdef int _send_exit(self) except -1:
         cdef PlanRun r = self.run
-        headers = [(k.encode("latin-1") if type(k) is str else k,
-                    v.encode("latin-1") if type(v) is str else v)
-                   for k, v in r.exit_headers if k.lower() != "content-length"]
+        headers = _dk_header_bytes([(k, v) for k, v in r.exit_headers if k.lower() != "content-length"])
         body = r.exit_body if r.exit_body is not None else b""
         self.resp.send(r.exit_status, headers, body)
 
-    cdef void _apply_service_request(self):
+    cdef int _apply_service_request(self) except -1:
         """The service_request sink's patch onto the request the proxy will send."""
         cdef PlanRun r = self.run
         patch = r.service_request
         if patch.body is not None:
             self.req.body = patch.body
-        self.req.headers = [(k.encode("latin-1") if type(k) is str else k,
-                             v.encode("latin-1") if type(v) is str else v)
-                            for k, v in r.service_request_headers(self.req.headers)]
+        self.req.headers = _dk_header_bytes(r.service_request_headers(self.req.headers))
         if patch.query is not None:
             path = self.decision.target.partition(b"?")[0]
             self.decision = self.decision.__class__(
@@ -188,27 +223,43 @@ cdef class DataKitFlow:
         self.decision = d.__class__(d.route, service, d.target, d.host_header, d.forwarded_prefix, d.match)
         return None
 
-    cdef void _fetch_whole_upstream(self):
+    cdef int _fetch_whole_upstream(self) except -1:
         if self.req.body is None and self.req.body_stream is not None:
             self.req.body_stream.read_all(self._body_read_for_upstream)
-            return
+            return 0
         self._send_upstream()
 
     def _body_read_for_upstream(self, body):
+        # A callback from the server, the pool or the executor: nothing may escape it, or the
+        # client would wait for an answer that never comes.
+        try:
+            self._body_read_for_upstream_unguarded(body)
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _body_read_for_upstream_unguarded(self, body):
         if self._body_failed(body):
             return
         self.req.body = body
         self._send_upstream()
 
-    cdef void _send_upstream(self):
+    cdef int _send_upstream(self) except -1:
         ex = prepare_upstream_exchange(self.req, self.decision)
         if ex is None:
             self.resp.send_error(503, MSG_NO_PEER)
-            return
+            return 0
         self.ex = ex
         self.handler.pool.send(ex, self._upstream_done)
 
     def _upstream_done(self, ClientExchange ex):
+        # A callback from the server, the pool or the executor: nothing may escape it, or the
+        # client would wait for an answer that never comes.
+        try:
+            self._upstream_done_unguarded(ex)
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _upstream_done_unguarded(self, ClientExchange ex):
         if ex.error_kind:
             if ex.error_kind == ERR_TIMEOUT:
                 self.resp.send_error(504, MSG_TIMEOUT)
@@ -230,18 +281,26 @@ cdef class DataKitFlow:
             self._response_window_done(self.run)
 
     def _response_window_done(self, run):
+        # A callback from the server, the pool or the executor: nothing may escape it, or the
+        # client would wait for an answer that never comes.
+        try:
+            self._response_window_done_unguarded(run)
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _response_window_done_unguarded(self, run):
         cdef PlanRun r = self.run
         if r.exited:
             self._send_exit()
             return
-        headers = [(k.encode("latin-1") if type(k) is str else k,
-                    v.encode("latin-1") if type(v) is str else v)
-                   for k, v in r.response_headers if k.lower() != "content-length"]
+        headers = _dk_header_bytes([(k, v) for k, v in r.response_headers if k.lower() != "content-length"])
         body = r.response_body if r.response_body is not None else (self.ex.body or b"")
         self.resp.send(r.response_status or self.ex.status, headers, body)
 
-    cdef void _internal_error(self, exc):
-        _dk_log.exception("request %s: DataKit run failed",
-                                                      _dk_text(self.req.request_id))
+    cdef int _internal_error(self, exc) except -1:
+        _dk_log.error("request %s: DataKit run failed: %s", _dk_text(self.req.request_id), exc,
+                      exc_info=exc)
         if not self.resp.started:
             self.resp.send_error(500, "An unexpected error occurred")
+        elif not self.resp.finished:
+            self.resp.abort()            # the head is out: closing is the only honest answer
