@@ -119,7 +119,12 @@ class ProxyDecision:
         self.match = match
 
     def with_query(self, query: bytes) -> "ProxyDecision":
-        return ProxyDecision(self.route, self.service, self.target + b"?" + query,
+        return self.replace(target=self.target + b"?" + query)
+
+    def replace(self, service: "ServiceTarget | None" = None, target: bytes | None = None) -> "ProxyDecision":
+        """A copy for one request with another service target or request target."""
+        return ProxyDecision(self.route, self.service if service is None else service,
+                             self.target if target is None else target,
                              self.host_header, self.forwarded_prefix, self.match)
 
 

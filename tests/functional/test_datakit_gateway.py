@@ -253,3 +253,20 @@ def test_header_values_beyond_latin1_go_out_as_utf8_and_bad_names_fail_cleanly(u
         assert http_get(gw.port, "/hello")[0] == 200   # and the gateway keeps serving
     finally:
         gw.stop()
+
+
+def test_streamed_body_is_read_whole_for_a_response_window_flow(upstream):
+    """No node reads the request body, but the response window needs the whole upstream answer,
+    so the streamed body (larger than the server buffers) is read before the upstream call."""
+    config = {"nodes": [
+        {"name": "SIZE", "type": "jq", "input": "service_response.body", "jq": "{seen: .body_len}",
+         "output": "response.body"}]}
+    gw = gateway(declarative(upstream.port, [{"name": "datakit", "config": config}]))
+    try:
+        payload = b"x" * 300_000
+        status, _, body = http_get(gw.port, "/upload", method="POST", body=payload,
+                                   headers={"Content-Type": "application/octet-stream"})
+        assert status == 200
+        assert orjson.loads(body) == {"seen": len(payload)}
+    finally:
+        gw.stop()

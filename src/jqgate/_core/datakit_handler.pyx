@@ -27,9 +27,9 @@ cdef class DataKitHandler(ProxyHandler):
         if type(decision) is tuple:
             resp.send_error(decision[0], decision[1])
             return
-        req.ctx = decision
         cp = self.plans_by_route.get(decision.route.id)
         if cp is None:
+            req.ctx = decision
             self.proxy(req, resp, decision)
             return
         cdef DataKitFlow flow = DataKitFlow()
@@ -46,10 +46,10 @@ cdef class DataKitHandler(ProxyHandler):
 
 
 import logging as _dk_logging
+import re as _dk_re
+
 _dk_log = _dk_logging.getLogger("jqgate.datakit")
-
-
-_DK_TOKEN = __import__("re").compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_DK_TOKEN = _dk_re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 
 
 cdef list _dk_header_bytes(pairs):
@@ -99,8 +99,12 @@ cdef class DataKitFlow:
     def call_outcomes(self):
         return None if self.run is None else self.run.call_outcomes
 
+    # Every def method below is a callback from the server, the pool or the executor: nothing
+    # may escape one, or the client would wait for an answer that never comes. Each wraps its
+    # `_unguarded` twin and turns an exception into a 500 (or an abort once the head is out).
+
     cdef int start(self) except -1:
-        if self.cp.plan.reads_request_body and self.req.body is None and self.req.body_stream is not None:
+        if self.cp.reads_request_body and self.req.body is None and self.req.body_stream is not None:
             self.req.body_stream.read_all(self._body_read)
             return 0
         self._run_request_window()
@@ -116,24 +120,28 @@ cdef class DataKitFlow:
         return True
 
     def _body_read(self, body):
-        # A callback from the server, the pool or the executor: nothing may escape it, or the
-        # client would wait for an answer that never comes.
         try:
             self._body_read_unguarded(body)
         except Exception as exc:
             self._internal_error(exc)
 
     def _body_read_unguarded(self, body):
+        """The streamed body, read whole: for the plan's request window, or (no run yet to
+        need it) for the buffered upstream request of a response-window flow."""
         if self._body_failed(body):
             return
         self.req.body = body
-        self._run_request_window()
+        if self.run is None:
+            self._run_request_window()
+        else:
+            self._send_upstream()
 
     cdef int _run_request_window(self) except -1:
         cdef HttpRequest req = self.req
         decision = self.decision
+        path = _dk_text(req.path)
         view = RequestView(
-            method=_dk_text(req.method), path=_dk_text(req.path), raw_path=_dk_text(req.path),
+            method=_dk_text(req.method), path=path, raw_path=path,
             query=_dk_text(req.query), headers=req.headers, body=req.body,
             client_ip=req.client_ip, client_port=req.client_port, server_port=req.server_port,
             scheme=req.scheme, http_version=req.http_version, request_id=_dk_text(req.request_id),
@@ -148,8 +156,6 @@ cdef class DataKitFlow:
             self._request_window_done(self.run)
 
     def _request_window_done(self, run):
-        # A callback from the server, the pool or the executor: nothing may escape it, or the
-        # client would wait for an answer that never comes.
         try:
             self._request_window_done_unguarded(run)
         except Exception as exc:
@@ -188,10 +194,8 @@ cdef class DataKitFlow:
         self.req.headers = _dk_header_bytes(r.service_request_headers(self.req.headers))
         if patch.query is not None:
             path = self.decision.target.partition(b"?")[0]
-            self.decision = self.decision.__class__(
-                self.decision.route, self.decision.service,
-                path + (b"?" + patch.query.encode("latin-1") if patch.query else b""),
-                self.decision.host_header, self.decision.forwarded_prefix, self.decision.match)
+            self.decision = self.decision.replace(
+                target=path + (b"?" + patch.query.encode("latin-1") if patch.query else b""))
 
     cdef object _redirect(self):
         """Honour kong.service.target / .request.scheme / .upstream for this request only;
@@ -219,28 +223,13 @@ cdef class DataKitFlow:
                 _dk_log.error("request %s: kong.service.request.scheme %r is not http or https",
                               _dk_text(self.req.request_id), r.service_scheme)
                 return (500, "An unexpected error occurred")
-        service = d.service.redirected(peer, scheme, balancer)
-        self.decision = d.__class__(d.route, service, d.target, d.host_header, d.forwarded_prefix, d.match)
+        self.decision = d.replace(service=d.service.redirected(peer, scheme, balancer))
         return None
 
     cdef int _fetch_whole_upstream(self) except -1:
         if self.req.body is None and self.req.body_stream is not None:
-            self.req.body_stream.read_all(self._body_read_for_upstream)
+            self.req.body_stream.read_all(self._body_read)
             return 0
-        self._send_upstream()
-
-    def _body_read_for_upstream(self, body):
-        # A callback from the server, the pool or the executor: nothing may escape it, or the
-        # client would wait for an answer that never comes.
-        try:
-            self._body_read_for_upstream_unguarded(body)
-        except Exception as exc:
-            self._internal_error(exc)
-
-    def _body_read_for_upstream_unguarded(self, body):
-        if self._body_failed(body):
-            return
-        self.req.body = body
         self._send_upstream()
 
     cdef int _send_upstream(self) except -1:
@@ -252,8 +241,6 @@ cdef class DataKitFlow:
         self.handler.pool.send(ex, self._upstream_done)
 
     def _upstream_done(self, ClientExchange ex):
-        # A callback from the server, the pool or the executor: nothing may escape it, or the
-        # client would wait for an answer that never comes.
         try:
             self._upstream_done_unguarded(ex)
         except Exception as exc:
@@ -281,8 +268,6 @@ cdef class DataKitFlow:
             self._response_window_done(self.run)
 
     def _response_window_done(self, run):
-        # A callback from the server, the pool or the executor: nothing may escape it, or the
-        # client would wait for an answer that never comes.
         try:
             self._response_window_done_unguarded(run)
         except Exception as exc:

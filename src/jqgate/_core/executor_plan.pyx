@@ -97,6 +97,7 @@ cdef class CompiledPlan:
     cdef bint request_async    # any call in the request window
     cdef bint response_async
     cdef bint has_response_window
+    cdef readonly bint reads_request_body   # the server reads a streamed body whole first
     cdef int ndeps[EXEC_MAX_OPS]
     cdef frozenset xml_slots   # json_to_xml output slots (D11), see ops_runtime.pyx
 
@@ -115,6 +116,7 @@ cdef class CompiledPlan:
         self.debug = plan.debug
         self.xml_slots = frozenset(getattr(plan, "xml_slots", ()) or ())
         self.has_response_window = plan.has_response_window
+        self.reads_request_body = plan.reads_request_body
         self.request_async = False
         self.response_async = False
         ops = []

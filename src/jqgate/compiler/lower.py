@@ -174,10 +174,12 @@ def lower(graph: Graph, config: dict, programs: dict, properties: dict, instance
                 fields.append((f, slots.new(f"{name}.{f}")))
         out_fields[name] = fields
 
+    field_slot = {name: dict(fields) for name, fields in out_fields.items()}
+
     def source_slot(edge) -> int:
         if edge.source_port == SELF:
             return out_self[edge.source]
-        return dict(out_fields[edge.source])[edge.source_port]
+        return field_slot[edge.source][edge.source_port]
 
     bindings: dict[str, list[Binding]] = {name: [] for name in order}
     for edge in graph.edges:
