@@ -520,3 +520,11 @@ def test_native_program_pickles_and_repr():
     assert isinstance(again, NativeJq) and again.source == native.source
     assert again.run_native({"b": 1}) == ("ok", {"a": 1})
     assert repr(native) == "NativeJq('{a: .b? // \"x\"}')"
+
+
+
+def test_length_of_a_float_keeps_double_precision():
+    # Found by the differential test: `length` of a float once went through a 32-bit C float.
+    libjq, native, _ = programs(".a |= length")
+    value = {"a": 1.175494351e-38}
+    assert native.run_native(value) == ("ok", libjq.run_one(value))

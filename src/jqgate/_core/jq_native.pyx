@@ -343,7 +343,7 @@ cdef object jqn_length(object value):
     if value is None:
         return 0
     if t is float:
-        return abs(<float>value)
+        return abs(<double>value)   # not <float>: in Cython that is C's 32-bit float
     if t is int:
         if not jqn_small_int(value):
             raise JqnBail()
