@@ -163,7 +163,7 @@ class VaultParams:
 
 @dataclass(frozen=True)
 class GenericParams:
-    """Node types whose runtime lives in later work: their validated config, kept whole."""
+    """A node type with no dedicated params record: its validated config, kept whole."""
     config: dict
 
 
@@ -197,7 +197,6 @@ class Plan:
     slot_template: tuple[Any, ...]
     slot_names: tuple[str, ...]  # "NODE.field" / "NODE" per slot, for dumps and traces
     constant_slots: frozenset[int]
-    constant_json: dict[int, bytes]   # pre-encoded JSON of every constant slot
     waves: tuple[tuple[int, ...], ...]   # call ops grouped: wave k = calls that have k calls before them
     request_fields: tuple[tuple[str, int], ...]   # request outputs to materialise: (field, slot)
     reads_request_body: bool

@@ -8,7 +8,7 @@ everything that is wrong):
                    topological order                                              (G1-G12, G16)
     nodes.py       per-node semantic checks: jq programs compiled once through
                    the libjq bridge, property names and modes, cache resources    (S18, G13, G15)
-    lower.py       slots, op records, waves, split URLs, pre-encoded constants -> Plan
+    lower.py       slots, op records, waves, split URLs, constants in the slot template -> Plan
 """
 from __future__ import annotations
 

@@ -230,7 +230,6 @@ def lower(graph: Graph, config: dict, programs: dict, properties: dict, instance
         nodes=tuple(plan_nodes), ops=tuple(ops), response_start=response_start,
         slot_template=tuple(slots.template), slot_names=tuple(slots.names),
         constant_slots=frozenset(slots.constants),
-        constant_json={s: orjson.dumps(slots.template[s]) for s in sorted(slots.constants)},
         waves=waves, request_fields=tuple(request_fields),
         reads_request_body=any(f == "body" for f, _ in request_fields),
         reads_response_body=bool(sr_used & {SELF, "body", "raw_body"}),

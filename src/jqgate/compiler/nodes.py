@@ -14,18 +14,16 @@ from jqgate.compiler.properties import check_mode
 from jqgate.errors import Issues, join
 
 
-def _has_input(node: dict, name: str, all_nodes: list[tuple[int, dict]]) -> bool:
-    """Is a value connected into this node's node-wise input (SET mode for a property)?"""
-    if isinstance(node.get("input"), str):
-        return True
+def _nodewise_targets(all_nodes: list[tuple[int, dict]]) -> set[str]:
+    """Names that some node's `output` / `outputs` entry feeds node-wise (a bare label)."""
+    targets = set()
     for _, other in all_nodes:
         out = other.get("output")
-        if isinstance(out, str) and out == name:
-            return True
         outs = other.get("outputs")
-        if isinstance(outs, dict) and any(isinstance(v, str) and v == name for v in outs.values()):
-            return True
-    return False
+        labels = ([out] if isinstance(out, str) else []) + \
+                 (list(outs.values()) if isinstance(outs, dict) else [])
+        targets.update(label for label in labels if isinstance(label, str) and "." not in label)
+    return targets
 
 
 def _one_line(messages: list[str], source: str) -> str:
@@ -53,6 +51,7 @@ def check_nodes(nodes: list[tuple[int, dict]], config: dict, location: str, issu
     programs = {}
     properties = {}
     resources = config.get("resources") if isinstance(config.get("resources"), dict) else {}
+    wired_into = _nodewise_targets(nodes)   # SET mode: a value connected into the property
     for position, node in nodes:
         where = join(join(location, "nodes"), position)
         kind = node["type"]
@@ -65,7 +64,8 @@ def check_nodes(nodes: list[tuple[int, dict]], config: dict, location: str, issu
             except JqCompileError as exc:
                 issues.add(join(where, "jq"), "invalid jq program: " + _one_line(exc.messages, node["jq"]))
         elif kind == "property" and isinstance(node.get("property"), str):
-            resolved, error = check_mode(node["property"], _has_input(node, node["name"], nodes))
+            is_set = isinstance(node.get("input"), str) or node["name"] in wired_into
+            resolved, error = check_mode(node["property"], is_set)
             if error:
                 issues.add(join(where, "property"), error)
             else:
