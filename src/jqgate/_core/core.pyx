@@ -5,8 +5,10 @@ Each included file holds one runtime concept; declarations shared between them l
 matching .pxd files so calls between them are C calls.
 """
 
+include "clock.pyx"
 include "jq_bridge.pyx"
 include "jq_native.pyx"
+include "http_names.pyx"
 include "http_write.pyx"
 include "http_client.pyx"
 include "http_client_conn.pyx"

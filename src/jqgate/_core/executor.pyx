@@ -61,7 +61,6 @@
 # connections closed, callbacks suppressed) and reported NODE_CANCELED (D13).
 
 cimport cython
-from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 import logging as _logging
 
 _log = _logging.getLogger("jqgate.datakit")
@@ -86,12 +85,6 @@ def compile_plan(plan):
     if isinstance(plan, CompiledPlan):
         return plan
     return executor_compiled(plan)
-
-
-cdef inline double exec_now() noexcept:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec + ts.tv_nsec * 1e-9
 
 
 # A call's outcome for the call-node metric: answered (ok / failed: non-2xx or bad JSON), or
@@ -247,7 +240,7 @@ cdef class PlanRun:
         """Record how long op took (the Prometheus per-node-type histogram reads it)."""
         if self.node_timings is None:
             self.node_timings = []
-        self.node_timings.append((op.kind_name, exec_now() - self.started[op.index]))
+        self.node_timings.append((op.kind_name, mono_now() - self.started[op.index]))
         return 0
 
     cdef int _complete(self, CompiledOp op) except -1:
@@ -264,7 +257,7 @@ cdef class PlanRun:
         cdef object self_value = None
         cdef CompiledBinding b
         cdef int k = op.kind
-        self.started[i] = exec_now()
+        self.started[i] = mono_now()
         try:
             # gather inputs
             if op.inputs:

@@ -458,7 +458,7 @@ cdef class ConnectionPool:
             conn._close()
             return
         conn.state = CONN_IDLE
-        conn.idle_since = self.loop.time()
+        conn.idle_since = mono_now()
         slot.idle.append(conn)
         if self._sweeper is None and self.idle_timeout > 0:
             self._sweeper = self.loop.call_later(self.idle_timeout / 2 + 0.01, self._sweep)
@@ -500,7 +500,7 @@ cdef class ConnectionPool:
 
     def _sweep(self):
         self._sweeper = None
-        cdef double now = self.loop.time()
+        cdef double now = mono_now()
         cdef _HostSlot slot
         cdef ClientConnection conn
         cdef bint any_idle = False
@@ -545,44 +545,53 @@ cdef class ConnectionPool:
 
 cdef bytes _client_build_head(ClientExchange ex):
     """The request line and headers, serialised once (reused verbatim for the retry)."""
-    cdef list parts = [ex.method, b" ", ex.target or b"/", b" HTTP/1.1\r\n"]
+    cdef list headers = ex.headers
+    cdef list kept = None        # a filtered copy, made only when some header must go
     cdef bint has_host = False
     cdef bint has_length = False
     cdef bint has_te = False
-    cdef bytes lname
-    for name, value in ex.headers:
-        lname = name.lower()
-        if lname == b"host":
-            has_host = True
-        elif lname == b"content-length":
-            if not ex.stream_body:
-                continue   # recomputed from the body below
-            has_length = True
-        elif lname == b"transfer-encoding":
-            if not ex.stream_body:
-                continue
-            has_te = True
-        elif lname == b"connection" and value.lower().find(b"close") >= 0:
-            ex._close_after = True      # the caller asked the peer to close: never pool it
+    cdef bint skip
+    cdef int kind
+    cdef tuple pair
+    cdef bytes name
+    cdef bytes value
+    cdef Py_ssize_t i
+    for i in range(len(headers)):
+        pair = _write_pair(headers[i])
+        name = <bytes>pair[0]
+        value = <bytes>pair[1]
         if write_has_crlf(value) or write_has_crlf(name):
             raise ValueError("CR/LF in header %r" % (name,))
-        parts.append(name)
-        parts.append(b": ")
-        parts.append(value)
-        parts.append(b"\r\n")
+        kind = header_kind(name)
+        skip = False
+        if kind == HK_HOST:
+            has_host = True
+        elif kind == HK_CONTENT_LENGTH:
+            has_length = ex.stream_body
+            skip = not ex.stream_body      # recomputed from the body below
+        elif kind == HK_TRANSFER_ENCODING:
+            has_te = ex.stream_body
+            skip = not ex.stream_body
+        elif kind == HK_CONNECTION and value.lower().find(b"close") >= 0:
+            ex._close_after = True      # the caller asked the peer to close: never pool it
+        if skip:
+            if kept is None:
+                kept = headers[:i]
+        elif kept is not None:
+            kept.append(pair)
+    cdef list extra = []
     if not has_host:
-        parts.append(b"Host: ")
         if (ex.scheme == "https" and ex.port == 443) or (ex.scheme == "http" and ex.port == 80):
-            parts.append(ex.host.encode("idna") if not ex.host.isascii() else ex.host.encode())
+            host = ex.host.encode("idna") if not ex.host.isascii() else ex.host.encode()
         else:
-            parts.append(("%s:%d" % (ex.host, ex.port)).encode())
-        parts.append(b"\r\n")
+            host = ("%s:%d" % (ex.host, ex.port)).encode()
+        extra.append((b"Host", host))
     if ex.stream_body:
         if not has_length and not has_te:
-            parts.append(b"Transfer-Encoding: chunked\r\n")
+            extra.append((b"Transfer-Encoding", b"chunked"))
     elif ex.body is not None:
-        parts.append(b"Content-Length: %d\r\n" % len(ex.body))
+        extra.append((b"Content-Length", write_int(len(ex.body))))
     elif ex.method in _BODY_METHODS:
-        parts.append(b"Content-Length: 0\r\n")
-    parts.append(b"\r\n")
-    return b"".join(parts)
+        extra.append((b"Content-Length", b"0"))
+    cdef bytes line = ex.method + b" " + (ex.target or b"/") + b" HTTP/1.1\r\n"
+    return write_message_head(line, kept if kept is not None else headers, extra)

@@ -117,7 +117,7 @@ cdef class ClientConnection:
         self.write_paused = False
         cdef ClientExchange ex = self.ex
         if ex is not None:
-            self.last_activity = self.pool.loop.time()
+            self.last_activity = mono_now()
             if ex._pending_size <= CLIENT_BODY_HIGH_WATER:
                 ex._resume_producer()
 
@@ -128,7 +128,7 @@ cdef class ClientConnection:
             self._close()
             return
         self.got_bytes = True
-        self.last_activity = self.pool.loop.time()
+        self.last_activity = mono_now()
         if not self.headers_done:
             self.head_bytes += len(data)
         try:
@@ -170,11 +170,11 @@ cdef class ClientConnection:
         self.headers_done = True
         ex.status = status
         ex.headers = self.resp_headers
-        cdef bytes lname
+        cdef int kind
         self.has_length = (status == 204 or status == 304 or self.head_request)
-        for name, value in self.resp_headers:
-            lname = name.lower()
-            if lname == b"content-length" or lname == b"transfer-encoding":
+        for item in self.resp_headers:
+            kind = header_kind(<bytes>(<tuple>item)[0])
+            if kind == HK_CONTENT_LENGTH or kind == HK_TRANSFER_ENCODING:
                 self.has_length = True
         if ex.sink is not None:
             ex.sink.on_head(ex)
@@ -227,7 +227,7 @@ cdef class ClientConnection:
             # a parser costs several failed attribute lookups.
             self.parser = _httptools.HttpResponseParser(self)
             self.parser_dirty = False
-        self.last_activity = self.pool.loop.time()
+        self.last_activity = mono_now()
         self.chunked_out = False
         if ex.stream_body:
             self.chunked_out = ex._head.find(b"Transfer-Encoding: chunked\r\n") >= 0
@@ -255,7 +255,7 @@ cdef class ClientConnection:
     cdef void _write_body(self, bytes data):
         cdef ClientExchange ex = self.ex
         ex._body_started = True
-        self.last_activity = self.pool.loop.time()
+        self.last_activity = mono_now()
         if self.chunked_out:
             self.transport.writelines([b"%x\r\n" % len(data), data, b"\r\n"])
         else:
@@ -296,7 +296,7 @@ cdef class ClientConnection:
             else ex.read_timeout
         if limit <= 0:
             limit = ex.write_timeout
-        cdef double now = self.pool.loop.time()
+        cdef double now = mono_now()
         cdef double left = self.last_activity + limit - now
         if left <= 0:
             self._fail_current(CERR_TIMEOUT, "upstream %s timed out" % (

@@ -26,15 +26,6 @@ cdef frozenset _PROXY_HOP = frozenset([
     b"connection", b"keep-alive", b"proxy-connection", b"proxy-authenticate",
     b"proxy-authorization", b"te", b"trailer", b"trailers", b"transfer-encoding", b"upgrade"])
 
-# Request-only: Expect was answered by our server (100 Continue) already; the request id is
-# ours to set (Kong sends it upstream too).
-cdef frozenset _PROXY_REQUEST_DROP = frozenset([b"expect", b"x-kong-request-id"])
-
-# Incoming values of these are not trusted (no trusted_ips): Kong replaces them.
-cdef frozenset _PROXY_FORWARDED = frozenset([
-    b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port", b"x-forwarded-path",
-    b"x-forwarded-prefix", b"x-real-ip"])
-
 cdef frozenset _PROXY_IDEMPOTENT = frozenset([b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS",
                                               b"TRACE"])
 
@@ -68,7 +59,6 @@ cdef class ProxyHandler(RequestHandler):
     cdef public bytes via                      # b"1.1 jqgate/0.1.0"; None = no Via header
     cdef public bytes upstream_latency_header  # None = off
     cdef public bytes proxy_latency_header     # None = off
-    cdef object loop
 
     def __init__(self, gateway, ConnectionPool pool, via=b"1.1 jqgate/0.1.0",
                  upstream_latency_header=b"X-Kong-Upstream-Latency",
@@ -78,7 +68,6 @@ cdef class ProxyHandler(RequestHandler):
         self.via = via
         self.upstream_latency_header = upstream_latency_header
         self.proxy_latency_header = proxy_latency_header
-        self.loop = pool.loop
 
     cpdef handle(self, HttpRequest req, Responder resp):
         decision = self.gateway.route(req)
@@ -113,38 +102,39 @@ cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
     cdef list conn_values = None
     cdef list out = []
     cdef bytes xff = None
-    cdef bytes lname
-    for name, value in req.headers:
-        lname = name.lower()
-        if lname in _PROXY_HOP or lname.startswith(b"proxy-") or lname == b"host":
-            if lname == b"connection":
-                if conn_values is None:
-                    conn_values = []
-                conn_values.append(value)
-            continue
-        if lname == b"x-forwarded-for":
+    cdef int kind
+    for item in req.headers:
+        kind = header_kind(<bytes>(<tuple>item)[0])
+        if kind == HK_OTHER or kind == HK_VIA or (kind == HK_CONTENT_LENGTH and keep_length):
+            out.append(item)    # the parser's own (name, value) tuple: nothing to copy
+        elif kind == HK_CONNECTION:
+            if conn_values is None:
+                conn_values = []
+            conn_values.append((<tuple>item)[1])
+        elif kind == HK_X_FORWARDED_FOR:
+            value = (<tuple>item)[1]
             xff = value if xff is None else xff + b", " + value
-            continue
-        if lname in _PROXY_FORWARDED or lname in _PROXY_REQUEST_DROP:
-            continue
-        if lname == b"content-length" and not keep_length:
-            continue       # the client recomputes it from the (possibly rewritten) body
-        out.append((name, value))
+        # everything else is hop-by-hop, ours to set (X-Forwarded-*, X-Real-IP, the request
+        # id), answered already (Expect), or Content-Length the client recomputes from the
+        # (possibly rewritten) body
     if conn_values is not None:
         tokens = _proxy_connection_tokens(conn_values)
         if tokens is not None:
             out = _proxy_drop_named(out, tokens)
-    cdef bytes ip = req.client_ip.encode()
+    cdef bytes ip = req.client_ip_bytes
+    if ip is None:
+        ip = req.client_ip.encode()
     out.append((b"Host", decision.host_header))
     out.append((b"X-Forwarded-For", ip if xff is None else xff + b", " + ip))
-    out.append((b"X-Forwarded-Proto", req.scheme.encode()))
+    out.append((b"X-Forwarded-Proto", b"https" if req.scheme == "https" else b"http"))
     cdef bytes host = req.host
     if host.startswith(b"["):
         host = host[:host.find(b"]") + 1]
     elif write_has_byte(host, 58):   # ':'
         host = host[:host.rfind(b":")]
     out.append((b"X-Forwarded-Host", host))
-    out.append((b"X-Forwarded-Port", b"%d" % req.server_port))
+    port = req.server_port_bytes
+    out.append((b"X-Forwarded-Port", port if port is not None else write_int(req.server_port)))
     out.append((b"X-Forwarded-Path", req.path))
     prefix = decision.forwarded_prefix
     if prefix is not None:
@@ -192,27 +182,32 @@ cpdef ClientExchange prepare_upstream_exchange(HttpRequest req, decision):
     return ex
 
 
-cpdef list filter_response_headers(list headers, bytes via=b"1.1 jqgate/0.1.0"):
+cdef list _proxy_response_headers(list headers, bytes via, long long* length):
     """An upstream answer's headers as the client may see them: hop-by-hop (and what the
-    Connection header names) and Content-Length removed (Responder.send sets it), Via added."""
+    Connection header names) and Content-Length removed (its value goes to *length), `via`
+    appended to the Via chain (None: the chain is passed on as it is)."""
     cdef list conn_values = None
     cdef list out = []
-    cdef bytes lname
     cdef bytes seen_via = None
-    for name, value in headers:
-        lname = name.lower()
-        if lname in _PROXY_HOP:
-            if lname == b"connection":
-                if conn_values is None:
-                    conn_values = []
-                conn_values.append(value)
-            continue
-        if lname == b"content-length":
-            continue
-        if lname == b"via":
+    cdef int kind
+    length[0] = -1
+    for item in headers:
+        kind = header_kind(<bytes>(<tuple>item)[0])
+        if kind == HK_OTHER or kind == HK_X_FORWARDED_FOR or kind == HK_X_FORWARDED_OTHER \
+                or kind == HK_X_REAL_IP or kind == HK_X_KONG_REQUEST_ID or kind == HK_HOST \
+                or kind == HK_EXPECT:
+            out.append(item)
+        elif kind == HK_CONTENT_LENGTH:
+            length[0] = int((<tuple>item)[1])
+        elif kind == HK_VIA:
+            value = (<tuple>item)[1]
             seen_via = value if seen_via is None else seen_via + b", " + value
-            continue
-        out.append((name, value))
+        elif kind == HK_CONNECTION:
+            if conn_values is None:
+                conn_values = []
+            conn_values.append((<tuple>item)[1])
+        elif kind == HK_PROXY_ANY and (<bytes>(<tuple>item)[0]).lower() not in _PROXY_HOP:
+            out.append(item)    # only three proxy-* names are hop-by-hop in a response
     if conn_values is not None:
         tokens = _proxy_connection_tokens(conn_values)
         if tokens is not None:
@@ -222,6 +217,13 @@ cpdef list filter_response_headers(list headers, bytes via=b"1.1 jqgate/0.1.0"):
     elif seen_via is not None:
         out.append((b"Via", seen_via))
     return out
+
+
+cpdef list filter_response_headers(list headers, bytes via=b"1.1 jqgate/0.1.0"):
+    """An upstream answer's headers as the client may see them: hop-by-hop (and what the
+    Connection header names) and Content-Length removed (Responder.send sets it), Via added."""
+    cdef long long length
+    return _proxy_response_headers(headers, via, &length)
 
 
 cdef class ProxyCall(ResponseSink):
@@ -258,7 +260,7 @@ cdef class ProxyCall(ResponseSink):
             body = self.req.body
             ex.body = body if (body or self.req._body is not None) else None
         self.ex = ex
-        self.t_upstream_start = h.loop.time()
+        self.t_upstream_start = mono_now()
         h.pool.send(ex, self._on_done)
         if self.streamed and self.ex is ex and not ex._done:
             self.req.body_stream.pipe(self.pump)
@@ -267,41 +269,15 @@ cdef class ProxyCall(ResponseSink):
 
     cdef void on_head(self, ClientExchange ex):
         cdef ProxyHandler h = self.handler
-        self.t_upstream_head = h.loop.time()
-        cdef list conn_values = None
-        cdef list out = []
-        cdef long long length = -1
-        cdef bytes via = None
-        cdef bytes lname
-        for name, value in ex.headers:
-            lname = name.lower()
-            if lname in _PROXY_HOP:
-                if lname == b"connection":
-                    if conn_values is None:
-                        conn_values = []
-                    conn_values.append(value)
-                continue
-            if lname == b"content-length":
-                length = int(value)
-                continue
-            if lname == b"via":
-                via = value if via is None else via + b", " + value
-                continue
-            out.append((name, value))
-        if conn_values is not None:
-            tokens = _proxy_connection_tokens(conn_values)
-            if tokens is not None:
-                out = _proxy_drop_named(out, tokens)
-        if h.via is not None:
-            out.append((b"Via", h.via if via is None else via + b", " + h.via))
-        elif via is not None:
-            out.append((b"Via", via))
+        self.t_upstream_head = mono_now()
+        cdef long long length
+        cdef list out = _proxy_response_headers(ex.headers, h.via, &length)
         if h.upstream_latency_header is not None:
             out.append((h.upstream_latency_header,
-                        b"%d" % <long long>((self.t_upstream_head - self.t_upstream_start) * 1000)))
+                        write_int(<long long>((self.t_upstream_head - self.t_upstream_start) * 1000))))
         if h.proxy_latency_header is not None:
             out.append((h.proxy_latency_header,
-                        b"%d" % <long long>((self.t_upstream_start - self.req.start_time) * 1000)))
+                        write_int(<long long>((self.t_upstream_start - self.req.start_time) * 1000))))
         self.head_sent = True
         if self.resp.finished:
             return

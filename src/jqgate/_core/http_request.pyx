@@ -51,14 +51,16 @@ cdef class HttpRequest:
     cdef public list headers
     cdef public bytes host            # Host header value (first), b"" when absent
     cdef public str client_ip
+    cdef public bytes client_ip_bytes
     cdef public int client_port
     cdef public int server_port
+    cdef public bytes server_port_bytes
     cdef public str scheme
     cdef public bytes request_id
     cdef public object body           # bytes when buffered, None when streamed
     cdef public RequestBody body_stream
     cdef public bint keep_alive
-    cdef public double start_time     # loop.time() at the first byte
+    cdef public double start_time     # mono_now() (the loop's clock) at the first byte
     cdef public object ctx            # free slot for the gateway (route match, plan state, ...)
     # parsing state
     cdef bint _headers_done

@@ -40,7 +40,7 @@ cdef class Responder:
         if status == 204 or status == 304 or status < 200:
             pass
         elif content_length >= 0:
-            extra.append((b"Content-Length", b"%d" % content_length))
+            extra.append((b"Content-Length", write_int(content_length)))
         elif req.http_version == "1.1":
             self._chunked = not self._no_body
             extra.append((b"Transfer-Encoding", b"chunked"))

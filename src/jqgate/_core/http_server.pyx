@@ -100,6 +100,16 @@ cdef class ServerSettings:
         return n
 
 
+cdef inline void _release_handler_state(HttpRequest req, Responder resp):
+    """Once the answer is logged the server forgets what the handler hung on the request and
+    the responder. The handler's objects point back at both (a proxied call holds its
+    responder, a DataKit flow its request), so keeping them would leave a reference cycle per
+    request for the cyclic collector; dropped here, everything is freed by reference count."""
+    resp.producer = None
+    resp.log_extra = None
+    req.ctx = None
+
+
 cdef class RequestHandler:
     """Base of Cython handlers: override handle() (cpdef, so C callers skip Python dispatch)."""
 
@@ -125,8 +135,10 @@ cdef class HttpServerProtocol:
     cdef public object transport
     cdef object parser
     cdef str client_ip
+    cdef bytes client_ip_bytes      # for X-Forwarded-For / X-Real-IP, encoded once
     cdef int client_port
     cdef int server_port
+    cdef bytes server_port_bytes    # for X-Forwarded-Port
     cdef HttpRequest _cur
     cdef object _queue
     cdef HttpRequest _active
@@ -165,8 +177,10 @@ cdef class HttpServerProtocol:
             self.client_ip = ""
         sock = transport.get_extra_info("sockname")
         self.server_port = sock[1] if sock else 0
+        self.client_ip_bytes = self.client_ip.encode()
+        self.server_port_bytes = write_int(self.server_port)
         self.parser = _httptools.HttpRequestParser(self)
-        self._idle_since = self.loop.time()
+        self._idle_since = mono_now()
         self._arm_timer(self.settings.keepalive_timeout)
         if self.settings.draining:
             self._close_transport()
@@ -211,7 +225,7 @@ cdef class HttpServerProtocol:
     def data_received(self, bytes data):
         if self._dead:
             return
-        self._last_read = self.loop.time()
+        self._last_read = mono_now()
         cdef HttpRequest cur = self._cur
         if cur is None or not cur._headers_done:
             self._head_bytes += len(data)
@@ -244,12 +258,14 @@ cdef class HttpServerProtocol:
     # -- parser callbacks ------------------------------------------------------------------
 
     def on_message_begin(self):
-        cdef HttpRequest req = HttpRequest()
+        cdef HttpRequest req = HttpRequest.__new__(HttpRequest)
         req.headers = []
-        req.start_time = self.loop.time()
+        req.start_time = mono_now()
         req.client_ip = self.client_ip
+        req.client_ip_bytes = self.client_ip_bytes
         req.client_port = self.client_port
         req.server_port = self.server_port
+        req.server_port_bytes = self.server_port_bytes
         req.scheme = self.settings.scheme
         req.host = b""
         self._cur = req
@@ -271,7 +287,7 @@ cdef class HttpServerProtocol:
         if req._headers_done:
             return          # trailers of a chunked body: not forwarded
         req.headers.append((name, value))
-        if len(name) == 4 and name.lower() == b"host":
+        if header_kind(name) == HK_HOST:
             req._n_host += 1
             if req._n_host == 1:
                 req.host = value
@@ -313,18 +329,22 @@ cdef class HttpServerProtocol:
                 raise _LimitExceeded(400, "Bad request")
         cdef long long length = -1
         cdef bint chunked = False
-        cdef bytes lname
-        for name, value in req.headers:
-            lname = name.lower()
-            if lname == b"content-length":
+        cdef int kind
+        cdef bytes value
+        for item in req.headers:
+            kind = header_kind(<bytes>(<tuple>item)[0])
+            if kind == HK_OTHER:
+                continue
+            value = <bytes>(<tuple>item)[1]
+            if kind == HK_CONTENT_LENGTH:
                 length = int(value)
-            elif lname == b"transfer-encoding":
+            elif kind == HK_TRANSFER_ENCODING:
                 # llhttp accepts "gzip, chunked"; we would forward it de-chunked but still
                 # gzip-coded without saying so. Only plain chunked is taken.
                 if value.strip().lower() != b"chunked":
                     raise _LimitExceeded(501, "Not implemented")
                 chunked = True
-            elif lname == b"expect":
+            elif kind == HK_EXPECT:
                 if value.lower() == b"100-continue":
                     req._expect_continue = True
                 else:
@@ -410,7 +430,7 @@ cdef class HttpServerProtocol:
         else:
             req.body = None
             req.body_stream = rb
-        cdef Responder resp = Responder()
+        cdef Responder resp = Responder.__new__(Responder)
         resp._proto = self
         resp.request = req
         self._active = req
@@ -436,10 +456,11 @@ cdef class HttpServerProtocol:
         self._active = None
         self._active_resp = None
         self._log(req, resp)
+        _release_handler_state(req, resp)
         if resp._close or self.transport is None:
             self._close_transport()
             return
-        self._idle_since = self.loop.time()
+        self._idle_since = mono_now()
         if self._paused & (PAUSE_CONSUMER | PAUSE_BODY):
             # The finished request's consumer may have paused us and never resumed (its
             # upstream answered first): the next request must not find the socket deaf.
@@ -454,6 +475,7 @@ cdef class HttpServerProtocol:
             self._active = None
             self._active_resp = None
             self._log(resp.request, resp)
+            _release_handler_state(resp.request, resp)
         if self.transport is not None:
             self.transport.abort()
 
@@ -490,7 +512,7 @@ cdef class HttpServerProtocol:
         if self._err_status == 0:
             self._close_transport()
             return
-        cdef HttpRequest req = HttpRequest()
+        cdef HttpRequest req = HttpRequest.__new__(HttpRequest)
         req.method = b""
         req.http_version = "1.1"
         req.keep_alive = False
@@ -500,12 +522,14 @@ cdef class HttpServerProtocol:
         req.query = b""
         req.host = b""
         req.client_ip = self.client_ip
+        req.client_ip_bytes = self.client_ip_bytes
         req.client_port = self.client_port
         req.server_port = self.server_port
+        req.server_port_bytes = self.server_port_bytes
         req.scheme = self.settings.scheme
-        req.start_time = self.loop.time()
+        req.start_time = mono_now()
         req.request_id = write_new_request_id()
-        cdef Responder resp = Responder()
+        cdef Responder resp = Responder.__new__(Responder)
         resp._proto = self
         resp.request = req
         self._active = req
@@ -531,7 +555,7 @@ cdef class HttpServerProtocol:
             return
         self._paused &= ~reason
         if self._paused == 0 and self.transport is not None:
-            self._last_read = self.loop.time()
+            self._last_read = mono_now()
             self.transport.resume_reading()
 
     cdef void _write(self, bytes data):
@@ -580,7 +604,7 @@ cdef class HttpServerProtocol:
         if self.transport is None:
             return
         cdef ServerSettings st = self.settings
-        cdef double now = self.loop.time()
+        cdef double now = mono_now()
         cdef double deadline
         cdef HttpRequest cur = self._cur
         if cur is None and self._active is None and not self._queue:
