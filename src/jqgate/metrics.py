@@ -22,12 +22,12 @@ Families (all prefixed `jqgate_`):
 """
 from __future__ import annotations
 
-from bisect import bisect_left
+from jqgate._core.core import LATENCY_BUCKETS, LatencyHistogram, RequestSeries
 
 PREFIX = "jqgate_"
-# Seconds; the same boundaries for every latency family so they can be compared.
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                   5.0, 10.0, 30.0, 60.0)
+# LATENCY_BUCKETS (seconds) are the same boundaries for every latency family, so they can be
+# compared. The histograms and per-(route, service) series are compiled (jqgate._core,
+# http_observe.pyx): the server's per-request observer counts into them directly.
 
 HELP = {
     "http_requests_total": ("counter", "Requests answered by the proxy, by route, service and status code"),
@@ -49,33 +49,6 @@ LABELS = {
 }
 
 
-class Histogram:
-    """Per-bucket counts (not cumulative: one increment per observation); cumulated at render."""
-
-    __slots__ = ("counts", "sum", "count")
-
-    def __init__(self):
-        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)     # last slot: above every bound (+Inf)
-        self.sum = 0.0
-        self.count = 0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(LATENCY_BUCKETS, value)] += 1
-        self.sum += value
-        self.count += 1
-
-
-class RequestSeries:
-    """Everything counted for one (route, service): answers by status, two latency histograms."""
-
-    __slots__ = ("codes", "total", "upstream")
-
-    def __init__(self):
-        self.codes: dict[int, int] = {}
-        self.total = Histogram()
-        self.upstream = Histogram()
-
-
 class Metrics:
     """One process's metrics (see the module docstring)."""
 
@@ -83,7 +56,7 @@ class Metrics:
         self.requests: dict[tuple[str, str], RequestSeries] = {}
         self.counters: dict[str, dict[tuple, float]] = {
             name: {} for name, (kind, _) in HELP.items() if kind == "counter"}
-        self.histograms: dict[str, dict[tuple, Histogram]] = {
+        self.histograms: dict[str, dict[tuple, LatencyHistogram]] = {
             name: {} for name, (kind, _) in HELP.items() if kind == "histogram"}
 
     def inc(self, name: str, labels: tuple, amount: float = 1) -> None:
@@ -94,17 +67,21 @@ class Metrics:
         family = self.histograms[name]
         h = family.get(labels)
         if h is None:
-            h = family[labels] = Histogram()
+            h = family[labels] = LatencyHistogram()
         h.observe(value)
 
     # -- what the proxy, the executor and the admin call --------------------------------------
 
-    def observe_request(self, route: str, service: str, status: int, total_s: float,
-                        upstream_s: float | None) -> None:
-        # Hot path: one lookup for the (route, service) series, then plain adds.
+    def series(self, route: str, service: str) -> RequestSeries:
+        """The (route, service) series; the server's observer keeps it per route record."""
         series = self.requests.get((route, service))
         if series is None:
             series = self.requests[(route, service)] = RequestSeries()
+        return series
+
+    def observe_request(self, route: str, service: str, status: int, total_s: float,
+                        upstream_s: float | None) -> None:
+        series = self.series(route, service)
         codes = series.codes
         codes[status] = codes.get(status, 0) + 1
         series.total.observe(total_s)

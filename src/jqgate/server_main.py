@@ -76,11 +76,13 @@ def make_access_logger(json_format: bool = False):
     if not access_log.isEnabledFor(logging.INFO):
         return None
 
+    from jqgate._core.core import monotonic_now
+
     def write(req, resp):
         extra = resp.log_extra
         route, service = route_and_service(req, resp)
         upstream_ms = getattr(extra, "upstream_latency_ms", None) if extra is not None else None
-        total_ms = int((asyncio.get_running_loop().time() - req.start_time) * 1000)
+        total_ms = int((monotonic_now() - req.start_time) * 1000)
         if json_format:
             access_log.info(json.dumps({
                 "request_id": req.request_id.decode(), "client": req.client_ip,
@@ -98,39 +100,17 @@ def make_access_logger(json_format: bool = False):
 
 def make_request_observer(json_format: bool = False, metrics=None):
     """The server's per-request callback: Prometheus counters (jqgate.metrics), then the
-    access log line. None when there is nothing to do."""
+    access log line. None when there is nothing to do.
+
+    What it reads: the route and service from req.ctx (or resp.log_extra), the upstream latency
+    from resp.log_extra (`upstream_latency_s`, else `upstream_latency_ms`), and a DataKit run's
+    `node_timings` = [(node type, seconds)] and `call_outcomes` = [outcome] from either. The
+    proxy's and DataKit's own objects are read directly (compiled: jqgate._core http_observe)."""
+    from jqgate._core.core import RequestObserver
     write_log = make_access_logger(json_format)
     if metrics is None:
         return write_log
-
-    def observe(req, resp):
-        route, service = route_and_service(req, resp)
-        extra = resp.log_extra
-        upstream_s = None
-        if extra is not None:
-            # Seconds when the handler gives them (`upstream_latency_s`), else its milliseconds.
-            upstream_s = getattr(extra, "upstream_latency_s", None)
-            if upstream_s is None:
-                upstream_ms = getattr(extra, "upstream_latency_ms", None)
-                upstream_s = None if upstream_ms is None else upstream_ms / 1000.0
-        metrics.observe_request(route or "", service or "", resp.status,
-                                asyncio.get_running_loop().time() - req.start_time, upstream_s)
-        # The DataKit executor's contribution, when it has one: on resp.log_extra (or req.ctx),
-        # `node_timings` = iterable of (node type, seconds) and `call_outcomes` = iterable of
-        # outcome strings ("ok", "error", "timeout", ...). Absent attributes cost one lookup.
-        runs = (req.ctx,) if extra is None or extra is req.ctx else (req.ctx, extra)
-        for run in runs:
-            timings = getattr(run, "node_timings", None)
-            if timings:
-                for node_type, seconds in timings:
-                    metrics.observe_node(node_type, seconds)
-            outcomes = getattr(run, "call_outcomes", None)
-            if outcomes:
-                for outcome in outcomes:
-                    metrics.count_call(outcome)
-        if write_log is not None:
-            write_log(req, resp)
-    return observe
+    return RequestObserver(metrics, write_log)
 
 
 class RunningGateway:
