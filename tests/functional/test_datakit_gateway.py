@@ -13,7 +13,7 @@ from jqgate.errors import Issues
 from jqgate.examples import seed_flow
 from jqgate.runtime import gateway_for, handler_factory
 
-from netutil import GatewayThread, LoopThread, Upstream, http_get
+from netutil import FaultProxy, GatewayThread, LoopThread, Upstream, free_port, http_get
 
 
 class TokenService:
@@ -270,3 +270,66 @@ def test_streamed_body_is_read_whole_for_a_response_window_flow(upstream):
         assert orjson.loads(body) == {"seen": len(payload)}
     finally:
         gw.stop()
+
+
+# A response-window flow: the upstream answer is fetched whole (the buffered path), and the
+# body says which request the upstream saw.
+SEEN_BY_UPSTREAM = {"nodes": [
+    {"name": "SEEN", "type": "jq", "input": "service_response.body",
+     "jq": "{path: .path, body_len: .body_len}", "output": "response.body"}]}
+
+
+def balanced(targets, retries):
+    """The response-window flow on a service balanced over `targets` ("host:port"), in order:
+    a fresh balancer picks the first one first, then alternates (equal weights)."""
+    return {"_format_version": "3.0",
+            "services": [{"name": "svc", "url": "http://pool", "retries": retries,
+                          "routes": [{"name": "all", "paths": ["/"]}]}],
+            "upstreams": [{"name": "pool", "targets": [{"target": t} for t in targets]}],
+            "plugins": [{"name": "datakit", "config": SEEN_BY_UPSTREAM}]}
+
+
+def test_response_window_flow_retries_a_refused_connection_on_the_next_target(upstream):
+    dead, live = "127.0.0.1:%d" % free_port(), "127.0.0.1:%d" % upstream.port
+    gw = gateway(balanced([dead, live], retries=1))
+    try:
+        # Nothing left the gateway on a refused connection: even a POST goes to the next peer.
+        status, _, body = http_get(gw.port, "/orders", method="POST", body=b"p" * 1000)
+        assert status == 200
+        assert orjson.loads(body) == {"path": "/orders", "body_len": 1000}
+        assert upstream.requests == 1
+    finally:
+        gw.stop()
+    gw = gateway(balanced([dead, live], retries=0))
+    try:
+        status, _, body = http_get(gw.port, "/orders", method="POST", body=b"p" * 1000)
+        assert status == 502
+        assert orjson.loads(body)["message"] == \
+            "An invalid response was received from the upstream server"
+        assert upstream.requests == 1
+    finally:
+        gw.stop()
+
+
+def test_response_window_flow_retries_a_reset_only_for_an_idempotent_method(upstream):
+    behind_fault = Upstream()
+    fault = FaultProxy(behind_fault.port)
+    fault.mode = "reset_in_head"       # the first target resets in the middle of its answer
+    gw = gateway(balanced(["127.0.0.1:%d" % fault.port, "127.0.0.1:%d" % upstream.port],
+                          retries=2))
+    try:
+        status, _, body = http_get(gw.port, "/items/1")
+        assert status == 200
+        assert orjson.loads(body) == {"path": "/items/1", "body_len": 0}
+        assert (behind_fault.requests, upstream.requests) == (1, 1)
+        # The balancer is back on the faulty target. The POST reached it and may have been
+        # acted on: it is not sent again, retries left or not.
+        status, _, body = http_get(gw.port, "/items", method="POST", body=b"{}")
+        assert status == 502
+        assert orjson.loads(body)["message"] == \
+            "An invalid response was received from the upstream server"
+        assert (behind_fault.requests, upstream.requests) == (2, 1)
+    finally:
+        gw.stop()
+        fault.stop()
+        behind_fault.stop()

@@ -177,6 +177,37 @@ def test_upstream_failures_mapped_like_kong(upstream):
         g.stop()
 
 
+def test_streamed_body_goes_whole_to_the_next_target_after_a_refused_connection(upstream):
+    """A refused connection means no body byte left the gateway, though the start of a
+    streamed (chunked) body was already read from the client: the next target gets all of it,
+    on a new connection (first request) and on a pooled one (second)."""
+    import hashlib
+    import http.client
+    cfg = make_config(services=[Service(name="s", id="s1", protocol="http", host="pool-a",
+                                        port=80, path=None, retries=1)],
+                      routes=[Route(name="r", id="r1", service_id="s1", paths=["/"])],
+                      upstreams=[Upstream(name="pool-a", id="u", targets=[
+                          Target("dead", "127.0.0.1", free_port()),
+                          Target("live", "127.0.0.1", upstream.port)])])
+    pieces = [bytes([65 + i % 26]) * 65536 for i in range(32)]      # 2 MiB, order visible
+    g = GatewayThread(cfg)
+    try:
+        for attempt in (1, 2):          # the balancer starts each request on the dead target
+            c = http.client.HTTPConnection("127.0.0.1", g.port, timeout=30)
+            c.request("POST", "/upload", body=iter(pieces), encode_chunked=True,
+                      headers={"Transfer-Encoding": "chunked"})
+            r = c.getresponse()
+            body = r.read()
+            c.close()
+            assert r.status == 200, body
+            doc = json.loads(body)
+            assert doc["body_len"] == len(pieces) * 65536
+            assert doc["body_sha"] == hashlib.sha256(b"".join(pieces)).hexdigest()
+            assert upstream.requests == attempt
+    finally:
+        g.stop()
+
+
 def test_fault_proxy_between_gateway_and_upstream(upstream):
     fp = FaultProxy(upstream.port)
     cfg = make_config(fp.port, read_timeout=300, retries=0)

@@ -12,7 +12,8 @@
 #     2. PlanRun.start_request_window -> exit / error: answer with the run's response;
 #     3. otherwise patch the proxied request (service_request sink: headers, query, body);
 #     4. no response window: ProxyHandler.proxy streams the upstream answer through;
-#        with one: the upstream answer is taken whole (prepare_upstream_exchange), the response
+#        with one: the upstream answer is taken whole (prepare_upstream_exchange, retried on
+#        the next peer as the proxy would: service retries, proxy_may_retry), the response
 #        window runs on it, and the run's final response is sent.
 
 cdef class DataKitHandler(ProxyHandler):
@@ -81,6 +82,7 @@ cdef class DataKitFlow:
     cdef CompiledPlan cp
     cdef PlanRun run
     cdef ClientExchange ex
+    cdef int tries_left             # the service's retries not yet spent on the upstream call
 
     # What the access log and the metrics read from req.ctx.
     @property
@@ -227,6 +229,7 @@ cdef class DataKitFlow:
         return None
 
     cdef int _fetch_whole_upstream(self) except -1:
+        self.tries_left = self.decision.service.retries
         if self.req.body is None and self.req.body_stream is not None:
             self.req.body_stream.read_all(self._body_read)
             return 0
@@ -248,10 +251,7 @@ cdef class DataKitFlow:
 
     def _upstream_done_unguarded(self, ClientExchange ex):
         if ex.error_kind:
-            if ex.error_kind == ERR_TIMEOUT:
-                self.resp.send_error(504, MSG_TIMEOUT)
-            else:
-                self.resp.send_error(502, MSG_BAD_GATEWAY)
+            self._upstream_failed(ex)
             return
         cdef list filtered = filter_response_headers(ex.headers, self.handler.via)
         if not self.run.needs_response_window:
@@ -266,6 +266,19 @@ cdef class DataKitFlow:
             return
         if state == 0:
             self._response_window_done(self.run)
+
+    cdef int _upstream_failed(self, ClientExchange ex) except -1:
+        """Nothing reached the client yet and the request body is bytes in hand: the next
+        peer gets the request when the service's retries and the failure allow it (ProxyCall's
+        rule, proxy_may_retry); else the failure is answered as Kong does. A client that went
+        away gets no retry (ProxyCall cancels its exchange then)."""
+        if self.tries_left > 0 and not self.resp.client_gone and proxy_may_retry(ex):
+            self.tries_left -= 1
+            self._send_upstream()
+        elif ex.error_kind == CERR_TIMEOUT:
+            self.resp.send_error(504, MSG_TIMEOUT)
+        else:
+            self.resp.send_error(502, MSG_BAD_GATEWAY)
 
     def _response_window_done(self, run):
         try:

@@ -12,10 +12,11 @@
 #   For a handler that needs the upstream answer whole (response-phase DataKit nodes):
 #     ex = prepare_upstream_exchange(req, decision); pool.send(ex, cb)
 #     ... cb: resp.send(ex.status, filter_response_headers(ex.headers), ex.body)
+#     or, on a failure, while retries are left and proxy_may_retry(ex): prepare and send again.
 #   ProxyCall drives one proxied request: pick a target, build the upstream request (hop-by-hop
 #   headers out, X-Forwarded-* in), send it through the pool with itself as the ResponseSink,
 #   relay the head (hop-by-hop out, Via and latency headers in) and the body; retry on the next
-#   target when nothing has reached the client yet and the failure allows it.
+#   target when nothing has reached the client yet and the failure allows it (proxy_may_retry).
 #
 # Flow control: the client socket full -> ProxyCall.pause_producing -> stop reading upstream;
 # the upstream socket full -> _ProxyBodyProducer.pause_producing -> stop reading the client.
@@ -165,12 +166,24 @@ cdef ClientExchange _proxy_new_exchange(svc, peer, HttpRequest req, decision, li
     return ex
 
 
+cdef bint proxy_may_retry(ClientExchange ex):
+    """Whether a failed upstream attempt may go again to the next peer (the caller checks that
+    tries are left and nothing reached the client). A connect or TLS failure means no byte of
+    the request left the gateway: always (a streamed body is replayed, see _ProxyBodyPump).
+    Any other failure may have been acted on upstream: only an idempotent method goes again,
+    and only with its body still in hand (buffered, not streamed)."""
+    if ex.error_kind == CERR_CONNECT or ex.error_kind == CERR_TLS:
+        return True
+    return ex.idempotent and not ex.stream_body
+
+
 cpdef ClientExchange prepare_upstream_exchange(HttpRequest req, decision):
     """For a handler that wants the whole upstream answer in hand (e.g. the DataKit executor
     running response-phase nodes): a ClientExchange for `decision`'s service with the proxy's
     request headers and req.body (bytes; read a streamed body first). Send it with
-    pool.send(ex, callback); None when the service has no peer (answer 503). No retries: call
-    again for another attempt (it picks the next peer)."""
+    pool.send(ex, callback); None when the service has no peer (answer 503). It makes one
+    attempt: for the service's retries, call again when proxy_may_retry(ex) (it picks the
+    next peer)."""
     svc = decision.service
     peer = svc.pick()
     if peer is None:
@@ -263,6 +276,7 @@ cdef class ProxyCall(ResponseSink):
         self.t_upstream_start = mono_now()
         h.pool.send(ex, self._on_done)
         if self.streamed and self.ex is ex and not ex._done:
+            self.pump.replay()
             self.req.body_stream.pipe(self.pump)
 
     # -- upstream response (ResponseSink) --------------------------------------------------
@@ -301,9 +315,8 @@ cdef class ProxyCall(ResponseSink):
             resp.end()
         elif self.head_sent:
             resp.abort()
-        elif self.tries_left > 0 and self._may_retry(ex):
-            self.tries_left -= 1
-            self._attempt()
+        elif self.tries_left > 0 and proxy_may_retry(ex):
+            self._retry(ex)
             return
         elif ex.error_kind == CERR_TIMEOUT:
             resp.send_error(504, MSG_TIMEOUT)
@@ -311,12 +324,13 @@ cdef class ProxyCall(ResponseSink):
             resp.send_error(502, MSG_BAD_GATEWAY)
         resp.producer = None
 
-    cdef bint _may_retry(self, ClientExchange ex):
-        if self.streamed:
-            return False           # the body already went (partly) to the failed peer
-        if ex.error_kind == CERR_CONNECT or ex.error_kind == CERR_TLS:
-            return True            # nothing reached the upstream
-        return ex.idempotent
+    cdef void _retry(self, ClientExchange failed):
+        self.tries_left -= 1
+        if failed._producer_paused:
+            # The failed exchange held the client's body back and will never release it; the
+            # next one pauses it again itself if the replayed pieces are over its high water.
+            self.body_producer.resume_producing()
+        self._attempt()
 
     @property
     def upstream_latency_ms(self):
@@ -353,11 +367,34 @@ cdef class _ProxyClientFlow(ResponseProducer):
 
 
 cdef class _ProxyBodyPump(BodyConsumer):
-    """The client's request body, streamed into the upstream exchange."""
+    """The client's request body, streamed into the upstream exchange.
+
+    The body is piped as soon as the exchange is sent, so pieces are read from the client (at
+    least the part the server buffered before dispatching) before the connection is open; they
+    wait inside the exchange. When the connection then cannot be opened they are dropped with
+    the failed exchange, though none reached the upstream: so they are kept here too
+    (references, bounded by the exchange's high water mark) until a piece finds the exchange
+    connected, and a retry replays them before piping the rest again."""
     cdef ProxyCall call
+    cdef list unsent
 
     cdef void on_body_data(self, bytes data):
-        self.call.ex.write(data)
+        cdef ClientExchange ex = self.call.ex
+        if ex._conn is None and not ex._done:
+            if self.unsent is None:
+                self.unsent = []
+            self.unsent.append(data)
+        else:
+            self.unsent = None      # connected: the waiting pieces were written first
+        ex.write(data)
+
+    cdef void replay(self):
+        """Feed a retry's exchange the pieces the failed attempt took but never sent."""
+        cdef list pieces = self.unsent
+        self.unsent = None
+        if pieces is not None:
+            for data in pieces:
+                self.on_body_data(data)
 
     cdef void on_body_end(self):
         self.call.ex.write_eof()
