@@ -1,8 +1,9 @@
 """The gateway around the flows: routes, services and upstream targets from a GatewayConfig.
 
-Built once per configuration (cold path). On the hot path the compiled ProxyHandler calls
-`Gateway.route(request)`, which returns either `(status, message)` for the gateway's own
-answer, or a `ProxyDecision` saying where and how to send the request. `ServiceTarget.pick()`
+Built once per configuration (cold path). `Gateway.route(request)` returns either
+`(status, message)` for the gateway's own answer, or a `ProxyDecision` (compiled, from
+jqgate._core) saying where and how to send the request; the compiled handlers read its cache
+(`_cache`) directly and call it only for a request it has not seen. `ServiceTarget.pick()`
 chooses the peer for each attempt (weighted round robin over an Upstream's targets).
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jqgate import __version__
+from jqgate._core.core import ProxyDecision
 from jqgate.config.model import GatewayConfig, Route, Service, Upstream
 from jqgate.router import NO_ROUTE_MESSAGE, Router, normalize_path, upstream_path
 
@@ -102,30 +104,6 @@ class RouteTarget:
     route: Route
     service: ServiceTarget | None
     protocols: frozenset
-
-
-class ProxyDecision:
-    """Where and how to send one request. Decisions are cached and shared between requests
-    with the same method, host, path and scheme: treat them as read-only."""
-
-    __slots__ = ("route", "service", "target", "host_header", "forwarded_prefix", "match")
-
-    def __init__(self, route, service, target, host_header, forwarded_prefix, match=None):
-        self.route: Route = route
-        self.service: ServiceTarget = service
-        self.target: bytes = target                  # path + query of the upstream request line
-        self.host_header: bytes = host_header
-        self.forwarded_prefix: bytes | None = forwarded_prefix
-        self.match = match
-
-    def with_query(self, query: bytes) -> "ProxyDecision":
-        return self.replace(target=self.target + b"?" + query)
-
-    def replace(self, service: "ServiceTarget | None" = None, target: bytes | None = None) -> "ProxyDecision":
-        """A copy for one request with another service target or request target."""
-        return ProxyDecision(self.route, self.service if service is None else service,
-                             self.target if target is None else target,
-                             self.host_header, self.forwarded_prefix, self.match)
 
 
 # Route lookups are cached per (method, host, path, scheme). The cache is cleared when it

@@ -24,7 +24,7 @@ cdef class DataKitHandler(ProxyHandler):
         self.plans_by_route = plans_by_route
 
     cpdef handle(self, HttpRequest req, Responder resp):
-        decision = self.gateway.route(req)
+        decision = decision_for(self._gateway, self.route_cache, req)
         if type(decision) is tuple:
             resp.send_error(decision[0], decision[1])
             return
@@ -47,26 +47,24 @@ cdef class DataKitHandler(ProxyHandler):
 
 
 import logging as _dk_logging
-import re as _dk_re
 
 _dk_log = _dk_logging.getLogger("jqgate.datakit")
-_DK_TOKEN = _dk_re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 
 
 cdef list _dk_header_bytes(pairs):
     """Header pairs from the executor (str or bytes) as bytes for the wire. Names must be HTTP
     tokens (a jq-built name like "bad name" is refused, not sent); values go out as UTF-8."""
     cdef list out = []
+    cdef bytes name
+    cdef bytes value
     for k, v in pairs:
-        if type(k) is str:
-            if not _DK_TOKEN.match(k):
-                raise ValueError("invalid header name %r" % k)
-            k = (<str>k).encode("ascii")
-        if type(v) is str:
-            v = (<str>v).encode("utf-8")
-        if b"\r" in v or b"\n" in v or b"\0" in v:
+        name = (<str>k).encode("utf-8") if type(k) is str else k
+        if not header_name_is_token(name):
+            raise ValueError("invalid header name %r" % k)
+        value = (<str>v).encode("utf-8") if type(v) is str else v
+        if write_has_crlf(value) or write_has_byte(value, 0):
             raise ValueError("invalid header value for %r" % k)
-        out.append((k, v))
+        out.append((name, value))
     return out
 
 

@@ -2,7 +2,8 @@
 # both bodies streaming with back-pressure when they are not buffered.
 #
 #   ProxyHandler(gateway, pool, ...)  is a RequestHandler. Per request:
-#     decision = gateway.route(req)          (Python, jqgate.gateway: router + service choice;
+#     decision = decision_for(gateway, ...)  (http_decision.pyx: the gateway's cached routing,
+#                                             else Gateway.route: router + service choice;
 #                                             kept in req.ctx: .route / .service.service are the
 #                                             config records kong.router.route/service expose)
 #       -> (status, message) answered as the gateway's JSON error, or a decision with
@@ -55,11 +56,12 @@ cdef list _proxy_drop_named(list headers, set names):
 
 cdef class ProxyHandler(RequestHandler):
     """Routes with the gateway and proxies over the pool (see the module comment)."""
-    cdef public object gateway
+    cdef object _gateway
     cdef public ConnectionPool pool
     cdef public bytes via                      # b"1.1 jqgate/0.1.0"; None = no Via header
     cdef public bytes upstream_latency_header  # None = off
     cdef public bytes proxy_latency_header     # None = off
+    cdef dict route_cache                       # the gateway's own decision cache
 
     def __init__(self, gateway, ConnectionPool pool, via=b"1.1 jqgate/0.1.0",
                  upstream_latency_header=b"X-Kong-Upstream-Latency",
@@ -70,8 +72,18 @@ cdef class ProxyHandler(RequestHandler):
         self.upstream_latency_header = upstream_latency_header
         self.proxy_latency_header = proxy_latency_header
 
+    @property
+    def gateway(self):
+        return self._gateway
+
+    @gateway.setter
+    def gateway(self, gateway):
+        """Set at start and on reload: routing follows the new gateway (and its cache) at once."""
+        self._gateway = gateway
+        self.route_cache = gateway._cache
+
     cpdef handle(self, HttpRequest req, Responder resp):
-        decision = self.gateway.route(req)
+        decision = decision_for(self._gateway, self.route_cache, req)
         if type(decision) is tuple:
             resp.send_error(decision[0], decision[1])
             return

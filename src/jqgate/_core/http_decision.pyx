@@ -1,0 +1,62 @@
+# Where and how one request is proxied: the routing result of jqgate.gateway, and its lookup on
+# the request path.
+#
+# Gateway.route (Python) matches a request and caches the ProxyDecision per (method, host,
+# path, scheme). The handlers look that cache up here first, so a request on a known route
+# costs a dict lookup and no Python frame; only a miss goes through Gateway.route.
+
+
+cdef class ProxyDecision:
+    """Where and how to send one request. Decisions are cached and shared between requests
+    with the same method, host, path and scheme: treat them as read-only (replace() and
+    with_query() make a request's own copy)."""
+    cdef public object route              # the config Route record
+    cdef public object service            # jqgate.gateway.ServiceTarget
+    cdef public bytes target              # path + query of the upstream request line
+    cdef public bytes host_header
+    cdef public object forwarded_prefix   # bytes, or None
+    cdef public object match              # the router's match
+
+    def __init__(self, route, service, bytes target, bytes host_header, forwarded_prefix,
+                 match=None):
+        self.route = route
+        self.service = service
+        self.target = target
+        self.host_header = host_header
+        self.forwarded_prefix = forwarded_prefix
+        self.match = match
+
+    cdef ProxyDecision _copy(self):
+        cdef ProxyDecision d = ProxyDecision.__new__(ProxyDecision)
+        d.route = self.route
+        d.service = self.service
+        d.target = self.target
+        d.host_header = self.host_header
+        d.forwarded_prefix = self.forwarded_prefix
+        d.match = self.match
+        return d
+
+    cpdef ProxyDecision with_query(self, bytes query):
+        cdef ProxyDecision d = self._copy()
+        d.target = self.target + b"?" + query
+        return d
+
+    cpdef ProxyDecision replace(self, service=None, target=None):
+        """A copy for one request with another service target or request target."""
+        cdef ProxyDecision d = self._copy()
+        if service is not None:
+            d.service = service
+        if target is not None:
+            d.target = target
+        return d
+
+
+cdef object decision_for(object gateway, dict cache, HttpRequest req):
+    """Gateway.route(req), answered from its cache when the route is known: a ProxyDecision,
+    or (status, message) for the gateway's own answer."""
+    decision = cache.get((req.method, req.host, req.path, req.scheme))
+    if decision is None:
+        return gateway.route(req)
+    if req.query and type(decision) is ProxyDecision:
+        return (<ProxyDecision>decision).with_query(req.query)
+    return decision
