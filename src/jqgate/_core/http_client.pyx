@@ -119,6 +119,10 @@ cdef class ClientExchange:
     cdef public object server_hostname
     cdef public bint idempotent
     cdef public bint stream_body
+    # The caller built `headers` for the wire (the proxy does): no CR/LF anywhere, a Host
+    # header, no Content-Length / Transfer-Encoding / Connection. send() then only adds the
+    # body's Content-Length instead of inspecting every header again.
+    cdef public bint headers_ready
     cdef public ResponseSink sink
     cdef public BodyProducer producer
     # result
@@ -545,6 +549,13 @@ cdef class ConnectionPool:
 
 cdef bytes _client_build_head(ClientExchange ex):
     """The request line and headers, serialised once (reused verbatim for the retry)."""
+    cdef bytes line = ex.method + b" " + (ex.target or b"/") + b" HTTP/1.1\r\n"
+    if ex.headers_ready and not ex.stream_body:
+        if ex.body is not None:
+            return write_message_head(line, ex.headers, [(b"Content-Length", write_int(len(ex.body)))])
+        if ex.method in _BODY_METHODS:
+            return write_message_head(line, ex.headers, [(b"Content-Length", b"0")])
+        return write_message_head(line, ex.headers, None)
     cdef list headers = ex.headers
     cdef list kept = None        # a filtered copy, made only when some header must go
     cdef bint has_host = False
@@ -593,5 +604,4 @@ cdef bytes _client_build_head(ClientExchange ex):
         extra.append((b"Content-Length", write_int(len(ex.body))))
     elif ex.method in _BODY_METHODS:
         extra.append((b"Content-Length", b"0"))
-    cdef bytes line = ex.method + b" " + (ex.target or b"/") + b" HTTP/1.1\r\n"
     return write_message_head(line, kept if kept is not None else headers, extra)

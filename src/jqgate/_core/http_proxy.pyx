@@ -175,6 +175,10 @@ cdef ClientExchange _proxy_new_exchange(svc, peer, HttpRequest req, decision, li
     ex.idempotent = req.method in _PROXY_IDEMPOTENT
     ex.error = ""
     ex.reason = b""
+    # _proxy_request_headers wrote them for the wire: the parser let no CR/LF into the
+    # client's headers, DataKit checks the ones it sets, and framing headers were dropped
+    # (kept only for a streamed body, which send() inspects as before).
+    ex.headers_ready = True
     return ex
 
 
