@@ -8,14 +8,11 @@ chooses the peer for each attempt (weighted round robin over an Upstream's targe
 """
 from __future__ import annotations
 
-import copy
-
 from dataclasses import dataclass
-from typing import Any
 
 from jqgate import __version__
-from jqgate._core.core import ProxyDecision
-from jqgate.config.model import GatewayConfig, Route, Service, Upstream
+from jqgate._core.core import Balancer, ProxyDecision, ServiceTarget
+from jqgate.config.model import GatewayConfig, Route
 from jqgate.router import NO_ROUTE_MESSAGE, Router, normalize_path, upstream_path
 
 NO_SERVICE_MESSAGE = "no Service found with those values"
@@ -23,80 +20,6 @@ HTTPS_REQUIRED_MESSAGE = "Please use HTTPS protocol"
 
 DEFAULT_VIA = ("1.1 jqgate/%s" % __version__).encode()
 DEFAULT_SERVER = ("jqgate/%s" % __version__).encode()
-
-
-class Balancer:
-    """Smooth weighted round robin (nginx's): over a cycle each target is picked in proportion
-    to its weight, interleaved rather than in bursts. Weight 0 disables a target."""
-
-    def __init__(self, upstream: Upstream):
-        self.name = upstream.name
-        self.peers = [(t.host, t.port) for t in upstream.targets if t.weight > 0]
-        self.weights = [t.weight for t in upstream.targets if t.weight > 0]
-        self.current = [0] * len(self.peers)
-        self.total = sum(self.weights)
-
-    def pick(self):
-        if not self.peers:
-            return None
-        if len(self.peers) == 1:
-            return self.peers[0]
-        best = 0
-        cur = self.current
-        for i, w in enumerate(self.weights):
-            cur[i] += w
-            if cur[i] > cur[best]:
-                best = i
-        cur[best] -= self.total
-        return self.peers[best]
-
-
-class ServiceTarget:
-    """A Service as the proxy needs it: timeouts in seconds, the Host header, the peer choice."""
-
-    __slots__ = ("service", "scheme", "host", "port", "path", "connect_timeout", "read_timeout",
-                 "write_timeout", "retries", "tls_verify", "sni", "balancer", "host_header",
-                 "_peer")
-
-    def __init__(self, service: Service, upstream: Upstream | None):
-        self.service = service
-        self.scheme = service.protocol if service.protocol in ("http", "https") else "http"
-        self.host = service.host
-        self.port = service.port
-        self.path = service.path
-        self.connect_timeout = service.connect_timeout / 1000.0
-        self.read_timeout = service.read_timeout / 1000.0
-        self.write_timeout = service.write_timeout / 1000.0
-        self.retries = max(0, int(service.retries))
-        # Verification is on unless the service turns it off (tls_verify: false).
-        self.tls_verify = service.tls_verify is not False
-        self.sni = None
-        self.balancer = Balancer(upstream) if upstream is not None else None
-        default_port = 443 if self.scheme == "https" else 80
-        self.host_header = (service.host if service.port == default_port
-                            else "%s:%d" % (service.host, service.port)).encode()
-        self._peer = (service.host, service.port)
-        if self.balancer is not None:
-            self.sni = service.host
-
-    def pick(self):
-        if self.balancer is not None:
-            return self.balancer.pick()
-        return self._peer
-
-    def redirected(self, peer=None, scheme=None, balancer=None) -> "ServiceTarget":
-        """A copy for one request whose DataKit flow set kong.service.target (a fixed peer, no
-        balancing), kong.service.upstream (a named upstream's balancer) or
-        kong.service.request.scheme. The Host header stays the service's, as in Kong."""
-        clone = copy.copy(self)
-        if scheme is not None:
-            clone.scheme = scheme
-        if balancer is not None:
-            clone.balancer = balancer
-        if peer is not None:
-            clone.balancer = None
-            clone._peer = peer
-        return clone
 
 
 @dataclass

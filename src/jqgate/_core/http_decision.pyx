@@ -11,7 +11,7 @@ cdef class ProxyDecision:
     with the same method, host, path and scheme: treat them as read-only (replace() and
     with_query() make a request's own copy)."""
     cdef public object route              # the config Route record
-    cdef public object service            # jqgate.gateway.ServiceTarget
+    cdef public ServiceTarget service
     cdef public bytes target              # path + query of the upstream request line
     cdef public bytes host_header
     cdef public object forwarded_prefix   # bytes, or None
@@ -41,7 +41,7 @@ cdef class ProxyDecision:
         d.target = self.target + b"?" + query
         return d
 
-    cpdef ProxyDecision replace(self, service=None, target=None):
+    cpdef ProxyDecision replace(self, ServiceTarget service=None, target=None):
         """A copy for one request with another service target or request target."""
         cdef ProxyDecision d = self._copy()
         if service is not None:

@@ -36,11 +36,20 @@ MSG_TIMEOUT = "The upstream server is timing out"
 MSG_NO_PEER = "failure to get a peer from the ring-balancer"
 
 
+cdef inline bint _proxy_is_plain_connection(bytes value) noexcept:
+    """`keep-alive` or `close` alone: what nearly every peer sends, and names no header."""
+    cdef Py_ssize_t n = len(value)
+    cdef const char* s = <const char*>value
+    return (n == 10 and _names_equal(s, b"keep-alive", 10)) or (n == 5 and _names_equal(s, b"close", 5))
+
+
 cdef set _proxy_connection_tokens(list connection_values):
     """Header names a Connection header lists (hop-by-hop by declaration), beyond the usual
     close / keep-alive. None when there are none: the common case costs nothing more."""
     cdef set tokens = None
     for value in connection_values:
+        if _proxy_is_plain_connection(value):
+            continue
         for tok in value.split(b","):
             tok = tok.strip().lower()
             if tok and tok != b"close" and tok != b"keep-alive":
@@ -157,7 +166,8 @@ cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
     return out
 
 
-cdef ClientExchange _proxy_new_exchange(svc, peer, HttpRequest req, decision, list headers):
+cdef ClientExchange _proxy_new_exchange(ServiceTarget svc, tuple peer, HttpRequest req, decision,
+                                        list headers):
     """The upstream exchange for one attempt: target, timeouts and TLS from the service."""
     cdef ClientExchange ex = ClientExchange.__new__(ClientExchange)
     ex.scheme = svc.scheme
@@ -200,7 +210,7 @@ cpdef ClientExchange prepare_upstream_exchange(HttpRequest req, decision):
     pool.send(ex, callback); None when the service has no peer (answer 503). It makes one
     attempt: for the service's retries, call again when proxy_may_retry(ex) (it picks the
     next peer)."""
-    svc = decision.service
+    cdef ServiceTarget svc = decision.service
     peer = svc.pick()
     if peer is None:
         return None
@@ -260,7 +270,7 @@ cdef class ProxyCall(ResponseSink):
     cdef HttpRequest req
     cdef Responder resp
     cdef object decision
-    cdef object service
+    cdef ServiceTarget service
     cdef list headers
     cdef ClientExchange ex
     cdef int tries_left
@@ -274,7 +284,7 @@ cdef class ProxyCall(ResponseSink):
 
     cdef void _attempt(self):
         cdef ProxyHandler h = self.handler
-        svc = self.service
+        cdef ServiceTarget svc = self.service
         peer = svc.pick()
         if peer is None:
             self.resp.send_error(503, MSG_NO_PEER)
