@@ -10,6 +10,8 @@ cdef class ClientConnection:
     cdef _HostSlot slot
     cdef public object transport
     cdef object parser
+    cdef object _feed               # parser.feed_data and transport.write, looked up once
+    cdef object _transport_write
     cdef int state
     cdef ClientExchange ex
     cdef double idle_since
@@ -74,6 +76,7 @@ cdef class ClientConnection:
 
     def connection_made(self, transport):
         self.transport = transport
+        self._transport_write = transport.write
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -132,7 +135,7 @@ cdef class ClientConnection:
         if not self.headers_done:
             self.head_bytes += len(data)
         try:
-            self.parser.feed_data(data)
+            self._feed(data)
         except _httptools.HttpParserUpgrade:
             self._fail_current(CERR_PROTOCOL, "upstream switched protocols")
             return
@@ -226,12 +229,13 @@ cdef class ClientConnection:
             # One parser per connection: llhttp resets itself between messages, and building
             # a parser costs several failed attribute lookups.
             self.parser = _httptools.HttpResponseParser(self)
+            self._feed = self.parser.feed_data
             self.parser_dirty = False
         self.last_activity = mono_now()
         self.chunked_out = False
         if ex.stream_body:
             self.chunked_out = ex._head.find(b"Transfer-Encoding: chunked\r\n") >= 0
-            self.transport.write(ex._head)
+            self._transport_write(ex._head)
             if ex._pending is not None:
                 pending = ex._pending
                 ex._pending = None
@@ -244,11 +248,11 @@ cdef class ClientConnection:
                 ex._resume_producer()
         elif ex.body:
             if len(ex.body) < 16384:
-                self.transport.write(ex._head + ex.body)
+                self._transport_write(ex._head + ex.body)
             else:
                 self.transport.writelines([ex._head, ex.body])
         else:
-            self.transport.write(ex._head)
+            self._transport_write(ex._head)
         if ex.read_timeout > 0 or ex.write_timeout > 0:
             self._arm_gap_timer(ex)
 

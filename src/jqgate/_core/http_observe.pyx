@@ -132,9 +132,15 @@ cdef class RequestObserver:
         return 0
 
     cdef RequestSeries _series_for(self, decision):
-        route = getattr(decision, "route", None) if decision is not None else None
-        service = getattr(getattr(decision, "service", None), "service", None) \
-            if route is not None else None
+        cdef ServiceTarget target
+        if type(decision) is ProxyDecision:
+            route = (<ProxyDecision>decision).route
+            target = (<ProxyDecision>decision).service
+            service = target.service if target is not None else None
+        else:
+            route = getattr(decision, "route", None) if decision is not None else None
+            service = getattr(getattr(decision, "service", None), "service", None) \
+                if route is not None else None
         cdef tuple entry = self._by_route.get(id(route))
         if entry is not None and entry[0] is route and entry[1] is service:
             return <RequestSeries>entry[2]

@@ -134,6 +134,8 @@ cdef class HttpServerProtocol:
     cdef object loop
     cdef public object transport
     cdef object parser
+    cdef object _feed               # parser.feed_data and transport.write, looked up once per
+    cdef object _transport_write    # connection instead of once per call
     cdef str client_ip
     cdef bytes client_ip_bytes      # for X-Forwarded-For / X-Real-IP, encoded once
     cdef int client_port
@@ -180,6 +182,8 @@ cdef class HttpServerProtocol:
         self.client_ip_bytes = self.client_ip.encode()
         self.server_port_bytes = write_int(self.server_port)
         self.parser = _httptools.HttpRequestParser(self)
+        self._feed = self.parser.feed_data
+        self._transport_write = transport.write
         self._idle_since = mono_now()
         self._arm_timer(self.settings.keepalive_timeout)
         if self.settings.draining:
@@ -189,6 +193,8 @@ cdef class HttpServerProtocol:
         self.settings.connections.discard(self)
         self.transport = None
         self.parser = None          # it holds our bound methods: break the cycle
+        self._feed = None
+        self._transport_write = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -230,7 +236,7 @@ cdef class HttpServerProtocol:
         if cur is None or not cur._headers_done:
             self._head_bytes += len(data)
         try:
-            self.parser.feed_data(data)
+            self._feed(data)
         except _LimitExceeded as e:
             self._protocol_error(e.status, e.message)
             return
@@ -560,7 +566,7 @@ cdef class HttpServerProtocol:
 
     cdef void _write(self, bytes data):
         if self.transport is not None:
-            self.transport.write(data)
+            self._transport_write(data)
 
     cdef void _writelines(self, list data):
         if self.transport is not None:
