@@ -72,6 +72,7 @@ cdef str _dk_text(bytes raw):
     return raw.decode("latin-1")
 
 
+@cython.freelist(64)
 cdef class DataKitFlow:
     cdef DataKitHandler handler
     cdef HttpRequest req

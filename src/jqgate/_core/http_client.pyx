@@ -98,6 +98,7 @@ cdef class BodyProducer:
         pass
 
 
+@cython.freelist(64)
 cdef class ClientExchange:
     """One outbound HTTP/1.1 request and its response. See the module comment for the order of
     events. Request fields are read at send(); `headers` and `body` are then replaced by the
@@ -127,7 +128,6 @@ cdef class ClientExchange:
     cdef public BodyProducer producer
     # result
     cdef public int status
-    cdef public bytes reason
     cdef public int error_kind
     cdef public str error
     cdef public bint reused              # served on a pooled (reused) connection
@@ -165,7 +165,6 @@ cdef class ClientExchange:
         self.server_hostname = None
         self.idempotent = False
         self.status = 0
-        self.reason = b""
         self.error_kind = CERR_NONE
         self.error = ""
         self._pending = None

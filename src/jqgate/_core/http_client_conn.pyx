@@ -156,9 +156,6 @@ cdef class ClientConnection:
 
     # -- httptools callbacks ---------------------------------------------------------------
 
-    def on_status(self, bytes status):
-        self.ex.reason = status
-
     def on_header(self, bytes name, bytes value):
         if not self.headers_done:       # trailers of a chunked body are dropped
             self.resp_headers.append((name, value))

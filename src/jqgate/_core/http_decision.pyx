@@ -6,6 +6,7 @@
 # costs a dict lookup and no Python frame; only a miss goes through Gateway.route.
 
 
+@cython.freelist(64)
 cdef class ProxyDecision:
     """Where and how to send one request. Decisions are cached and shared between requests
     with the same method, host, path and scheme: treat them as read-only (replace() and

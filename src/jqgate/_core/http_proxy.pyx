@@ -184,7 +184,6 @@ cdef ClientExchange _proxy_new_exchange(ServiceTarget svc, tuple peer, HttpReque
     ex.server_hostname = svc.sni
     ex.idempotent = req.method in _PROXY_IDEMPOTENT
     ex.error = ""
-    ex.reason = b""
     # _proxy_request_headers wrote them for the wire: the parser let no CR/LF into the
     # client's headers, DataKit checks the ones it sets, and framing headers were dropped
     # (kept only for a streamed body, which send() inspects as before).
@@ -265,6 +264,7 @@ cpdef list filter_response_headers(list headers, bytes via=b"1.1 jqgate/0.1.0"):
     return _proxy_response_headers(headers, via, &length)
 
 
+@cython.freelist(64)
 cdef class ProxyCall(ResponseSink):
     cdef ProxyHandler handler
     cdef HttpRequest req
@@ -373,6 +373,7 @@ cdef class ProxyCall(ResponseSink):
         return self.ex.error if self.ex is not None else ""
 
 
+@cython.freelist(64)
 cdef class _ProxyClientFlow(ResponseProducer):
     """The client socket's back-pressure, applied to the upstream socket."""
     cdef ProxyCall call

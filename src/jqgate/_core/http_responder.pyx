@@ -14,6 +14,7 @@ cdef class ResponseProducer:
         pass
 
 
+@cython.freelist(64)
 cdef class Responder:
     """Writes one response, in order, on its connection (see the module comment)."""
     cdef HttpServerProtocol _proto
