@@ -95,6 +95,23 @@ def test_seed_flow_injects_the_token_and_keeps_the_request(upstream, tokens):
         gw.stop()
 
 
+def test_headers_the_flow_does_not_touch_reach_the_upstream_byte_for_byte(upstream, tokens):
+    # The seed flow patches service_request.headers (Authorization). The client's other
+    # headers must pass unchanged, including a value byte beyond ASCII: it once went out
+    # decoded as Latin-1 and re-encoded as UTF-8 ("caf\xe9" arrived as "caf\xc3\xa9").
+    gw = gateway(declarative(upstream.port, [
+        {"name": "datakit", "config": seed_flow(f"http://127.0.0.1:{tokens.port}/auth-token")}]))
+    try:
+        status, _, body = http_get(gw.port, "/orders?api_key=K",
+                                   headers={"X-Name": "caf\xe9", "X-Plain": "a b"})
+        assert status == 200
+        sent = {k.lower(): v for k, v in json.loads(body)["headers"]}
+        assert sent["x-name"].encode("latin-1") == b"caf\xe9"
+        assert sent["x-plain"] == "a b" and sent["authorization"] == "Bearer tok-K"
+    finally:
+        gw.stop()
+
+
 def test_token_service_refusal_is_a_generic_500_and_the_upstream_is_not_called(upstream, tokens):
     gw = gateway(declarative(upstream.port, [
         {"name": "datakit", "config": seed_flow(f"http://127.0.0.1:{tokens.port}/deny")}]))

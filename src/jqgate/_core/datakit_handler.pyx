@@ -68,6 +68,47 @@ cdef list _dk_header_bytes(pairs):
     return out
 
 
+cdef list _dk_patched_request_headers(list pairs, SinkPatch patch):
+    """The proxied request's headers with the service_request patch applied (SinkPatch.apply's
+    rules), on the wire bytes: a header the patch does not touch is passed on as the client
+    sent it (not decoded and re-encoded), so only the patched ones are converted."""
+    cdef dict touched = {}               # lower-case name (bytes) -> (name, value) of the patch
+    cdef object body = patch.body
+    headers = patch.headers
+    if headers:
+        for k, v in (<dict>headers).items():
+            low = (<str>k).lower()
+            if low in VALUES_FRAMING or (body is not None and low == "content-encoding"):
+                continue        # framing is ours; a new body is sent without an encoding
+            touched[low.encode("utf-8")] = (k, v)
+    if not touched and body is None:
+        return pairs
+    cdef list out = []
+    cdef int kind
+    cdef bytes name
+    for item in pairs:
+        name = <bytes>(<tuple>item)[0]
+        if body is not None:
+            kind = header_kind(name)
+            if kind == HK_CONTENT_LENGTH or kind == HK_TRANSFER_ENCODING:
+                continue
+            low_name = name.lower()
+            if low_name == b"content-encoding" or (patch.body_ct and low_name == b"content-type"):
+                continue
+        if touched and name.lower() in touched:
+            continue
+        out.append(item)
+    cdef list added = []
+    for k, v in touched.values():
+        added.extend(values_header_entries(k, v))
+    if body is not None:
+        if patch.body_ct:
+            added.append(("Content-Type", patch.body_ct))
+        added.append(("Content-Length", str(len(body))))
+    out.extend(_dk_header_bytes(added))
+    return out
+
+
 cdef str _dk_text(bytes raw):
     return raw.decode("latin-1")
 
@@ -192,7 +233,7 @@ cdef class DataKitFlow:
         patch = r.service_request
         if patch.body is not None:
             self.req.body = patch.body
-        self.req.headers = _dk_header_bytes(r.service_request_headers(self.req.headers))
+        self.req.headers = _dk_patched_request_headers(self.req.headers, patch)
         if patch.query is not None:
             path = self.decision.target.partition(b"?")[0]
             self.decision = self.decision.replace(

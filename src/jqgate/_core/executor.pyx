@@ -489,7 +489,9 @@ cdef class PlanRun:
             self.call_outcomes.append(EXEC_CALL_ERRORS.get(ex.error_kind, "network_error"))
             self._fail(op, ex.error or "request failed", None)
             return 0
-        outputs, err = ops_call_outputs(ex.status, ex.headers, ex.body)
+        outputs, err = ops_call_outputs(
+            ex.status, ex.headers, ex.body,
+            None if (op.out_self >= 0 or self.tracing) else op.out_names)
         self.call_outcomes.append("ok" if err is None else "failed")
         for j in range(len(op.out_names)):
             self.slots[op.out_slots[j]] = outputs.get(op.out_names[j])

@@ -87,15 +87,21 @@ cdef str ops_exchange_url(ClientExchange ex):
     return "%s://%s:%d%s" % (ex.scheme, ex.host, ex.port, values_to_str(ex.target))
 
 
-cdef tuple ops_call_outputs(object status, list headers, object body):
-    """-> (outputs dict, error text | None). Outputs are kept on failure for the trace."""
-    cdef dict hmap = values_response_header_map(headers)
+cdef tuple ops_call_outputs(object status, list headers, object body, tuple wanted=None):
+    """-> (outputs dict, error text | None). Outputs are kept on failure for the trace.
+    `wanted`: the output fields some node reads; the headers map and the raw body text are
+    only built when read (None: every field, for the trace and a whole-node output)."""
     if body is None:
         body = b""
-    raw = values_body_text(body)
-    decoded = raw
+    cdef bint all_fields = wanted is None
+    hmap = values_response_header_map(headers) if all_fields or "headers" in wanted else None
+    raw = None
     if values_is_json_ct(values_header_get(headers, "content-type")):
         decoded = values_decode_json(body, "call response body")
+        if type(decoded) is BadJson or all_fields or "raw_body" in wanted:
+            raw = values_body_text(body)
+    else:
+        raw = decoded = values_body_text(body)
     outputs = {"status": status, "headers": hmap, "body": decoded, "raw_body": raw}
     if not 200 <= status <= 299:
         if type(decoded) is BadJson:
