@@ -479,6 +479,7 @@ cdef class PlanRun:
     cdef int _call_result(self, int i, ClientExchange ex) except -1:
         cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
         cdef Py_ssize_t j
+        cdef dict outputs
         self.pending_calls -= 1
         self.exchanges[i] = None
         if self.tracing:
