@@ -86,8 +86,10 @@ cdef list _dk_patched_request_headers(list pairs, SinkPatch patch):
     cdef list out = []
     cdef int kind
     cdef bytes name
+    cdef tuple pair
     for item in pairs:
-        name = <bytes>(<tuple>item)[0]
+        pair = _write_pair(item)
+        name = <bytes>pair[0]
         if body is not None:
             kind = header_kind(name)
             if kind == HK_CONTENT_LENGTH or kind == HK_TRANSFER_ENCODING:
@@ -97,7 +99,7 @@ cdef list _dk_patched_request_headers(list pairs, SinkPatch patch):
                 continue
         if touched and name.lower() in touched:
             continue
-        out.append(item)
+        out.append(pair)
     cdef list added = []
     for k, v in touched.values():
         added.extend(values_header_entries(k, v))

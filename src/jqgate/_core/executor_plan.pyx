@@ -71,6 +71,8 @@ cdef class CompiledOp:
     cdef tuple out_slots       # ... and their slots
     cdef object params
     cdef str kind_name
+    # call: its fixed request parts, converted on first use (ops_call.pyx)
+    cdef object call_template
     # jq
     cdef object program
     cdef int jq_mode

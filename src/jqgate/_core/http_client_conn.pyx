@@ -172,7 +172,7 @@ cdef class ClientConnection:
         ex.headers = self.resp_headers
         cdef int kind
         self.has_length = (status == 204 or status == 304 or self.head_request)
-        for item in self.resp_headers:
+        for item in self.resp_headers:      # on_header's own (bytes, bytes) tuples
             kind = header_kind(<bytes>(<tuple>item)[0])
             if kind == HK_CONTENT_LENGTH or kind == HK_TRANSFER_ENCODING:
                 self.has_length = True

@@ -165,12 +165,12 @@ cdef class RequestObserver:
             outcomes = getattr(run, "call_outcomes", None)
         cdef LatencyHistogram h
         if timings:
-            for item in timings:
-                key = ((<tuple>item)[0],)
+            for node_type, seconds in timings:
+                key = (node_type,)
                 h = self._node_family.get(key)
                 if h is None:
                     h = self._node_family[key] = LatencyHistogram()
-                h.add((<tuple>item)[1])
+                h.add(seconds)
         if outcomes:
             for outcome in outcomes:
                 key = (outcome,)

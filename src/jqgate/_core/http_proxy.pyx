@@ -125,16 +125,18 @@ cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
     cdef list out = []
     cdef bytes xff = None
     cdef int kind
+    cdef tuple pair
     for item in req.headers:
-        kind = header_kind(<bytes>(<tuple>item)[0])
+        pair = _write_pair(item)    # (bytes, bytes), checked: a handler may have replaced them
+        kind = header_kind(<bytes>pair[0])
         if kind == HK_OTHER or kind == HK_VIA or (kind == HK_CONTENT_LENGTH and keep_length):
-            out.append(item)    # the parser's own (name, value) tuple: nothing to copy
+            out.append(pair)    # the parser's own (name, value) tuple: nothing to copy
         elif kind == HK_CONNECTION:
             if conn_values is None:
                 conn_values = []
-            conn_values.append((<tuple>item)[1])
+            conn_values.append(pair[1])
         elif kind == HK_X_FORWARDED_FOR:
-            value = (<tuple>item)[1]
+            value = pair[1]
             xff = value if xff is None else xff + b", " + value
         # everything else is hop-by-hop, ours to set (X-Forwarded-*, X-Real-IP, the request
         # id), answered already (Expect), or Content-Length the client recomputes from the
@@ -228,24 +230,26 @@ cdef list _proxy_response_headers(list headers, bytes via, long long* length):
     cdef list out = []
     cdef bytes seen_via = None
     cdef int kind
+    cdef tuple pair
     length[0] = -1
     for item in headers:
-        kind = header_kind(<bytes>(<tuple>item)[0])
+        pair = _write_pair(item)
+        kind = header_kind(<bytes>pair[0])
         if kind == HK_OTHER or kind == HK_X_FORWARDED_FOR or kind == HK_X_FORWARDED_OTHER \
                 or kind == HK_X_REAL_IP or kind == HK_X_KONG_REQUEST_ID or kind == HK_HOST \
                 or kind == HK_EXPECT:
-            out.append(item)
+            out.append(pair)
         elif kind == HK_CONTENT_LENGTH:
-            length[0] = int((<tuple>item)[1])
+            length[0] = int(pair[1])
         elif kind == HK_VIA:
-            value = (<tuple>item)[1]
+            value = pair[1]
             seen_via = value if seen_via is None else seen_via + b", " + value
         elif kind == HK_CONNECTION:
             if conn_values is None:
                 conn_values = []
-            conn_values.append((<tuple>item)[1])
-        elif kind == HK_PROXY_ANY and (<bytes>(<tuple>item)[0]).lower() not in _PROXY_HOP:
-            out.append(item)    # only three proxy-* names are hop-by-hop in a response
+            conn_values.append(pair[1])
+        elif kind == HK_PROXY_ANY and (<bytes>pair[0]).lower() not in _PROXY_HOP:
+            out.append(pair)    # only three proxy-* names are hop-by-hop in a response
     if conn_values is not None:
         tokens = _proxy_connection_tokens(conn_values)
         if tokens is not None:

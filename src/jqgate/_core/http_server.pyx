@@ -337,7 +337,7 @@ cdef class HttpServerProtocol:
         cdef bint chunked = False
         cdef int kind
         cdef bytes value
-        for item in req.headers:
+        for item in req.headers:     # (bytes, bytes) tuples on_header built: no check needed
             kind = header_kind(<bytes>(<tuple>item)[0])
             if kind == HK_OTHER:
                 continue

@@ -26,11 +26,54 @@ cdef tuple ops_parse_url(object url):
     return u.scheme, host, port or default, path, u.query, hh
 
 
+cdef class _OpsCallTemplate:
+    """What a call node sends on every request regardless of its inputs, converted once from
+    the plan's CallParams (wire bytes, C fields) instead of on each request."""
+    cdef bytes method
+    cdef bint idempotent
+    cdef double timeout
+    cdef bint ssl_verify
+    cdef object server_name     # str or None
+    cdef bint has_url           # the node's `url` (an input may still replace it)
+    cdef str scheme
+    cdef str host
+    cdef int port
+    cdef str path
+    cdef bytes target           # path + query of the configured URL, for the request line
+    cdef bytes host_header
+
+
+cdef _OpsCallTemplate ops_call_template(CompiledOp op):
+    cdef _OpsCallTemplate t = op.call_template
+    if t is not None:
+        return t
+    p = op.params
+    t = _OpsCallTemplate()
+    t.method = p.method.encode()
+    t.idempotent = p.method in _IDEMPOTENT
+    t.timeout = p.timeout
+    t.ssl_verify = p.ssl_verify
+    t.server_name = p.ssl_server_name
+    url = p.url
+    t.has_url = url is not None
+    if url is not None:
+        t.scheme = url.scheme
+        t.host = url.host
+        t.port = url.port
+        t.path = url.path
+        t.target = values_to_wire(url.target)
+        t.host_header = values_to_wire(url.host_header)
+    op.call_template = t
+    return t
+
+
 cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
     """-> a filled exchange (request fields only). Raises EngineNodeError."""
-    p = op.params
+    cdef _OpsCallTemplate t = ops_call_template(op)
     cdef list out
-    cdef str k, request_target
+    cdef str k
+    cdef bytes target
+    cdef bytes host_header
     for k in _PROXY_INPUTS:
         if fields.get(k) is not None:
             # Sending the request directly would bypass the egress proxy the flow asked for.
@@ -38,25 +81,26 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
                                   % k)
     url_in = fields.get("url")
     if url_in is not None:
-        scheme, host, port, path, query, host_header = ops_parse_url(url_in)
-        request_target = path + ("?" + query if query else "")
+        scheme, host, port, path, query, hh = ops_parse_url(url_in)
+        target = values_to_wire(path + ("?" + query if query else ""))
+        host_header = values_to_wire(hh)
+    elif t.has_url:
+        scheme, host, port, path = t.scheme, t.host, t.port, t.path
+        target = t.target
+        host_header = t.host_header
     else:
-        t = p.url
-        if t is None:
-            raise EngineNodeError("no URL: neither the url field nor the url input gives one")
-        scheme, host, port, path, host_header = t.scheme, t.host, t.port, t.path, t.host_header
-        request_target = t.target
+        raise EngineNodeError("no URL: neither the url field nor the url input gives one")
     q = values_check_map(fields.get("query"), 'input "query"')
     if q is not None:               # D5: a connected, non-null query replaces the URL's own
         qs = values_encode_query(q)
-        request_target = path + ("?" + qs if qs else "")
+        target = values_to_wire(path + ("?" + qs if qs else ""))
     headers = values_check_map(fields.get("headers"), 'input "headers"')
     body = fields.get("body")
     form = values_is_form_ct(values_patch_get(headers, "content-type"))
     data, ct = values_encode_body(body, values_patch_has(headers, "content-type"), form)
     out = []
     if not values_patch_has(headers, "host"):
-        out.append((b"Host", values_to_wire(host_header)))
+        out.append((b"Host", host_header))
     if headers:
         for k, v in (<dict>headers).items():
             if k.lower() in VALUES_FRAMING:
@@ -65,20 +109,20 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
                 out.append((values_to_wire(n), values_to_wire(s)))
     if ct is not None:
         out.append((b"Content-Type", (<str>ct).encode()))
-    if data is not None:
-        out.append((b"Content-Length", str(len(<bytes>data)).encode()))
-    cdef ClientExchange ex = ClientExchange()   # the compiled pool's exchange (http_client.pyx)
+    # Content-Length: the pool writes it from the body
+    cdef ClientExchange ex = ClientExchange.__new__(ClientExchange)  # the compiled pool's (http_client.pyx)
     ex.scheme = scheme
     ex.host = host
     ex.port = port
-    ex.method = p.method.encode()
-    ex.target = values_to_wire(request_target)
+    ex.method = t.method
+    ex.target = target
     ex.headers = out
     ex.body = data
-    ex.timeout = p.timeout
-    ex.ssl_verify = p.ssl_verify
-    ex.server_hostname = p.ssl_server_name or host
-    ex.idempotent = p.method in _IDEMPOTENT
+    ex.timeout = t.timeout
+    ex.ssl_verify = t.ssl_verify
+    ex.server_hostname = t.server_name or host
+    ex.idempotent = t.idempotent
+    ex.error = ""
     return ex
 
 
@@ -96,7 +140,7 @@ cdef tuple ops_call_outputs(object status, list headers, object body, tuple want
     cdef bint all_fields = wanted is None
     hmap = values_response_header_map(headers) if all_fields or "headers" in wanted else None
     raw = None
-    if values_is_json_ct(values_header_get(headers, "content-type")):
+    if values_is_json_ct(values_content_type(headers)):
         decoded = values_decode_json(body, "call response body")
         if type(decoded) is BadJson or all_fields or "raw_body" in wanted:
             raw = values_body_text(body)

@@ -17,7 +17,7 @@ cdef object ops_request_body(RequestView req):
         return None
     if type(body) is not bytes:              # bytearray / memoryview from the server
         body = bytes(body)
-    if values_is_json_ct(values_header_get(req.headers, "content-type")):
+    if values_is_json_ct(values_content_type(req.headers)):
         return values_decode_json(body, "request body")
     return values_body_text(body)            # D9: form / multipart / text stay a raw string
 
@@ -63,7 +63,7 @@ cdef object ops_service_response_field(object status, list headers, object body,
     if field == "body":
         if body is None:
             return None
-        if values_is_json_ct(values_header_get(headers, "content-type")):
+        if values_is_json_ct(values_content_type(headers)):
             return values_decode_json(body, "service response body")
         return values_body_text(body)
     raise EngineNodeError("service_response has no field %r" % field)

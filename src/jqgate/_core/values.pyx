@@ -102,6 +102,8 @@ cdef bint values_is_json_ct(object ct):
         return False
     if type(ct) is list:
         ct = ct[0] if ct else ""
+    if ct == "application/json":
+        return True                 # the usual value, without splitting and folding it
     mt = (<str>ct).split(";", 1)[0].strip().lower()
     return mt == "application/json" or mt.endswith("+json")
 
@@ -118,9 +120,19 @@ cdef inline str values_body_text(bytes body):
     return body.decode("utf-8", "replace")
 
 
+cdef bint values_blank(bytes body) noexcept:
+    """Empty or only ASCII whitespace (what bytes.strip() removes), without copying it."""
+    cdef const unsigned char* p = <const unsigned char*>body
+    cdef Py_ssize_t i
+    for i in range(len(body)):
+        if not (p[i] == 32 or 9 <= p[i] <= 13):
+            return False
+    return True
+
+
 cdef object values_decode_json(bytes body, str what):
     """JSON-decode a body; empty -> null; invalid -> BadJson (D10)."""
-    if not body or not body.strip():
+    if values_blank(body):
         return None
     try:
         return _orjson.loads(body)
@@ -155,6 +167,17 @@ def values_header_map(pairs):
 cdef dict values_response_header_map(list pairs):
     return values_header_map([(n, v) for n, v in pairs
                               if values_to_str(n).lower() not in VALUES_HOP_BY_HOP])
+
+
+cdef object values_content_type(object pairs):
+    """values_header_get(pairs, "content-type"); wire (bytes) names are compared in place."""
+    for n, v in pairs:
+        if type(n) is bytes:
+            if len(<bytes>n) == 12 and _names_equal(<const char*><bytes>n, b"content-type", 12):
+                return values_to_str(v)
+        elif values_to_str(n).lower() == "content-type":
+            return values_to_str(v)
+    return None
 
 
 cdef object values_header_get(object pairs, str lname):
