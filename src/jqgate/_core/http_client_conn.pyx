@@ -189,6 +189,8 @@ cdef class ClientConnection:
             self.body_size += len(body)
             if ex.max_body > 0 and self.body_size > ex.max_body:
                 raise _ClientLimit("upstream response body over %d bytes" % ex.max_body)
+            if self.body_parts is None:
+                self.body_parts = []
             self.body_parts.append(body)
 
     def on_message_complete(self):
@@ -219,7 +221,7 @@ cdef class ClientConnection:
         self.skip_message = False
         self.head_request = ex.method == _METHOD_HEAD
         self.resp_headers = []
-        self.body_parts = []
+        self.body_parts = None          # made when a buffered body arrives
         self.head_bytes = 0
         self.body_size = 0
         if self.parser is None or self.parser_dirty:

@@ -310,8 +310,11 @@ cdef class HttpServerProtocol:
         req.target = self._url
         self._url = b""
         cdef bytes url = req.target
-        cdef Py_ssize_t q = url.find(b"?")
-        if q >= 0:
+        cdef const char* start = <const char*>url
+        cdef const char* mark = <const char*>memchr(start, 63, len(url))     # '?'
+        cdef Py_ssize_t q
+        if mark != NULL:
+            q = mark - start
             req.path = url[:q]
             req.query = url[q + 1:]
         else:
@@ -321,7 +324,7 @@ cdef class HttpServerProtocol:
             raise _LimitExceeded(400, "Bad request")
         if req._n_host > 1 or (req._n_host == 0 and req.http_version == "1.1"):
             raise _LimitExceeded(400, "Bad request")
-        if url[:1] != b"/":
+        if len(url) == 0 or start[0] != 47:     # not origin-form ("/...")
             if url[:7].lower() == b"http://" or url[:8].lower() == b"https://":
                 # absolute-form: the authority replaces Host (RFC 9112 3.2.2)
                 rest = url.split(b"//", 1)[1]
