@@ -376,3 +376,24 @@ def test_consumer_pause_does_not_outlive_its_request():
         assert [r["body"] for r in parse_responses(buf)] == [b"5000", b"next"]
     finally:
         s.stop()
+
+
+def test_response_headers_in_other_shapes_are_written_or_refused_cleanly():
+    # The head writer reads (bytes, bytes) tuples in place; any other pair shape is converted
+    # first, and a str name is a handler error (500), never a crash or a garbled head.
+    def handle(req, resp):
+        if req.path == b"/lists":
+            resp.send(200, [[b"X-A", b"1"], (b"X-B", b"2")], b"ok")
+        else:
+            resp.send(200, [("X-Text", "not bytes")], b"ok")
+    s = ServerThread(handle)
+    try:
+        (r,) = parse_responses(raw_request(s.port, b"GET /lists HTTP/1.1\r\nHost: a\r\n"
+                                                   b"Connection: close\r\n\r\n"))
+        assert r["status"] == 200 and header(r, "X-A") == b"1" and header(r, "X-B") == b"2"
+        assert r["body"] == b"ok"
+        (r,) = parse_responses(raw_request(s.port, b"GET /str HTTP/1.1\r\nHost: a\r\n"
+                                                   b"Connection: close\r\n\r\n"))
+        assert r["status"] == 500
+    finally:
+        s.stop()

@@ -35,6 +35,7 @@ cdef class Responder:
         cdef HttpRequest req = self.request
         cdef HttpServerProtocol proto = self._proto
         cdef list extra = []
+        self._chunked = False
         if proto.settings.request_id_header is not None:
             extra.append((proto.settings.request_id_header, req.request_id))
         self._no_body = req.method == b"HEAD" or status == 204 or status == 304 or status < 200
@@ -61,10 +62,11 @@ cdef class Responder:
         """The whole response at once."""
         if self.started:
             raise RuntimeError("response already started")
+        # The head is built before anything counts as started: headers a handler got wrong
+        # (a str name) fail here, and the server can still answer 500.
+        cdef bytes head = write_head(status, headers, self._framing(status, len(body)))
         self.started = True
         self.status = status
-        cdef list extra = self._framing(status, len(body))
-        cdef bytes head = write_head(status, headers, extra)
         if self._no_body or not body:
             self._proto._write(head)
         elif len(body) < 16384:
@@ -92,9 +94,9 @@ cdef class Responder:
         """Send the head; the body follows with write() and end()."""
         if self.started:
             raise RuntimeError("response already started")
+        cdef bytes head = write_head(status, headers, self._framing(status, content_length))
         self.started = True
         self.status = status
-        cdef bytes head = write_head(status, headers, self._framing(status, content_length))
         self.bytes_sent += len(head)
         self._head_buf = head
 

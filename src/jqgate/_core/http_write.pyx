@@ -102,12 +102,21 @@ cdef inline tuple _write_pair(item):
     return (name, value)
 
 
-cdef Py_ssize_t _write_headers_size(list headers) except -1:
+cdef list _write_checked(list headers):
+    """`headers` when every item is already a (bytes, bytes) tuple (the usual case: then the
+    copy loop reads them unchecked), else a converted copy."""
+    cdef Py_ssize_t i
+    for i in range(len(headers)):
+        if _write_pair(headers[i]) is not headers[i]:
+            return [_write_pair(item) for item in headers]
+    return headers
+
+
+cdef Py_ssize_t _write_headers_size(list headers) noexcept:
+    """For a list _write_checked returned."""
     cdef Py_ssize_t n = 0
-    cdef tuple pair
     for item in headers:
-        pair = _write_pair(item)
-        n += PyBytes_GET_SIZE(<bytes>pair[0]) + PyBytes_GET_SIZE(<bytes>pair[1]) + 4
+        n += PyBytes_GET_SIZE(<bytes>(<tuple>item)[0]) + PyBytes_GET_SIZE(<bytes>(<tuple>item)[1]) + 4
     return n
 
 
@@ -117,14 +126,13 @@ cdef inline char* _write_put(char* p, bytes data) noexcept:
     return p + n
 
 
-cdef char* _write_put_headers(char* p, list headers) except NULL:
-    cdef tuple pair
+cdef char* _write_put_headers(char* p, list headers) noexcept:
+    """For a list _write_checked returned."""
     for item in headers:
-        pair = _write_pair(item)
-        p = _write_put(p, <bytes>pair[0])
+        p = _write_put(p, <bytes>(<tuple>item)[0])
         p[0] = 58          # ':'
         p[1] = 32          # ' '
-        p = _write_put(p + 2, <bytes>pair[1])
+        p = _write_put(p + 2, <bytes>(<tuple>item)[1])
         p[0] = 13
         p[1] = 10
         p += 2
@@ -133,6 +141,9 @@ cdef char* _write_put_headers(char* p, list headers) except NULL:
 
 cdef bytes write_message_head(bytes first_line, list headers, list extra):
     """`first_line` (with its CRLF) + headers (as given, then `extra`, may be None) + CRLF."""
+    headers = _write_checked(headers)
+    if extra is not None:
+        extra = _write_checked(extra)
     cdef Py_ssize_t size = PyBytes_GET_SIZE(first_line) + _write_headers_size(headers) + 2
     if extra is not None:
         size += _write_headers_size(extra)
