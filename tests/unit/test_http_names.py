@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jqgate._core.core import header_kind_of, write_int_of
+from jqgate._core.core import header_kind_of, header_name_is_token_of, write_int_of
 
 SPECIAL = [b"host", b"content-length", b"transfer-encoding", b"connection", b"keep-alive",
            b"proxy-connection", b"proxy-authorization", b"te", b"trailer", b"trailers",
@@ -37,3 +37,11 @@ def test_near_misses_that_differ_only_outside_letters():
 @pytest.mark.parametrize("value", [0, 7, 1023, 1024, 65536, 10**15, -1, -4096])
 def test_write_int(value):
     assert write_int_of(value) == str(value).encode()
+
+
+@pytest.mark.parametrize("name,ok", [(b"X-Api-Key", True), (b"a!#$%&'*+-.^_`|~9", True),
+                                     (b"", False), (b"bad name", False), (b"x:y", False),
+                                     (b"caf\xc3\xa9", False), (b"tab\t", False), (b"(x)", False)])
+def test_header_name_tokens(name, ok):
+    # DataKit-built header names must be RFC 9110 tokens before they are sent
+    assert header_name_is_token_of(name) is ok
