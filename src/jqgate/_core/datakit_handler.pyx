@@ -33,7 +33,7 @@ cdef class DataKitHandler(ProxyHandler):
             req.ctx = decision
             self.proxy(req, resp, decision)
             return
-        cdef DataKitFlow flow = DataKitFlow()
+        cdef DataKitFlow flow = DataKitFlow.__new__(DataKitFlow)
         flow.handler = self
         flow.req = req
         flow.resp = resp

@@ -170,13 +170,13 @@ cdef class PlanRun:
     def service_request(self):
         """The service_request sink's SinkPatch (empty when the sink did not run)."""
         if self._service_request is None:
-            self._service_request = SinkPatch()
+            self._service_request = SinkPatch.__new__(SinkPatch)
         return self._service_request
 
     @property
     def response_patch(self):
         if self._response_patch is None:
-            self._response_patch = SinkPatch()
+            self._response_patch = SinkPatch.__new__(SinkPatch)
         return self._response_patch
 
     def service_request_headers(self, pairs):
@@ -441,7 +441,7 @@ cdef class PlanRun:
             self.trace.event(op.node, "dispatch",
                              [trace_value("method", op.params.method),
                               trace_value("url", ops_exchange_url(ex))], None)
-        waiter = _CallWaiter()
+        waiter = _CallWaiter.__new__(_CallWaiter)
         waiter.run = self
         waiter.index = op.index
         if type(self.pool) is ConnectionPool:

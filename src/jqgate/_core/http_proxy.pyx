@@ -100,7 +100,7 @@ cdef class ProxyHandler(RequestHandler):
         self.proxy(req, resp, decision)
 
     cpdef proxy(self, HttpRequest req, Responder resp, decision):
-        cdef ProxyCall call = ProxyCall()
+        cdef ProxyCall call = ProxyCall.__new__(ProxyCall)
         call.handler = self
         call.req = req
         call.resp = resp
@@ -110,11 +110,11 @@ cdef class ProxyHandler(RequestHandler):
         call.streamed = req.body is None
         call.headers = _proxy_request_headers(req, decision, call.streamed)
         if call.streamed:
-            call.pump = _ProxyBodyPump()
+            call.pump = _ProxyBodyPump.__new__(_ProxyBodyPump)
             call.pump.call = call
-            call.body_producer = _ProxyBodyProducer()
+            call.body_producer = _ProxyBodyProducer.__new__(_ProxyBodyProducer)
             call.body_producer.body = req.body_stream
-        resp.producer = _ProxyClientFlow()
+        resp.producer = _ProxyClientFlow.__new__(_ProxyClientFlow)
         (<_ProxyClientFlow>resp.producer).call = call
         resp.log_extra = call           # the access log reads route and upstream latency
         call._attempt()

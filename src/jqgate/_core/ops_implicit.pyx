@@ -111,7 +111,7 @@ cdef class SinkPatch:
 
 
 cdef SinkPatch ops_sink_patch(dict fields, bint with_query):
-    cdef SinkPatch p = SinkPatch()
+    cdef SinkPatch p = SinkPatch.__new__(SinkPatch)
     p.headers = values_check_map(fields.get("headers"), 'input "headers"')
     body = fields.get("body")
     if body is not None:
