@@ -114,6 +114,8 @@ class _UpstreamProtocol(asyncio.Protocol):
         elif path == "/chunked":
             t.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                     b"3\r\nabc\r\n4\r\ndefg\r\n2\r\nhi\r\n0\r\n\r\n")
+        elif path == "/latin1-header":
+            t.write(b"HTTP/1.1 200 OK\r\nX-Name: caf\xe9\r\nContent-Length: 2\r\n\r\nok")
         elif path == "/eof":
             t.write(b"HTTP/1.0 200 OK\r\nX-Kind: eof\r\n\r\nuntil-the-end")
             t.close()

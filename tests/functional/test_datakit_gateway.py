@@ -176,6 +176,20 @@ def test_response_window_rewrites_the_upstream_answer(upstream):
         gw.stop()
 
 
+def test_response_window_passes_untouched_upstream_headers_byte_for_byte(upstream):
+    # The response patch sets one header; the upstream's others reach the client as sent
+    # (a byte beyond ASCII was once decoded as Latin-1 and re-encoded as UTF-8).
+    config = {"nodes": [
+        {"name": "MARK", "type": "static", "values": {"X-Wrapped": "yes"}, "output": "response.headers"}]}
+    gw = gateway(declarative(upstream.port, [{"name": "datakit", "config": config}]))
+    try:
+        status, headers, body = http_get(gw.port, "/latin1-header")
+        assert status == 200 and body == b"ok" and headers["x-wrapped"] == "yes"
+        assert headers["x-name"].encode("latin-1") == b"caf\xe9"
+    finally:
+        gw.stop()
+
+
 def test_request_body_read_by_a_node_is_rewritten_for_the_upstream(upstream):
     config = {"nodes": [
         {"name": "BODY", "type": "jq", "input": "request.body", "jq": "{count: (.items | length)}",

@@ -52,62 +52,21 @@ _dk_log = _dk_logging.getLogger("jqgate.datakit")
 
 
 cdef list _dk_header_bytes(pairs):
-    """Header pairs from the executor (str or bytes) as bytes for the wire. Names must be HTTP
-    tokens (a jq-built name like "bad name" is refused, not sent); values go out as UTF-8."""
+    """Header pairs from the executor as bytes for the wire: the ones it passed through are
+    bytes already and go as they came; the ones a flow set are str, and their names must be
+    HTTP tokens (a jq-built "bad name" is refused, not sent) and values go out as UTF-8."""
     cdef list out = []
     cdef bytes name
     cdef bytes value
-    for k, v in pairs:
+    for pair in pairs:
+        k, v = pair
         name = (<str>k).encode("utf-8") if type(k) is str else k
         if not header_name_is_token(name):
             raise ValueError("invalid header name %r" % k)
         value = (<str>v).encode("utf-8") if type(v) is str else v
         if write_has_crlf(value) or write_has_byte(value, 0):
             raise ValueError("invalid header value for %r" % k)
-        out.append((name, value))
-    return out
-
-
-cdef list _dk_patched_request_headers(list pairs, SinkPatch patch):
-    """The proxied request's headers with the service_request patch applied (SinkPatch.apply's
-    rules), on the wire bytes: a header the patch does not touch is passed on as the client
-    sent it (not decoded and re-encoded), so only the patched ones are converted."""
-    cdef dict touched = {}               # lower-case name (bytes) -> (name, value) of the patch
-    cdef object body = patch.body
-    headers = patch.headers
-    if headers:
-        for k, v in (<dict>headers).items():
-            low = (<str>k).lower()
-            if low in VALUES_FRAMING or (body is not None and low == "content-encoding"):
-                continue        # framing is ours; a new body is sent without an encoding
-            touched[low.encode("utf-8")] = (k, v)
-    if not touched and body is None:
-        return pairs
-    cdef list out = []
-    cdef int kind
-    cdef bytes name
-    cdef tuple pair
-    for item in pairs:
-        pair = _write_pair(item)
-        name = <bytes>pair[0]
-        if body is not None:
-            kind = header_kind(name)
-            if kind == HK_CONTENT_LENGTH or kind == HK_TRANSFER_ENCODING:
-                continue
-            low_name = name.lower()
-            if low_name == b"content-encoding" or (patch.body_ct and low_name == b"content-type"):
-                continue
-        if touched and name.lower() in touched:
-            continue
-        out.append(pair)
-    cdef list added = []
-    for k, v in touched.values():
-        added.extend(values_header_entries(k, v))
-    if body is not None:
-        if patch.body_ct:
-            added.append(("Content-Type", patch.body_ct))
-        added.append(("Content-Length", str(len(body))))
-    out.extend(_dk_header_bytes(added))
+        out.append(pair if (name is k and value is v and type(pair) is tuple) else (name, value))
     return out
 
 
@@ -232,10 +191,12 @@ cdef class DataKitFlow:
     cdef int _apply_service_request(self) except -1:
         """The service_request sink's patch onto the request the proxy will send."""
         cdef PlanRun r = self.run
-        patch = r.service_request
+        cdef SinkPatch patch = r.service_request
+        if patch.empty:
+            return 0
         if patch.body is not None:
             self.req.body = patch.body
-        self.req.headers = _dk_patched_request_headers(self.req.headers, patch)
+        self.req.headers = _dk_header_bytes(patch.apply(self.req.headers))
         if patch.query is not None:
             path = self.decision.target.partition(b"?")[0]
             self.decision = self.decision.replace(
@@ -299,9 +260,8 @@ cdef class DataKitFlow:
         if not self.run.needs_response_window:
             self.resp.send(self.run.response_status, filtered, ex.body or b"")
             return
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in filtered]
         try:
-            state = self.run.start_response_window(ex.status, headers, ex.body,
+            state = self.run.start_response_window(ex.status, filtered, ex.body,
                                                    self._response_window_done)
         except Exception as exc:
             self._internal_error(exc)
@@ -333,7 +293,8 @@ cdef class DataKitFlow:
         if r.exited:
             self._send_exit()
             return
-        headers = _dk_header_bytes([(k, v) for k, v in r.response_headers if k.lower() != "content-length"])
+        headers = _dk_header_bytes([(k, v) for k, v in r.response_headers
+                                    if values_to_str(k).lower() != "content-length"])
         body = r.response_body if r.response_body is not None else (self.ex.body or b"")
         self.resp.send(r.response_status or self.ex.status, headers, body)
 

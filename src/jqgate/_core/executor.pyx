@@ -37,7 +37,8 @@
 #   then
 #   run.exited       -> answer with exit_* as above (exit in the response window, D12, or 500)
 #   else             -> run.response_status (int: kong.response.status SET or upstream status),
-#                       run.response_headers ([(str, str)], final list), run.response_body
+#                       run.response_headers (final list: patched entries (str, str), the
+#                       upstream's others as given), run.response_body
 #                       (bytes, or None: stream the upstream body unchanged with its framing)
 #   Without a response window: if run.response_status is not None (kong.response.status SET in
 #   the request window), use it as the client status.
@@ -180,7 +181,10 @@ cdef class PlanRun:
         return self._response_patch
 
     def service_request_headers(self, pairs):
-        return self.service_request.apply(pairs)
+        """The upstream request's headers as text (wire bytes read as Latin-1, so they round
+        trip). The gateway itself applies the patch with service_request.apply(), which keeps
+        the client's untouched headers as bytes."""
+        return [(values_to_str(n), values_to_str(v)) for n, v in self.service_request.apply(pairs)]
 
     cpdef object response_source(self):
         if self.exit_source is not None:
@@ -583,8 +587,8 @@ cdef class PlanRun:
             doc = _orjson.dumps(_vault_mask(self.trace.document(True), self.secrets))
             self.response_headers = [
                 (n, v) for n, v in self.response_headers
-                if n.lower() not in ("content-type", "content-length", "content-encoding",
-                                     "transfer-encoding")] + [
+                if values_to_str(n).lower() not in ("content-type", "content-length",
+                                                    "content-encoding", "transfer-encoding")] + [
                 ("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]
             self.response_body = doc
         return 0

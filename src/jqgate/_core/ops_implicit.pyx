@@ -91,16 +91,17 @@ cdef class SinkPatch:
     cdef public object query
 
     def apply(self, pairs):
-        """The message's header list after the patch, as [(str, str)]. With a new body,
+        """The message's header list after the patch (values_patch_headers: untouched headers
+        as given, patched ones as (str, str)). With a new body,
         Content-Length / Transfer-Encoding / Content-Encoding are dropped and Content-Length
         recomputed; Content-Type follows D11."""
         cdef list out = values_patch_headers(pairs, self.headers)
         if self.body is not None:
             out = [(n, v) for n, v in out
-                   if (<str>n).lower() not in ("content-length", "transfer-encoding",
-                                               "content-encoding")]
+                   if values_to_str(n).lower() not in ("content-length", "transfer-encoding",
+                                                       "content-encoding")]
             if self.body_ct:
-                out = [(n, v) for n, v in out if (<str>n).lower() != "content-type"]
+                out = [(n, v) for n, v in out if values_to_str(n).lower() != "content-type"]
                 out.append(("Content-Type", self.body_ct))
             out.append(("Content-Length", str(len(self.body))))
         return out

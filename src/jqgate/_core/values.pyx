@@ -197,18 +197,19 @@ cdef list values_header_entries(str name, object value):
 
 def values_patch_headers(pairs, patch):
     """Apply a header patch (§4.2): keys replace headers case-insensitively, arrays repeat,
-    null removes, the rest is kept; framing keys in the patch are ignored. -> [(str, str)]."""
-    cdef list out = [(values_to_str(n), values_to_str(v)) for n, v in pairs]
+    null removes, the rest is kept; framing keys in the patch are ignored. Headers the patch
+    does not touch stay as given (wire bytes pass through unchanged); the patched entries
+    are (str, str)."""
     cdef dict touched
     cdef str k
     if not patch:
-        return out
+        return list(pairs)
     touched = {}
     for k, v in (<dict>patch).items():
         if k.lower() in VALUES_FRAMING:
             continue
         touched[k.lower()] = (k, v)
-    out = [(n, v) for n, v in out if (<str>n).lower() not in touched]
+    cdef list out = [pair for pair in pairs if values_to_str(pair[0]).lower() not in touched]
     for k, v in touched.values():
         out.extend(values_header_entries(k, v))
     return out
