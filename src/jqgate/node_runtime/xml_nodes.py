@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import orjson
 from lxml import etree
 
-from jqgate.node_runtime.errors import NodeFailure
+from jqgate.node_runtime.errors import NodeFailure, json_type_name
 
 DEFAULT_TEXT_BLOCK = "#text"
 MAX_XML_BYTES = 64 * 1024 * 1024          # refuse to parse absurd bodies outright
@@ -108,7 +108,7 @@ def parse_xml(text) -> etree._Element:
     elif isinstance(text, (bytes, bytearray)):
         data = bytes(text)
     else:
-        raise XmlNodeError("xml_to_json: expected an XML document string, got %s" % _type_name(text))
+        raise XmlNodeError("xml_to_json: expected an XML document string, got %s" % json_type_name(text))
     if len(data) > MAX_XML_BYTES:
         raise XmlNodeError("xml_to_json: document larger than %d bytes" % MAX_XML_BYTES)
     if _ENTITY_DECL.search(data):
@@ -126,22 +126,6 @@ def parse_xml(text) -> etree._Element:
 
 
 # ------------------------------------------------------------------------------ XML -> JSON
-
-def _type_name(v) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return type(v).__name__
-
 
 def typed(text: str, recognize: bool):
     if not recognize:
@@ -252,7 +236,7 @@ def _text(v) -> str:
         return str(int(v)) if v.is_integer() and abs(v) < 1e17 else repr(v)
     if isinstance(v, (int, str)):
         return str(v)
-    raise XmlNodeError("json_to_xml: cannot write %s as text" % _type_name(v))
+    raise XmlNodeError("json_to_xml: cannot write %s as text" % json_type_name(v))
 
 
 def _check_name(name: str, what: str) -> str:
@@ -267,7 +251,7 @@ def _check_name(name: str, what: str) -> str:
 def _set_attr(el, name: str, value) -> None:
     if isinstance(value, (dict, list)):
         raise XmlNodeError("json_to_xml: attribute %r must be a scalar, got %s"
-                           % (name, _type_name(value)))
+                           % (name, json_type_name(value)))
     el.set(_check_name(name, "attribute"), _text(value))
 
 
@@ -316,7 +300,7 @@ def json_to_xml(value, o: JsonToXmlOptions) -> str:
         if not isinstance(value, dict) or len(value) != 1:
             raise XmlNodeError("json_to_xml: without root_element_name the input must be an object "
                                "with exactly one key (the root element), got %s"
-                               % (_type_name(value) if not isinstance(value, dict)
+                               % (json_type_name(value) if not isinstance(value, dict)
                                   else "%d keys" % len(value)))
         name, content = next(iter(value.items()))
         if isinstance(content, list):

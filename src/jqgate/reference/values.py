@@ -11,6 +11,7 @@ from urllib.parse import quote, unquote_plus
 
 import orjson
 
+from jqgate.node_runtime.errors import json_type_name as type_name
 from jqgate.plan import (CONV_BOOLEAN, CONV_MAP, CONV_NONE, CONV_NUMBER, CONV_OBJECT,
                          CONV_STRING)
 
@@ -80,22 +81,6 @@ def scalar_text(v) -> str:
     if isinstance(v, (int, float)):
         return number_text(v)
     return orjson.dumps(v).decode()
-
-
-def type_name(v) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return type(v).__name__
 
 
 def is_json_content_type(ct) -> bool:
