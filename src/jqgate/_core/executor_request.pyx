@@ -141,7 +141,7 @@ def request_view_from_dict(dict spec, str request_id):
             view.body = (<str>body).encode()
         else:
             view.body = _orjson.dumps(body)
-            if values_header_get(headers, "content-type") is None:
+            if values_content_type(headers) is None:
                 headers.append(("Content-Type", "application/json"))
     view.headers = headers
     return view
