@@ -430,18 +430,25 @@ cdef class PlanRun:
 
     # ------------------------------------------------------------------ calls
 
+    cdef int _await_op(self, CompiledOp op, object pending) except -1:
+        """An op went async (a call's exchange, or a runtime op's task): it runs on until its
+        callback resumes the run (_on_call_done); cancel() stops what is still pending."""
+        if self.exchanges is None:
+            self.exchanges = [None] * self.cp.nops
+        self.exchanges[op.index] = pending
+        self.state[op.index] = ST_RUNNING
+        self.pending_calls += 1
+        if self.tracing:
+            self.trace.event(op.node, "schedule", None, None)
+        return 0
+
     cdef int _dispatch(self, CompiledOp op, dict fields) except -1:
         cdef _CallWaiter waiter
         cdef ClientExchange ex = ops_call_exchange(op, fields)   # may raise EngineNodeError
         if self.pool is None:
             raise EngineNodeError("no HTTP client pool was given to this run")
-        if self.exchanges is None:
-            self.exchanges = [None] * self.cp.nops
-        self.exchanges[op.index] = ex
-        self.state[op.index] = ST_RUNNING
-        self.pending_calls += 1
+        self._await_op(op, ex)
         if self.tracing:
-            self.trace.event(op.node, "schedule", None, None)
             self.trace.event(op.node, "dispatch",
                              [trace_value("method", op.params.method),
                               trace_value("url", ops_exchange_url(ex))], None)

@@ -51,13 +51,7 @@ cdef int ops_runtime_run(PlanRun run, CompiledOp op, dict fields, object self_va
             waiter = _RuntimeWaiter()
             waiter.run = run
             waiter.index = op.index
-            if run.exchanges is None:
-                run.exchanges = [None] * run.cp.nops
-            run.exchanges[op.index] = task
-            run.state[op.index] = ST_RUNNING
-            run.pending_calls += 1
-            if run.tracing:
-                run.trace.event(op.node, "schedule", None, None)
+            run._await_op(op, task)
             task.add_done_callback(waiter)
             return 1
         try:
