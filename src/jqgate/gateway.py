@@ -2,8 +2,9 @@
 
 Built once per configuration (cold path). `Gateway.route(request)` returns either
 `(status, message)` for the gateway's own answer, or a `ProxyDecision` (compiled, from
-jqgate._core) saying where and how to send the request; the compiled handlers read its cache
-(`_cache`) directly and call it only for a request it has not seen. `ServiceTarget.pick()`
+jqgate._core) saying where and how to send the request. The lookup is compiled and reads the
+decision cache (`_cache`) directly; `Gateway.match` runs the router for a request it has not
+seen. `ServiceTarget.pick()`
 chooses the peer for each attempt (weighted round robin over an Upstream's targets).
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jqgate import __version__
-from jqgate._core.core import Balancer, ProxyDecision, ServiceTarget
+from jqgate._core.core import Balancer, ProxyDecision, ServiceTarget, route_request
 from jqgate.config.model import GatewayConfig, Route
 from jqgate.router import NO_ROUTE_MESSAGE, Router, normalize_path, upstream_path
 
@@ -57,16 +58,17 @@ class Gateway:
         self._cache: dict = {}
 
     def route(self, req):
-        """ProxyDecision, or (status, message) for the gateway's own answer."""
-        key = (req.method, req.host, req.path, req.scheme)
-        decision = self._cache.get(key)
-        if decision is None:
-            decision = self._route(req)
-            if len(self._cache) >= ROUTE_CACHE_SIZE:
-                self._cache.clear()
-            self._cache[key] = decision
-        if req.query and type(decision) is ProxyDecision:
-            return decision.with_query(req.query)
+        """ProxyDecision, or (status, message) for the gateway's own answer (the compiled
+        handlers' cached lookup: jqgate._core http_decision.pyx)."""
+        return route_request(self, req)
+
+    def match(self, req, key):
+        """A cache miss: run the router and remember the decision (without the request's
+        query) under `key`."""
+        decision = self._route(req)
+        if len(self._cache) >= ROUTE_CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = decision
         return decision
 
     def _route(self, req):

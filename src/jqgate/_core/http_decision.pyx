@@ -1,9 +1,9 @@
 # Where and how one request is proxied: the routing result of jqgate.gateway, and its lookup on
 # the request path.
 #
-# Gateway.route (Python) matches a request and caches the ProxyDecision per (method, host,
-# path, scheme). The handlers look that cache up here first, so a request on a known route
-# costs a dict lookup and no Python frame; only a miss goes through Gateway.route.
+# decision_for() looks the request up in the gateway's cache of decisions per (method, host,
+# path, scheme), so a request on a known route costs a dict lookup and no Python frame; only
+# a miss runs the router (Gateway.match, Python), which fills the cache.
 
 
 @cython.freelist(64)
@@ -53,11 +53,18 @@ cdef class ProxyDecision:
 
 
 cdef object decision_for(object gateway, dict cache, HttpRequest req):
-    """Gateway.route(req), answered from its cache when the route is known: a ProxyDecision,
-    or (status, message) for the gateway's own answer."""
-    decision = cache.get((req.method, req.host, req.path, req.scheme))
+    """Where `req` goes: a ProxyDecision (a copy carrying the request's query when it has
+    one), or (status, message) for the gateway's own answer. Decisions are cached per
+    (method, host, path, scheme) in the gateway's `cache`; a miss asks gateway.match()."""
+    key = (req.method, req.host, req.path, req.scheme)
+    decision = cache.get(key)
     if decision is None:
-        return gateway.route(req)
+        decision = gateway.match(req, key)
     if req.query and type(decision) is ProxyDecision:
         return (<ProxyDecision>decision).with_query(req.query)
     return decision
+
+
+def route_request(gateway, HttpRequest req):
+    """decision_for() with the gateway's own cache, for Python callers (Gateway.route)."""
+    return decision_for(gateway, gateway._cache, req)

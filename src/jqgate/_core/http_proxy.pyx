@@ -3,7 +3,7 @@
 #
 #   ProxyHandler(gateway, pool, ...)  is a RequestHandler. Per request:
 #     decision = decision_for(gateway, ...)  (http_decision.pyx: the gateway's cached routing,
-#                                             else Gateway.route: router + service choice;
+#                                             else Gateway.match: router + service choice;
 #                                             kept in req.ctx: .route / .service.service are the
 #                                             config records kong.router.route/service expose)
 #       -> (status, message) answered as the gateway's JSON error, or a decision with
