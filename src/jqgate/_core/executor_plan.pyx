@@ -71,7 +71,7 @@ cdef class CompiledOp:
     cdef tuple out_slots       # ... and their slots
     cdef object params
     cdef str kind_name
-    # call: its fixed request parts, converted on first use (ops_call.pyx)
+    # call: its fixed request parts, converted once (ops_call.pyx)
     cdef object call_template
     # jq
     cdef object program
@@ -163,6 +163,8 @@ cdef class CompiledPlan:
                 cop.values = dict(op.params.values)
             elif cop.kind == OPK_EXIT:
                 cop.exit_status = op.params.status
+            elif cop.kind == OPK_CALL:
+                cop.call_template = ops_call_template(op.params)
             elif cop.kind == OPK_BRANCH:
                 cop.then_ops = tuple(op.params.then_ops)
                 cop.else_ops = tuple(op.params.else_ops)

@@ -27,8 +27,8 @@ cdef tuple ops_parse_url(object url):
 
 
 cdef class _OpsCallTemplate:
-    """What a call node sends on every request regardless of its inputs, converted once from
-    the plan's CallParams (wire bytes, C fields) instead of on each request."""
+    """What a call node sends on every request regardless of its inputs, converted from the
+    plan's CallParams when the plan is compiled (wire bytes, C fields)."""
     cdef bytes method
     cdef bint idempotent
     cdef double timeout
@@ -43,12 +43,9 @@ cdef class _OpsCallTemplate:
     cdef bytes host_header
 
 
-cdef _OpsCallTemplate ops_call_template(CompiledOp op):
-    cdef _OpsCallTemplate t = op.call_template
-    if t is not None:
-        return t
-    p = op.params
-    t = _OpsCallTemplate()
+cdef _OpsCallTemplate ops_call_template(p):
+    """The template of a call node's CallParams (jqgate.plan), made when the plan is compiled."""
+    cdef _OpsCallTemplate t = _OpsCallTemplate()
     t.method = p.method.encode()
     t.idempotent = p.method in _IDEMPOTENT
     t.timeout = p.timeout
@@ -63,13 +60,12 @@ cdef _OpsCallTemplate ops_call_template(CompiledOp op):
         t.path = url.path
         t.target = values_to_wire(url.target)
         t.host_header = values_to_wire(url.host_header)
-    op.call_template = t
     return t
 
 
 cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
     """-> a filled exchange (request fields only). Raises EngineNodeError."""
-    cdef _OpsCallTemplate t = ops_call_template(op)
+    cdef _OpsCallTemplate t = <_OpsCallTemplate>op.call_template
     cdef list out
     cdef str k
     cdef bytes target
