@@ -58,29 +58,16 @@ def bind_socket(host: str, port: int, reuse_port: bool, listen: bool = True) -> 
     return sock
 
 
-def route_and_service(req, resp):
-    """(route name, service name) of an answered request; None when it matched none. The
-    decision is in req.ctx (also when the upstream failed) or in the proxy's log_extra."""
-    decision = req.ctx
-    route = getattr(decision, "route", None)
-    if route is None and resp.log_extra is not None:
-        decision = resp.log_extra
-        route = getattr(decision, "route", None)
-    service = getattr(getattr(decision, "service", None), "service", None)
-    return (getattr(route, "name", None) or getattr(route, "id", None),
-            getattr(service, "name", None) or getattr(service, "id", None))
-
-
 def make_access_logger(json_format: bool = False):
     """callable(req, resp) writing one line per request to the `jqgate.access` logger."""
     if not access_log.isEnabledFor(logging.INFO):
         return None
 
-    from jqgate._core.core import monotonic_now
+    from jqgate._core.core import monotonic_now, route_and_service_names
 
     def write(req, resp):
         extra = resp.log_extra
-        route, service = route_and_service(req, resp)
+        route, service = route_and_service_names(req, resp)
         upstream_ms = getattr(extra, "upstream_latency_ms", None) if extra is not None else None
         total_ms = int((monotonic_now() - req.start_time) * 1000)
         if json_format:

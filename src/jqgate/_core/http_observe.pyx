@@ -62,6 +62,37 @@ cdef inline object _obs_name(record):
     return getattr(record, "name", None) or getattr(record, "id", None)
 
 
+cdef object _observed_decision(object ctx, object extra):
+    """The routing decision of an answered request: the proxied call's, the DataKit flow's, or
+    (other handlers) whichever of req.ctx / resp.log_extra has a `route`."""
+    if type(extra) is ProxyCall:
+        return (<ProxyCall>extra).decision
+    if type(ctx) is DataKitFlow:
+        return (<DataKitFlow>ctx).decision
+    if getattr(ctx, "route", None) is None and extra is not None:
+        return extra
+    return ctx
+
+
+cdef tuple _route_and_service(decision):
+    """(route record, service record) of a decision; None for what it lacks."""
+    cdef ServiceTarget target
+    if type(decision) is ProxyDecision:
+        target = (<ProxyDecision>decision).service
+        return ((<ProxyDecision>decision).route, target.service if target is not None else None)
+    route = getattr(decision, "route", None) if decision is not None else None
+    if route is None:
+        return (None, None)
+    return (route, getattr(getattr(decision, "service", None), "service", None))
+
+
+def route_and_service_names(HttpRequest req, Responder resp):
+    """(route name, service name) of an answered request, for the access log line; None when
+    it matched none (a record without a name is named by its id)."""
+    route, service = _route_and_service(_observed_decision(req.ctx, resp.log_extra))
+    return _obs_name(route), _obs_name(service)
+
+
 cdef class RequestObserver:
     """The server's access_log callable: metrics (a jqgate.metrics.Metrics, or None), then
     write_log(req, resp) (the access log line, or None)."""
@@ -92,29 +123,22 @@ cdef class RequestObserver:
     cdef int _count(self, HttpRequest req, Responder resp) except -1:
         cdef object ctx = req.ctx
         cdef object extra = resp.log_extra
-        cdef object decision
+        cdef object decision = _observed_decision(ctx, extra)
         cdef double upstream_s = -1
         cdef ProxyCall call
         cdef bint proxied = type(extra) is ProxyCall
         if proxied:
             call = <ProxyCall>extra
-            decision = call.decision
             if call.t_upstream_head != 0:
                 upstream_s = call.t_upstream_head - call.t_upstream_start
-        elif type(ctx) is DataKitFlow:
-            decision = (<DataKitFlow>ctx).decision
-        else:
-            decision = ctx
-            if getattr(ctx, "route", None) is None and extra is not None:
-                decision = extra
-            if extra is not None:
-                value = getattr(extra, "upstream_latency_s", None)
-                if value is None:
-                    value = getattr(extra, "upstream_latency_ms", None)
-                    if value is not None:
-                        value = value / 1000.0
+        elif extra is not None and type(ctx) is not DataKitFlow:
+            value = getattr(extra, "upstream_latency_s", None)
+            if value is None:
+                value = getattr(extra, "upstream_latency_ms", None)
                 if value is not None:
-                    upstream_s = value
+                    value = value / 1000.0
+            if value is not None:
+                upstream_s = value
         cdef RequestSeries series = self._series_for(decision)
         codes = series.codes
         codes[resp.status] = codes.get(resp.status, 0) + 1
@@ -132,15 +156,7 @@ cdef class RequestObserver:
         return 0
 
     cdef RequestSeries _series_for(self, decision):
-        cdef ServiceTarget target
-        if type(decision) is ProxyDecision:
-            route = (<ProxyDecision>decision).route
-            target = (<ProxyDecision>decision).service
-            service = target.service if target is not None else None
-        else:
-            route = getattr(decision, "route", None) if decision is not None else None
-            service = getattr(getattr(decision, "service", None), "service", None) \
-                if route is not None else None
+        route, service = _route_and_service(decision)
         cdef tuple entry = self._by_route.get(id(route))
         if entry is not None and entry[0] is route and entry[1] is service:
             return <RequestSeries>entry[2]
