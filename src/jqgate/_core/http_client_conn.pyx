@@ -1,7 +1,23 @@
 # One upstream connection of the pool (http_client.pyx): an asyncio.Protocol that runs one
-# exchange at a time -- writes its request, parses the response with llhttp, reports it, and
-# goes back to the pool or closes. Its callbacks are where exchanges complete (no Task, no
-# Future per request).
+# exchange at a time -- writes its request, parses the response, reports it, and goes back to
+# the pool or closes. Its callbacks are where exchanges complete (no Task, no Future per
+# request). A response whose head arrives whole and plain is read by the C scanner
+# (csrc/response_head.c) and its Content-Length body counted here; any other goes to llhttp.
+
+cdef extern from "response_head.h":
+    ctypedef struct jqg_field:
+        unsigned int name_at, name_len, value_at, value_len
+    ctypedef struct jqg_response_head:
+        int status
+        int n_fields
+        int connection_close
+        size_t head_len
+        long long content_length
+        jqg_field fields[64]
+    int jqg_scan_response_head(const char *buf, size_t length, jqg_response_head *out)
+
+# One scan result for the whole process: it is read out before any callback can run.
+cdef jqg_response_head _scanned_head
 
 cdef class ClientConnection:
     """One upstream connection (asyncio.Protocol). Runs at most one exchange at a time."""
@@ -33,11 +49,14 @@ cdef class ClientConnection:
     cdef bint parser_dirty      # the parser can't take the next response (after HEAD)
     cdef bint read_paused       # a sink paused us; undone before the connection is reused
     cdef double last_activity
+    cdef long long scanned_left     # body bytes still due after a scanned head; -1: llhttp
+    cdef bint scanned_keep_alive
 
     def __init__(self, ConnectionPool pool, _HostSlot slot):
         self.pool = pool
         self.slot = slot
         self.state = CONN_CONNECTING
+        self.scanned_left = -1
 
     async def _connect(self, double connect_timeout):
         cdef _HostSlot slot = self.slot
@@ -132,6 +151,14 @@ cdef class ClientConnection:
             return
         self.got_bytes = True
         self.last_activity = mono_now()
+        if self.scanned_left >= 0:
+            self._scanned_body(ex, data, 0)
+            return
+        if self.head_bytes == 0 and not self.headers_done \
+                and jqg_scan_response_head(data, len(data), &_scanned_head) \
+                and <Py_ssize_t>_scanned_head.head_len <= self.pool.max_header_bytes:
+            self._scanned_response(ex, data)
+            return
         if not self.headers_done:
             self.head_bytes += len(data)
         try:
@@ -154,6 +181,48 @@ cdef class ClientConnection:
         elif ex.sink is not None and self.ex is ex:
             ex.sink.on_flush(ex)
 
+    # -- responses whose head the C scanner read -------------------------------------------
+
+    cdef int _scanned_response(self, ClientExchange ex, bytes data) except -1:
+        cdef const char* buf = data
+        cdef list headers = []
+        cdef jqg_field* f
+        cdef int i
+        for i in range(_scanned_head.n_fields):
+            f = &_scanned_head.fields[i]
+            headers.append((buf[f.name_at:f.name_at + f.name_len],
+                            buf[f.value_at:f.value_at + f.value_len]))
+        cdef long long length = _scanned_head.content_length
+        if length < 0 or self.head_request:
+            length = 0
+        self.scanned_keep_alive = not _scanned_head.connection_close
+        self.scanned_left = length
+        self.resp_headers = headers
+        self.has_length = True
+        self._report_head(ex, _scanned_head.status)
+        if self.ex is ex:
+            self._scanned_body(ex, data, _scanned_head.head_len)
+        return 0
+
+    cdef int _scanned_body(self, ClientExchange ex, bytes data, Py_ssize_t start) except -1:
+        """Counts a Content-Length body in; bytes past its end mean the peer is confused, so
+        the connection is not reused."""
+        cdef Py_ssize_t n = len(data) - start
+        if n > self.scanned_left:
+            n = <Py_ssize_t>self.scanned_left
+            self.scanned_keep_alive = False
+        if n > 0:
+            self.scanned_left -= n
+            if not self._body_piece(ex, data if (start == 0 and n == len(data))
+                                    else data[start:start + n]) or self.ex is not ex:
+                return 0        # over the limit, or the sink gave the exchange up
+        if self.scanned_left == 0:
+            self.scanned_left = -1
+            self._complete(ex, self.scanned_keep_alive)
+        elif ex.sink is not None:
+            ex.sink.on_flush(ex)
+        return 0
+
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_header(self, bytes name, bytes value):
@@ -161,37 +230,51 @@ cdef class ClientConnection:
             self.resp_headers.append((name, value))
 
     def on_headers_complete(self):
-        cdef ClientExchange ex = self.ex
         cdef int status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self.skip_message = True
             return
         self.skip_message = False
-        self.headers_done = True
-        ex.status = status
-        ex.headers = self.resp_headers
         cdef int kind
         self.has_length = (status == 204 or status == 304 or self.head_request)
         for item in self.resp_headers:      # on_header's own (bytes, bytes) tuples
             kind = header_kind(<bytes>(<tuple>item)[0])
             if kind == HK_CONTENT_LENGTH or kind == HK_TRANSFER_ENCODING:
                 self.has_length = True
-        if ex.sink is not None:
-            ex.sink.on_head(ex)
+        self._report_head(self.ex, status)
 
     def on_body(self, bytes body):
         if self.skip_message or self.head_request:
             return
-        cdef ClientExchange ex = self.ex
+        if not self._body_piece(self.ex, body):
+            raise _ClientLimit("upstream response body over %d bytes" % self.ex.max_body)
+
+    # -- shared by both readers ------------------------------------------------------------
+
+    cdef void _report_head(self, ClientExchange ex, int status):
+        self.headers_done = True
+        ex.status = status
+        ex.headers = self.resp_headers
+        if ex.sink is not None:
+            ex.sink.on_head(ex)
+
+    cdef int _body_piece(self, ClientExchange ex, bytes body) except -1:
+        """Hands a piece of the response body on; 0 (and the exchange failed when the scanner
+        is reading) when a buffered body goes over its limit."""
         if ex.sink is not None:
             ex.sink.on_data(ex, body)
-        else:
-            self.body_size += len(body)
-            if ex.max_body > 0 and self.body_size > ex.max_body:
-                raise _ClientLimit("upstream response body over %d bytes" % ex.max_body)
-            if self.body_parts is None:
-                self.body_parts = []
-            self.body_parts.append(body)
+            return 1
+        self.body_size += len(body)
+        if ex.max_body > 0 and self.body_size > ex.max_body:
+            if self.scanned_left >= 0:
+                self.scanned_left = -1
+                self._fail_current(CERR_PROTOCOL,
+                                   "upstream response body over %d bytes" % ex.max_body)
+            return 0
+        if self.body_parts is None:
+            self.body_parts = []
+        self.body_parts.append(body)
+        return 1
 
     def on_message_complete(self):
         if self.skip_message:
@@ -224,6 +307,7 @@ cdef class ClientConnection:
         self.body_parts = None          # made when a buffered body arrives
         self.head_bytes = 0
         self.body_size = 0
+        self.scanned_left = -1
         if self.parser is None or self.parser_dirty:
             # One parser per connection: llhttp resets itself between messages, and building
             # a parser costs several failed attribute lookups.
@@ -335,7 +419,7 @@ cdef class ClientConnection:
         if ex._close_after:
             keep_alive = False
         if keep_alive and self.state == CONN_BUSY and not self.pool._closed:
-            if self.head_request:
+            if self.head_request and self.head_bytes:
                 self.parser_dirty = True   # llhttp still expects the body HEAD announced
             ex._finish(CERR_NONE, "")
             if self.state == CONN_BUSY and self.ex is None:
