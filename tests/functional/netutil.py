@@ -114,6 +114,21 @@ class _UpstreamProtocol(asyncio.Protocol):
         elif path == "/chunked":
             t.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                     b"3\r\nabc\r\n4\r\ndefg\r\n2\r\nhi\r\n0\r\n\r\n")
+        elif path == "/split-body":     # the head whole, the body in two reads
+            t.write(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nabc")
+            asyncio.get_running_loop().call_later(
+                0.02, lambda: t.is_closing() or t.write(b"defg"))
+            return
+        elif path == "/split-head":     # the head in two reads
+            t.write(b"HTTP/1.1 200 OK\r\nContent-Le")
+            asyncio.get_running_loop().call_later(
+                0.02, lambda: t.is_closing() or t.write(b"ngth: 4\r\n\r\nhead"))
+            return
+        elif path == "/junk-after":     # bytes past the end of the response
+            t.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokJUNK")
+        elif path == "/junk-after-chunked":
+            t.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"2\r\nok\r\n0\r\n\r\nJUNK")
         elif path == "/latin1-header":
             t.write(b"HTTP/1.1 200 OK\r\nX-Name: caf\xe9\r\nContent-Length: 2\r\n\r\nok")
         elif path == "/eof":

@@ -114,6 +114,36 @@ def test_response_framings(upstream):
     assert out[b"after"] == (0, 200, True)   # HEAD left the connection reusable
 
 
+def test_bodies_and_heads_split_across_reads(upstream):
+    async def main():
+        pool = ConnectionPool(asyncio.get_running_loop())
+        out = []
+        for path in (b"/split-body", b"/split-head", b"/echo"):
+            ex = await fetch(pool, exchange(upstream.port, path))
+            out.append((ex.error_kind, ex.status, ex.body[:4], ex.reused))
+        pool.close()
+        return out
+    out = run(main())
+    assert out == [(0, 200, b"abcd", False), (0, 200, b"head", True), (0, 200, b'{"me', True)]
+
+
+@pytest.mark.parametrize("path", [b"/junk-after", b"/junk-after-chunked"])
+def test_bytes_past_the_response_end_retire_the_connection(upstream, path):
+    """The answer is delivered; the connection that carried stray bytes is not reused, so the
+    next request is not read from the middle of them."""
+    async def main():
+        pool = ConnectionPool(asyncio.get_running_loop())
+        first = await fetch(pool, exchange(upstream.port, path))
+        await asyncio.sleep(0.05)
+        second = await fetch(pool, exchange(upstream.port, b"/echo"))
+        pool.close()
+        return first, second
+    first, second = run(main())
+    assert (first.error_kind, first.status, first.body) == (0, 200, b"ok")
+    assert (second.error_kind, second.status, second.reused) == (0, 200, False), second.error
+    assert upstream.connections == 2
+
+
 def test_connection_close_and_eof_not_reused(upstream):
     async def main():
         pool = ConnectionPool(asyncio.get_running_loop())

@@ -66,6 +66,10 @@ cdef object _METHOD_HEAD = b"HEAD"
 cdef frozenset _BODY_METHODS = frozenset([b"POST", b"PUT", b"PATCH"])
 
 
+class _StrayBytes(Exception):
+    """A message started after the answer, in the same read: the connection is retired."""
+
+
 class _ClientLimit(Exception):
     """Raised from a parser callback to stop reading a response that is over a limit."""
 

@@ -50,6 +50,7 @@ cdef class ClientConnection:
     cdef bint read_paused       # a sink paused us; undone before the connection is reused
     cdef double last_activity
     cdef long long scanned_left     # body bytes still due after a scanned head; -1: llhttp
+    cdef ClientExchange feeding     # the exchange whose bytes llhttp is reading
     cdef bint scanned_keep_alive
 
     def __init__(self, ConnectionPool pool, _HostSlot slot):
@@ -161,6 +162,7 @@ cdef class ClientConnection:
             return
         if not self.headers_done:
             self.head_bytes += len(data)
+        self.feeding = ex
         try:
             self._feed(data)
         except _httptools.HttpParserUpgrade:
@@ -171,7 +173,11 @@ cdef class ClientConnection:
                 cause = e.__context__
                 self._fail_current(CERR_PROTOCOL, str(cause) if isinstance(cause, _ClientLimit)
                                    else "invalid response from upstream: %s" % (e,))
+            elif ex._done:
+                self._close()   # bytes after a complete answer: the stream can't be trusted
             return
+        finally:
+            self.feeding = None
         if not self.headers_done and self.head_bytes > self.pool.max_header_bytes \
                 and self.ex is ex:
             self._fail_current(CERR_PROTOCOL, "upstream response head too large")
@@ -224,6 +230,10 @@ cdef class ClientConnection:
         return 0
 
     # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self):
+        if self.ex is not self.feeding:
+            raise _StrayBytes("bytes after the end of the response")
 
     def on_header(self, bytes name, bytes value):
         if not self.headers_done:       # trailers of a chunked body are dropped
@@ -451,3 +461,15 @@ cdef class ClientConnection:
         self.state = CONN_CLOSED
         if self.transport is not None:
             self.transport.close()   # connection_lost updates the pool's books
+
+
+def scan_response_head_of(bytes data):
+    """Test hook: what the C scanner makes of data -- None when it leaves it to llhttp, else
+    (status, [(name, value)], head_len, content_length or -1, connection_close)."""
+    if not jqg_scan_response_head(data, len(data), &_scanned_head):
+        return None
+    cdef const char* buf = data
+    fields = [(buf[f.name_at:f.name_at + f.name_len], buf[f.value_at:f.value_at + f.value_len])
+              for f in _scanned_head.fields[:_scanned_head.n_fields]]
+    return (_scanned_head.status, fields, _scanned_head.head_len, _scanned_head.content_length,
+            bool(_scanned_head.connection_close))
