@@ -2,22 +2,8 @@
 # exchange at a time -- writes its request, parses the response, reports it, and goes back to
 # the pool or closes. Its callbacks are where exchanges complete (no Task, no Future per
 # request). A response whose head arrives whole and plain is read by the C scanner
-# (csrc/response_head.c) and its Content-Length body counted here; any other goes to llhttp.
+# (http_head.pyx) and its Content-Length body counted here; any other goes to llhttp.
 
-cdef extern from "response_head.h":
-    ctypedef struct jqg_field:
-        unsigned int name_at, name_len, value_at, value_len
-    ctypedef struct jqg_response_head:
-        int status
-        int n_fields
-        int connection_close
-        size_t head_len
-        long long content_length
-        jqg_field fields[64]
-    int jqg_scan_response_head(const char *buf, size_t length, jqg_response_head *out)
-
-# One scan result for the whole process: it is read out before any callback can run.
-cdef jqg_response_head _scanned_head
 
 cdef class ClientConnection:
     """One upstream connection (asyncio.Protocol). Runs at most one exchange at a time."""
@@ -156,8 +142,8 @@ cdef class ClientConnection:
             self._scanned_body(ex, data, 0)
             return
         if self.head_bytes == 0 and not self.headers_done \
-                and jqg_scan_response_head(data, len(data), &_scanned_head) \
-                and <Py_ssize_t>_scanned_head.head_len <= self.pool.max_header_bytes:
+                and jqg_scan_response_head(data, len(data), &scanned_head) \
+                and <Py_ssize_t>scanned_head.head_len <= self.pool.max_header_bytes:
             self._scanned_response(ex, data)
             return
         if not self.headers_done:
@@ -190,24 +176,17 @@ cdef class ClientConnection:
     # -- responses whose head the C scanner read -------------------------------------------
 
     cdef int _scanned_response(self, ClientExchange ex, bytes data) except -1:
-        cdef const char* buf = data
-        cdef list headers = []
-        cdef jqg_field* f
-        cdef int i
-        for i in range(_scanned_head.n_fields):
-            f = &_scanned_head.fields[i]
-            headers.append((buf[f.name_at:f.name_at + f.name_len],
-                            buf[f.value_at:f.value_at + f.value_len]))
-        cdef long long length = _scanned_head.content_length
+        cdef list headers = scanned_fields(data, 0)
+        cdef long long length = scanned_head.content_length
         if length < 0 or self.head_request:
             length = 0
-        self.scanned_keep_alive = not _scanned_head.connection_close
+        self.scanned_keep_alive = not scanned_head.connection_close
         self.scanned_left = length
         self.resp_headers = headers
         self.has_length = True
-        self._report_head(ex, _scanned_head.status)
+        self._report_head(ex, scanned_head.status)
         if self.ex is ex:
-            self._scanned_body(ex, data, _scanned_head.head_len)
+            self._scanned_body(ex, data, scanned_head.head_len)
         return 0
 
     cdef int _scanned_body(self, ClientExchange ex, bytes data, Py_ssize_t start) except -1:
@@ -462,14 +441,3 @@ cdef class ClientConnection:
         if self.transport is not None:
             self.transport.close()   # connection_lost updates the pool's books
 
-
-def scan_response_head_of(bytes data):
-    """Test hook: what the C scanner makes of data -- None when it leaves it to llhttp, else
-    (status, [(name, value)], head_len, content_length or -1, connection_close)."""
-    if not jqg_scan_response_head(data, len(data), &_scanned_head):
-        return None
-    cdef const char* buf = data
-    fields = [(buf[f.name_at:f.name_at + f.name_len], buf[f.value_at:f.value_at + f.value_len])
-              for f in _scanned_head.fields[:_scanned_head.n_fields]]
-    return (_scanned_head.status, fields, _scanned_head.head_len, _scanned_head.content_length,
-            bool(_scanned_head.connection_close))

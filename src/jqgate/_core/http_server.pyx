@@ -232,6 +232,13 @@ cdef class HttpServerProtocol:
         if self._dead:
             return
         self._last_read = mono_now()
+        cdef Py_ssize_t used
+        if self._cur is None:
+            used = self._scan_requests(data)
+            if used == len(data) or self._dead:
+                return
+            if used:
+                data = data[used:]
         cdef HttpRequest cur = self._cur
         if cur is None or not cur._headers_done:
             self._head_bytes += len(data)
@@ -264,8 +271,10 @@ cdef class HttpServerProtocol:
     # -- parser callbacks ------------------------------------------------------------------
 
     def on_message_begin(self):
+        self._begin_request().headers = []
+
+    cdef HttpRequest _begin_request(self):
         cdef HttpRequest req = HttpRequest.__new__(HttpRequest)
-        req.headers = []
         req.start_time = mono_now()
         req.client_ip = self.client_ip
         req.client_ip_bytes = self.client_ip_bytes
@@ -279,6 +288,7 @@ cdef class HttpServerProtocol:
         self._header_budget = self.settings.max_header_bytes
         if not self._queue and self._active is None:
             self._arm_timer(self.settings.header_timeout)
+        return req
 
     def on_url(self, bytes url):
         self._url += url
@@ -299,17 +309,22 @@ cdef class HttpServerProtocol:
                 req.host = value
 
     def on_headers_complete(self):
-        cdef HttpRequest req = self._cur
-        cdef ServerSettings st = self.settings
         parser = self.parser
+        self._head_complete(self._cur, parser.get_method(), parser.get_http_version(),
+                            parser.should_keep_alive(), self._url)
+
+    cdef int _head_complete(self, HttpRequest req, bytes method, str http_version,
+                            bint keep_alive, bytes url) except -1:
+        """The request head is read (by llhttp or the scanner): check it, find its body's
+        framing and queue it. Raises _LimitExceeded for a request we won't serve."""
+        cdef ServerSettings st = self.settings
         req._headers_done = True
         self._head_bytes = 0
-        req.method = parser.get_method()
-        req.http_version = parser.get_http_version()
-        req.keep_alive = parser.should_keep_alive()
-        req.target = self._url
+        req.method = method
+        req.http_version = http_version
+        req.keep_alive = keep_alive
+        req.target = url
         self._url = b""
-        cdef bytes url = req.target
         cdef const char* start = <const char*>url
         cdef const char* mark = <const char*>memchr(start, 63, len(url))     # '?'
         cdef Py_ssize_t q
@@ -369,6 +384,7 @@ cdef class HttpServerProtocol:
         if len(self._queue) >= SRV_PIPELINE_DEPTH:
             self._pause(PAUSE_PIPELINE)
         self._maybe_dispatch()
+        return 0
 
     def on_body(self, bytes body):
         cdef HttpRequest req = self._cur
@@ -388,6 +404,42 @@ cdef class HttpServerProtocol:
         if req._body is not None:
             req._body._feed_eof()
         self._maybe_dispatch()
+
+    # -- requests the scanner read (http_head.pyx) -----------------------------------------
+
+    cdef Py_ssize_t _scan_requests(self, bytes data) except -1:
+        """Takes the whole, plain, bodiless requests at the start of data the way the parser
+        callbacks would, and returns how many bytes they used; llhttp reads the rest."""
+        cdef const char* buf = data
+        cdef Py_ssize_t at = 0, n = len(data)
+        cdef ServerSettings st = self.settings
+        cdef HttpRequest req
+        cdef bytes url
+        while at < n and self._cur is None and not self._dead and self.transport is not None:
+            if not jqg_scan_request_head(buf + at, n - at, &scanned_head) \
+                    or <Py_ssize_t>scanned_head.head_len > st.max_header_bytes \
+                    or <Py_ssize_t>scanned_head.target_len > st.max_uri_bytes:
+                break
+            req = self._begin_request()
+            req.headers = scanned_fields(data, at)
+            for item in req.headers:
+                if header_kind(<bytes>(<tuple>item)[0]) == HK_HOST:
+                    req._n_host += 1
+                    if req._n_host == 1:
+                        req.host = <bytes>(<tuple>item)[1]
+            url = buf[at + scanned_head.target_at:
+                      at + scanned_head.target_at + scanned_head.target_len]
+            method = _scanned_method(buf + at, scanned_head.method_len)
+            at += scanned_head.head_len
+            try:
+                self._head_complete(req, method, "1.1", True, url)
+            except _LimitExceeded as e:
+                self._protocol_error(e.status, e.message)
+                return n
+            if self._cur is req:
+                self._cur = None
+                self._maybe_dispatch()
+        return at
 
     # -- dispatching, in order -------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-/* See response_head.h: a one-pass scan of plainly valid upstream response heads. */
-#include "response_head.h"
+/* See http_head.h: one-pass scans of plainly valid HTTP/1.1 heads. */
+#include "http_head.h"
 
 #include <string.h>
 
@@ -57,7 +57,68 @@ static long line_end(const char *buf, size_t len, size_t at)
     return -1;
 }
 
-int jqg_scan_response_head(const char *buf, size_t len, jqg_response_head *out)
+/* What the header fields said about framing and the connection. */
+typedef struct {
+    int has_length, connection_close, refused;
+    long long length;
+} field_facts;
+
+/* Scans the field lines from buf[at] through the empty line into out->fields; returns the
+ * offset just past the head, or 0 when a line is not plainly valid. Framing and connection
+ * fields are read into facts; fields the fast paths never take set facts->refused. */
+static size_t scan_fields(const char *buf, size_t len, size_t at, jqg_head *out,
+                          field_facts *facts)
+{
+    int n = 0;
+    memset(facts, 0, sizeof(*facts));
+    for (;;) {
+        if (at + 1 < len && buf[at] == '\r' && buf[at + 1] == '\n')
+            break;                      /* the empty line: end of the head */
+        /* field-line = field-name ":" OWS field-value OWS CRLF; no obs-fold */
+        size_t name_at = at;
+        while (at < len && is_tchar[(unsigned char)buf[at]])
+            at++;
+        if (at == name_at || at >= len || buf[at] != ':' || n == JQG_HEAD_MAX_FIELDS)
+            return 0;
+        size_t name_len = at - name_at;
+        at++;
+        while (at < len && (buf[at] == ' ' || buf[at] == '\t'))
+            at++;
+        long end = line_end(buf, len, at);
+        if (end < 0)
+            return 0;
+        const char *name = buf + name_at, *value = buf + at;
+        size_t value_len = (size_t)end - at;
+        if (EQUALS(name, name_len, "content-length")) {
+            if (facts->has_length || value_len == 0 || value_len > 18)
+                return 0;
+            for (size_t i = 0; i < value_len; i++) {
+                if (value[i] < '0' || value[i] > '9')
+                    return 0;
+                facts->length = facts->length * 10 + (value[i] - '0');
+            }
+            facts->has_length = 1;
+        } else if (EQUALS(name, name_len, "connection")) {
+            if (EQUALS(value, value_len, "close"))
+                facts->connection_close = 1;
+            else if (!EQUALS(value, value_len, "keep-alive"))
+                return 0;
+        } else if (EQUALS(name, name_len, "transfer-encoding") || EQUALS(name, name_len, "upgrade")
+                   || EQUALS(name, name_len, "expect")) {
+            facts->refused = 1;
+        }
+        out->fields[n].name_at = (uint32_t)name_at;
+        out->fields[n].name_len = (uint32_t)name_len;
+        out->fields[n].value_at = (uint32_t)at;
+        out->fields[n].value_len = (uint32_t)value_len;
+        n++;
+        at = (size_t)end + 2;
+    }
+    out->n_fields = n;
+    return at + 2;
+}
+
+int jqg_scan_response_head(const char *buf, size_t len, jqg_head *out)
 {
     /* status-line = "HTTP/1.1" SP 3DIGIT SP reason-phrase CRLF */
     if (len < 13 || memcmp(buf, "HTTP/1.1 ", 9) != 0)
@@ -73,60 +134,55 @@ int jqg_scan_response_head(const char *buf, size_t len, jqg_response_head *out)
     long end = line_end(buf, len, 13);
     if (end < 0)
         return 0;
-
-    int n = 0, close = 0, has_length = 0;
-    long long length = 0;
-    size_t at = (size_t)end + 2;
-    for (;;) {
-        if (at + 1 < len && buf[at] == '\r' && buf[at + 1] == '\n')
-            break;                      /* the empty line: end of the head */
-        /* field-line = field-name ":" OWS field-value OWS CRLF; no obs-fold */
-        size_t name_at = at;
-        while (at < len && is_tchar[(unsigned char)buf[at]])
-            at++;
-        if (at == name_at || at >= len || buf[at] != ':' || n == JQG_HEAD_MAX_FIELDS)
-            return 0;
-        size_t name_len = at - name_at;
-        at++;
-        while (at < len && (buf[at] == ' ' || buf[at] == '\t'))
-            at++;
-        end = line_end(buf, len, at);
-        if (end < 0)
-            return 0;
-        const char *name = buf + name_at, *value = buf + at;
-        size_t value_len = (size_t)end - at;
-        if (EQUALS(name, name_len, "content-length")) {
-            if (has_length || value_len == 0 || value_len > 18)
-                return 0;
-            for (size_t i = 0; i < value_len; i++) {
-                if (value[i] < '0' || value[i] > '9')
-                    return 0;
-                length = length * 10 + (value[i] - '0');
-            }
-            has_length = 1;
-        } else if (EQUALS(name, name_len, "connection")) {
-            if (EQUALS(value, value_len, "close"))
-                close = 1;
-            else if (!EQUALS(value, value_len, "keep-alive"))
-                return 0;
-        } else if (EQUALS(name, name_len, "transfer-encoding") || EQUALS(name, name_len, "upgrade")) {
-            return 0;
-        }
-        out->fields[n].name_at = (uint32_t)name_at;
-        out->fields[n].name_len = (uint32_t)name_len;
-        out->fields[n].value_at = (uint32_t)at;
-        out->fields[n].value_len = (uint32_t)value_len;
-        n++;
-        at = (size_t)end + 2;
-    }
-
+    field_facts facts;
+    size_t head_len = scan_fields(buf, len, (size_t)end + 2, out, &facts);
     int bodiless = status == 204 || status == 304;
-    if (bodiless == has_length)
+    if (head_len == 0 || facts.refused || bodiless == facts.has_length)
         return 0;       /* close-delimited body, or a length on a status without one */
     out->status = status;
-    out->n_fields = n;
-    out->connection_close = close;
-    out->head_len = at + 2;
-    out->content_length = bodiless ? -1 : length;
+    out->connection_close = facts.connection_close;
+    out->head_len = head_len;
+    out->content_length = bodiless ? -1 : facts.length;
+    return 1;
+}
+
+/* The methods the request fast path takes; llhttp knows them all. */
+static int common_method(const char *m, size_t n)
+{
+    switch (n) {
+    case 3: return memcmp(m, "GET", 3) == 0 || memcmp(m, "PUT", 3) == 0;
+    case 4: return memcmp(m, "HEAD", 4) == 0 || memcmp(m, "POST", 4) == 0;
+    case 5: return memcmp(m, "PATCH", 5) == 0;
+    case 6: return memcmp(m, "DELETE", 6) == 0;
+    case 7: return memcmp(m, "OPTIONS", 7) == 0;
+    default: return 0;
+    }
+}
+
+int jqg_scan_request_head(const char *buf, size_t len, jqg_head *out)
+{
+    /* request-line = method SP origin-form SP "HTTP/1.1" CRLF */
+    size_t at = 0;
+    while (at < len && at < 8 && buf[at] >= 'A' && buf[at] <= 'Z')
+        at++;
+    if (at >= len || buf[at] != ' ' || !common_method(buf, at))
+        return 0;
+    size_t method_len = at++;
+    size_t target_at = at;
+    if (at >= len || buf[at] != '/')
+        return 0;                       /* absolute-form, authority-form, '*': llhttp's */
+    while (at < len && (unsigned char)buf[at] > 0x20 && (unsigned char)buf[at] < 0x7f)
+        at++;
+    size_t target_len = at - target_at;
+    if (len - at < 11 || memcmp(buf + at, " HTTP/1.1\r\n", 11) != 0)
+        return 0;
+    field_facts facts;
+    size_t head_len = scan_fields(buf, len, at + 11, out, &facts);
+    if (head_len == 0 || facts.refused || facts.has_length || facts.connection_close)
+        return 0;       /* bodies, Expect, upgrades and last requests go the long way */
+    out->method_len = (uint32_t)method_len;
+    out->target_at = (uint32_t)target_at;
+    out->target_len = (uint32_t)target_len;
+    out->head_len = head_len;
     return 1;
 }

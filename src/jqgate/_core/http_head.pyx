@@ -1,0 +1,67 @@
+# Message heads read by the C scanners (csrc/http_head.c) instead of llhttp, when they are
+# whole and plain: the server takes bodiless requests this way, the pool upstream responses
+# framed by Content-Length. Everything else still goes through httptools.
+
+cdef extern from "http_head.h":
+    ctypedef struct jqg_field:
+        unsigned int name_at, name_len, value_at, value_len
+    ctypedef struct jqg_head:
+        int status
+        unsigned int method_len, target_at, target_len
+        int connection_close
+        long long content_length
+        size_t head_len
+        int n_fields
+        jqg_field fields[64]
+    int jqg_scan_response_head(const char *buf, size_t length, jqg_head *out)
+    int jqg_scan_request_head(const char *buf, size_t length, jqg_head *out)
+
+# One scan result for the whole process: it is read out before any callback can run.
+cdef jqg_head scanned_head
+
+
+cdef list scanned_fields(bytes data, Py_ssize_t start):
+    """The scanned head's fields as llhttp's callbacks give them: (name, value) bytes."""
+    cdef const char* buf = <const char*>data + start
+    cdef list fields = []
+    cdef jqg_field* f
+    cdef int i
+    for i in range(scanned_head.n_fields):
+        f = &scanned_head.fields[i]
+        fields.append((buf[f.name_at:f.name_at + f.name_len],
+                       buf[f.value_at:f.value_at + f.value_len]))
+    return fields
+
+
+def scan_response_head_of(bytes data):
+    """Test hook: what the response scanner makes of data -- None when it leaves it to
+    llhttp, else (status, [(name, value)], head_len, content_length or -1, connection_close)."""
+    if not jqg_scan_response_head(data, len(data), &scanned_head):
+        return None
+    return (scanned_head.status, scanned_fields(data, 0), scanned_head.head_len,
+            scanned_head.content_length, bool(scanned_head.connection_close))
+
+
+def scan_request_head_of(bytes data):
+    """Test hook: what the request scanner makes of data -- None when it leaves it to llhttp,
+    else (method, target, [(name, value)], head_len)."""
+    if not jqg_scan_request_head(data, len(data), &scanned_head):
+        return None
+    cdef const char* buf = data
+    return (buf[:scanned_head.method_len],
+            buf[scanned_head.target_at:scanned_head.target_at + scanned_head.target_len],
+            scanned_fields(data, 0), scanned_head.head_len)
+
+
+cdef bytes _scanned_method(const char* m, unsigned int n):
+    """The request scanner's methods (see common_method in http_head.c) as shared constants,
+    so a request's method costs no allocation."""
+    if n == 3:
+        return b"GET" if m[0] == c'G' else b"PUT"
+    if n == 4:
+        return b"HEAD" if m[0] == c'H' else b"POST"
+    if n == 5:
+        return b"PATCH"
+    if n == 6:
+        return b"DELETE"
+    return b"OPTIONS"
