@@ -1,12 +1,12 @@
-"""The C scanner for upstream response heads (csrc/response_head.c) takes only heads that
-llhttp also accepts, and reads them the same way; everything else it leaves to llhttp."""
+"""The C scanners for message heads (csrc/http_head.c) take only heads that
+llhttp also accepts, and read them the same way; everything else they leave to llhttp."""
 from __future__ import annotations
 
 import httptools
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from jqgate._core.core import scan_response_head_of
+from jqgate._core.core import scan_request_head_of, scan_response_head_of
 
 
 class _Reader:
@@ -130,3 +130,99 @@ def test_whatever_it_takes_llhttp_reads_the_same_way(data):
     assert seen.headers == fields
     assert seen.keep_alive == (not close)
     assert seen.complete == 1 and seen.body == body
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+class _RequestReader:
+    """llhttp's reading of a request, through httptools."""
+
+    def __init__(self, data: bytes):
+        self.headers, self.url, self.body, self.complete = [], b"", b"", 0
+        self.parser = httptools.HttpRequestParser(self)
+        self.parser.feed_data(data)
+
+    def on_url(self, url):
+        self.url += url
+
+    def on_header(self, name, value):
+        self.headers.append((name, value))
+
+    def on_body(self, body):
+        self.body += body
+
+    def on_message_complete(self):
+        self.complete += 1
+        self.method = self.parser.get_method()
+        self.version = self.parser.get_http_version()
+        self.keep_alive = self.parser.should_keep_alive()
+
+
+def test_a_plain_request():
+    data = b"GET /a/b?x=1&y=%20 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\nGET /next"
+    method, target, fields, head_len = scan_request_head_of(data)
+    assert (method, target, head_len) == (b"GET", b"/a/b?x=1&y=%20", len(data) - 9)
+    assert fields == [(b"Host", b"example.com"), (b"Accept", b"*/*")]
+
+
+@pytest.mark.parametrize("data", [
+    b"GET / HTTP/1.1\r\nHost: a\r\n",                                     # head not complete
+    b"GET / HTTP/1.0\r\nHost: a\r\n\r\n",                                 # only HTTP/1.1
+    b"get / HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"PROPFIND / HTTP/1.1\r\nHost: a\r\n\r\n",                            # not a common method
+    b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",                         # absolute-form
+    b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /a\x7f HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",       # bodies
+    b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",           # the last request
+    b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n",                 # obs-fold
+    b"GET / HTTP/1.1\nHost: a\n\n",                                       # bare LF
+])
+def test_requests_it_leaves_to_llhttp(data):
+    assert scan_request_head_of(data) is None
+
+
+_TARGET_BYTES = st.binary(max_size=10).map(
+    lambda b: bytes(0x21 + c % 0x5f for c in b))        # every visible ASCII byte
+_REQUEST_NAMES = st.one_of(
+    st.sampled_from([b"Host", b"Accept", b"X-A", b"User-Agent", b"Connection"]),
+    st.sampled_from([b"Content-Length", b"Transfer-Encoding", b"Expect", b"Upgrade", b"x y",
+                     b"X\xe9", b""]))
+
+
+@st.composite
+def _requests(draw):
+    method = draw(st.sampled_from([b"GET"] * 8 + [b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE",
+                                                  b"OPTIONS", b"CONNECT", b"get", b"GETS"]))
+    target = draw(st.sampled_from([b"/"] * 8 + [b"", b"*", b"http://a"])) + draw(_TARGET_BYTES)
+    if draw(st.integers(0, 9)) == 0:
+        target += draw(st.sampled_from([b" ", b"\x80", b"\x00", b"\t"]))
+    version = draw(st.sampled_from([b"HTTP/1.1"] * 20 + [b"HTTP/1.0", b"HTTP/1.2"]))
+    lines = [method + b" " + target + b" " + version]
+    for _ in range(draw(st.integers(0, 4))):
+        sep = draw(st.sampled_from([b": "] * 10 + [b":", b":\t ", b" :"]))
+        lines.append(draw(_REQUEST_NAMES) + sep + draw(_VALUES))
+    ends = [draw(_LINE_ENDS) for _ in lines]
+    head = b"".join(line + end for line, end in zip(lines, ends)) + b"\r\n"
+    return head + draw(st.sampled_from([b"", b"GET / HTTP/1.1\r\n\r\n", b"x"]))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_requests())
+def test_whatever_request_it_takes_llhttp_reads_the_same_way(data):
+    got = scan_request_head_of(data)
+    if got is None:
+        return
+    method, target, fields, head_len = got
+    seen = _RequestReader(data[:head_len])    # would raise if llhttp refused the head
+    assert seen.complete == 1 and seen.body == b""
+    assert (seen.method, seen.url, seen.headers) == (method, target, fields)
+    assert (seen.version, seen.keep_alive) == ("1.1", True)
