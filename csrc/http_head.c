@@ -43,18 +43,37 @@ static int equals_lower(const char *s, size_t n, const char *word, size_t word_l
 
 #define EQUALS(s, n, word) equals_lower((s), (n), (word), sizeof(word) - 1)
 
+/* Whether s[0..n) holds only value bytes. Eight bytes at a time first: a word with no byte
+ * below 0x20 and none equal to DEL passes at once (the test may flag a good word, never a
+ * bad one), and a flagged word -- an HTAB, or a real offender -- is checked byte by byte. */
+static int all_value_bytes(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, del;
+        memcpy(&x, s + i, 8);
+        del = x ^ (0x7f * ones);
+        if (((x - 0x20 * ones) & ~x & highs) | ((del - ones) & ~del & highs))
+            break;
+    }
+    for (; i < n; i++)
+        if (!is_value_byte((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
 /* Scans "\r\n"-terminated text from buf[at]; returns the offset of the CR, or -1 when a
- * byte is not a value byte, a CR is not followed by LF, or the buffer ends first. */
+ * byte is not a value byte, the CR is not followed by LF, or the buffer ends first. */
 static long line_end(const char *buf, size_t len, size_t at)
 {
-    for (size_t i = at; i < len; i++) {
-        unsigned char c = (unsigned char)buf[i];
-        if (c == '\r')
-            return (i + 1 < len && buf[i + 1] == '\n') ? (long)i : -1;
-        if (!is_value_byte(c))
-            return -1;
-    }
-    return -1;
+    const char *cr = memchr(buf + at, '\r', len - at);
+    if (cr == NULL)
+        return -1;
+    size_t end = (size_t)(cr - buf);
+    if (end + 1 >= len || buf[end + 1] != '\n' || !all_value_bytes(buf + at, end - at))
+        return -1;
+    return (long)end;
 }
 
 /* What the header fields said about framing and the connection. */

@@ -79,7 +79,8 @@ cdef class ResponseSink:
 
     on_head(ex) is called once the status line and headers are parsed (ex.status, ex.headers),
     on_data(ex, data) for each piece of body; the exchange's callback still ends it (with
-    error_kind set if the upstream failed after the head)."""
+    error_kind set if the upstream failed after the head) -- or, sent with callback None,
+    the sink's own on_done(ex), which saves a Python call per exchange."""
 
     cdef void on_head(self, ClientExchange ex):
         pass
@@ -90,6 +91,9 @@ cdef class ResponseSink:
     cdef void on_flush(self, ClientExchange ex):
         """End of one read from the upstream socket: a good moment to write what was relayed."""
         pass
+
+    cdef int on_done(self, ClientExchange ex) except -1:
+        return 0
 
 
 cdef class BodyProducer:
@@ -140,7 +144,6 @@ cdef class ClientExchange:
     cdef ConnectionPool _pool
     cdef ClientConnection _conn
     cdef object _callback
-    cdef object _key
     cdef bytes _head
     cdef object _timer
     cdef object _wait_timer     # bounds the wait for a connection when there is no total
@@ -268,11 +271,15 @@ cdef class ClientExchange:
         self._pending = None
         cb = self._callback
         self._callback = None
-        if cb is not None:
-            try:
+        if cb is None and self.sink is None:
+            return
+        try:
+            if cb is not None:
                 cb(self)
-            except BaseException as exc:   # a buggy callback must not break the connection
-                self._pool._report_callback_error(exc)
+            else:
+                self.sink.on_done(self)
+        except BaseException as exc:   # a buggy callback must not break the connection
+            self._pool._report_callback_error(exc)
 
     def _on_total_timeout(self):
         self._timer = None
@@ -322,6 +329,7 @@ cdef class ConnectionPool:
     cdef public double idle_timeout
     cdef public Py_ssize_t max_header_bytes
     cdef dict _slots
+    cdef _HostSlot _last_slot       # the slot the last plain-http exchange went to
     cdef object _sweeper
     cdef object _ssl_verify_ctx
     cdef object _ssl_noverify_ctx
@@ -388,7 +396,6 @@ cdef class ConnectionPool:
             return
         if ex.timeout > 0:
             ex._timer = self.loop.call_later(ex.timeout, ex._on_total_timeout)
-        ex._key = self._key_for(ex)
         self._dispatch(ex)
 
     cdef object _key_for(self, ClientExchange ex):
@@ -397,15 +404,24 @@ cdef class ConnectionPool:
         return (ex.scheme, ex.host, ex.port)
 
     cdef _HostSlot _slot_for(self, ClientExchange ex):
-        cdef _HostSlot slot = self._slots.get(ex._key)
+        # Most exchanges in a row go to the same service, whose host and scheme are the same
+        # str objects each time: compared by identity first, without building the key.
+        cdef _HostSlot slot = self._last_slot
+        if slot is not None and ex.host is slot.host and ex.scheme is slot.scheme \
+                and ex.port == slot.port and slot.ssl is None:
+            return slot
+        key = self._key_for(ex)
+        slot = self._slots.get(key)
         if slot is None:
             ssl_ctx = None
             sni = None
             if ex.scheme == "https":
                 ssl_ctx = self._ssl_context(ex.ssl_verify)
                 sni = ex.server_hostname or ex.host
-            slot = _HostSlot(ex._key, ex.scheme, ex.host, ex.port, ssl_ctx, sni)
-            self._slots[ex._key] = slot
+            slot = _HostSlot(key, ex.scheme, ex.host, ex.port, ssl_ctx, sni)
+            self._slots[key] = slot
+        if slot.ssl is None:
+            self._last_slot = slot
         return slot
 
     cdef object _ssl_context(self, bint verify):
@@ -523,6 +539,8 @@ cdef class ConnectionPool:
                 any_idle = True
             elif slot.n_open == 0 and not slot.waiters:
                 del self._slots[slot.key]     # hosts seen once don't accumulate
+                if slot is self._last_slot:
+                    self._last_slot = None
         if any_idle and not self._closed:
             self._sweeper = self.loop.call_later(self.idle_timeout / 2 + 0.01, self._sweep)
 

@@ -101,6 +101,9 @@ cdef class RequestObserver:
     cdef dict _by_route          # id(route record) -> (route, service record, RequestSeries)
     cdef dict _node_family       # metrics' datakit_node_latency_seconds histograms
     cdef dict _call_family       # metrics' datakit_call_total counters
+    cdef object _last_route      # the series the last request counted into, and its records:
+    cdef object _last_service    # most requests in a row take the same route
+    cdef RequestSeries _last_series
 
     def __init__(self, metrics, write_log):
         self.metrics = metrics
@@ -156,14 +159,27 @@ cdef class RequestObserver:
         return 0
 
     cdef RequestSeries _series_for(self, decision):
-        route, service = _route_and_service(decision)
+        cdef ServiceTarget target
+        if type(decision) is ProxyDecision:
+            route = (<ProxyDecision>decision).route
+            target = (<ProxyDecision>decision).service
+            service = target.service if target is not None else None
+        else:
+            route, service = _route_and_service(decision)
+        if self._last_series is not None and route is self._last_route \
+                and service is self._last_service:
+            return self._last_series
         cdef tuple entry = self._by_route.get(id(route))
         if entry is not None and entry[0] is route and entry[1] is service:
-            return <RequestSeries>entry[2]
-        series = self.metrics.series(_obs_name(route) or "", _obs_name(service) or "")
-        if len(self._by_route) >= 4096:
-            self._by_route.clear()     # records of replaced configurations
-        self._by_route[id(route)] = (route, service, series)
+            series = entry[2]
+        else:
+            series = self.metrics.series(_obs_name(route) or "", _obs_name(service) or "")
+            if len(self._by_route) >= 4096:
+                self._by_route.clear()     # records of replaced configurations
+            self._by_route[id(route)] = (route, service, series)
+        self._last_route = route
+        self._last_service = service
+        self._last_series = series
         return series
 
     cdef int _count_run(self, run) except -1:

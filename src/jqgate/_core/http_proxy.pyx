@@ -304,7 +304,7 @@ cdef class ProxyCall(ResponseSink):
             ex.body = body if (body or self.req._body is not None) else None
         self.ex = ex
         self.t_upstream_start = mono_now()
-        h.pool.send(ex, self._on_done)
+        h.pool.send(ex, None)          # ends in on_done
         if self.streamed and self.ex is ex and not ex._done:
             self.pump.replay()
             self.req.body_stream.pipe(self.pump)
@@ -333,26 +333,27 @@ cdef class ProxyCall(ResponseSink):
     cdef void on_flush(self, ClientExchange ex):
         self.resp.flush()
 
-    def _on_done(self, ClientExchange ex):
+    cdef int on_done(self, ClientExchange ex) except -1:
         if ex is not self.ex:
-            return
+            return 0
         ex.sink = None          # break the exchange <-> call cycle early
         ex.producer = None
         cdef Responder resp = self.resp
         if resp.finished:
-            return
+            return 0
         if ex.error_kind == CERR_NONE:
             resp.end()
         elif self.head_sent:
             resp.abort()
         elif self.tries_left > 0 and proxy_may_retry(ex):
             self._retry(ex)
-            return
+            return 0
         elif ex.error_kind == CERR_TIMEOUT:
             resp.send_error(504, MSG_TIMEOUT)
         else:
             resp.send_error(502, MSG_BAD_GATEWAY)
         resp.producer = None
+        return 0
 
     cdef void _retry(self, ClientExchange failed):
         self.tries_left -= 1
