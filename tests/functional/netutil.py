@@ -124,6 +124,19 @@ class _UpstreamProtocol(asyncio.Protocol):
             asyncio.get_running_loop().call_later(
                 0.02, lambda: t.is_closing() or t.write(b"ngth: 4\r\n\r\nhead"))
             return
+        elif path in ("/varied-head", "/varied-head-split"):
+            # the same answer whole (read by the C scanner) or in two reads (by llhttp)
+            head = (b"HTTP/1.1 203 Fine\r\nServer: up\r\nX-A:tight\r\nX-B:  \t lead\r\n"
+                    b"X-Trail: t \t\r\nX-Empty:\r\nX-Forwarded-For: up\r\nHost: up\r\n"
+                    b"X-Name: caf\xe9\r\nConnection: keep-alive\r\nContent-Length: 4\r\n"
+                    b"x-lower: 1\r\n\r\nbody")
+            if path == "/varied-head":
+                t.write(head)
+            else:
+                t.write(head[:20])
+                asyncio.get_running_loop().call_later(
+                    0.02, lambda: t.is_closing() or t.write(head[20:]))
+                return
         elif path == "/junk-after":     # bytes past the end of the response
             t.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokJUNK")
         elif path == "/junk-after-chunked":

@@ -80,7 +80,12 @@ cdef class ResponseSink:
     on_head(ex) is called once the status line and headers are parsed (ex.status, ex.headers),
     on_data(ex, data) for each piece of body; the exchange's callback still ends it (with
     error_kind set if the upstream failed after the head) -- or, sent with callback None,
-    the sink's own on_done(ex), which saves a Python call per exchange."""
+    the sink's own on_done(ex), which saves a Python call per exchange.
+
+    A sink with takes_raw_head set may get a head the C scanner read (http_head.pyx) without
+    its list of headers: ex.headers is None and ex.raw_head holds the read it starts; its
+    fields are in scanned_head for the time of on_head only (scanned_fields() lists them)."""
+    cdef bint takes_raw_head
 
     cdef void on_head(self, ClientExchange ex):
         pass
@@ -118,6 +123,7 @@ cdef class ClientExchange:
     cdef public bytes method
     cdef public bytes target
     cdef public list headers
+    cdef bytes raw_head                  # see ResponseSink.takes_raw_head
     cdef public object body
     cdef public double timeout           # total for the exchange; 0 = none
     cdef public double connect_timeout   # for opening a connection; 0 = bounded by timeout only

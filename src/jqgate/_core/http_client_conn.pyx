@@ -176,8 +176,13 @@ cdef class ClientConnection:
     # -- responses whose head the C scanner read -------------------------------------------
 
     cdef int _scanned_response(self, ClientExchange ex, bytes data) except -1:
-        cdef list headers = scanned_fields(data, 0)
+        cdef list headers = None
+        if ex.sink is not None and ex.sink.takes_raw_head:
+            ex.raw_head = data      # the sink reads the fields in place
+        else:
+            headers = scanned_fields(data, 0)
         cdef long long length = scanned_head.content_length
+        cdef Py_ssize_t head_len = scanned_head.head_len
         if length < 0 or self.head_request:
             length = 0
         self.scanned_keep_alive = not scanned_head.connection_close
@@ -185,8 +190,9 @@ cdef class ClientConnection:
         self.resp_headers = headers
         self.has_length = True
         self._report_head(ex, scanned_head.status)
+        ex.raw_head = None
         if self.ex is ex:
-            self._scanned_body(ex, data, scanned_head.head_len)
+            self._scanned_body(ex, data, head_len)
         return 0
 
     cdef int _scanned_body(self, ClientExchange ex, bytes data, Py_ssize_t start) except -1:

@@ -37,9 +37,12 @@ cdef inline bint _names_equal(const char* name, const char* lower, Py_ssize_t n)
     return True
 
 
-cdef int header_kind(bytes name) noexcept:
-    cdef const char* s = <const char*>name
-    cdef Py_ssize_t n = len(name)
+cdef inline int header_kind(bytes name) noexcept:
+    return header_kind_at(<const char*>name, len(name))
+
+
+cdef int header_kind_at(const char* s, Py_ssize_t n) noexcept:
+    """header_kind() of the name s[:n] (a span of a scanned head, see http_head.pyx)."""
     if n >= 6 and _names_equal(s, b"proxy-", 6):
         return HK_PROXY_ANY
     if n == 2:

@@ -101,6 +101,7 @@ cdef class ProxyHandler(RequestHandler):
 
     cpdef proxy(self, HttpRequest req, Responder resp, decision):
         cdef ProxyCall call = ProxyCall.__new__(ProxyCall)
+        call.takes_raw_head = True
         call.handler = self
         call.req = req
         call.resp = resp
@@ -312,20 +313,60 @@ cdef class ProxyCall(ResponseSink):
     # -- upstream response (ResponseSink) --------------------------------------------------
 
     cdef void on_head(self, ClientExchange ex):
-        cdef ProxyHandler h = self.handler
         self.t_upstream_head = mono_now()
+        cdef bytes raw = ex.raw_head
+        if raw is not None:
+            ex.raw_head = None
+            if self._relay_scanned_head(ex, raw):
+                return
+            ex.headers = scanned_fields(raw, 0)
         cdef long long length
-        cdef list out = _proxy_response_headers(ex.headers, h.via, &length)
+        cdef list out = _proxy_response_headers(ex.headers, self.handler.via, &length)
+        self._add_latency_headers(out)
+        self.head_sent = True
+        if self.resp.finished:
+            return
+        self.resp.start(ex.status, out, length)
+
+    cdef bint _relay_scanned_head(self, ClientExchange ex, bytes raw):
+        """The scanner's head (ResponseSink.takes_raw_head) copied to the client field by
+        field, when _proxy_response_headers would only drop its framing and Connection fields
+        and add Via: no Via chain to extend, no other hop-by-hop or proxy-* field, nothing
+        named by Connection. False leaves it to the general path."""
+        cdef const char* src = raw
+        cdef unsigned char keep[64]
+        cdef int i, kind
+        cdef const jqg_field* f
+        for i in range(scanned_head.n_fields):
+            f = &scanned_head.fields[i]
+            kind = header_kind_at(src + f.name_at, f.name_len)
+            if kind == HK_CONTENT_LENGTH or kind == HK_CONNECTION:
+                keep[i] = 0     # the scanner let only "close" / "keep-alive" through
+            elif kind == HK_OTHER or kind == HK_X_FORWARDED_FOR or kind == HK_X_FORWARDED_OTHER \
+                    or kind == HK_X_REAL_IP or kind == HK_X_KONG_REQUEST_ID or kind == HK_HOST \
+                    or kind == HK_EXPECT:
+                if f.name_len == 5 and _names_equal(src + f.name_at, b"close", 5):
+                    return False    # a field "Connection: close" would name
+                keep[i] = 1
+            else:
+                return False
+        cdef list extra = []
+        if self.handler.via is not None:
+            extra.append((b"Via", self.handler.via))
+        self._add_latency_headers(extra)
+        self.head_sent = True
+        if not self.resp.finished:
+            self.resp.start_relayed(ex.status, src, keep, extra, scanned_head.content_length)
+        return True
+
+    cdef void _add_latency_headers(self, list out):
+        cdef ProxyHandler h = self.handler
         if h.upstream_latency_header is not None:
             out.append((h.upstream_latency_header,
                         write_int(<long long>((self.t_upstream_head - self.t_upstream_start) * 1000))))
         if h.proxy_latency_header is not None:
             out.append((h.proxy_latency_header,
                         write_int(<long long>((self.t_upstream_start - self.req.start_time) * 1000))))
-        self.head_sent = True
-        if self.resp.finished:
-            return
-        self.resp.start(ex.status, out, length)
 
     cdef void on_data(self, ClientExchange ex, bytes data):
         self.resp.write(data)

@@ -94,7 +94,19 @@ cdef class Responder:
         """Send the head; the body follows with write() and end()."""
         if self.started:
             raise RuntimeError("response already started")
-        cdef bytes head = write_head(status, headers, self._framing(status, content_length))
+        self._started(status, write_head(status, headers, self._framing(status, content_length)))
+
+    cdef int start_relayed(self, int status, const char* src, const unsigned char* keep,
+                           list extra, long long content_length) except -1:
+        """start() with the scanned upstream head's kept fields, then `extra`, as headers
+        (see write_relayed_head)."""
+        if self.started:
+            raise RuntimeError("response already started")
+        self._started(status, write_relayed_head(write_status_line(status), src, keep, extra,
+                                                 self._framing(status, content_length)))
+        return 0
+
+    cdef void _started(self, int status, bytes head):
         self.started = True
         self.status = status
         self.bytes_sent += len(head)

@@ -157,6 +157,41 @@ cdef bytes write_message_head(bytes first_line, list headers, list extra):
     return out
 
 
+cdef bytes write_relayed_head(bytes first_line, const char* src, const unsigned char* keep,
+                              list extra, list framing):
+    """Like write_message_head, with the headers taken in place from the scanned head whose
+    bytes start at `src` (the fields with keep[i] set, as "name: value"), then `extra` and
+    `framing`: the same bytes as listing those fields first, without a tuple per field."""
+    extra = _write_checked(extra)
+    framing = _write_checked(framing)
+    cdef const jqg_field* f
+    cdef int i
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(first_line) + _write_headers_size(extra) \
+        + _write_headers_size(framing) + 2
+    for i in range(scanned_head.n_fields):
+        if keep[i]:
+            size += scanned_head.fields[i].name_len + scanned_head.fields[i].value_len + 4
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+    cdef char* p = _write_put(PyBytes_AS_STRING(out), first_line)
+    for i in range(scanned_head.n_fields):
+        if keep[i]:
+            f = &scanned_head.fields[i]
+            memcpy(p, src + f.name_at, f.name_len)
+            p += f.name_len
+            p[0] = 58          # ':'
+            p[1] = 32          # ' '
+            memcpy(p + 2, src + f.value_at, f.value_len)
+            p += 2 + f.value_len
+            p[0] = 13
+            p[1] = 10
+            p += 2
+    p = _write_put_headers(p, extra)
+    p = _write_put_headers(p, framing)
+    p[0] = 13
+    p[1] = 10
+    return out
+
+
 cdef inline bytes write_head(int status, list headers, list extra):
     """Status line + headers (as given, then `extra`) + the blank line."""
     return write_message_head(write_status_line(status), headers, extra)
