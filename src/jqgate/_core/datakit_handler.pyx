@@ -18,6 +18,9 @@
 
 cdef class DataKitHandler(ProxyHandler):
     cdef public dict plans_by_route         # Route.id -> CompiledPlan
+    cdef object _last_route                 # the last lookup: most requests in a row take
+    cdef dict _last_plans                   # the same route
+    cdef object _last_plan
 
     def __init__(self, gateway, ConnectionPool pool, dict plans_by_route, **proxy_options):
         ProxyHandler.__init__(self, gateway, pool, **proxy_options)
@@ -28,7 +31,15 @@ cdef class DataKitHandler(ProxyHandler):
         if type(decision) is tuple:
             resp.send_error(decision[0], decision[1])
             return
-        cp = self.plans_by_route.get(decision.route.id)
+        route = (<ProxyDecision>decision).route if type(decision) is ProxyDecision \
+            else decision.route
+        if route is self._last_route and self.plans_by_route is self._last_plans:
+            cp = self._last_plan
+        else:
+            cp = self.plans_by_route.get(route.id)
+            self._last_route = route
+            self._last_plans = self.plans_by_route
+            self._last_plan = cp
         if cp is None:
             req.ctx = decision
             self.proxy(req, resp, decision)

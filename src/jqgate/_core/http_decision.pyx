@@ -52,14 +52,36 @@ cdef class ProxyDecision:
         return d
 
 
+# The last lookup, remembered: a run of requests for the same route skips building and
+# hashing the key. Valid while `cache` is the same dict: an entry is only ever dropped with
+# all the others (size cap), and then comes back equal; a reload brings a new dict.
+cdef dict _last_cache = None
+cdef bytes _last_method = None
+cdef bytes _last_host = None
+cdef bytes _last_path = None
+cdef object _last_scheme = None
+cdef object _last_decision = None
+
+
 cdef object decision_for(object gateway, dict cache, HttpRequest req):
     """Where `req` goes: a ProxyDecision (a copy carrying the request's query when it has
     one), or (status, message) for the gateway's own answer. Decisions are cached per
     (method, host, path, scheme) in the gateway's `cache`; a miss asks gateway.match()."""
-    key = (req.method, req.host, req.path, req.scheme)
-    decision = cache.get(key)
-    if decision is None:
-        decision = gateway.match(req, key)
+    global _last_cache, _last_method, _last_host, _last_path, _last_scheme, _last_decision
+    if cache is _last_cache and req.scheme is _last_scheme and req.method == _last_method \
+            and req.path == _last_path and req.host == _last_host:
+        decision = _last_decision
+    else:
+        key = (req.method, req.host, req.path, req.scheme)
+        decision = cache.get(key)
+        if decision is None:
+            decision = gateway.match(req, key)
+        _last_cache = cache
+        _last_method = req.method
+        _last_host = req.host
+        _last_path = req.path
+        _last_scheme = req.scheme
+        _last_decision = decision
     if req.query and type(decision) is ProxyDecision:
         return (<ProxyDecision>decision).with_query(req.query)
     return decision
