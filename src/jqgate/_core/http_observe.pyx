@@ -93,7 +93,7 @@ def route_and_service_names(HttpRequest req, Responder resp):
     return _obs_name(route), _obs_name(service)
 
 
-cdef class RequestObserver:
+cdef class RequestObserver(AccessObserver):
     """The server's access_log callable: metrics (a jqgate.metrics.Metrics, or None), then
     write_log(req, resp) (the access log line, or None)."""
     cdef object metrics

@@ -149,7 +149,8 @@ cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
     cdef bytes ip = req.client_ip_bytes
     if ip is None:
         ip = req.client_ip.encode()
-    out.append((b"Host", decision.host_header))
+    cdef ProxyDecision d = decision if type(decision) is ProxyDecision else None
+    out.append((b"Host", d.host_header if d is not None else decision.host_header))
     out.append((b"X-Forwarded-For", ip if xff is None else xff + b", " + ip))
     out.append((b"X-Forwarded-Proto", b"https" if req.scheme == "https" else b"http"))
     cdef bytes host = req.host
@@ -161,7 +162,7 @@ cdef list _proxy_request_headers(HttpRequest req, decision, bint keep_length):
     port = req.server_port_bytes
     out.append((b"X-Forwarded-Port", port if port is not None else write_int(req.server_port)))
     out.append((b"X-Forwarded-Path", req.path))
-    prefix = decision.forwarded_prefix
+    prefix = d.forwarded_prefix if d is not None else decision.forwarded_prefix
     if prefix is not None:
         out.append((b"X-Forwarded-Prefix", prefix))
     out.append((b"X-Real-IP", ip))

@@ -43,6 +43,14 @@ from collections import deque as _deque
 
 _server_log = _logging.getLogger("jqgate.server")
 
+cdef class AccessObserver:
+    """An access_log the server calls as a C method (RequestObserver in http_observe.pyx)
+    instead of through a Python call; any other callable works too."""
+
+    cdef int observe(self, HttpRequest req, Responder resp) except -1:
+        return 0
+
+
 cdef class ServerSettings:
     """Everything a connection needs, shared by all connections of a server."""
     cdef public object handler
@@ -57,7 +65,8 @@ cdef class ServerSettings:
     cdef public bytes server_header            # on the gateway's own answers; None = off
     cdef public bytes request_id_header
     cdef public str scheme
-    cdef public object access_log              # callable(req, resp) or None
+    cdef object _access_log                    # callable(req, resp) or None
+    cdef AccessObserver _observer              # the same, when it is an AccessObserver
     cdef public set connections
     cdef public bint draining
     cdef public long long n_requests
@@ -81,6 +90,15 @@ cdef class ServerSettings:
         self.access_log = access_log
         self.connections = set()
         self.draining = False
+
+    @property
+    def access_log(self):
+        return self._access_log
+
+    @access_log.setter
+    def access_log(self, access_log):
+        self._access_log = access_log
+        self._observer = access_log if isinstance(access_log, AccessObserver) else None
 
     def drain(self):
         """Graceful shutdown: idle connections close now, busy ones after their response."""
@@ -143,6 +161,8 @@ cdef class HttpServerProtocol:
     cdef bytes server_port_bytes    # for X-Forwarded-Port
     cdef HttpRequest _cur
     cdef object _queue
+    cdef object _queue_append       # its methods, looked up once
+    cdef object _queue_popleft
     cdef HttpRequest _active
     cdef Responder _active_resp
     cdef int _paused
@@ -165,6 +185,8 @@ cdef class HttpServerProtocol:
         self.settings = settings
         self.loop = loop if loop is not None else _asyncio.get_event_loop()
         self._queue = _deque()
+        self._queue_append = self._queue.append
+        self._queue_popleft = self._queue.popleft
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -380,7 +402,7 @@ cdef class HttpServerProtocol:
             req._body._proto = self
             req._large = length > st.body_buffer_size
         req.request_id = write_new_request_id()
-        self._queue.append(req)
+        self._queue_append(req)
         if len(self._queue) >= SRV_PIPELINE_DEPTH:
             self._pause(PAUSE_PIPELINE)
         self._maybe_dispatch()
@@ -476,7 +498,7 @@ cdef class HttpServerProtocol:
                     self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 if not req._large:
                     return      # small so far: wait to hand the handler the whole body
-            self._queue.popleft()
+            self._queue_popleft()
             if self._paused & PAUSE_PIPELINE and len(self._queue) < SRV_PIPELINE_DEPTH // 2:
                 self._unpause(PAUSE_PIPELINE)
             self._dispatch(req)
@@ -541,11 +563,16 @@ cdef class HttpServerProtocol:
             self.transport.abort()
 
     cdef void _log(self, HttpRequest req, Responder resp):
-        if self.settings.access_log is not None:
-            try:
-                self.settings.access_log(req, resp)
-            except Exception:
-                _server_log.exception("access log failed")
+        cdef ServerSettings st = self.settings
+        if st._access_log is None:
+            return
+        try:
+            if st._observer is not None:
+                st._observer.observe(req, resp)
+            else:
+                st._access_log(req, resp)
+        except Exception:
+            _server_log.exception("access log failed")
 
     # -- errors ----------------------------------------------------------------------------
 
