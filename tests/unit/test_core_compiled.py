@@ -33,3 +33,24 @@ def test_jq_program_instances_have_no_attribute_dict():
         program.anything = 1
     with pytest.raises(AttributeError):
         program.source = "other"  # readonly C attribute
+
+
+def _call_fields_read(nodes):
+    import jqgate
+    return core.call_fields_read_of(jqgate.compile({"nodes": nodes}))
+
+
+CALL = {"name": "AUTH", "type": "call", "url": "http://127.0.0.1:9/token"}
+
+
+@pytest.mark.parametrize("consumer, wanted", [
+    ({"name": "J", "type": "jq", "input": "AUTH.body", "jq": "."}, ("body",)),
+    ({"name": "J", "type": "jq", "inputs": {"h": "AUTH.headers", "s": "AUTH.status"},
+      "jq": "."}, ("headers", "status")),
+    ({"name": "J", "type": "jq", "input": "AUTH", "jq": "."}, None),      # the whole output
+])
+def test_a_call_builds_only_the_output_fields_some_node_reads(consumer, wanted):
+    """The headers map and raw body text of a call's answer cost more than the rest of the
+    call's bookkeeping: they are made only when read. (The whole-output slot used to count as
+    read even when nothing read it, so every call built every field.)"""
+    assert _call_fields_read([CALL, consumer]) == {"AUTH": wanted}

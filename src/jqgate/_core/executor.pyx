@@ -501,13 +501,12 @@ cdef class PlanRun:
             self.call_outcomes.append(EXEC_CALL_ERRORS.get(ex.error_kind, "network_error"))
             self._fail(op, ex.error or "request failed", None)
             return 0
-        outputs, err = ops_call_outputs(
-            ex.status, ex.headers, ex.body,
-            None if (op.out_self >= 0 or self.tracing) else op.out_names)
+        outputs, err = ops_call_outputs(ex.status, ex.headers, ex.body,
+                                        None if self.tracing else op.call_wanted)
         self.call_outcomes.append("ok" if err is None else "failed")
         for j in range(len(op.out_names)):
             self.slots[op.out_slots[j]] = outputs.get(op.out_names[j])
-        if op.out_self >= 0:
+        if op.out_self >= 0 and op.call_wanted is None:     # read whole by some op
             self.slots[op.out_self] = dict(outputs)
         if err is not None:
             self._fail(op, err, [trace_value(n, x) for n, x in outputs.items()]

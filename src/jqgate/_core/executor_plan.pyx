@@ -71,8 +71,10 @@ cdef class CompiledOp:
     cdef tuple out_slots       # ... and their slots
     cdef object params
     cdef str kind_name
-    # call: its fixed request parts, converted once (ops_call.pyx)
+    # call: its fixed request parts, converted once (ops_call.pyx), and the output fields some
+    # op reads (None: the whole output is read, so every field)
     cdef object call_template
+    cdef tuple call_wanted
     # jq
     cdef object program
     cdef int jq_mode
@@ -171,6 +173,13 @@ cdef class CompiledPlan:
             cop.is_sink = cop.kind == OPK_SERVICE_REQUEST or cop.kind == OPK_RESPONSE
             ops.append(cop)
         self.ops = tuple(ops)
+        # Slots are read only through op inputs: a call's headers map and raw body text are
+        # built only when one of them (or the call's whole output) is read.
+        read = {b.slot for op in plan.ops for b in op.inputs}
+        for cop in self.ops:
+            if cop.kind == OPK_CALL and not (cop.out_self >= 0 and cop.out_self in read):
+                cop.call_wanted = tuple(n for n, slot in zip(cop.out_names, cop.out_slots)
+                                        if slot in read)
 
 
 def executor_compiled(plan):
@@ -180,3 +189,10 @@ def executor_compiled(plan):
         cp = CompiledPlan(plan)
         object.__setattr__(plan, "_jqgate_compiled", cp)
     return cp
+
+
+def call_fields_read_of(plan):
+    """Test hook: {call node name: the output fields some op reads (None: all of them)}."""
+    cdef CompiledPlan cp = executor_compiled(plan)
+    cdef CompiledOp cop
+    return {cp.nodes[cop.node].name: cop.call_wanted for cop in cp.ops if cop.kind == OPK_CALL}

@@ -101,6 +101,7 @@ cdef class RequestObserver(AccessObserver):
     cdef dict _by_route          # id(route record) -> (route, service record, RequestSeries)
     cdef dict _node_family       # metrics' datakit_node_latency_seconds histograms
     cdef dict _call_family       # metrics' datakit_call_total counters
+    cdef dict _node_histograms   # node type -> its histogram in _node_family (no key tuple)
     cdef object _last_route      # the series the last request counted into, and its records:
     cdef object _last_service    # most requests in a row take the same route
     cdef RequestSeries _last_series
@@ -109,6 +110,7 @@ cdef class RequestObserver(AccessObserver):
         self.metrics = metrics
         self.write_log = write_log
         self._by_route = {}
+        self._node_histograms = {}
         if metrics is not None:
             self._node_family = metrics.histograms["datakit_node_latency_seconds"]
             self._call_family = metrics.counters["datakit_call_total"]
@@ -198,10 +200,13 @@ cdef class RequestObserver(AccessObserver):
         cdef LatencyHistogram h
         if timings:
             for node_type, seconds in timings:
-                key = (node_type,)
-                h = self._node_family.get(key)
+                h = self._node_histograms.get(node_type)
                 if h is None:
-                    h = self._node_family[key] = LatencyHistogram()
+                    key = (node_type,)
+                    h = self._node_family.get(key)
+                    if h is None:
+                        h = self._node_family[key] = LatencyHistogram()
+                    self._node_histograms[node_type] = h
                 h.add(seconds)
         if outcomes:
             for outcome in outcomes:
