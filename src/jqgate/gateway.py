@@ -4,8 +4,8 @@ Built once per configuration (cold path). `Gateway.route(request)` returns eithe
 `(status, message)` for the gateway's own answer, or a `ProxyDecision` (compiled, from
 jqgate._core) saying where and how to send the request. The lookup is compiled and reads the
 decision cache (`_cache`) directly; `Gateway.match` runs the router for a request it has not
-seen. `ServiceTarget.pick()`
-chooses the peer for each attempt (weighted round robin over an Upstream's targets).
+seen. `ServiceTarget.pick()` chooses the peer for each attempt (weighted round robin over an
+Upstream's targets).
 """
 from __future__ import annotations
 

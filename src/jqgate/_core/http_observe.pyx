@@ -6,8 +6,6 @@
 # flow (tests, embedders) still work: what they leave in req.ctx / resp.log_extra is read with
 # getattr, as documented in jqgate.server_main.make_request_observer.
 
-from cpython.tuple cimport PyTuple_GET_SIZE
-
 # Seconds; jqgate.metrics.LATENCY_BUCKETS reads them from here.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                    5.0, 10.0, 30.0, 60.0)
@@ -161,13 +159,7 @@ cdef class RequestObserver(AccessObserver):
         return 0
 
     cdef RequestSeries _series_for(self, decision):
-        cdef ServiceTarget target
-        if type(decision) is ProxyDecision:
-            route = (<ProxyDecision>decision).route
-            target = (<ProxyDecision>decision).service
-            service = target.service if target is not None else None
-        else:
-            route, service = _route_and_service(decision)
+        route, service = _route_and_service(decision)
         if self._last_series is not None and route is self._last_route \
                 and service is self._last_service:
             return self._last_series

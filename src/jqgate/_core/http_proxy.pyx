@@ -224,6 +224,15 @@ cpdef ClientExchange prepare_upstream_exchange(HttpRequest req, decision):
     return ex
 
 
+cdef inline bint _proxy_passes_on(int kind) noexcept:
+    """Response fields the client gets as they are: any name without a meaning for the proxy,
+    and the ones that matter only in a request (X-Forwarded-*, X-Real-IP, the request id,
+    Host, Expect)."""
+    return kind == HK_OTHER or kind == HK_X_FORWARDED_FOR or kind == HK_X_FORWARDED_OTHER \
+        or kind == HK_X_REAL_IP or kind == HK_X_KONG_REQUEST_ID or kind == HK_HOST \
+        or kind == HK_EXPECT
+
+
 cdef list _proxy_response_headers(list headers, bytes via, long long* length):
     """An upstream answer's headers as the client may see them: hop-by-hop (and what the
     Connection header names) and Content-Length removed (its value goes to *length), `via`
@@ -237,9 +246,7 @@ cdef list _proxy_response_headers(list headers, bytes via, long long* length):
     for item in headers:
         pair = _write_pair(item)
         kind = header_kind(<bytes>pair[0])
-        if kind == HK_OTHER or kind == HK_X_FORWARDED_FOR or kind == HK_X_FORWARDED_OTHER \
-                or kind == HK_X_REAL_IP or kind == HK_X_KONG_REQUEST_ID or kind == HK_HOST \
-                or kind == HK_EXPECT:
+        if _proxy_passes_on(kind):
             out.append(pair)
         elif kind == HK_CONTENT_LENGTH:
             length[0] = int(pair[1])
@@ -343,9 +350,7 @@ cdef class ProxyCall(ResponseSink):
             kind = header_kind_at(src + f.name_at, f.name_len)
             if kind == HK_CONTENT_LENGTH or kind == HK_CONNECTION:
                 keep[i] = 0     # the scanner let only "close" / "keep-alive" through
-            elif kind == HK_OTHER or kind == HK_X_FORWARDED_FOR or kind == HK_X_FORWARDED_OTHER \
-                    or kind == HK_X_REAL_IP or kind == HK_X_KONG_REQUEST_ID or kind == HK_HOST \
-                    or kind == HK_EXPECT:
+            elif _proxy_passes_on(kind):
                 if f.name_len == 5 and _names_equal(src + f.name_at, b"close", 5):
                     return False    # a field "Connection: close" would name
                 keep[i] = 1

@@ -128,6 +128,14 @@ cdef inline void _release_handler_state(HttpRequest req, Responder resp):
     req.ctx = None
 
 
+cdef inline void _note_host(HttpRequest req, bytes name, bytes value) noexcept:
+    """Counts Host fields (more than one is a 400) and keeps the first one's value."""
+    if header_kind(name) == HK_HOST:
+        req._n_host += 1
+        if req._n_host == 1:
+            req.host = value
+
+
 cdef class RequestHandler:
     """Base of Cython handlers: override handle() (cpdef, so C callers skip Python dispatch)."""
 
@@ -325,10 +333,7 @@ cdef class HttpServerProtocol:
         if req._headers_done:
             return          # trailers of a chunked body: not forwarded
         req.headers.append((name, value))
-        if header_kind(name) == HK_HOST:
-            req._n_host += 1
-            if req._n_host == 1:
-                req.host = value
+        _note_host(req, name, value)
 
     def on_headers_complete(self):
         parser = self.parser
@@ -445,10 +450,7 @@ cdef class HttpServerProtocol:
             req = self._begin_request()
             req.headers = scanned_fields(data, at)
             for item in req.headers:
-                if header_kind(<bytes>(<tuple>item)[0]) == HK_HOST:
-                    req._n_host += 1
-                    if req._n_host == 1:
-                        req.host = <bytes>(<tuple>item)[1]
+                _note_host(req, <bytes>(<tuple>item)[0], <bytes>(<tuple>item)[1])
             url = buf[at + scanned_head.target_at:
                       at + scanned_head.target_at + scanned_head.target_len]
             method = _scanned_method(buf + at, scanned_head.method_len)

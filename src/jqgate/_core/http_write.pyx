@@ -3,7 +3,15 @@
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.tuple cimport PyTuple_GET_SIZE
+from cpython.ref cimport PyObject
 from libc.string cimport memchr, memcpy
+
+cdef extern from "Python.h":
+    # The same macros as cpython.bytes / cpython.tuple, on borrowed pointers: no reference
+    # counting in the loops that copy header lists into a head.
+    char* _bytes_data "PyBytes_AS_STRING" (PyObject* o)
+    Py_ssize_t _bytes_size "PyBytes_GET_SIZE" (PyObject* o)
+    PyObject* _tuple_item "PyTuple_GET_ITEM" (PyObject* o, Py_ssize_t i)
 
 import email.utils as _email_utils
 import http as _http
@@ -126,16 +134,29 @@ cdef inline char* _write_put(char* p, bytes data) noexcept:
     return p + n
 
 
+cdef inline char* _write_field(char* p, const char* name, Py_ssize_t name_len,
+                               const char* value, Py_ssize_t value_len) noexcept:
+    """`name: value` and CRLF at p; returns the end."""
+    memcpy(p, name, name_len)
+    p += name_len
+    p[0] = 58          # ':'
+    p[1] = 32          # ' '
+    memcpy(p + 2, value, value_len)
+    p += 2 + value_len
+    p[0] = 13
+    p[1] = 10
+    return p + 2
+
+
 cdef char* _write_put_headers(char* p, list headers) noexcept:
-    """For a list _write_checked returned."""
+    """For a list _write_checked returned (so the items are read as borrowed references)."""
+    cdef PyObject* name
+    cdef PyObject* value
     for item in headers:
-        p = _write_put(p, <bytes>(<tuple>item)[0])
-        p[0] = 58          # ':'
-        p[1] = 32          # ' '
-        p = _write_put(p + 2, <bytes>(<tuple>item)[1])
-        p[0] = 13
-        p[1] = 10
-        p += 2
+        name = _tuple_item(<PyObject*>item, 0)
+        value = _tuple_item(<PyObject*>item, 1)
+        p = _write_field(p, _bytes_data(name), _bytes_size(name),
+                         _bytes_data(value), _bytes_size(value))
     return p
 
 
@@ -176,15 +197,7 @@ cdef bytes write_relayed_head(bytes first_line, const char* src, const unsigned 
     for i in range(scanned_head.n_fields):
         if keep[i]:
             f = &scanned_head.fields[i]
-            memcpy(p, src + f.name_at, f.name_len)
-            p += f.name_len
-            p[0] = 58          # ':'
-            p[1] = 32          # ' '
-            memcpy(p + 2, src + f.value_at, f.value_len)
-            p += 2 + f.value_len
-            p[0] = 13
-            p[1] = 10
-            p += 2
+            p = _write_field(p, src + f.name_at, f.name_len, src + f.value_at, f.value_len)
     p = _write_put_headers(p, extra)
     p = _write_put_headers(p, framing)
     p[0] = 13
