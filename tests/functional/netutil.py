@@ -29,11 +29,7 @@ import threading
 
 import httptools
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ports import free_port  # noqa: F401  (the tests import it from here)
 
 
 class LoopThread:

@@ -10,18 +10,14 @@ import time
 
 import pytest
 
+from ports import free_port
+
 REDIS_SERVER = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if shutil.os.path.exists("/usr/bin/redis-server") else None)
 
 needs_redis = pytest.mark.skipif(
     REDIS_SERVER is None,
     reason="redis-server is not installed (apt-get install redis-server; .ci/run does this)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ping(port: int) -> bool:
