@@ -37,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", default=_env("listen", "0.0.0.0:8000"), help="proxy listen address")
     run.add_argument("--admin-listen", default=_env("admin_listen"), help="Admin API listen address")
     run.add_argument("--no-admin", action="store_true", default=_env("no_admin", "") not in ("", "0", "false"))
+    run.add_argument("--admin-token", default=_env("admin_token"),
+                     help="require this token on every Admin API request (Authorization: Bearer "
+                          "or Kong-Admin-Token); default: none")
+    run.add_argument("--admin-ssl-cert", default=_env("admin_ssl_cert"),
+                     help="serve the Admin API over TLS with this PEM certificate (chain)")
+    run.add_argument("--admin-ssl-key", default=_env("admin_ssl_key"),
+                     help="the PEM private key of --admin-ssl-cert")
     run.add_argument("--log-format", default=_env("log_format", "plain"), choices=["plain", "json"],
                      help="access log lines: plain text or one JSON object per request")
     run.add_argument("--workers", default=_env("workers", "1"), help="worker processes, or 'auto'")

@@ -226,24 +226,35 @@ async def _attach_admin(running, config, admin, stop):
                                        admin_listen=admin.get("admin_listen"),
                                        proxy_listen=admin["proxy_listen"],
                                        config_file=admin.get("config_file"),
-                                       admin_sock=admin.get("admin_sock"))
+                                       admin_sock=admin.get("admin_sock"),
+                                       security=admin.get("security"))
 
 
 def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers: int = 1, *,
           handler_factory=None, drain_timeout: float = 10.0, access_log_json: bool = False,
           server_options: dict | None = None, pool_options: dict | None = None,
           proxy_options: dict | None = None, admin_listen: str | None = None,
-          config_file: str | None = None) -> int:
+          config_file: str | None = None, admin_token: str | None = None,
+          admin_ssl_cert: str | None = None, admin_ssl_key: str | None = None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
 
     `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API. `config_file` is
     what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
     GatewayConfig. Hot reload and SIGHUP work with or without the Admin API, with any number of
-    workers (jqgate.admin.runtime)."""
+    workers (jqgate.admin.runtime).
+
+    Admin API security (jqgate.admin.guard): `admin_token` (default None: no token) is then
+    required on every Admin request as `Authorization: Bearer` or `Kong-Admin-Token`;
+    `admin_ssl_cert` / `admin_ssl_key` (PEM files, default None: plain HTTP) serve it over TLS.
+    Listening beyond loopback without both logs a warning at startup."""
     host, port = parse_listen(listen)
+    security = {"admin_token": admin_token, "admin_ssl_cert": admin_ssl_cert,
+                "admin_ssl_key": admin_ssl_key}
     admin = {"admin_listen": admin_listen, "config_file": config_file,
-             "proxy_listen": "%s:%d" % (host, port), "admin_sock": None}
+             "proxy_listen": "%s:%d" % (host, port), "admin_sock": None, "security": security}
     if admin_listen:
+        from jqgate.admin.runtime import admin_ssl_context
+        admin_ssl_context(admin_ssl_cert, admin_ssl_key)     # unusable files: fail before forking
         # Bound first: a busy Admin API port fails before any worker starts.
         admin["admin_sock"] = bind_socket(*parse_listen(admin_listen), reuse_port=False)
     if workers <= 1:
@@ -299,7 +310,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     return run_parent(config.config if isinstance(config, Gateway) else config, children,
                       control_socks, admin_listen=admin_listen,
                       proxy_listen=admin["proxy_listen"], config_file=config_file,
-                      ready_message=ready, admin_sock=admin["admin_sock"])
+                      ready_message=ready, admin_sock=admin["admin_sock"], security=security)
 
 
 def configure_logging(level: str = "info") -> None:

@@ -39,7 +39,7 @@ class AdminGateway:
     """`admin_gateway_proc.py` in a subprocess; waits for the ready line."""
 
     def __init__(self, tmp_path, doc: dict, workers: int = 1, log_format: str = "plain",
-                 admin: bool = True):
+                 admin: bool = True, admin_host: str = "127.0.0.1", env: dict | None = None):
         self.config_file = str(tmp_path / "kong.json")
         self.write_config(doc)
         self.port = free_port()
@@ -47,8 +47,9 @@ class AdminGateway:
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "admin_gateway_proc.py"), self.config_file,
              "127.0.0.1:%d" % self.port,
-             "127.0.0.1:%d" % self.admin_port if admin else "off", str(workers), log_format],
-            stderr=subprocess.PIPE, text=True)
+             "%s:%d" % (admin_host, self.admin_port) if admin else "off", str(workers),
+             log_format],
+            stderr=subprocess.PIPE, text=True, env=dict(os.environ, **(env or {})))
         self.lines: list[str] = []
         self.ready = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)

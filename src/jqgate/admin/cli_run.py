@@ -51,4 +51,7 @@ def run_from_args(args, handler_factory=None) -> int:
     admin_listen = None if args.no_admin else (args.admin_listen or DEFAULT_ADMIN_LISTEN)
     return serve(Gateway(config, compiled), listen=args.listen, workers=workers,
                  handler_factory=handler_factory, admin_listen=admin_listen,
-                 config_file=reload_source, access_log_json=args.log_format == "json")
+                 config_file=reload_source, access_log_json=args.log_format == "json",
+                 admin_token=getattr(args, "admin_token", None),
+                 admin_ssl_cert=getattr(args, "admin_ssl_cert", None),
+                 admin_ssl_key=getattr(args, "admin_ssl_key", None))

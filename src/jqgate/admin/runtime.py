@@ -18,11 +18,12 @@ import signal
 
 from jqgate.admin.control import WorkerLink, WorkersApplier, WorkerStats, serve_control
 from jqgate.admin.entities import canonical_document, document_hash
+from jqgate.admin.guard import AdminGuard, own_origins, warn_if_exposed
 from jqgate.admin.reload import ApplyError, ConfigStore
 from jqgate.admin.server import Admin, start_admin
 from jqgate.admin.status import LocalStats
 from jqgate.admin.swap import PlanSwitch
-from jqgate.errors import ConfigError
+from jqgate.errors import ConfigError, ConfigIssue
 from jqgate.metrics import Metrics
 
 log = logging.getLogger("jqgate.admin")
@@ -76,28 +77,54 @@ def install_sighup(store: ConfigStore) -> None:
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
 
 
-async def _listen_admin(admin: Admin, admin_listen: str | None, sock=None) -> tuple:
+def admin_ssl_context(cert: str | None, key: str | None):
+    """The Admin API's TLS context from a PEM certificate (chain) and key; None without them."""
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise ConfigError([ConfigIssue("--admin-ssl-cert", "TLS for the Admin API needs both "
+                                       "a certificate and a key")])
+    import ssl
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError([ConfigIssue("--admin-ssl-cert", "cannot load the Admin API "
+                                       "certificate %s / key %s: %s" % (cert, key, exc))]) from None
+    return context
+
+
+async def _listen_admin(admin: Admin, admin_listen: str | None, sock=None,
+                        security: dict | None = None) -> tuple:
     """Serve the Admin API on `sock` (bound by serve() before anything started, so a busy
-    port fails at once) or on a socket bound here."""
+    port fails at once) or on a socket bound here. `security`: admin_token, admin_ssl_cert,
+    admin_ssl_key (jqgate.admin.guard)."""
     if not admin_listen:
         return None, None, None
     from jqgate.server_main import parse_listen
+    security = security or {}
     host, port = parse_listen(admin_listen)
-    server, settings, bound = await start_admin(admin, host, port, sock=sock)
+    ssl_context = admin_ssl_context(security.get("admin_ssl_cert"), security.get("admin_ssl_key"))
+    token = security.get("admin_token")
+    server, settings, bound = await start_admin(admin, host, port, sock=sock,
+                                                ssl_context=ssl_context)
     admin.admin_listen = "%s:%d" % (host, bound)
-    log.info("jqgate admin API listening on http://%s:%d", host, bound)
+    admin.guard = AdminGuard(token, own_origins(host, bound, ssl_context is not None))
+    warn_if_exposed(host, token, ssl_context is not None)
+    log.info("jqgate admin API listening on %s://%s:%d",
+             "https" if ssl_context is not None else "http", host, bound)
     return server, settings, bound
 
 
 async def attach_single(running, config, *, admin_listen: str | None, proxy_listen: str,
-                        config_file, admin_sock=None) -> AdminRuntime:
+                        config_file, admin_sock=None, security: dict | None = None) -> AdminRuntime:
     """One process: Admin API + SIGHUP on this loop, swapping this process's handler."""
     switch = PlanSwitch(running, initial_hash(config))
     store = ConfigStore(config, LocalApplier(switch), config_file)
     admin = Admin(store, LocalStats(switch, running.settings, running.pool), proxy_listen,
                   admin_listen or "off")
     install_sighup(store)
-    server, settings, port = await _listen_admin(admin, admin_listen, admin_sock)
+    server, settings, port = await _listen_admin(admin, admin_listen, admin_sock, security)
     return AdminRuntime(store, server, settings, port)
 
 
@@ -110,7 +137,7 @@ async def attach_worker(running, config, control_sock, on_parent_gone) -> asynci
 
 def run_parent(config, children: list[int], control_socks: list, *, admin_listen: str | None,
                proxy_listen: str, config_file, ready_message: str | None,
-               admin_sock=None) -> int:
+               admin_sock=None, security: dict | None = None) -> int:
     """The parent of several workers: Admin API, SIGHUP, signal forwarding, reaping."""
     import uvloop
 
@@ -131,7 +158,7 @@ def run_parent(config, children: list[int], control_socks: list, *, admin_listen
                     pass
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, forward, signal.SIGTERM)
-        server, settings, _ = await _listen_admin(admin, admin_listen, admin_sock)
+        server, settings, _ = await _listen_admin(admin, admin_listen, admin_sock, security)
         if ready_message:
             logging.getLogger("jqgate").info("%s", ready_message)
         codes = await asyncio.gather(*(loop.run_in_executor(None, _wait_child, pid)

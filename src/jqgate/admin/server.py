@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from jqgate._core import core
 from jqgate.admin import errors, routes
+from jqgate.admin.guard import AdminGuard
 from jqgate.admin.handlers import AdminCall
 from jqgate.gateway import DEFAULT_SERVER
 
@@ -21,19 +22,21 @@ log = logging.getLogger("jqgate.admin")
 admin_access_log = logging.getLogger("jqgate.admin.access")
 
 MAX_ADMIN_BODY = 64 * 1024 * 1024       # the configuration file limit (config.reading)
-JSON_HEADERS = [(b"Content-Type", b"application/json; charset=utf-8"),
-                (b"Access-Control-Allow-Origin", b"*")]
+# No Access-Control-Allow-Origin: a page on another origin must not read Admin answers
+# (jqgate.admin.guard).
+JSON_HEADERS = [(b"Content-Type", b"application/json; charset=utf-8")]
 
 
 class Admin:
     """What the handlers work with: the store, where statistics come from, listen addresses."""
 
-    def __init__(self, store, stats, proxy_listen: str, admin_listen: str):
+    def __init__(self, store, stats, proxy_listen: str, admin_listen: str, guard=None):
         self.store = store
         self.stats = stats                 # jqgate.admin.status.LocalStats | control.WorkerStats
         self.proxy_listen = proxy_listen
         self.admin_listen = admin_listen
         self.edit_lock = asyncio.Lock()
+        self.guard = guard if guard is not None else AdminGuard()   # set again once bound
 
 
 def _dumps(obj) -> bytes:
@@ -46,6 +49,12 @@ class AdminHandler(core.RequestHandler):
         self.tasks: set = set()
 
     def handle(self, req, resp):
+        refused = self.admin.guard.check(req.method.decode("latin-1"), req.header,
+                                         req.body_stream is not None or bool(req.body))
+        if refused is not None:      # before the body is read: it is not wanted
+            self._send(resp, refused.status, refused.body,
+                       [(b"WWW-Authenticate", b"Bearer")] if refused.status == 401 else [])
+            return
         if req.body is not None:
             self._dispatch(req, resp, req.body)
         else:
@@ -82,14 +91,14 @@ class AdminHandler(core.RequestHandler):
         self._send(resp, status, body)
 
     @staticmethod
-    def _send(resp, status, body):
+    def _send(resp, status, body, extra_headers=()):
         if isinstance(body, bytes):       # /metrics: already the text format
             from jqgate.metrics import CONTENT_TYPE
             resp.send(status, [(b"Content-Type", CONTENT_TYPE)], body)
         elif body is None:
             resp.send(status, [], b"")
         else:
-            resp.send(status, list(JSON_HEADERS), _dumps(body))
+            resp.send(status, JSON_HEADERS + list(extra_headers), _dumps(body))
 
 
 def log_admin_request(req, resp) -> None:
@@ -102,13 +111,17 @@ def log_admin_request(req, resp) -> None:
                               req.request_id.decode())
 
 
-async def start_admin(admin: Admin, host: str, port: int, sock=None):
-    """Listen for the Admin API on the running loop; returns (asyncio Server, settings, port)."""
+async def start_admin(admin: Admin, host: str, port: int, sock=None, ssl_context=None):
+    """Listen for the Admin API on the running loop (TLS with `ssl_context`); returns
+    (asyncio Server, settings, port)."""
     from jqgate.server_main import bind_socket
     loop = asyncio.get_running_loop()
     settings = core.ServerSettings(AdminHandler(admin), server_header=DEFAULT_SERVER,
-                                   body_buffer_size=1024 * 1024, access_log=log_admin_request)
+                                   body_buffer_size=1024 * 1024, max_body_bytes=MAX_ADMIN_BODY,
+                                   access_log=log_admin_request,
+                                   scheme="https" if ssl_context is not None else "http")
     if sock is None:
         sock = bind_socket(host, port, reuse_port=False)
-    server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock)
+    server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock,
+                                      ssl=ssl_context)
     return server, settings, sock.getsockname()[1]
