@@ -93,6 +93,10 @@ cdef class RequestBody:
     cdef HttpServerProtocol _proto
     cdef list _buffer
     cdef Py_ssize_t _buffered
+    # Unread bytes before the connection stops reading: SRV_BODY_HIGH_WATER for a body the
+    # handler reads as it streams; the server's body_buffer_size for one it waits to hand over
+    # whole (stopping below that would wait forever for the rest: http_server._head_complete).
+    cdef Py_ssize_t _high_water
     cdef public long long received
     cdef public bint eof
     cdef public int error_status
@@ -101,6 +105,7 @@ cdef class RequestBody:
 
     def __init__(self):
         self._buffer = []
+        self._high_water = SRV_BODY_HIGH_WATER
 
     cdef void _feed(self, bytes data):
         self.received += len(data)
@@ -109,21 +114,27 @@ cdef class RequestBody:
             return
         self._buffer.append(data)
         self._buffered += len(data)
-        if self._buffered > SRV_BODY_HIGH_WATER and self._proto is not None:
+        if self._buffered > self._high_water and self._proto is not None:
             self._proto._pause(PAUSE_BODY)
 
     cdef void _feed_eof(self):
         self.eof = True
-        if self._consumer is not None and not self._buffer:
-            self._consumer.on_body_end()
+        cdef BodyConsumer consumer = self._consumer
+        if consumer is not None and not self._buffer:
+            # The consumer's work is done: forget it, so it and what it points at (often
+            # this body's request) die by reference count, not in a cycle.
+            self._consumer = None
+            consumer.on_body_end()
 
     cdef void _fail(self, int status, str message):
         if self.eof or self.error is not None:
             return
         self.error_status = status
         self.error = message
-        if self._consumer is not None:
-            self._consumer.on_body_error(status, message)
+        cdef BodyConsumer consumer = self._consumer
+        if consumer is not None:
+            self._consumer = None
+            consumer.on_body_error(status, message)
 
     cdef bytes _take_all(self):
         cdef bytes data = b"".join(self._buffer)
@@ -141,14 +152,18 @@ cdef class RequestBody:
             consumer.on_body_data(chunk)
         if self._proto is not None:
             self._proto._unpause(PAUSE_BODY)
+        if self._consumer is not consumer:
+            return
         if self.error is not None:
+            self._consumer = None
             consumer.on_body_error(self.error_status, self.error)
-        elif self.eof:
+        elif self.eof and not self._buffer:
+            self._consumer = None
             consumer.on_body_end()
 
     def read_all(self, callback, long long limit=0):
         """Collect the whole body; callback(bytes), or callback(None) on error / over limit."""
-        self.pipe(_BodyCollector(callback, limit, self))
+        self.pipe(_BodyCollector(callback, limit))
 
     def pause(self):
         if self._proto is not None:
@@ -160,17 +175,16 @@ cdef class RequestBody:
 
 
 cdef class _BodyCollector(BodyConsumer):
+    """read_all's consumer. It keeps the pieces only until it hands them over joined."""
     cdef object callback
     cdef list parts
     cdef long long size
     cdef long long limit
-    cdef RequestBody body
 
-    def __init__(self, callback, long long limit, RequestBody body):
+    def __init__(self, callback, long long limit):
         self.callback = callback
         self.parts = []
         self.limit = limit
-        self.body = body
 
     cdef void on_body_data(self, bytes data):
         if self.parts is None:
@@ -188,11 +202,14 @@ cdef class _BodyCollector(BodyConsumer):
     cdef void on_body_end(self):
         cb = self.callback
         self.callback = None
+        parts = self.parts
+        self.parts = None
         if cb is not None:
-            cb(b"".join(self.parts))
+            cb(b"".join(parts))
 
     cdef void on_body_error(self, int status, str message):
         cb = self.callback
         self.callback = None
+        self.parts = None
         if cb is not None:
             cb(None)

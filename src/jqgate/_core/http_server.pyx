@@ -406,6 +406,8 @@ cdef class HttpServerProtocol:
             req._body = RequestBody()
             req._body._proto = self
             req._large = length > st.body_buffer_size
+            if not req._large and st.body_buffer_size > SRV_BODY_HIGH_WATER:
+                req._body._high_water = st.body_buffer_size
         req.request_id = write_new_request_id()
         self._queue_append(req)
         if len(self._queue) >= SRV_PIPELINE_DEPTH:
@@ -498,8 +500,9 @@ cdef class HttpServerProtocol:
                 if req._expect_continue and not req._continue_sent:
                     req._continue_sent = True
                     self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                if not req._large:
+                if not req._large and rb.received <= self.settings.body_buffer_size:
                     return      # small so far: wait to hand the handler the whole body
+                req._large = True   # grew past the buffer while it waited its turn
             self._queue_popleft()
             if self._paused & PAUSE_PIPELINE and len(self._queue) < SRV_PIPELINE_DEPTH // 2:
                 self._unpause(PAUSE_PIPELINE)
