@@ -89,6 +89,7 @@ class CallParams:
     timeout: float               # seconds (D4: default / 0 -> 60 s)
     ssl_verify: bool
     ssl_server_name: str | None
+    max_response_size: int = 0   # bytes of response body; 0: the pool's max_call_response_bytes
 
 
 @dataclass(frozen=True)

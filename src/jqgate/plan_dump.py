@@ -27,6 +27,8 @@ def _params(params: Any) -> dict:
                           "host_header": u.host_header}
         if params.ssl_server_name:
             out["ssl_server_name"] = params.ssl_server_name
+        if params.max_response_size:
+            out["max_response_size"] = params.max_response_size
         return out
     if isinstance(params, ExitParams):
         return {"status": params.status}

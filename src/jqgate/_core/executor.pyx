@@ -456,6 +456,8 @@ cdef class PlanRun:
         waiter.run = self
         waiter.index = op.index
         if type(self.pool) is ConnectionPool:
+            if ex.max_body == 0:        # a third party's answer is held whole: bounded
+                ex.max_body = (<ConnectionPool>self.pool).max_call_response_bytes
             (<ConnectionPool>self.pool).send(ex, waiter)
         else:
             self.pool.send(ex, waiter)         # any object with the pool's send(ex, callback)

@@ -62,6 +62,8 @@ cdef enum ConnState:
 cdef enum:
     CLIENT_BODY_HIGH_WATER = 262144
 
+DEFAULT_MAX_CALL_RESPONSE_BYTES = 10 * 1024 * 1024
+
 cdef object _METHOD_HEAD = b"HEAD"
 cdef frozenset _BODY_METHODS = frozenset([b"POST", b"PUT", b"PATCH"])
 
@@ -328,10 +330,16 @@ cdef class ConnectionPool:
 
     send(ex, callback): callback(ex) exactly once (success or error), never after ex.cancel().
     max_per_host caps open connections per key; extra exchanges wait FIFO. Idle connections are
-    reused newest first and closed after idle_timeout seconds."""
+    reused newest first and closed after idle_timeout seconds.
+
+    max_call_response_bytes (default 10 MiB): the largest response body a DataKit `call` node
+    takes (a node's `max_response_size` overrides it). The body is held whole to decode it, so
+    a bigger answer fails the call (the connection is closed, never pooled) instead of holding
+    the memory; 0 = no limit."""
 
     cdef object loop
     cdef public int max_per_host
+    cdef public long long max_call_response_bytes
     cdef public double idle_timeout
     cdef public Py_ssize_t max_header_bytes
     cdef dict _slots
@@ -347,8 +355,9 @@ cdef class ConnectionPool:
     cdef set _all
 
     def __init__(self, loop, max_per_host=256, idle_timeout=60.0, ssl_context=None,
-                 max_header_bytes=65536):
+                 max_header_bytes=65536, max_call_response_bytes=DEFAULT_MAX_CALL_RESPONSE_BYTES):
         self.loop = loop
+        self.max_call_response_bytes = max_call_response_bytes
         self.max_header_bytes = max_header_bytes
         self.max_per_host = max_per_host
         self.idle_timeout = idle_timeout

@@ -2,28 +2,20 @@
 # node's parameters and inputs, and turning the pool's answer into outputs or a failure.
 # The executor owns dispatch, resumption and cancellation (executor.pyx).
 
-from urllib.parse import urlsplit as _urlsplit
+from jqgate.node_runtime.call_url import UnsafeUrl as _UnsafeUrl
+from jqgate.node_runtime.call_url import split_safe_url as _split_safe_url
 
 _PROXY_INPUTS = ("http_proxy", "https_proxy", "proxy_auth_username", "proxy_auth_password")
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 cdef tuple ops_parse_url(object url):
-    """A runtime `url` input -> (scheme, host, port, path, host_header); invalid -> failure."""
+    """A runtime `url` input -> (scheme, host, port, path, query, host_header), made safe for
+    the request line (jqgate.node_runtime.call_url); invalid or unsafe -> node failure."""
     if type(url) is not str:
         raise EngineNodeError('input "url": expected a string, got %s' % values_type_name(url))
     try:
-        u = _urlsplit(url)
-        port = u.port
-    except ValueError as e:
-        raise EngineNodeError("invalid URL %r: %s" % (url, e)) from None
-    if u.scheme not in ("http", "https") or not u.hostname:
-        raise EngineNodeError("invalid URL %r: an absolute http or https URL is required" % url)
-    default = 443 if u.scheme == "https" else 80
-    host = u.hostname
-    hh = ("[%s]" % host) if ":" in host else host
-    if port is not None and port != default:
-        hh += ":%d" % port
-    path = u.path or "/"
-    return u.scheme, host, port or default, path, u.query, hh
+        return _split_safe_url(url)
+    except _UnsafeUrl as e:
+        raise EngineNodeError('input "url": %s' % e) from None
 
 
 cdef class _OpsCallTemplate:
@@ -41,6 +33,7 @@ cdef class _OpsCallTemplate:
     cdef str path
     cdef bytes target           # path + query of the configured URL, for the request line
     cdef bytes host_header
+    cdef long long max_body     # the node's max_response_size; 0: the pool's default
 
 
 cdef _OpsCallTemplate ops_call_template(p):
@@ -51,6 +44,7 @@ cdef _OpsCallTemplate ops_call_template(p):
     t.timeout = p.timeout
     t.ssl_verify = p.ssl_verify
     t.server_name = p.ssl_server_name
+    t.max_body = p.max_response_size
     url = p.url
     t.has_url = url is not None
     if url is not None:
@@ -118,6 +112,7 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
     ex.ssl_verify = t.ssl_verify
     ex.server_hostname = t.server_name or host
     ex.idempotent = t.idempotent
+    ex.max_body = t.max_body        # 0: the executor applies the pool's default
     ex.error = ""
     return ex
 

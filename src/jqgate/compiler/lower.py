@@ -3,32 +3,26 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
 from jqgate.compiler.graph import Graph
 from jqgate.compiler.ports import IMPLICIT_NAMES
+from jqgate.node_runtime.call_url import split_safe_url
 from jqgate.plan import (CONV_NAMES, SELF, WINDOW_REQUEST, WINDOW_RESPONSE, Binding, BranchParams,
                          CacheParams, CallParams, CallTarget, ExitParams, GenericParams, JqParams,
                          JsonToXmlParams, JwtParams, Op, Plan, PlanNode, PropertyParams,
                          StaticParams, VaultParams, XmlToJsonParams)
 
 DEFAULT_CALL_TIMEOUT_MS = 60_000          # D4: default, and what `timeout: 0` means
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def split_url(url: str) -> CallTarget:
-    """Split an absolute http(s) URL once (the schema has checked it is one)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or DEFAULT_PORTS[scheme]
-    host = parts.hostname or ""
-    path = parts.path or "/"
-    target = path + ("?" + parts.query if parts.query else "")
-    shown_host = f"[{host}]" if ":" in host else host
-    host_header = shown_host if port == DEFAULT_PORTS[scheme] else f"{shown_host}:{port}"
-    return CallTarget(url, scheme, host, port, target, path, parts.query, host_header)
+    """Split an absolute http(s) URL once (the schema has checked it is one and is safe:
+    jqgate.node_runtime.call_url); its path and query are encoded for the request line."""
+    scheme, host, port, path, query, host_header = split_safe_url(url)
+    target = path + ("?" + query if query else "")
+    return CallTarget(url, scheme, host, port, target, path, query, host_header)
 
 
 def _label(node: str, port: str) -> str:
@@ -78,7 +72,8 @@ def _node_params(node, inputs: tuple[Binding, ...], programs, properties, op_ind
         url = cfg.get("url")
         timeout_ms = cfg.get("timeout") or DEFAULT_CALL_TIMEOUT_MS
         return CallParams(split_url(url) if url else None, cfg.get("method", "GET"), timeout_ms / 1000.0,
-                          cfg.get("ssl_verify", True), cfg.get("ssl_server_name"))
+                          cfg.get("ssl_verify", True), cfg.get("ssl_server_name"),
+                          cfg.get("max_response_size") or 0)
     if kind == "exit":
         return ExitParams(cfg.get("status", 200), cfg.get("warn_headers_sent"))
     if kind == "property":

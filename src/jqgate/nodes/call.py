@@ -2,23 +2,21 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from jqgate.config.checks import INT32_MAX
+from jqgate.node_runtime.call_url import UnsafeUrl, split_safe_url
 from jqgate.errors import Issues
 from jqgate.nodes.spec import NodeSpec, boolean, integer, string
 
 
 def is_http_url(value: str) -> bool:
-    """An absolute http/https URL with a host (S14); may carry a query string."""
-    if any(ch.isspace() for ch in value):
-        return False
+    """An absolute http/https URL with a host (S14), safe on a request line (no controls,
+    spaces or dot segments: jqgate.node_runtime.call_url); may carry a query string."""
     try:
-        parts = urlsplit(value)
-        parts.port          # raises ValueError on a bad port
-    except ValueError:
+        split_safe_url(value)
+    except UnsafeUrl:
         return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    return True
 
 
 def check_url(value, location: str, issues: Issues) -> bool:
@@ -45,6 +43,9 @@ SPEC = NodeSpec(
         "timeout": integer(0, INT32_MAX),
         "ssl_verify": boolean(),
         "ssl_server_name": string(),
+        # jqgate extension: the largest response body this node takes, in bytes (default: the
+        # gateway's max_call_response_bytes, 10 MiB); over it the call fails (500).
+        "max_response_size": integer(1, INT32_MAX),
     },
     input_fields=("body", "headers", "query", "url", "http_proxy", "https_proxy",
                   "proxy_auth_username", "proxy_auth_password"),

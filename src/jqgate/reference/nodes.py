@@ -6,8 +6,7 @@ and the trace.
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
+from jqgate.node_runtime.call_url import UnsafeUrl, split_safe_url
 from jqgate.plan import CallTarget
 from jqgate.reference.values import (FRAMING, BadJson, NodeError, decode_body_text,
                                      decode_json_body, decode_query, encode_body, encode_query,
@@ -132,25 +131,17 @@ def exit_answer(status: int, body, headers):
 # call (§5.1)
 
 def parse_call_url(url: str) -> CallTarget:
-    """A runtime `url` input (D5/§5.1): absolute http(s) URL, else the node fails."""
+    """A runtime `url` input (D5/§5.1): absolute http(s) URL safe on a request line
+    (jqgate.node_runtime.call_url), else the node fails."""
     if not isinstance(url, str):
         raise NodeError('input "url": expected a string, got %s' % type_name(url))
     try:
-        u = urlsplit(url)
-        port = u.port
-    except ValueError as e:
-        raise NodeError("invalid URL %r: %s" % (url, e)) from None
-    if u.scheme not in ("http", "https") or not u.hostname:
-        raise NodeError("invalid URL %r: an absolute http or https URL is required" % url)
-    default = 443 if u.scheme == "https" else 80
-    host = u.hostname
-    hh = ("[%s]" % host) if ":" in host else host
-    if port is not None and port != default:
-        hh += ":%d" % port
-    path = u.path or "/"
-    return CallTarget(url=url, scheme=u.scheme, host=host, port=port or default,
-                      target=path + ("?" + u.query if u.query else ""), path=path,
-                      query=u.query, host_header=hh)
+        scheme, host, port, path, query, hh = split_safe_url(url)
+    except UnsafeUrl as e:
+        raise NodeError('input "url": %s' % e) from None
+    return CallTarget(url=url, scheme=scheme, host=host, port=port,
+                      target=path + ("?" + query if query else ""), path=path,
+                      query=query, host_header=hh)
 
 
 IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
