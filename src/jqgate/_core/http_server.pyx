@@ -52,7 +52,20 @@ cdef class AccessObserver:
 
 
 cdef class ServerSettings:
-    """Everything a connection needs, shared by all connections of a server."""
+    """Everything a connection needs, shared by all connections of a server.
+
+    Limits (each failing only its own request; defaults as nginx / Kong):
+      max_uri_bytes 8192 (414), max_header_bytes 32768 for the whole head (431),
+      max_body_bytes 0 = unlimited, Kong's default (413), body_buffer_size 65536: a body up to
+      this size is handed to the handler whole, a larger one streams.
+    Timeouts, in seconds (408 and the connection closed; a body already streaming to the
+    handler fails there instead, and its upstream request is abandoned):
+      header_timeout 60: the whole request head, from its first byte (a deadline, not a gap:
+        a head that keeps dripping meets it too);
+      body_timeout 60: the longest gap between two reads of the request body, nginx's
+        client_body_timeout (while the gateway itself has stopped reading, the gap is not
+        the client's and is not counted);
+      keepalive_timeout 60: an idle keep-alive connection."""
     cdef public object handler
     cdef public RequestHandler _handler
     cdef public int max_uri_bytes
