@@ -194,6 +194,7 @@ cdef class HttpServerProtocol:
     cdef Py_ssize_t _head_bytes
     cdef bytes _url
     cdef object _timer
+    cdef double _timer_at           # when _timer fires (the loop's clock)
     cdef double _idle_since
     cdef double _last_read
     cdef int _header_budget
@@ -242,6 +243,7 @@ cdef class HttpServerProtocol:
             self._timer.cancel()
             self._timer = None
         cdef HttpRequest req = self._cur
+        self._cur = None            # its body points back at us: break the cycle
         if req is not None and req._body is not None:
             req._body._fail(400, "client closed the connection")
         cdef Responder resp = self._active_resp
@@ -329,8 +331,8 @@ cdef class HttpServerProtocol:
         self._cur = req
         self._url = b""
         self._header_budget = self.settings.max_header_bytes
-        if not self._queue and self._active is None:
-            self._arm_timer(self.settings.header_timeout)
+        if self.settings.header_timeout > 0:
+            self._arm_timer_until(req.start_time, self.settings.header_timeout)
         return req
 
     def on_url(self, bytes url):
@@ -416,6 +418,7 @@ cdef class HttpServerProtocol:
         if st.max_body_bytes > 0 and length > st.max_body_bytes:
             raise _LimitExceeded(413, "Request Entity Too Large")
         if chunked or length > 0:
+            self._arm_timer(st.body_timeout)        # the gap before its first body bytes
             req._body = RequestBody()
             req._body._proto = self
             req._large = length > st.body_buffer_size
@@ -700,8 +703,20 @@ cdef class HttpServerProtocol:
             self._close_transport()
 
     cdef void _arm_timer(self, double delay):
-        if self._timer is None and delay > 0:
-            self._timer = self.loop.call_later(delay, self._on_timer)
+        """Make sure the timer fires within `delay`. An armed timer that fires later is moved:
+        a connection's keep-alive timer must not postpone the head or body deadline of the
+        request that arrives on it (it did, by up to keepalive_timeout)."""
+        if delay > 0:
+            self._arm_timer_until(mono_now(), delay)
+
+    cdef void _arm_timer_until(self, double now, double delay):
+        cdef double at = now + delay
+        if self._timer is not None:
+            if self._timer_at <= at:
+                return
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self.loop.call_later(at - mono_now(), self._on_timer)
 
     def _on_timer(self):
         """One timer per connection, checked against timestamps: keep-alive idle, headers
@@ -730,7 +745,8 @@ cdef class HttpServerProtocol:
                 return
         else:
             deadline = now + min(st.body_timeout, 1.0)   # waiting on the handler: look again
-        self._timer = self.loop.call_later(max(deadline - now, 0.05), self._on_timer)
+        self._timer_at = now + max(deadline - now, 0.05)
+        self._timer = self.loop.call_later(self._timer_at - now, self._on_timer)
 
     cdef void _timeout_error(self):
         # A body streaming to the handler fails there (the handler answers); otherwise 408.
