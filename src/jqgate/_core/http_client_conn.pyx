@@ -94,6 +94,9 @@ cdef class ClientConnection:
         cdef int prev = self.state
         self.state = CONN_CLOSED
         self._stop_gap_timer()
+        self.parser = None          # it holds our bound methods: break the cycle
+        self._feed = None
+        self._transport_write = None
         cdef ClientExchange ex = self.ex
         self.ex = None
         if ex is not None and not ex._done:

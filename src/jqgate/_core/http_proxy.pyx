@@ -314,7 +314,7 @@ cdef class ProxyCall(ResponseSink):
         self.ex = ex
         self.t_upstream_start = mono_now()
         h.pool.send(ex, None)          # ends in on_done
-        if self.streamed and self.ex is ex and not ex._done:
+        if self.streamed and self.ex is ex and not ex._done and self.pump is not None:
             self.pump.replay()
             self.req.body_stream.pipe(self.pump)
 
@@ -386,15 +386,19 @@ cdef class ProxyCall(ResponseSink):
         ex.sink = None          # break the exchange <-> call cycle early
         ex.producer = None
         cdef Responder resp = self.resp
+        if (ex.error_kind != CERR_NONE and not resp.finished and not self.head_sent
+                and self.tries_left > 0 and proxy_may_retry(ex)):
+            self._retry(ex)
+            return 0
+        # No retry now: break the call <-> pump cycle. Before answering: the answer releases
+        # what holds this call, so `self` must not be touched after it.
+        self.pump = None
         if resp.finished:
             return 0
         if ex.error_kind == CERR_NONE:
             resp.end()
         elif self.head_sent:
             resp.abort()
-        elif self.tries_left > 0 and proxy_may_retry(ex):
-            self._retry(ex)
-            return 0
         elif ex.error_kind == CERR_TIMEOUT:
             resp.send_error(504, MSG_TIMEOUT)
         else:
@@ -441,6 +445,7 @@ cdef class _ProxyClientFlow(ResponseProducer):
     cdef void client_gone(self):
         cdef ProxyCall call = self.call
         call.gone = True
+        call.pump = None        # nothing will be retried: break the call <-> pump cycle
         if call.ex is not None:
             call.ex.cancel()
 
@@ -480,6 +485,7 @@ cdef class _ProxyBodyPump(BodyConsumer):
 
     cdef void on_body_error(self, int status, str message):
         cdef ProxyCall call = self.call
+        call.pump = None
         if call.ex is not None:
             call.ex.cancel()
         if not call.resp.finished:
