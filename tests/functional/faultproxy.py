@@ -5,7 +5,8 @@ servers do. The test sets `mode` before a request:
   pass       forward both ways
   reset      read the request, then reset the connection (RST) without answering
   stall      read the request, forward nothing, never answer (the peer keeps the socket open)
-  truncate   forward the first `cut` bytes of the answer, then close cleanly (FIN)
+  truncate   forward the first `cut` bytes of the answer (10: inside the status line), then
+             close cleanly (FIN)
   drip       forward the answer one byte at a time, `drip_gap` seconds apart
   garbage    answer with bytes that are not HTTP, then close
 
@@ -29,7 +30,7 @@ class FaultProxy:
         assert mode in MODES
         self.target_port = target_port
         self.mode = mode
-        self.cut = 20
+        self.cut = 10                # inside the status line
         self.drip_gap = 0.01
         self.port = free_port()
         self.accepted = 0
@@ -129,7 +130,8 @@ class FaultProxy:
 
 
 def _complete(answer: bytes) -> bool:
-    """A Content-Length answer read whole (the test upstream always sends one)."""
+    """An answer read whole: its Content-Length body, or its head when it has none (the test
+    upstream sends no other kind)."""
     head, sep, body = answer.partition(b"\r\n\r\n")
     if not sep:
         return False
@@ -137,7 +139,7 @@ def _complete(answer: bytes) -> bool:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             return len(body) >= int(value)
-    return False
+    return True
 
 
 def _reset(writer):

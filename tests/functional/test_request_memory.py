@@ -57,6 +57,16 @@ FLOWS = {
 }
 
 
+@pytest.fixture(scope="module")
+def gw(upstream):
+    """One gateway for the module: a gateway stopped mid-module would leave its event loop's
+    own cycles for the collector while the next test looks."""
+    g = gateway(upstream.port)
+    assert http_get(g.port, "/plain")[0] == 200      # warm: lazily built objects exist
+    yield g
+    g.stop()
+
+
 def gateway(port):
     routes, plugins = [{"name": "plain", "paths": ["/plain"]}], []
     for path, nodes in FLOWS.items():
@@ -114,36 +124,28 @@ def large_bodies(garbage) -> list:
     ("/call-fails", "POST", 500),        # a node error
     ("/call-too-big", "GET", 500),       # a call over its size limit
 ])
-def test_requests_leave_nothing_for_the_cyclic_collector(upstream, path, method, expect):
-    gw = gateway(upstream.port)
-    try:
-        body = b"b" * BIG if method == "POST" else None
+def test_requests_leave_nothing_for_the_cyclic_collector(gw, path, method, expect):
+    body = b"b" * BIG if method == "POST" else None
 
-        def exercise():
-            for _ in range(5):
-                status, _, _ = http_get(gw.port, path, method=method, body=body)
-                assert status == expect
-            wait_until(lambda: not gw.running.settings.connections, "connections closed")
+    def exercise():
+        for _ in range(5):
+            status, _, _ = http_get(gw.port, path, method=method, body=body)
+            assert status == expect
+        wait_until(lambda: not gw.running.settings.connections, "connections closed")
 
-        garbage = garbage_after(exercise)
-        assert jqgate_objects(garbage) == []
-        assert large_bodies(garbage) == []
-    finally:
-        gw.stop()
+    garbage = garbage_after(exercise)
+    assert jqgate_objects(garbage) == []
+    assert large_bodies(garbage) == []
 
 
 @pytest.mark.parametrize("path", ["/plain", "/reads-body", "/response-window"])
-def test_clients_that_abort_mid_body_leave_nothing_either(upstream, path):
-    gw = gateway(upstream.port)
-    try:
-        def exercise():
-            for _ in range(5):
-                abort_mid_body(gw.port, path)
-            wait_until(lambda: not gw.running.settings.connections, "aborted connections closed")
-            assert http_get(gw.port, "/plain")[0] == 200
+def test_clients_that_abort_mid_body_leave_nothing_either(gw, path):
+    def exercise():
+        for _ in range(5):
+            abort_mid_body(gw.port, path)
+        wait_until(lambda: not gw.running.settings.connections, "aborted connections closed")
+        assert http_get(gw.port, "/plain")[0] == 200
 
-        garbage = garbage_after(exercise)
-        assert jqgate_objects(garbage) == []
-        assert large_bodies(garbage) == []
-    finally:
-        gw.stop()
+    garbage = garbage_after(exercise)
+    assert jqgate_objects(garbage) == []
+    assert large_bodies(garbage) == []

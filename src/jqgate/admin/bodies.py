@@ -24,7 +24,7 @@ _KEY_STEP = re.compile(r"([^.\[\]]+)|\[(\d*)\]")
 BOOLEAN_KEYS = {"enabled", "debug", "ssl_verify", "strip_path", "preserve_host", "bypass",
                 "validate_signature"}
 INTEGER_KEYS = {"timeout", "status", "ttl", "port", "retries", "connect_timeout", "read_timeout",
-                "write_timeout", "regex_priority", "max_size", "weight"}
+                "write_timeout", "regex_priority", "max_size", "weight", "max_response_size"}
 LIST_KEYS = {"protocols", "tags", "paths", "hosts", "methods"}
 
 

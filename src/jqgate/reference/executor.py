@@ -333,6 +333,8 @@ class PlanRun:
         ex.ssl_verify = p.ssl_verify
         ex.server_hostname = p.ssl_server_name or target.host
         ex.idempotent = p.method in N.IDEMPOTENT
+        # a third party's answer is held whole: bounded as the core bounds it
+        ex.max_body = p.max_response_size or getattr(self.pool, "max_call_response_bytes", 0)
         if self.trace:
             self._trace_urls[op.index] = "%s://%s:%s%s" % (target.scheme, target.host,
                                                            target.port, request_target)
