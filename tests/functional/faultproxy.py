@@ -7,11 +7,11 @@ servers do. The test sets `mode` before a request:
   stall      read the request, forward nothing, never answer (the peer keeps the socket open)
   truncate   forward the first `cut` bytes of the answer (10: inside the status line), then
              close cleanly (FIN)
-  drip       forward the answer one byte at a time, `drip_gap` seconds apart
+  drip       forward the answer one byte at a time, `drip_gap` seconds apart, then close
   garbage    answer with bytes that are not HTTP, then close
 
-`accepted` counts connections, `closed` is set (threading.Event) each time the gateway closes
-its side, so a test can wait for it instead of sleeping.
+`accepted` counts connections, `closed` is set (threading.Event) each time a connection ends
+(the gateway closed it, or the fault did), so a test can wait for it instead of sleeping.
 """
 from __future__ import annotations
 
@@ -92,12 +92,10 @@ class FaultProxy:
                 writer.write(answer[:self.cut])
                 await writer.drain()
                 return                                   # FIN in the middle of the answer
-            for i in range(len(answer)):                  # drip
+            for i in range(len(answer)):                  # drip, then close
                 writer.write(answer[i:i + 1])
                 await writer.drain()
                 await asyncio.sleep(self.drip_gap)
-            while await reader.read(65536):              # keep the connection as a server would
-                pass
         finally:
             uwriter.close()
 

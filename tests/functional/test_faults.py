@@ -18,7 +18,7 @@ from adminutil import wait_until
 from faultproxy import FaultProxy
 from netutil import GatewayThread, Upstream, http_get
 
-READ_TIMEOUT_MS = 600
+READ_TIMEOUT_MS = 2000
 CALL_TIMEOUT_MS = 800
 
 
@@ -65,9 +65,10 @@ FAULTS = [("reset", 502, 500), ("stall", 504, 500), ("truncate", 502, 500),
 @pytest.mark.parametrize("mode, proxied, called", FAULTS)
 def test_each_fault_on_a_proxied_route(gw, fault, mode, proxied, called):
     fault.mode = mode
-    fault.drip_gap = 0.1              # 18 bytes: ~1.8 s, each gap far under READ_TIMEOUT_MS
+    fault.drip_gap = 0.05             # 18 bytes: ~0.9 s, each gap far under READ_TIMEOUT_MS
     status, headers, body = http_get(gw.port, "/p/status/204", timeout=30)
     assert status == proxied, body
+    assert fault.closed.wait(30)        # the faulty connection is over: none left to reuse
     fault.mode = "pass"
     assert http_get(gw.port, "/p/status/204")[0] == 204
 
@@ -75,10 +76,11 @@ def test_each_fault_on_a_proxied_route(gw, fault, mode, proxied, called):
 @pytest.mark.parametrize("mode, proxied, called", FAULTS)
 def test_each_fault_on_a_call_node(gw, fault, mode, proxied, called):
     fault.mode = mode
-    fault.drip_gap = 0.1              # ~1.8 s in all: over CALL_TIMEOUT_MS
+    fault.drip_gap = 0.25             # ~4.5 s in all: far over CALL_TIMEOUT_MS
     status, _, body = http_get(gw.port, "/c", timeout=30)
     assert status == called, body
     assert orjson.loads(body)["node"]["name"] == "CALL"
+    assert fault.closed.wait(30)
     fault.mode = "pass"
     assert http_get(gw.port, "/c")[0] == 200
 

@@ -406,6 +406,16 @@ cdef class ProxyCall(ResponseSink):
         resp.producer = None
         return 0
 
+    cdef void _abandon(self):
+        """The client went away or its body failed: the exchange is cancelled (no on_done
+        follows), so the cycles on_done would break are broken here."""
+        self.pump = None
+        cdef ClientExchange ex = self.ex
+        if ex is not None:
+            ex.cancel()
+            ex.sink = None
+            ex.producer = None
+
     cdef void _retry(self, ClientExchange failed):
         self.tries_left -= 1
         if failed._producer_paused:
@@ -445,9 +455,7 @@ cdef class _ProxyClientFlow(ResponseProducer):
     cdef void client_gone(self):
         cdef ProxyCall call = self.call
         call.gone = True
-        call.pump = None        # nothing will be retried: break the call <-> pump cycle
-        if call.ex is not None:
-            call.ex.cancel()
+        call._abandon()
 
 
 cdef class _ProxyBodyPump(BodyConsumer):
@@ -485,9 +493,7 @@ cdef class _ProxyBodyPump(BodyConsumer):
 
     cdef void on_body_error(self, int status, str message):
         cdef ProxyCall call = self.call
-        call.pump = None
-        if call.ex is not None:
-            call.ex.cancel()
+        call._abandon()
         if not call.resp.finished:
             call.resp.send_error(status, message)
 
