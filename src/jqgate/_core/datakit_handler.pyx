@@ -27,7 +27,7 @@ cdef class DataKitHandler(ProxyHandler):
         self.plans_by_route = plans_by_route
 
     cpdef handle(self, HttpRequest req, Responder resp):
-        decision = decision_for(self._gateway, self.route_cache, req)
+        decision = decision_for(self.router, req)
         if type(decision) is tuple:
             resp.send_error(decision[0], decision[1])
             return

@@ -54,10 +54,13 @@ class Route:
     paths: list[str] = field(default_factory=list)      # "~" prefix = regex
     hosts: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
+    headers: dict[str, list[str]] = field(default_factory=dict)  # name -> values ("~*" regex)
+    snis: list[str] = field(default_factory=list)   # match on TLS listeners only (none today)
     protocols: list[str] = field(default_factory=lambda: ["http", "https"])
     strip_path: bool = True
     preserve_host: bool = False
     regex_priority: int = 0
+    path_handling: str = "v0"        # Kong's default; v1 joins service and request paths as-is
     location: str = ""
     raw: dict[str, Any] = field(default_factory=dict)   # the record as written (kong.router.route)
 
