@@ -161,10 +161,31 @@ def test_upstream_errors():
         "upstreams[0]: missing field `name`",
         'upstreams[0].targets[0].target: "a:99999" is not a valid "host:port" target',
         "upstreams[0].targets[1]: missing field `target`",
-        "upstreams[1].healthchecks: not supported: this gateway balances round-robin with weights only",
-        'upstreams[1].algorithm: "least-connections" is not one of: round-robin',
+        "upstreams[1].healthchecks: not supported: this gateway balances round-robin or "
+        "consistent-hashing, without health checks",
+        'upstreams[1].algorithm: not supported: "least-connections" (this gateway balances '
+        'round-robin or consistent-hashing)',
         "targets[1]: missing field `upstream`",
         'targets[0].upstream: unknown upstream "nope"',
+    ]
+
+
+def test_upstream_hashing_fields():
+    document = doc(upstreams=[{"name": "p", "algorithm": "consistent-hashing", "hash_on": "header",
+                               "hash_on_header": "X-User", "hash_fallback": "query_arg",
+                               "hash_fallback_query_arg": "u"}])
+    [up] = load_declarative(document, "k").upstreams
+    assert (up.algorithm, up.hash_on, up.hash_on_header, up.hash_fallback,
+            up.hash_fallback_query_arg) == ("consistent-hashing", "header", "X-User",
+                                            "query_arg", "u")
+    bad = doc(upstreams=[{"name": "a", "algorithm": "consistent-hashing", "hash_on": "header"},
+                         {"name": "b", "hash_on": "cookie", "hash_fallback": "magic"},
+                         {"name": "c", "hash_fallback": "ip"}])
+    assert errors_of(bad) == [
+        "upstreams[0]: must set 'hash_on_header' when 'hash_on' is 'header'",
+        'upstreams[1].hash_on: not supported: hashing on "cookie"',
+        'upstreams[1].hash_fallback: "magic" is not one of: none, ip, header, path, query_arg',
+        "upstreams[2].hash_fallback: must be 'none' when 'hash_on' is 'none'",
     ]
 
 

@@ -250,7 +250,8 @@ cdef class DataKitFlow:
         self._send_upstream()
 
     cdef int _send_upstream(self) except -1:
-        ex = prepare_upstream_exchange(self.req, self.decision)
+        ex = prepare_upstream_exchange(self.req, self.decision,
+                                       self.decision.service.retries - self.tries_left)
         if ex is None:
             self.resp.send_error(503, MSG_NO_PEER)
             return 0

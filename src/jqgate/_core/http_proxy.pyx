@@ -209,15 +209,15 @@ cdef bint proxy_may_retry(ClientExchange ex):
     return ex.idempotent and not ex.stream_body
 
 
-cpdef ClientExchange prepare_upstream_exchange(HttpRequest req, decision):
+cpdef ClientExchange prepare_upstream_exchange(HttpRequest req, decision, int attempt=0):
     """For a handler that wants the whole upstream answer in hand (e.g. the DataKit executor
     running response-phase nodes): a ClientExchange for `decision`'s service with the proxy's
     request headers and req.body (bytes; read a streamed body first). Send it with
     pool.send(ex, callback); None when the service has no peer (answer 503). It makes one
     attempt: for the service's retries, call again when proxy_may_retry(ex) (it picks the
-    next peer)."""
+    next peer; `attempt` counts the tries made, for a consistent-hashing upstream)."""
     cdef ServiceTarget svc = decision.service
-    peer = svc.pick()
+    peer = svc.pick_for(req, attempt)
     if peer is None:
         return None
     cdef ClientExchange ex = _proxy_new_exchange(
@@ -301,7 +301,7 @@ cdef class ProxyCall(ResponseSink):
     cdef void _attempt(self):
         cdef ProxyHandler h = self.handler
         cdef ServiceTarget svc = self.service
-        peer = svc.pick()
+        peer = svc.pick_for(self.req, svc.retries - self.tries_left)
         if peer is None:
             self.resp.send_error(503, MSG_NO_PEER)
             return

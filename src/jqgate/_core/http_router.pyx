@@ -1,6 +1,5 @@
 # Kong's traditional router, matched in C for every request.
 
-from libc.stdint cimport uint64_t
 from libc.string cimport memcmp, memset
 from cpython.mem cimport PyMem_Malloc
 #
@@ -156,14 +155,6 @@ cdef class RouteBuckets:
                 cell = (cell + 1) & self._mask
             self._hashes[cell] = h
             self._cells[cell] = i
-
-
-cdef inline uint64_t _fnv1a(const unsigned char* s, Py_ssize_t n) noexcept:
-    cdef uint64_t h = 14695981039346656037ULL
-    cdef Py_ssize_t i
-    for i in range(n):
-        h = (h ^ s[i]) * 1099511628211ULL
-    return h
 
 
 cdef class CompiledRouter:

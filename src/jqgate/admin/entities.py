@@ -100,7 +100,11 @@ def kong_route(r: Route, created: int) -> dict:
 
 def kong_upstream(u: Upstream, created: int) -> dict:
     return {"id": u.id, "name": u.name, "algorithm": u.algorithm, "slots": 10000,
-            "hash_on": "none", "hash_fallback": "none", "healthchecks": None, "tags": None,
+            "hash_on": u.hash_on, "hash_fallback": u.hash_fallback,
+            "hash_on_header": u.hash_on_header, "hash_fallback_header": u.hash_fallback_header,
+            "hash_on_query_arg": u.hash_on_query_arg,
+            "hash_fallback_query_arg": u.hash_fallback_query_arg,
+            "healthchecks": None, "tags": None,
             "created_at": created, "updated_at": created}
 
 

@@ -24,7 +24,13 @@ class Upstream:
     name: str
     id: str
     targets: list[Target] = field(default_factory=list)
-    algorithm: str = "round-robin"
+    algorithm: str = "round-robin"   # or "consistent-hashing"
+    hash_on: str = "none"            # none | ip | header | path | query_arg
+    hash_on_header: str | None = None
+    hash_on_query_arg: str | None = None
+    hash_fallback: str = "none"
+    hash_fallback_header: str | None = None
+    hash_fallback_query_arg: str | None = None
     location: str = ""
 
 
