@@ -2,6 +2,13 @@
 jqgate._core http_router.pyx, and the ProxyDecision built from the matched route).
 
     .venv/bin/python bench/routing.py [--routes 1000] [--requests 20000] [--repeat 5]
+                                      [--kinds prefix,mixed,regex]
+
+Deterministic instruction counts instead of time (valgrind; the core's route_request only):
+    valgrind --tool=callgrind --callgrind-out-file=/tmp/routing.cg \
+        --toggle-collect='*route_request*' .venv/bin/python bench/routing.py \
+        --kinds mixed --requests 2000 --repeat 1
+    then total Ir / (2 x requests): each request is routed twice (check, then timed).
 
 Every request has a path never seen before (/.../orders/<n>), so nothing is remembered
 between requests: each one is routed from scratch, as high-cardinality traffic is. Three
@@ -87,9 +94,10 @@ def main() -> int:
     ap.add_argument("--routes", type=int, default=1000)
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--kinds", default="prefix,mixed,regex")
     args = ap.parse_args()
     worst = 0.0
-    for kind in ("prefix", "mixed", "regex"):
+    for kind in args.kinds.split(","):
         gateway, probes, rnd = build(kind, args.routes)
         pairs = requests(probes, rnd, args.requests)
         for req, name in pairs:

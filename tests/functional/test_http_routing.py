@@ -138,3 +138,27 @@ def test_a_path_never_seen_is_routed_without_a_python_frame():
         sys.setprofile(None)
     assert python_calls == []
     assert [(d.route.name, d.target) for d in decisions] == [e for _, e in reqs]
+
+
+@pytest.mark.parametrize("raw, route_name, target", [
+    (b"/orders/../admin/x", "admin", b"/x"),
+    (b"/orders/%2e%2e/admin", "admin", b"/"),
+    (b"/orders//7", "orders", b"/7"),
+    (b"/orders/./7", "orders", b"/7"),
+    (b"/orders/.hidden", "orders", b"/.hidden"),
+    (b"/%6Frders/7", "orders", b"/7"),
+])
+def test_the_core_routes_the_normalised_path(raw, route_name, target):
+    """Dot segments, repeated slashes and escaped unreserved characters are resolved before
+    routing (the core's scan sends such paths to normalize_path): /orders/../admin is /admin."""
+    from jqgate._core import core
+    from jqgate.config.model import GatewayConfig, Service
+    from jqgate.gateway import Gateway
+    svc = Service(name="s", id="s", protocol="http", host="127.0.0.1", port=9, path=None)
+    gw = Gateway(GatewayConfig(services=[svc], upstreams=[], routes=[
+        route("orders", paths=["/orders"]), route("admin", paths=["/admin"])]))
+    req = core.HttpRequest()
+    req.method, req.host, req.path, req.query, req.headers, req.scheme = \
+        b"GET", b"gw", raw, b"", [], "http"
+    decision = core.route_request(gw, req)
+    assert (decision.route.name, decision.target) == (route_name, target)

@@ -291,6 +291,25 @@ cdef dict _header_values(list headers):
     return out
 
 
+cdef inline bytes _tail(bytes b, Py_ssize_t start):
+    """b[start:] without the generic slice machinery (a bytes slice is built directly)."""
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(b)
+    if start <= 0:
+        return b
+    if start >= n:
+        return b""
+    return PyBytes_FromStringAndSize(PyBytes_AS_STRING(b) + start, n - start)
+
+
+cdef inline bytes _head(bytes b, Py_ssize_t end):
+    """b[:end], built directly."""
+    if end >= PyBytes_GET_SIZE(b):
+        return b
+    if end <= 0:
+        return b""
+    return PyBytes_FromStringAndSize(PyBytes_AS_STRING(b), end)
+
+
 cpdef bytes kong_upstream_path(bytes base, bytes path, Py_ssize_t matched, bint strip, bint v1):
     """The path the service receives (Kong's router: path_handling v0 and v1). `base` is the
     service path (b"/" when none), `path` the normalised request path, `matched` how much of
@@ -299,25 +318,25 @@ cpdef bytes kong_upstream_path(bytes base, bytes path, Py_ssize_t matched, bint 
     if not strip and base == b"/":
         return path                          # the common case: the request path as it is
     if matched >= 0 and len(path) > 0:
-        postfix = _sanitize_postfix(path[matched:])
+        postfix = _sanitize_postfix(_tail(path, matched))
     else:
-        postfix = path[1:]
+        postfix = _tail(path, 1)
     cdef bint base_slash = base.endswith(b"/")
     if v1:
         if strip:
             if base_slash and postfix.startswith(b"/"):
-                return base[:len(base) - 1] + postfix
+                return _head(base, len(base) - 1) + postfix
             return base + postfix
-        return base + path[1:]
+        return base + _tail(path, 1)
     if base_slash:
         if not strip:
-            return base + path[1:]
+            return base + _tail(path, 1)
         if not postfix:
             if base == b"/":
                 return b"/"
-            return base if path.endswith(b"/") else base[:len(base) - 1]
+            return base if path.endswith(b"/") else _head(base, len(base) - 1)
         if postfix.startswith(b"/"):
-            return base[:len(base) - 1] + postfix
+            return _head(base, len(base) - 1) + postfix
         return base + postfix
     if not strip:
         return base if path == b"/" else base + path
@@ -333,7 +352,7 @@ cdef inline bytes _sanitize_postfix(bytes postfix):
     if postfix == b"." or postfix == b"..":
         return b""
     if postfix.startswith(b"./"):
-        return postfix[2:]
+        return _tail(postfix, 2)
     if postfix.startswith(b"../"):
-        return postfix[3:]
+        return _tail(postfix, 3)
     return postfix
