@@ -1,162 +1,194 @@
-"""Kong-style request routing, built once per configuration.
+"""Kong's traditional router: the table built once per configuration.
 
-A route matches when every criterion it sets matches: one of its `hosts` (exact, `*.suffix` or
-`prefix.*` wildcards), one of its `paths` (a plain prefix, or `~regex` anchored at the start),
-and one of its `methods`. When several match, the most specific wins, in Kong's order:
+A route matches when every condition it sets holds: one of its `methods`; one of its `hosts`
+(exact, `*.suffix` or `prefix.*` wildcards, optionally with a port); every one of its `headers`
+(one of the listed values, compared case-insensitively, or a single `~*regex` value searched in
+the lower-cased request value); one of its `paths` (a plain prefix, or `~regex` anchored at the
+start); its `snis` (only on a TLS listener: this gateway has none, so an `snis` route never
+matches plain http). Among the routes that match, Kong's order picks one:
 
-  1. hosts: an exact host beats a wildcard host beats no host condition;
-  2. paths: a regex path beats a prefix path (regexes by `regex_priority`, higher first), a longer
-     prefix beats a shorter one, and any path beats no path condition;
-  3. methods: a route with a methods condition beats one without;
-  4. then configuration order.
+  1. routes setting more kinds of condition first (hosts, headers, paths, methods, snis), then
+     by which kinds: hosts > headers > paths > methods > snis;
+  2. among those, wildcard hosts with a port, then plain hosts only, then a regex path;
+  3. more headers conditions first;
+  4. regex paths by `regex_priority` (higher first); plain prefixes longest first;
+  5. configuration (creation) order.
 
-Everything that can be is done at build time: candidates are split by host kind and sorted by
-that priority, regexes are compiled once, methods become frozensets. A lookup walks the
-candidates for the request's host in priority order and returns the first that matches.
+A route with several paths sorts once per path (Kong splits it), so `/a/long/path` on a route
+can beat another route's `/a` while the same route's `/` does not. The matching runs in the core
+(jqgate._core http_router.pyx); this module orders the entries and files them in buckets.
+Differences from Kong: regexes are Python's (`(?<name>...)` is accepted as PCRE writes it);
+a host condition with a port also matches a request for that host without a port when the
+port is the scheme's default; the match is the first route in this order, always (Kong's
+reduced candidate sets can, in rare mixes, pick a later one).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-NO_ROUTE_MESSAGE = "no Route matched with those values"
+from jqgate._core.core import (CompiledRouter, RouteBuckets, RouteEntry, ServiceTarget,
+                               kong_upstream_path)
+from jqgate._core.core import NO_ROUTE_MESSAGE  # noqa: F401  (re-exported)
+from jqgate.config.routes import python_regex
+
+HOST, HEADER, URI, METHOD, SNI = 0x40, 0x20, 0x10, 0x08, 0x04
+HAS_REGEX_URI, PLAIN_HOSTS_ONLY, HAS_WILDCARD_HOST_PORT = 0x01, 0x02, 0x04
+_PORT = re.compile(r":[0-9]+$")
 
 
 @dataclass
 class RouteMatch:
-    """The result of a lookup: the route, and how its path condition matched."""
+    """A lookup's result for Python callers: the route, and how its path condition matched."""
     route: Any                    # the config Route record
-    target: Any                   # whatever the builder attached to the route (a service, ...)
+    target: Any                   # whatever the builder attached to the route
     matched_prefix: str           # the part of the path the route's path condition consumed
-    path: str                     # the full request path
-
-
-@dataclass
-class _Candidate:
-    route: Any
-    target: Any
-    order: int
-    host_exact: frozenset | None = None      # None = no host condition
-    host_suffixes: tuple = ()                # "*.example.com" -> ".example.com"
-    host_prefixes: tuple = ()                # "example.*" -> "example."
-    prefix: str | None = None                # plain path condition
-    regex: Any = None                        # compiled regex path condition
-    methods: frozenset | None = None
-    sort_key: tuple = field(default=())
-
-
-def _host_only(host: str) -> str:
-    """Host header value without the port, lower-cased."""
-    host = host.strip().lower()
-    if host.startswith("["):                 # IPv6 literal
-        end = host.find("]")
-        return host[: end + 1] if end >= 0 else host
-    colon = host.rfind(":")
-    return host[:colon] if colon >= 0 else host
+    path: str                     # the (normalised) request path
+    has_path: bool = False        # the route matched with a path condition
 
 
 class Router:
-    """Built from (route, target) pairs; `match(method, host, path)` on the hot path."""
+    """Built from (route, target) pairs; `core` is the compiled table the handlers use."""
 
     def __init__(self, routes: list[tuple[Any, Any]]):
-        self._exact: dict[str, list[_Candidate]] = {}
-        self._wild: list[_Candidate] = []
-        self._any: list[_Candidate] = []
+        keyed = []
         for order, (route, target) in enumerate(routes):
-            for cand in self._candidates(route, target, order):
-                if cand.host_exact is None and not cand.host_suffixes and not cand.host_prefixes:
-                    self._any.append(cand)
+            for entry, key in _entries(route, target, order):
+                keyed.append((key, entry))
+        keyed.sort(key=lambda pair: pair[0])
+        self.entries: list[RouteEntry] = [entry for _, entry in keyed]
+        self.core = core = CompiledRouter()
+        for pos, entry in enumerate(self.entries):
+            entry.pos = pos
+            if entry.headers is not None:
+                core.reads_headers = True
+            if any(_PORT.search(h.decode()) for h in entry.hosts or ()) or \
+                    any(w[2] is not None for w in entry.wild_hosts):
+                core.reads_ports = True
+            if getattr(entry.route, "snis", None):
+                continue        # SNI conditions hold only on TLS listeners (none here)
+            plain = entry.has_hosts and not entry.wild_hosts
+            # A regex that starts with a literal can only match paths starting with it: filed
+            # under that literal like a prefix, it is tried only for such paths.
+            key = entry.prefix
+            if entry.regex is not None:
+                key = literal_prefix(entry.regex.pattern.decode("utf-8")).encode("utf-8") or None
+            for bucket in ([core.by_host.setdefault(h, RouteBuckets()) for h in entry.hosts]
+                           if plain else [core.any_host]):
+                if key is not None:
+                    bucket.by_prefix.setdefault(key, []).append(entry)
                 else:
-                    if cand.host_exact:
-                        for h in cand.host_exact:
-                            self._exact.setdefault(h, []).append(cand)
-                    if cand.host_suffixes or cand.host_prefixes:
-                        self._wild.append(cand)
-        key = lambda c: c.sort_key  # noqa: E731
-        for lst in self._exact.values():
-            lst.sort(key=key)
-        self._wild.sort(key=key)
-        self._any.sort(key=key)
+                    bucket.rest.append(entry)
+        for bucket in list(core.by_host.values()) + [core.any_host]:
+            bucket.seal()
 
-    @staticmethod
-    def _candidates(route, target, order):
-        """One candidate per path of the route (each path has its own priority)."""
-        exact, suffixes, prefixes = set(), [], []
-        for h in route.hosts or []:
-            h = h.strip().lower()
-            if h.startswith("*."):
-                suffixes.append(h[1:])
-            elif h.endswith(".*"):
-                prefixes.append(h[:-1])
-            else:
-                exact.add(h)
-        methods = frozenset(m.upper().encode() for m in route.methods) if route.methods else None
-        has_hosts = bool(exact or suffixes or prefixes)
-        paths = list(route.paths or []) or [None]
-        for p in paths:
-            c = _Candidate(route=route, target=target, order=order,
-                           host_exact=frozenset(exact) if has_hosts else None,
-                           host_suffixes=tuple(suffixes), host_prefixes=tuple(prefixes),
-                           methods=methods)
-            if p is None:
-                path_rank = (0, 0)
-            elif p.startswith("~"):
-                c.regex = re.compile(p[1:])
-                path_rank = (2, route.regex_priority)
-            else:
-                c.prefix = p
-                path_rank = (1, len(p))
-            # exact host entries sort before wildcards through the bucket order; inside a
-            # bucket: regex/longer paths first, then routes with methods, then config order.
-            c.sort_key = (-path_rank[0], -path_rank[1], 0 if methods else 1, order)
-            yield c
-
-    def match(self, method: bytes, host: bytes | str, path: str) -> RouteMatch | None:
-        h = _host_only(host.decode("latin-1") if isinstance(host, bytes) else host)
-        lst = self._exact.get(h)
-        if lst:
-            m = self._first(lst, method, path)
-            if m is not None:
-                return m
-        if self._wild:
-            wild = [c for c in self._wild
-                    if h.endswith(c.host_suffixes) or h.startswith(c.host_prefixes)] \
-                if h else []
-            m = self._first(wild, method, path)
-            if m is not None:
-                return m
-        return self._first(self._any, method, path)
-
-    @staticmethod
-    def _first(cands, method, path):
-        for c in cands:
-            if c.methods is not None and method not in c.methods:
-                continue
-            if c.prefix is not None:
-                if not path.startswith(c.prefix):
-                    continue
-                return RouteMatch(c.route, c.target, c.prefix, path)
-            if c.regex is not None:
-                m = c.regex.match(path)
-                if m is None:
-                    continue
-                return RouteMatch(c.route, c.target, path[: m.end()], path)
-            return RouteMatch(c.route, c.target, "", path)
-        return None
+    def match(self, method: bytes, host: bytes | str, path: str, headers=None,
+              scheme: str = "http") -> RouteMatch | None:
+        """The route for a request (path already normalised), for Python callers."""
+        if isinstance(host, str):
+            host = host.encode("latin-1")
+        found = self.core.match(method, host, path.encode("latin-1"), list(headers or []),
+                                scheme == "https")
+        if found is None:
+            return None
+        entry, length = found
+        has_path = entry.prefix is not None or entry.regex is not None
+        return RouteMatch(entry.route, entry.target, path[:length] if has_path else "", path,
+                          has_path)
 
 
-def upstream_path(service_path: str | None, match: RouteMatch, strip_path: bool) -> str:
-    """The path sent upstream (Kong's `path_handling = v0`): the service path joined with the
-    request path, minus the matched prefix when `strip_path`; a slash where both sides have
-    one is collapsed."""
-    rest = match.path[len(match.matched_prefix):] if strip_path else match.path
-    base = service_path or "/"
-    if base.endswith("/"):
-        if rest.startswith("/"):
-            rest = rest[1:]
-        return base + rest
-    return base + rest
+_REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
+
+
+def literal_prefix(pattern: str) -> str:
+    """The text every match of `pattern` (anchored at the start) begins with: the characters
+    before the first special one, less the last if a `?`, `*` or `{` may drop it. Empty when
+    the pattern has an alternation anywhere (its branches need not share a start)."""
+    if "|" in pattern:
+        return ""
+    out = []
+    for i, ch in enumerate(pattern):
+        if ch in _REGEX_SPECIAL:
+            if ch in "?*{" and out:
+                out.pop()
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _entries(route, target, order):
+    """(RouteEntry, sort key) for each path of the route (one for a route without paths)."""
+    plain, wild = set(), []
+    wildcard_port = False
+    for h in route.hosts or []:
+        h = h.strip().lower()
+        if "*" not in h:
+            plain.add(h.encode())
+            continue
+        port = None
+        m = _PORT.search(h)
+        if m:
+            port, h = m.group(0).encode(), h[:m.start()]
+            wildcard_port = True
+        if h.startswith("*"):
+            wild.append((h[1:].encode(), True, port))      # "*.example.com" -> ".example.com"
+        else:
+            wild.append((h[:-1].encode(), False, port))    # "example.*" -> "example."
+    headers = []
+    for name, values in (getattr(route, "headers", None) or {}).items():
+        regex = None
+        if len(values) == 1 and values[0].startswith("~*"):
+            regex = python_regex(values[0][2:])
+        headers.append((name.lower().encode(), frozenset(v.lower().encode() for v in values),
+                        regex))
+    methods = frozenset(m.upper().encode() for m in route.methods) if route.methods else None
+    snis = getattr(route, "snis", None) or []
+    kinds = [(HOST, bool(route.hosts)), (HEADER, bool(headers)), (URI, bool(route.paths)),
+             (METHOD, bool(methods)), (SNI, bool(snis))]
+    category = sum(bit for bit, on in kinds if on)
+    weight = sum(1 for _, on in kinds if on)
+    submatch = 0
+    if route.hosts and not wild:
+        submatch |= PLAIN_HOSTS_ONLY
+    if wildcard_port:
+        submatch |= HAS_WILDCARD_HOST_PORT
+    service = target if isinstance(target, ServiceTarget) else None
+    for path in list(route.paths or []) or [None]:
+        e = RouteEntry()
+        e.route = route
+        e.target = target
+        e.service = service
+        e.methods = methods
+        e.has_hosts = bool(route.hosts)
+        e.hosts = frozenset(plain)
+        e.wild_hosts = tuple(wild)
+        e.headers = tuple(headers) if headers else None
+        protocols = route.protocols or ["http", "https"]
+        e.https_only = "http" not in protocols
+        e.strip_path = bool(route.strip_path)
+        e.preserve_host = bool(route.preserve_host)
+        e.path_v1 = getattr(route, "path_handling", "v0") == "v1"
+        e.service_path = (service.path or "/").encode("latin-1") if service is not None else b"/"
+        sub, priority, length = submatch, 0, 0
+        if path is not None and path.startswith("~"):
+            e.regex = python_regex(path[1:])
+            sub |= HAS_REGEX_URI
+            priority = route.regex_priority
+        elif path is not None:
+            e.prefix = normalize_path(path).encode("latin-1")
+            length = len(path)
+        yield e, (-weight, -category, -sub, -len(headers), -priority, -length, order)
+
+
+def upstream_path(service_path: str | None, match: RouteMatch, strip_path: bool,
+                  path_handling: str = "v0") -> str:
+    """The path sent upstream (Kong's path_handling v0 or v1), for Python callers; the core
+    computes the same per request (kong_upstream_path)."""
+    matched = len(match.matched_prefix) if match.has_path else -1
+    return kong_upstream_path((service_path or "/").encode("latin-1"),
+                              match.path.encode("latin-1"), matched, strip_path,
+                              path_handling == "v1").decode("latin-1")
 
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")

@@ -65,8 +65,9 @@ def test_config_order_breaks_remaining_ties():
 
 
 @pytest.mark.parametrize("service_path, route_path, req, strip, expected", [
-    # Kong's path_handling v0 table
-    ("/s", "/fv0", "/fv0req", True, "/sreq"),
+    # Kong's path_handling v0 (kong/router/utils.lua get_upstream_uri): a stripped rest that
+    # does not start with "/" gets one after a service path without a trailing slash
+    ("/s", "/fv0", "/fv0req", True, "/s/req"),
     ("/s", "/fv0", "/fv0/req", True, "/s/req"),
     ("/s/", "/fv0", "/fv0req", True, "/s/req"),
     ("/s/", "/fv0", "/fv0/req", True, "/s/req"),
@@ -96,3 +97,68 @@ def test_upstream_path(service_path, route_path, req, strip, expected):
 def test_normalize_path(raw, norm):
     from jqgate.router import normalize_path
     assert normalize_path(raw) == norm
+
+
+def test_a_path_never_seen_is_routed_without_a_python_frame():
+    """High-cardinality paths (/orders/123) are routed in the core, request after request:
+    no Python function runs (a profiler sees no Python call), and no per-path state is kept."""
+    import sys
+
+    from jqgate._core import core
+    from jqgate.config.model import GatewayConfig, Service
+    from jqgate.gateway import Gateway
+    svc = Service(name="s", id="s", protocol="http", host="127.0.0.1", port=9, path="/api")
+    gw = Gateway(GatewayConfig(services=[svc], upstreams=[], routes=[
+        Route(name="orders", id="orders", service_id="s", paths=["/orders"]),
+        Route(name="items", id="items", service_id="s", paths=[r"~/items/\d+$"],
+              hosts=["*.example.com"]),
+        Route(name="tenant", id="tenant", service_id="s", paths=["/t"],
+              headers={"x-tenant": ["a"]})]))
+    reqs = []
+    for n in range(300):
+        req = core.HttpRequest()
+        req.method, req.query, req.scheme = b"GET", b"", "http"
+        req.host, req.path, req.headers, expected = [
+            (b"gw", b"/orders/%d" % n, [], ("orders", b"/api/%d" % n)),
+            (b"a.example.com", b"/items/%d" % n, [], ("items", b"/api")),
+            (b"gw", b"/t/%d" % n, [(b"X-Tenant", b"A")], ("tenant", b"/api/%d" % n)),
+        ][n % 3]
+        reqs.append((req, expected))
+    python_calls = []
+
+    def profiler(frame, event, arg):
+        if event == "call":
+            python_calls.append(frame.f_code.co_name)
+    decisions = []
+    sys.setprofile(profiler)
+    try:
+        for req, _ in reqs:
+            decisions.append(core.route_request(gw, req))
+    finally:
+        sys.setprofile(None)
+    assert python_calls == []
+    assert [(d.route.name, d.target) for d in decisions] == [e for _, e in reqs]
+
+
+@pytest.mark.parametrize("raw, route_name, target", [
+    (b"/orders/../admin/x", "admin", b"/x"),
+    (b"/orders/%2e%2e/admin", "admin", b"/"),
+    (b"/orders//7", "orders", b"/7"),
+    (b"/orders/./7", "orders", b"/7"),
+    (b"/orders/.hidden", "orders", b"/.hidden"),
+    (b"/%6Frders/7", "orders", b"/7"),
+])
+def test_the_core_routes_the_normalised_path(raw, route_name, target):
+    """Dot segments, repeated slashes and escaped unreserved characters are resolved before
+    routing (the core's scan sends such paths to normalize_path): /orders/../admin is /admin."""
+    from jqgate._core import core
+    from jqgate.config.model import GatewayConfig, Service
+    from jqgate.gateway import Gateway
+    svc = Service(name="s", id="s", protocol="http", host="127.0.0.1", port=9, path=None)
+    gw = Gateway(GatewayConfig(services=[svc], upstreams=[], routes=[
+        route("orders", paths=["/orders"]), route("admin", paths=["/admin"])]))
+    req = core.HttpRequest()
+    req.method, req.host, req.path, req.query, req.headers, req.scheme = \
+        b"GET", b"gw", raw, b"", [], "http"
+    decision = core.route_request(gw, req)
+    assert (decision.route.name, decision.target) == (route_name, target)

@@ -94,18 +94,52 @@ def test_route_errors():
         {"name": "e", "paths": ["/"], "protocols": ["grpc"], "strip_path": "yes"},
     ]
     assert errors_of(doc(routes=routes)) == [
-        "routes[0]: must set one of 'methods', 'hosts', 'paths'",
+        "routes[0]: must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when "
+        "'protocols' is 'https'",
         "routes[1].paths: expected an array, got string",
         'routes[2].paths[0]: must start with "/" (or "~" for a regex path)',
         "routes[2].paths[1]: invalid regex: missing ), unterminated subpattern at position 0",
         "routes[2].paths[2]: expected a string, got integer",
         "routes[2].methods[0]: must be upper-case letters only (e.g. GET)",
-        "routes[3].headers: not supported: matching on headers",
         'routes[4].protocols[0]: "grpc" is not one of: http, https',
         "routes[4].strip_path: expected a boolean, got string",
+        'routes[3].service: unknown service "missing"',
     ]
     assert errors_of(doc(routes=[{"name": "d", "paths": ["/"], "service": "missing"}])) == [
         'routes[0].service: unknown service "missing"']
+
+
+def test_route_headers_snis_and_path_handling():
+    routes = [{"name": "ok", "headers": {"X-Version": ["v1", "v2"], "x-re": ["~*^b\\d+$"]},
+               "snis": ["example.com", "*.example.org"], "path_handling": "v1"},
+              {"name": "plain", "paths": ["/"]}]
+    ok, plain = load_declarative(doc(routes=routes), "k").routes
+    assert ok.headers == {"X-Version": ["v1", "v2"], "x-re": ["~*^b\\d+$"]}
+    assert (ok.snis, ok.path_handling) == (["example.com", "*.example.org"], "v1")
+    assert (plain.headers, plain.snis, plain.path_handling) == ({}, [], "v0")
+    bad = [
+        {"name": "a", "paths": ["/"], "headers": {"Host": ["a"], "x": [], "y": "v",
+                                                  "z": ["~*("]}},
+        {"name": "b", "paths": ["/"], "snis": ["a.com:443", "*.*.x"], "path_handling": "v2"},
+        {"name": "c", "snis": ["example.com"], "protocols": ["http"]},
+        {"name": "d", "protocols": ["http"]},
+    ]
+    assert errors_of(doc(routes=bad)) == [
+        "routes[0].headers.Host: cannot contain 'host' header, which must be specified in "
+        "the 'hosts' attribute",
+        "routes[0].headers.x: must not be empty",
+        "routes[0].headers.y: expected an array, got string",
+        "routes[0].headers.z[0]: invalid regex: missing ), unterminated subpattern at position 0",
+        'routes[1].snis[0]: "a.com:443" is not a valid SNI (a host name; a wildcard "*" may only '
+        'be the first or last label; no port)',
+        'routes[1].snis[1]: "*.*.x" is not a valid SNI (a host name; a wildcard "*" may only '
+        'be the first or last label; no port)',
+        'routes[1].path_handling: "v2" is not one of: v0, v1',
+        "routes[2].snis: 'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or "
+        "'tls_passthrough'",
+        "routes[3]: must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is "
+        "'http'",
+    ]
 
 
 def test_upstreams_and_targets():
@@ -127,10 +161,31 @@ def test_upstream_errors():
         "upstreams[0]: missing field `name`",
         'upstreams[0].targets[0].target: "a:99999" is not a valid "host:port" target',
         "upstreams[0].targets[1]: missing field `target`",
-        "upstreams[1].healthchecks: not supported: this gateway balances round-robin with weights only",
-        'upstreams[1].algorithm: "least-connections" is not one of: round-robin',
+        "upstreams[1].healthchecks: not supported: this gateway balances round-robin or "
+        "consistent-hashing, without health checks",
+        'upstreams[1].algorithm: not supported: "least-connections" (this gateway balances '
+        'round-robin or consistent-hashing)',
         "targets[1]: missing field `upstream`",
         'targets[0].upstream: unknown upstream "nope"',
+    ]
+
+
+def test_upstream_hashing_fields():
+    document = doc(upstreams=[{"name": "p", "algorithm": "consistent-hashing", "hash_on": "header",
+                               "hash_on_header": "X-User", "hash_fallback": "query_arg",
+                               "hash_fallback_query_arg": "u"}])
+    [up] = load_declarative(document, "k").upstreams
+    assert (up.algorithm, up.hash_on, up.hash_on_header, up.hash_fallback,
+            up.hash_fallback_query_arg) == ("consistent-hashing", "header", "X-User",
+                                            "query_arg", "u")
+    bad = doc(upstreams=[{"name": "a", "algorithm": "consistent-hashing", "hash_on": "header"},
+                         {"name": "b", "hash_on": "cookie", "hash_fallback": "magic"},
+                         {"name": "c", "hash_fallback": "ip"}])
+    assert errors_of(bad) == [
+        "upstreams[0]: must set 'hash_on_header' when 'hash_on' is 'header'",
+        'upstreams[1].hash_on: not supported: hashing on "cookie"',
+        'upstreams[1].hash_fallback: "magic" is not one of: none, ip, header, path, query_arg',
+        "upstreams[2].hash_fallback: must be 'none' when 'hash_on' is 'none'",
     ]
 
 

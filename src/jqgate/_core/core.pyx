@@ -17,6 +17,7 @@ include "http_request.pyx"
 include "http_responder.pyx"
 include "http_server.pyx"
 include "http_service.pyx"
+include "http_router.pyx"
 include "http_decision.pyx"
 include "http_proxy.pyx"
 

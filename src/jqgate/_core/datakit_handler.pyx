@@ -27,7 +27,7 @@ cdef class DataKitHandler(ProxyHandler):
         self.plans_by_route = plans_by_route
 
     cpdef handle(self, HttpRequest req, Responder resp):
-        decision = decision_for(self._gateway, self.route_cache, req)
+        decision = decision_for(self.router, req)
         if type(decision) is tuple:
             resp.send_error(decision[0], decision[1])
             return
@@ -250,7 +250,8 @@ cdef class DataKitFlow:
         self._send_upstream()
 
     cdef int _send_upstream(self) except -1:
-        ex = prepare_upstream_exchange(self.req, self.decision)
+        ex = prepare_upstream_exchange(self.req, self.decision,
+                                       self.decision.service.retries - self.tries_left)
         if ex is None:
             self.resp.send_error(503, MSG_NO_PEER)
             return 0

@@ -2,8 +2,8 @@
 # both bodies streaming with back-pressure when they are not buffered.
 #
 #   ProxyHandler(gateway, pool, ...)  is a RequestHandler. Per request:
-#     decision = decision_for(gateway, ...)  (http_decision.pyx: the gateway's cached routing,
-#                                             else Gateway.match: router + service choice;
+#     decision = decision_for(router, req)   (http_decision.pyx: the gateway's compiled router,
+#                                             http_router.pyx, and the matched route's service;
 #                                             kept in req.ctx: .route / .service.service are the
 #                                             config records kong.router.route/service expose)
 #       -> (status, message) answered as the gateway's JSON error, or a decision with
@@ -70,7 +70,7 @@ cdef class ProxyHandler(RequestHandler):
     cdef public bytes via                      # b"1.1 jqgate/0.1.0"; None = no Via header
     cdef public bytes upstream_latency_header  # None = off
     cdef public bytes proxy_latency_header     # None = off
-    cdef dict route_cache                       # the gateway's own decision cache
+    cdef CompiledRouter router                  # the gateway's compiled router
 
     def __init__(self, gateway, ConnectionPool pool, via=b"1.1 jqgate/0.1.0",
                  upstream_latency_header=b"X-Kong-Upstream-Latency",
@@ -87,12 +87,12 @@ cdef class ProxyHandler(RequestHandler):
 
     @gateway.setter
     def gateway(self, gateway):
-        """Set at start and on reload: routing follows the new gateway (and its cache) at once."""
+        """Set at start and on reload: routing follows the new gateway (and its router) at once."""
         self._gateway = gateway
-        self.route_cache = gateway._cache
+        self.router = gateway.compiled_router
 
     cpdef handle(self, HttpRequest req, Responder resp):
-        decision = decision_for(self._gateway, self.route_cache, req)
+        decision = decision_for(self.router, req)
         if type(decision) is tuple:
             resp.send_error(decision[0], decision[1])
             return
@@ -197,24 +197,27 @@ cdef ClientExchange _proxy_new_exchange(ServiceTarget svc, tuple peer, HttpReque
 
 cdef bint proxy_may_retry(ClientExchange ex):
     """Whether a failed upstream attempt may go again to the next peer (the caller checks that
-    tries are left and nothing reached the client). A connect or TLS failure means no byte of
-    the request left the gateway: always (a streamed body is replayed, see _ProxyBodyPump).
-    Any other failure may have been acted on upstream: only an idempotent method goes again,
-    and only with its body still in hand (buffered, not streamed)."""
-    if ex.error_kind == CERR_CONNECT or ex.error_kind == CERR_TLS:
+    tries are left and nothing reached the client). Kong's rule (nginx proxy_next_upstream
+    error timeout, without non_idempotent): transport failures only. A failure before the
+    request was written on any connection (connect refused or timed out, TLS handshake, no
+    connection in time: `attempts` is 0) means the upstream never saw it: always, any method
+    (a streamed body is replayed, see _ProxyBodyPump). Any other failure may have been acted
+    on upstream: only an idempotent method goes again, and only with its body still in hand
+    (buffered, not streamed)."""
+    if ex.error_kind == CERR_CONNECT or ex.error_kind == CERR_TLS or ex.attempts == 0:
         return True
     return ex.idempotent and not ex.stream_body
 
 
-cpdef ClientExchange prepare_upstream_exchange(HttpRequest req, decision):
+cpdef ClientExchange prepare_upstream_exchange(HttpRequest req, decision, int attempt=0):
     """For a handler that wants the whole upstream answer in hand (e.g. the DataKit executor
     running response-phase nodes): a ClientExchange for `decision`'s service with the proxy's
     request headers and req.body (bytes; read a streamed body first). Send it with
     pool.send(ex, callback); None when the service has no peer (answer 503). It makes one
     attempt: for the service's retries, call again when proxy_may_retry(ex) (it picks the
-    next peer)."""
+    next peer; `attempt` counts the tries made, for a consistent-hashing upstream)."""
     cdef ServiceTarget svc = decision.service
-    peer = svc.pick()
+    peer = svc.pick_for(req, attempt)
     if peer is None:
         return None
     cdef ClientExchange ex = _proxy_new_exchange(
@@ -298,7 +301,7 @@ cdef class ProxyCall(ResponseSink):
     cdef void _attempt(self):
         cdef ProxyHandler h = self.handler
         cdef ServiceTarget svc = self.service
-        peer = svc.pick()
+        peer = svc.pick_for(self.req, svc.retries - self.tries_left)
         if peer is None:
             self.resp.send_error(503, MSG_NO_PEER)
             return

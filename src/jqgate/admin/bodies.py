@@ -25,7 +25,7 @@ BOOLEAN_KEYS = {"enabled", "debug", "ssl_verify", "strip_path", "preserve_host",
                 "validate_signature"}
 INTEGER_KEYS = {"timeout", "status", "ttl", "port", "retries", "connect_timeout", "read_timeout",
                 "write_timeout", "regex_priority", "max_size", "weight", "max_response_size"}
-LIST_KEYS = {"protocols", "tags", "paths", "hosts", "methods"}
+LIST_KEYS = {"protocols", "tags", "paths", "hosts", "methods", "snis"}
 
 
 def media_type(content_type: bytes | None) -> str:

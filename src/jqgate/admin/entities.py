@@ -85,10 +85,12 @@ def kong_route(r: Route, created: int) -> dict:
     raw = r.raw or {}
     return {"id": r.id, "name": r.name, "protocols": list(r.protocols),
             "methods": list(r.methods) or None, "hosts": list(r.hosts) or None,
-            "paths": list(r.paths) or None, "headers": None, "snis": None, "sources": None,
+            "paths": list(r.paths) or None,
+            "headers": {k: list(v) for k, v in r.headers.items()} or None,
+            "snis": list(r.snis) or None, "sources": None,
             "destinations": None, "https_redirect_status_code": raw.get("https_redirect_status_code", 426),
             "regex_priority": r.regex_priority, "strip_path": r.strip_path,
-            "path_handling": raw.get("path_handling", "v0"), "preserve_host": r.preserve_host,
+            "path_handling": r.path_handling, "preserve_host": r.preserve_host,
             "request_buffering": raw.get("request_buffering", True),
             "response_buffering": raw.get("response_buffering", True),
             "tags": raw.get("tags"),
@@ -98,7 +100,11 @@ def kong_route(r: Route, created: int) -> dict:
 
 def kong_upstream(u: Upstream, created: int) -> dict:
     return {"id": u.id, "name": u.name, "algorithm": u.algorithm, "slots": 10000,
-            "hash_on": "none", "hash_fallback": "none", "healthchecks": None, "tags": None,
+            "hash_on": u.hash_on, "hash_fallback": u.hash_fallback,
+            "hash_on_header": u.hash_on_header, "hash_fallback_header": u.hash_fallback_header,
+            "hash_on_query_arg": u.hash_on_query_arg,
+            "hash_fallback_query_arg": u.hash_fallback_query_arg,
+            "healthchecks": None, "tags": None,
             "created_at": created, "updated_at": created}
 
 

@@ -24,7 +24,13 @@ class Upstream:
     name: str
     id: str
     targets: list[Target] = field(default_factory=list)
-    algorithm: str = "round-robin"
+    algorithm: str = "round-robin"   # or "consistent-hashing"
+    hash_on: str = "none"            # none | ip | header | path | query_arg
+    hash_on_header: str | None = None
+    hash_on_query_arg: str | None = None
+    hash_fallback: str = "none"
+    hash_fallback_header: str | None = None
+    hash_fallback_query_arg: str | None = None
     location: str = ""
 
 
@@ -54,10 +60,13 @@ class Route:
     paths: list[str] = field(default_factory=list)      # "~" prefix = regex
     hosts: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
+    headers: dict[str, list[str]] = field(default_factory=dict)  # name -> values ("~*" regex)
+    snis: list[str] = field(default_factory=list)   # match on TLS listeners only (none today)
     protocols: list[str] = field(default_factory=lambda: ["http", "https"])
     strip_path: bool = True
     preserve_host: bool = False
     regex_priority: int = 0
+    path_handling: str = "v0"        # Kong's default; v1 joins service and request paths as-is
     location: str = ""
     raw: dict[str, Any] = field(default_factory=dict)   # the record as written (kong.router.route)
 

@@ -1,4 +1,4 @@
-"""Kong `upstreams` and `targets` (round robin with weights)."""
+"""Kong `upstreams` and `targets`: weights, round robin or consistent hashing."""
 from __future__ import annotations
 
 import re
@@ -10,14 +10,17 @@ from jqgate.config.services import check_tags, entity_id
 from jqgate.errors import Issues, join
 
 DEFAULT_TARGET_PORT = 8000      # Kong's default when a target has no port
-UPSTREAM_FIELDS = ("name", "id", "algorithm", "targets", "tags", "slots")
+HASH_FIELDS = ("hash_on", "hash_on_header", "hash_on_query_arg", "hash_fallback",
+               "hash_fallback_header", "hash_fallback_query_arg")
+UPSTREAM_FIELDS = ("name", "id", "algorithm", "targets", "tags", "slots") + HASH_FIELDS
 TARGET_FIELDS = ("target", "weight", "tags", "id", "upstream")
 # Kong upstream fields that change balancing or health; not implemented here.
-UNSUPPORTED_UPSTREAM_FIELDS = ("healthchecks", "hash_on", "hash_fallback", "hash_on_header",
-                               "hash_fallback_header", "hash_on_cookie", "hash_on_cookie_path",
-                               "hash_on_query_arg", "hash_fallback_query_arg", "hash_on_uri_capture",
-                               "hash_fallback_uri_capture", "host_header", "client_certificate",
-                               "use_srv_name")
+UNSUPPORTED_UPSTREAM_FIELDS = ("healthchecks", "hash_on_cookie", "hash_on_cookie_path",
+                               "hash_on_uri_capture", "hash_fallback_uri_capture", "host_header",
+                               "client_certificate", "use_srv_name")
+HASH_SOURCES = ("none", "ip", "header", "path", "query_arg")
+# Kong hash sources this gateway cannot read (no consumers, no cookie setting, no captures).
+UNSUPPORTED_HASH_SOURCES = ("consumer", "cookie", "uri_capture")
 HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:\[\]/]+)(:(?P<port>[0-9]{1,5}))?")
 
 
@@ -29,7 +32,7 @@ def parse_upstream(record: Any, location: str, issues: Issues) -> Upstream | Non
         if key in UNSUPPORTED_UPSTREAM_FIELDS:
             if record[key] is not None:
                 issues.add(join(location, key), "not supported: this gateway balances round-robin "
-                                                "with weights only")
+                                                "or consistent-hashing, without health checks")
         elif key not in UPSTREAM_FIELDS:
             issues.add(join(location, str(key)), "unknown field")
     name = record.get("name")
@@ -42,7 +45,14 @@ def parse_upstream(record: Any, location: str, issues: Issues) -> Upstream | Non
                                      location, issues),
                         location=location)
     if record.get("algorithm") is not None:
-        checks.check_enum(record["algorithm"], join(location, "algorithm"), issues, ("round-robin",))
+        if record["algorithm"] in ("least-connections", "latency", "sticky-sessions"):
+            issues.add(join(location, "algorithm"),
+                       f'not supported: "{record["algorithm"]}" (this gateway balances '
+                       f'round-robin or consistent-hashing)')
+        elif checks.check_enum(record["algorithm"], join(location, "algorithm"), issues,
+                               ("round-robin", "consistent-hashing")):
+            upstream.algorithm = record["algorithm"]
+    parse_hashing(record, upstream, location, issues)
     if record.get("slots") is not None:
         # Kong's hash ring size: no effect on round robin, only range-checked.
         checks.check_int(record["slots"], join(location, "slots"), issues, minimum=10, maximum=2**16)
@@ -54,6 +64,35 @@ def parse_upstream(record: Any, location: str, issues: Issues) -> Upstream | Non
             if target is not None:
                 upstream.targets.append(target)
     return upstream if len(issues) == before else None
+
+
+def parse_hashing(record: dict, upstream: Upstream, location: str, issues: Issues) -> None:
+    """Kong's hash_on / hash_fallback (read by consistent-hashing): a header or query argument
+    source needs its name; the fallback is only for a hash_on other than none."""
+    for which in ("hash_on", "hash_fallback"):
+        source = record.get(which)
+        if source is None:
+            continue
+        source_location = join(location, which)
+        if source in UNSUPPORTED_HASH_SOURCES:
+            issues.add(source_location, f'not supported: hashing on "{source}"')
+            continue
+        if not checks.check_enum(source, source_location, issues, HASH_SOURCES):
+            continue
+        setattr(upstream, which, source)
+        for kind in ("header", "query_arg"):
+            name_field = f"{which}_{kind}"
+            name = record.get(name_field)
+            if source == kind:
+                if name is None:
+                    issues.add(location, f"must set '{name_field}' when '{which}' is '{kind}'")
+                elif checks.check_string(name, join(location, name_field), issues, min_len=1):
+                    setattr(upstream, name_field, name)
+            elif name is not None:
+                checks.check_string(name, join(location, name_field), issues)
+                setattr(upstream, name_field, name)
+    if upstream.hash_on == "none" and upstream.hash_fallback != "none":
+        issues.add(join(location, "hash_fallback"), "must be 'none' when 'hash_on' is 'none'")
 
 
 def parse_target(record: Any, location: str, issues: Issues, nested: bool) -> Target | None:
