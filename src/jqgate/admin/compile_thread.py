@@ -17,6 +17,7 @@ while the thread exists (a restarted worker) does not have it: it starts its own
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,26 @@ def _forget_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_in_child)
 
 
+def _without_collections(fn, *args):
+    # A compile allocates millions of objects; each automatic collection they trigger would run
+    # on this thread holding the GIL for its whole length, stalling the loop just the same.
+    # Collections wait until the compile is done (the loop thread's allocations still count).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return fn(*args)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 async def off_loop(fn, *args):
     """fn(*args) on the compile thread; its result or its exception, here."""
-    return await asyncio.get_running_loop().run_in_executor(_compile_executor(), fn, *args)
+    return await asyncio.get_running_loop().run_in_executor(
+        _compile_executor(), _without_collections, fn, *args)
+
+
+def release_off_loop(references: list) -> None:
+    """Empty `references` on the compile thread: what they held last (a replaced configuration:
+    thousands of plans and jq states) is freed there, not on the event loop."""
+    _compile_executor().submit(references.clear)

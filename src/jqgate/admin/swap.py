@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 
-from jqgate.admin.compile_thread import off_loop
+from jqgate.admin.compile_thread import off_loop, release_off_loop
 from jqgate.compiled import CompiledGateway
 from jqgate.gateway import Gateway
 
@@ -44,12 +44,16 @@ class PlanSwitch:
     def commit(self, prepared, config_hash: str) -> None:
         """Switch to a prepared handler: on the event loop thread."""
         gateway, handler = prepared
+        previous = [self.running.gateway, self.running.handler]
         # The two assignments below are the switch (see the module docstring).
         self.settings.handler = handler
         self.settings._handler = handler
         self.running.gateway, self.running.handler = gateway, handler
         self.hash = config_hash
         self.swaps += 1
+        # Freeing the replaced configuration costs as much as building it; requests still
+        # running on it keep it alive, whatever remains is freed on the compile thread.
+        release_off_loop(previous)
 
     def swap(self, compiled: CompiledGateway, config_hash: str) -> None:
         self.commit(self.prepare(compiled), config_hash)
