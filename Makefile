@@ -14,7 +14,7 @@ $(VENV)/bin/python:
 	$(PIP) install --quiet --upgrade pip setuptools wheel "cython>=3.0"
 
 # Rebuild the package (and its compiled core) whenever a source file changed.
-$(STAMP): $(VENV)/bin/python pyproject.toml setup.py $(shell find src -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' | grep -v '_core/core.c$$') $(wildcard csrc/*.c csrc/*.h)
+$(STAMP): $(VENV)/bin/python pyproject.toml setup.py $(shell find src -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' | grep -v '_core/core.c$$') $(wildcard csrc/*.c csrc/*.h) $(wildcard patches/*.patch)
 	$(PIP) install --quiet --no-build-isolation ".[test,bench]"
 	touch $(STAMP)
 

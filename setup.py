@@ -4,10 +4,13 @@ libjq is linked statically into the one Cython extension, `jqgate._core.core`. I
 kept in this repository: at build time the `jq` sdist is fetched from the package index with pip
 (pinned below), the jq release tarball inside it is unpacked under build/, and libjq plus its
 bundled oniguruma are compiled with -O2. The result is cached in build/ so rebuilds only
-recompile our own code.
+recompile our own code. Between unpacking and configuring, the patches in patches/ are applied
+(apply_jq_patches): they add the step and memory budgets jqgate runs every program under.
 """
 import glob
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -25,6 +28,9 @@ JQ_DIR = os.path.join(DEPS_DIR, "jq-" + JQ_SOURCE_VERSION)
 LIBJQ = os.path.join(JQ_DIR, ".libs", "libjq.a")
 LIBONIG = os.path.join(JQ_DIR, "vendor", "oniguruma", "src", ".libs", "libonig.a")
 JQ_CFLAGS = "-O2 -fPIC -pthread"
+JQ_PATCHES = sorted(glob.glob(os.path.join(HERE, "patches", "jq-%s-*.patch" % JQ_SOURCE_VERSION)))
+# Records which patches the unpacked source carries; another set means a fresh unpack.
+JQ_PATCH_STAMP = os.path.join(JQ_DIR, ".jqgate-patches")
 
 
 def _run(args, cwd):
@@ -48,11 +54,47 @@ def fetch_jq_source():
             jq_tar.extractall(DEPS_DIR, filter="data")
 
 
-def build_libjq():
-    """Configure and compile libjq.a and libonig.a with optimisation (once)."""
-    if os.path.exists(LIBJQ) and os.path.exists(LIBONIG):
+def jq_patches_digest():
+    """sha256 over the names and contents of the patches, in the order they are applied."""
+    digest = hashlib.sha256()
+    for path in JQ_PATCHES:
+        digest.update(os.path.basename(path).encode() + b"\0")
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def jq_source_patched_with(digest):
+    try:
+        with open(JQ_PATCH_STAMP) as f:
+            return f.read().strip() == digest
+    except OSError:
+        return False
+
+
+def apply_jq_patches():
+    """Apply patches/ to the unpacked jq source, once: a source stamped with the current patch
+    digest is left alone; a source stamped otherwise (or built before patches existed) is
+    unpacked afresh, so a changed patch never lands on top of an old one and everything it
+    touches is recompiled."""
+    digest = jq_patches_digest()
+    if jq_source_patched_with(digest):
         return
+    if os.path.exists(JQ_DIR):
+        shutil.rmtree(JQ_DIR)
     fetch_jq_source()
+    for path in JQ_PATCHES:
+        _run(["patch", "-p1", "--forward", "--batch", "-i", path], cwd=JQ_DIR)
+    with open(JQ_PATCH_STAMP, "w") as f:
+        f.write(digest + "\n")
+
+
+def build_libjq():
+    """Configure and compile libjq.a and libonig.a with optimisation (once per patch set)."""
+    if (os.path.exists(LIBJQ) and os.path.exists(LIBONIG)
+            and jq_source_patched_with(jq_patches_digest())):
+        return
+    apply_jq_patches()
     jobs = "-j%d" % max(1, os.cpu_count() or 1)
     _run(["./configure", "CFLAGS=" + JQ_CFLAGS, "--disable-maintainer-mode", "--disable-docs",
           "--disable-shared", "--enable-static", "--with-oniguruma=builtin"], cwd=JQ_DIR)
@@ -75,7 +117,7 @@ core = Extension(
     extra_compile_args=["-O2"],
     libraries=["m"],
     depends=sorted(glob.glob("src/jqgate/_core/*.pxd") + glob.glob("src/jqgate/_core/*.pxi")
-                   + glob.glob("src/jqgate/_core/*.pyx") + glob.glob("csrc/*.h")),
+                   + glob.glob("src/jqgate/_core/*.pyx") + glob.glob("csrc/*.h")) + JQ_PATCHES,
 )
 
 setup(

@@ -79,7 +79,11 @@ def _load_compiled(path: str, skip_unknown: bool):
 
 
 def cmd_check(args) -> int:
+    from jqgate.compiler.jq_bounds import check_warnings
+
     compiled = _load_compiled(args.config, args.skip_unknown_plugins)
+    for warning in check_warnings(compiled):     # advice only: the config stays valid
+        print(warning, file=sys.stderr)
     print(f"{args.config}: valid ({len(compiled.plans)} DataKit plan(s), "
           f"{len(compiled.config.services)} service(s), {len(compiled.config.routes)} route(s))")
     return 0

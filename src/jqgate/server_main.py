@@ -230,13 +230,27 @@ async def _attach_admin(running, config, admin, stop):
                                        security=admin.get("security"))
 
 
+def set_jq_budgets(steps: int | None = None, memory_mib: int | None = None) -> None:
+    """The process's default jq budgets (before workers fork, so they inherit them)."""
+    from jqgate._core import core
+    if isinstance(memory_mib, bool) or not (memory_mib is None or isinstance(memory_mib, int)):
+        raise ValueError("jq memory budget must be a whole number of MiB, got %r" % (memory_mib,))
+    core.set_jq_budgets(steps, None if memory_mib is None else memory_mib * 1024 * 1024)
+
+
 def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers: int = 1, *,
           handler_factory=None, drain_timeout: float = 10.0, access_log_json: bool = False,
           server_options: dict | None = None, pool_options: dict | None = None,
           proxy_options: dict | None = None, admin_listen: str | None = None,
           config_file: str | None = None, admin_token: str | None = None,
-          admin_ssl_cert: str | None = None, admin_ssl_key: str | None = None) -> int:
+          admin_ssl_cert: str | None = None, admin_ssl_key: str | None = None,
+          jq_step_budget: int | None = None, jq_memory_budget_mib: int | None = None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
+
+    `jq_step_budget` (libjq instructions per jq run, default 2,000,000: about 0.1-0.3 s of one
+    core) and `jq_memory_budget_mib` (MiB a run may hold, default 64) bound every jq program
+    whose plugin sets no `config.jq_budget` of its own (compiler/jq_bounds.py); a run over
+    budget fails its node (500) and nothing else. None keeps the default.
 
     `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API. `config_file` is
     what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
@@ -247,6 +261,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     required on every Admin request as `Authorization: Bearer` or `Kong-Admin-Token`;
     `admin_ssl_cert` / `admin_ssl_key` (PEM files, default None: plain HTTP) serve it over TLS.
     Listening beyond loopback without both logs a warning at startup."""
+    set_jq_budgets(jq_step_budget, jq_memory_budget_mib)
     host, port = parse_listen(listen)
     security = {"admin_token": admin_token, "admin_ssl_cert": admin_ssl_cert,
                 "admin_ssl_key": admin_ssl_key}

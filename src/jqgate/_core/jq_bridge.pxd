@@ -39,6 +39,16 @@ cdef enum:
     # error instead of looping forever while being counted.
     JQB_MAX_COUNTED_RESULTS = 10000
 
+# Default budgets of one jq run (jq_next to its last result), for the process unless
+# set_jq_budgets changes them; a plugin's config.jq_budget overrides them for its programs.
+# 2,000,000 libjq instructions are roughly 0.1-0.3 s of one core; 64 MiB is what the run may
+# hold at once (net of what it frees), counted by libjq's allocator.
+cdef unsigned long long JQB_DEFAULT_STEP_BUDGET = 2000000
+cdef long long JQB_DEFAULT_MEMORY_BUDGET = 64 * 1024 * 1024
+# Compiling evaluates constant expressions (`"x" * 1e9` is folded into one string): a compile may
+# allocate its program's memory budget plus this much for libjq's own bytecode and builtins.
+cdef long long JQB_COMPILE_MEMORY_HEADROOM = 32 * 1024 * 1024
+
 # 2**53: beyond this an integer may not survive a trip through a double, so it travels to jq as a
 # decimal literal and comes back from that literal.
 cdef double JQB_EXACT_INT_LIMIT = 9007199254740992.0

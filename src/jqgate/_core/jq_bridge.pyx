@@ -5,6 +5,9 @@
 #                           cdef c_run_one(value) for other Cython code in this extension.
 #   JqCompileError          ValueError; .messages: list[str] from libjq (or our policy check).
 #   JqRuntimeError          ValueError; message as the jq CLI prints it, .value the error value.
+#   JqBudgetError           JqRuntimeError; a run stopped by its step or memory budget (.budget).
+#   set_jq_budgets(steps, memory_bytes), jq_budgets()   the process's default budgets.
+#   DEFAULT_JQ_STEP_BUDGET, DEFAULT_JQ_MEMORY_BUDGET    their built-in values.
 #
 # Values, Python -> jq (as if the value were written by json.dumps and read by jq 1.8):
 #   None, bool, int, float, str, list, tuple, dict with str keys. Any other type, or a non-str
@@ -40,9 +43,19 @@
 # Runs: one jq_state per program for its whole life. Between jq_start and the last jq_next no
 # Python code runs (results are converted afterwards), so a run can never be re-entered from a
 # finaliser or another thread while the GIL is held. Not for free-threaded (no-GIL) builds.
-# Known limits: libjq has no step budget, so a program that never ends (`repeat(.)` in run_all,
-# `until(false; .)`) blocks its caller; and no memory budget: `[range(1e10)]` grows until
-# libjq's allocator fails, which aborts the process.
+# Compiling releases the GIL (libjq's messages are gathered as jv values), so a reload can
+# compile on a worker thread while the event loop keeps serving.
+#
+# Budgets (patches/jq-1.8.2-budgets.patch): every run may execute at most `step budget` libjq
+# instructions and hold at most `memory budget` bytes more than it started with (libjq's
+# allocator counts usable sizes; an array index or string repeat whose size comes from the
+# program is refused before it is allocated). Over either, libjq stops the run the way `halt`
+# does, so no try/catch in the program can keep it going, and JqBudgetError is raised: the node
+# fails, the worker goes on. Defaults: JQB_DEFAULT_* in jq_bridge.pxd, for the process through
+# set_jq_budgets (server_main.serve's jq_step_budget / jq_memory_budget_mib), per program
+# through JqProgram(source, step_budget, memory_budget) (a plugin's config.jq_budget).
+# Not bounded here: oniguruma's own matching (it has a retry limit of its own), and the
+# conversion of a result to Python (its size is bounded by the memory budget).
 
 include "jq_bridge.pxd"
 
@@ -66,6 +79,49 @@ class JqRuntimeError(ValueError):
         # The jq error value as Python (`error({"a": 1})` -> {"a": 1}); None when the failure
         # came from the bridge (too many results, nesting too deep).
         self.value = value
+
+
+class JqBudgetError(JqRuntimeError):
+    """A jq run stopped by its step or memory budget; .budget is "steps" or "memory"."""
+
+    def __init__(self, message, budget):
+        JqRuntimeError.__init__(self, message)
+        self.budget = budget
+
+
+DEFAULT_JQ_STEP_BUDGET = JQB_DEFAULT_STEP_BUDGET
+DEFAULT_JQ_MEMORY_BUDGET = JQB_DEFAULT_MEMORY_BUDGET
+
+# The process's budgets for programs without their own (set_jq_budgets).
+cdef unsigned long long jqb_step_budget = JQB_DEFAULT_STEP_BUDGET
+cdef long long jqb_memory_budget = JQB_DEFAULT_MEMORY_BUDGET
+
+
+def set_jq_budgets(steps=None, memory_bytes=None):
+    """Set the default step and memory budgets of every later jq run in this process (None
+    keeps one as it is). Both must be positive: an unbounded program is what they prevent."""
+    global jqb_step_budget, jqb_memory_budget
+    if steps is not None:
+        if type(steps) is not int or not 1 <= steps <= 2 ** 62:
+            raise ValueError("jq step budget must be an integer from 1 to 2**62, got %r"
+                             % (steps,))
+        jqb_step_budget = steps
+    if memory_bytes is not None:
+        if type(memory_bytes) is not int or not 1 <= memory_bytes <= 2 ** 62:
+            raise ValueError("jq memory budget must be a positive integer of bytes, got %r"
+                             % (memory_bytes,))
+        jqb_memory_budget = memory_bytes
+
+
+def jq_budgets():
+    """(steps, memory_bytes): the process's default budgets."""
+    return (jqb_step_budget, jqb_memory_budget)
+
+
+cdef str jqb_size_text(long long size):
+    if size % (1024 * 1024) == 0:
+        return "%d MiB" % (size // (1024 * 1024))
+    return "%d bytes" % size
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,15 +386,13 @@ cdef object jqb_runtime_error(jv end):
     return JqRuntimeError(text, value)
 
 
-cdef void jqb_collect_message(void* messages, jv message) noexcept:
-    """libjq's error callback while compiling: append the message to a Python list."""
-    try:
-        (<list>messages).append(jqb_message_text(message))
-    except BaseException:
-        pass
+cdef void jqb_collect_message(void* messages, jv message) noexcept nogil:
+    """libjq's error callback while compiling (without the GIL): append the message to a jv
+    array, converted to text once the GIL is back."""
+    (<jv*>messages)[0] = jv_array_append((<jv*>messages)[0], message)
 
 
-cdef void jqb_drop_message(void* unused, jv message) noexcept:
+cdef void jqb_drop_message(void* unused, jv message) noexcept nogil:
     """libjq's error callback after compiling: it reports nothing the caller does not already
     get from jq_next, and its default would write to the process's stderr."""
     jv_free(message)
@@ -350,12 +404,28 @@ _JQ_ERROR_COUNT = re.compile(r"jq: \d+ compile errors?\Z")
 
 @cython.boundscheck(True)
 @cython.wraparound(True)
-cdef list jqb_compile(jq_state* jq, bytes source):
-    """Compile source into jq; return libjq's messages (empty on success)."""
-    cdef list messages = []
-    jq_set_error_cb(jq, jqb_collect_message, <void*>messages)
-    cdef int ok = jq_compile(jq, source)
+cdef list jqb_compile(jq_state* jq, bytes source, long long memory_budget):
+    """Compile source into jq; return libjq's messages (empty on success). The GIL is released
+    while libjq compiles (1-2 ms a program), so other threads run meanwhile. Constant folding
+    runs under `memory_budget` (plus headroom): `"x" * 1e9` compiles into a run-time error
+    instead of a gigabyte allocated at load time."""
+    cdef jv collected = jv_array()
+    cdef const char* text = source
+    cdef long long left = memory_budget + JQB_COMPILE_MEMORY_HEADROOM
+    cdef int ok
+    cdef int i
+    jq_set_error_cb(jq, jqb_collect_message, <void*>&collected)
+    with nogil:
+        jv_mem_budget_track(&left)
+        ok = jq_compile(jq, text)
+        jv_mem_budget_track(NULL)
     jq_set_error_cb(jq, jqb_drop_message, NULL)
+    cdef list messages = []
+    try:
+        for i in range(jv_array_length(jv_copy(collected))):
+            messages.append(jqb_message_text(jv_array_get(jv_copy(collected), i)))
+    finally:
+        jv_free(collected)
     cleaned = []
     for message in messages:
         if _JQ_ERROR_COUNT.match(message):
@@ -537,14 +607,23 @@ cdef class JqProgram:
 
     run_one(value): DataKit's rule D1 -- no result gives None, one result gives it, more than
     one raises JqRuntimeError. run_all(value) returns every result as a list.
+    step_budget / memory_budget (bytes): this program's own budgets; 0 (the default) follows
+    the process's (set_jq_budgets). Over budget a run raises JqBudgetError.
     """
 
     cdef jq_state* _jq
     cdef readonly str source
+    cdef readonly unsigned long long own_step_budget
+    cdef readonly long long own_memory_budget
 
-    def __cinit__(self, str source):
+    def __cinit__(self, str source, unsigned long long step_budget=0,
+                  long long memory_budget=0):
         self._jq = NULL
         self.source = source
+        if memory_budget < 0:
+            raise ValueError("jq memory budget must not be negative")
+        self.own_step_budget = step_budget
+        self.own_memory_budget = memory_budget
         if "\0" in source:
             raise JqCompileError(["jq program contains a NUL character"])
         try:
@@ -561,7 +640,8 @@ cdef class JqProgram:
         self._jq = jq_init()
         if self._jq == NULL:
             raise MemoryError("jq_init failed")
-        probe_messages = jqb_compile(self._jq, (_PROBE_DEFINITIONS + source).encode("utf-8"))
+        probe_messages = jqb_compile(self._jq, (_PROBE_DEFINITIONS + source).encode("utf-8"),
+                                     self.own_memory_budget or jqb_memory_budget)
         if not probe_messages:
             if "ENV" in _variables_used(source):
                 raise JqCompileError([_ENV_MESSAGE])
@@ -571,7 +651,8 @@ cdef class JqProgram:
         self._jq = jq_init()
         if self._jq == NULL:
             raise MemoryError("jq_init failed")
-        messages = jqb_compile(self._jq, encoded)
+        messages = jqb_compile(self._jq, encoded,
+                               self.own_memory_budget or jqb_memory_budget)
         if messages:
             raise JqCompileError(messages)
         raise JqCompileError(jqb_policy_violations(source, probe_messages))
@@ -584,7 +665,26 @@ cdef class JqProgram:
         return "JqProgram(%r)" % self.source
 
     def __reduce__(self):
-        return (JqProgram, (self.source,))
+        return (JqProgram, (self.source, self.own_step_budget, self.own_memory_budget))
+
+    @property
+    def step_budget(self):
+        """The step budget a run gets now (its own, else the process's)."""
+        return self.c_step_budget()
+
+    @property
+    def memory_budget(self):
+        """The memory budget in bytes a run gets now (its own, else the process's)."""
+        return self.own_memory_budget or jqb_memory_budget
+
+    cdef inline unsigned long long c_step_budget(self) noexcept:
+        return self.own_step_budget or jqb_step_budget
+
+    cdef inline void _start(self, jv input_value) noexcept:
+        """jq_start under this program's budgets (they may have changed since the last run)."""
+        jq_set_budget(self._jq, self.own_step_budget or jqb_step_budget,
+                      self.own_memory_budget or jqb_memory_budget)
+        jq_start(self._jq, input_value, 0)
 
     cdef object c_run_one(self, object value):
         """run_one for Cython callers in this extension: a direct C call."""
@@ -593,7 +693,7 @@ cdef class JqProgram:
         cdef jv extra
         cdef int count
         jqb_from_py(value, &input_value, 0)
-        jq_start(self._jq, input_value, 0)
+        self._start(input_value)
         # No Python code from here to the end of the run (see the file header).
         first = jq_next(self._jq)
         if jv_get_kind(first) == JV_KIND_INVALID:
@@ -628,6 +728,17 @@ cdef class JqProgram:
 
     cdef int _raise_if_failed(self, jv end) except -1:
         """Consume the invalid jv that ended a run; raise if the run failed."""
+        cdef int exceeded = jq_budget_exceeded(self._jq)
+        if exceeded:
+            jv_free(end)
+            jq_end_run(self._jq)    # give back what the stopped run holds, now
+            if exceeded == JQ_BUDGET_MEMORY:
+                raise JqBudgetError(
+                    "jq program exceeded its memory budget of %s (config.jq_budget.memory_mib)"
+                    % jqb_size_text(self.own_memory_budget or jqb_memory_budget), "memory")
+            raise JqBudgetError(
+                "jq program exceeded its step budget of %d steps (config.jq_budget.steps)"
+                % self.c_step_budget(), "steps")
         error = jqb_runtime_error(end)
         if error is not None:
             raise error
@@ -650,7 +761,7 @@ cdef class JqProgram:
         except BaseException:
             jv_free(results)
             raise
-        jq_start(self._jq, input_value, 0)
+        self._start(input_value)
         # Results are collected as jv and converted after the run (no Python code during it).
         while True:
             result = jq_next(self._jq)

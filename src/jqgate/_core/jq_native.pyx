@@ -27,6 +27,14 @@
 #
 # Zero results (select, empty, `?`) are carried as JQN_EMPTY and become None (rule D1); no
 # construct here yields more than one result (the compiler refuses those).
+#
+# Budget: the subset has no loops, recursion, range or repetition, so a run's work is bounded by
+# the program's size times the input's; but values are shared, not copied, so a few
+# `[., .]` or `. + .` in a row can build a value whose printing, comparison or concatenation
+# costs exponentially more than the input. Those operations charge work units (one per value
+# visited or item produced, one per 16 characters of text) against the program's step budget;
+# a run over it bails to libjq, which re-runs it under its own step and memory budgets (and so
+# fails it with JqBudgetError when it really is over).
 
 from libc.math cimport signbit
 import sys
@@ -52,6 +60,18 @@ cdef enum:
     K_OBJECT = 7
 
 cdef long long JQN_INT_LIMIT = 9007199254740992
+
+# Work units the current native run may still spend (see the header): set by NativeJq._native
+# from its program's step budget. Runs happen on the event loop thread, one at a time.
+cdef long long jqn_work_left = 0
+
+
+cdef inline int jqn_charge(Py_ssize_t units) except -1:
+    global jqn_work_left
+    jqn_work_left -= units
+    if jqn_work_left < 0:
+        raise JqnBail()
+    return 0
 
 
 class JqnError(Exception):
@@ -224,12 +244,15 @@ cdef object jqn_add(object a, object b):
     ta = type(a)
     tb = type(b)
     if ta is str and tb is str:
+        jqn_charge((len(<str>a) + len(<str>b)) >> 4)
         return <str>a + <str>b
     if (ta is int or ta is float) and (tb is int or tb is float):
         return jqn_number(jqn_double(a) + jqn_double(b))
     if ta is list and tb is list:
+        jqn_charge(len(<list>a) + len(<list>b))
         return <list>a + <list>b
     if ta is dict and tb is dict:
+        jqn_charge(len(<dict>a) + len(<dict>b))
         merged = PyDict_Copy(a)
         merged.update(<dict>b)
         return merged
@@ -240,6 +263,7 @@ cdef dict jqn_merge(dict a, dict b, int depth):
     """jv_object_merge_recursive: b's keys over a's, objects merged key by key."""
     if depth > JQN_MAX_WORK_DEPTH:
         raise JqnBail()
+    jqn_charge(len(a) + len(b))
     cdef dict out = PyDict_Copy(a)
     cdef Py_ssize_t pos = 0
     cdef PyObject* k
@@ -288,6 +312,7 @@ cdef int jqn_cmp(object a, object b, int depth) except -2:
         return -1 if <str>a < <str>b else (0 if <str>a == <str>b else 1)
     if depth > JQN_MAX_WORK_DEPTH:
         raise JqnBail()
+    jqn_charge(1)
     if ka == K_ARRAY:
         n = min(len(<list>a), len(<list>b))
         for i in range(n):
@@ -367,7 +392,9 @@ cdef int jqn_dump(object value, list out, int depth) except -1:
     cdef bint first = True
     if depth > JQN_MAX_WORK_DEPTH:
         raise JqnBail()
+    jqn_charge(1)
     if t is str:
+        jqn_charge(len(<str>value) >> 4)
         out.append('"' + _JQN_ESCAPE.sub(_jqn_escape_char, <str>value) + '"')
     elif value is None:
         out.append("null")
@@ -437,6 +464,8 @@ cdef object jqn_ascii_case(object value, bint lower):
 
 
 cdef object jqn_keys(object value, bint sort):
+    if type(value) is dict or type(value) is list:
+        jqn_charge(len(value))
     if type(value) is dict:
         return sorted(<dict>value) if sort else list(<dict>value)
     if type(value) is list:
@@ -464,6 +493,8 @@ cdef tuple JQN_TYPE_NAMES = ("", "null", "boolean", "boolean", "number", "string
 
 cdef list jqn_to_entries(object value):
     cdef Py_ssize_t i
+    if type(value) is dict or type(value) is list:
+        jqn_charge(len(value))
     if type(value) is dict:
         return [{"key": k, "value": v} for k, v in (<dict>value).items()]
     if type(value) is list:
@@ -485,6 +516,7 @@ cdef object jqn_from_entries(object value):
     end)}) | add // {}"""
     cdef dict out = {}
     for entry in jqn_iterate(value):
+        jqn_charge(1)
         key = None
         for name in ("key", "Key", "name"):
             key = jqn_index(entry, name)      # `//` does not catch errors
@@ -666,7 +698,9 @@ cdef class JqnFormat(JqnNode):
                 pieces.append(jqn_operand(<JqnNode>part, v, env, &state))
         if state and jqn_settle(state):
             return JQN_EMPTY
-        return "".join([p if type(p) is str else jqn_tostring(p) for p in pieces])
+        text = "".join([p if type(p) is str else jqn_tostring(p) for p in pieces])
+        jqn_charge(len(<str>text) >> 4)
+        return text
 
 
 @cython.final
@@ -824,6 +858,7 @@ cdef class JqnSelect(JqnNode):
 cdef list jqn_map(JqnNode f, object items, list env):
     cdef list out = []
     for item in items:
+        jqn_charge(1)
         result = f.eval(item, env)
         if result is not JQN_EMPTY:
             out.append(result)
@@ -1060,9 +1095,11 @@ cdef class NativeJq:
 
     cdef object _native(self, object value):
         """The native result (JQN_EMPTY for none), or raise JqnError / JqnBail."""
+        global jqn_work_left
         cdef list env = None
         if not jqn_canonical(value):
             raise JqnBail()
+        jqn_work_left = <long long>self.fallback.c_step_budget()
         if self.slots:
             env = [None] * self.slots
         return self.root.eval(value, env)

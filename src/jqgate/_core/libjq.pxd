@@ -5,7 +5,9 @@
 # the read-only helpers noted below. Pass `jv_copy(x)` when x must stay alive after the call.
 # libjq is linked statically; see setup.py for how it is built.
 
-cdef extern from "jv.h":
+# nogil: jq_compile runs with the GIL released (reloads compile on a worker thread), and
+# the error callback it calls only touches jv values.
+cdef extern from "jv.h" nogil:
     ctypedef enum jv_kind:
         JV_KIND_INVALID
         JV_KIND_NULL
@@ -43,6 +45,7 @@ cdef extern from "jv.h":
     bint jv_number_has_literal(jv)
     const char* jv_number_get_literal(jv)
 
+    jv jv_array()
     jv jv_array_sized(int)
     int jv_array_length(jv)
     jv jv_array_get(jv, int)
@@ -68,7 +71,7 @@ cdef extern from "jv.h":
     jv jv_dump_string(jv, int flags)
 
 
-cdef extern from "jq.h":
+cdef extern from "jq.h" nogil:
     ctypedef struct jq_state:
         pass
 
@@ -86,3 +89,21 @@ cdef extern from "jq.h":
     jv jq_next(jq_state*)
     bint jq_halted(jq_state*)
     jv jq_get_error_message(jq_state*)
+
+    # Budgets, added by patches/jq-1.8.2-budgets.patch (see there): a run over its step or
+    # memory budget stops like a halt that try/catch cannot intercept; jq_budget_exceeded then
+    # says which (JQ_BUDGET_STEPS, JQ_BUDGET_MEMORY, else 0), and jq_end_run frees what the
+    # stopped run still holds. 0 means unlimited.
+    enum:
+        JQ_BUDGET_STEPS
+        JQ_BUDGET_MEMORY
+    void jq_set_budget(jq_state*, unsigned long long steps, long long memory_bytes)
+    int jq_budget_exceeded(jq_state*)
+    void jq_end_run(jq_state*)
+
+
+cdef extern from "jv_alloc.h" nogil:
+    # Added by the same patch: while `left` is set, this thread's jv allocations count against
+    # *left, and an allocation sized by the program (string repeat, array index) that does not
+    # fit is refused with a jq error. NULL stops the counting.
+    void jv_mem_budget_track(long long* left)

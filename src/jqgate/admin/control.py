@@ -137,7 +137,7 @@ async def serve_control(sock, switch, settings, pool, on_parent_gone) -> None:
             op = message.get("op")
             if op == "apply":
                 try:
-                    switch.apply_document(message["doc"], message["hash"])
+                    await switch.apply_document_off_loop(message["doc"], message["hash"])
                     reply = {"ok": True, "hash": switch.hash}
                 except Exception as exc:      # ConfigError or anything local: keep running
                     log.error("worker could not apply configuration %s: %s", message.get("hash"), exc)

@@ -10,6 +10,9 @@ change is `await store.replace(new_doc, source)`:
      its control channel and loads, compiles and swaps on its own (jqgate.admin.control);
   3. only then does the store's document change.
 Changes are serialised by a lock: two admin requests never interleave their read-modify-write.
+Steps 1 and 2's compiling run on the compile thread (jqgate.admin.compile_thread), never on
+the event loop, so proxied requests keep flowing while a large configuration compiles; the lock
+is held across those awaits, so changes still apply one at a time and in order.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import copy
 import logging
 import time
 
+from jqgate.admin.compile_thread import off_loop
 from jqgate.admin.entities import canonical_document, document_hash
 from jqgate.compiled import CompiledGateway, compile_gateway
 from jqgate.config.declarative import load_declarative
@@ -35,6 +39,25 @@ def compile_document(doc: dict, source: str) -> CompiledGateway:
     compiled = compile_gateway(config, issues)
     issues.raise_if_any()
     return compiled
+
+
+def _compile_for_store(doc: dict, canonical: bool):
+    """replace()'s off-loop part: (compiled, the document to store, its hash)."""
+    compiled = compile_document(doc, "<admin>")
+    if canonical:
+        doc = canonical_document(compiled.config)
+    return compiled, doc, document_hash(doc)
+
+
+def _load_file(config_file):
+    """reload_file()'s off-loop part: load, and compile once as loaded so errors are located
+    in the file as the user wrote it (replace() compiles the canonical form again)."""
+    from jqgate.config import load_any
+    config = config_file() if callable(config_file) else load_any(config_file)
+    issues = Issues()
+    compile_gateway(config, issues)
+    issues.raise_if_any()
+    return canonical_document(config)
 
 
 class ApplyError(Exception):
@@ -70,13 +93,10 @@ class ConfigStore:
         `canonical`: store the loaded form (top-level entities with ids) rather than `doc`."""
         async with self.lock:
             try:
-                compiled = compile_document(doc, "<admin>")
+                compiled, doc, new_hash = await off_loop(_compile_for_store, doc, canonical)
             except ConfigError:
                 self.metrics.count_reload(source, False)
                 raise
-            if canonical:
-                doc = canonical_document(compiled.config)
-            new_hash = document_hash(doc)
             try:
                 await self.applier(doc, new_hash, compiled)
             except ApplyError:
@@ -94,22 +114,15 @@ class ConfigStore:
         `config_file` is a path (any form `jqgate run CONFIG` takes: a declarative file or a
         plugin document, read with config.load_any) or a zero-argument callable returning a
         GatewayConfig (quick start re-reading its --plugin files)."""
-        from jqgate.config import load_any
         if not self.config_file:
             self.metrics.count_reload(source, False)
             raise ConfigError([_issue("", "no configuration file to reload (started without one)")])
         try:
-            config = (self.config_file() if callable(self.config_file)
-                      else load_any(self.config_file))
-            # Compile once as loaded, so errors are located in the file as the user wrote it
-            # (replace() compiles the canonical form again).
-            issues = Issues()
-            compile_gateway(config, issues)
-            issues.raise_if_any()
+            doc = await off_loop(_load_file, self.config_file)
         except ConfigError:
             self.metrics.count_reload(source, False)
             raise
-        return await self.replace(canonical_document(config), source)
+        return await self.replace(doc, source)
 
 
 def _issue(location, message):

@@ -39,7 +39,7 @@ class LocalApplier:
 
     async def __call__(self, doc, config_hash, compiled):
         try:
-            self.switch.swap(compiled, config_hash)
+            await self.switch.swap_off_loop(compiled, config_hash)
         except Exception as exc:
             log.exception("building the new handler failed")
             raise ApplyError(str(exc)) from exc

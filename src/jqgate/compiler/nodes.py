@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from jqgate.compiler.jq_bounds import jq_budget_of
 from jqgate.compiler.jq_native import compile_native
 from jqgate.compiler.properties import check_mode
 from jqgate.errors import Issues, join
@@ -52,12 +53,14 @@ def check_nodes(nodes: list[tuple[int, dict]], config: dict, location: str, issu
     properties = {}
     resources = config.get("resources") if isinstance(config.get("resources"), dict) else {}
     wired_into = _nodewise_targets(nodes)   # SET mode: a value connected into the property
+    steps, memory = jq_budget_of(config)    # the plugin's own jq budgets, 0 = the process's
     for position, node in nodes:
         where = join(join(location, "nodes"), position)
         kind = node["type"]
         if kind == "jq" and isinstance(node.get("jq"), str) and node["jq"]:
             try:
-                program = JqProgram(node["jq"])    # always: validation and the fallback
+                # always: validation and the fallback
+                program = JqProgram(node["jq"], steps, memory)
                 if _native_enabled():
                     program, _ = compile_native(program)
                 programs[node["name"]] = program

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from jqgate.compiler.jq_bounds import validate_jq_budget
 from jqgate.compiler.schema_resources import validate_resources
 from jqgate.config import checks
 from jqgate.errors import Issues, join
@@ -21,7 +22,7 @@ from jqgate.nodes import IMPLICIT_NODES, NODE_SPECS, REMOVED_NODE_TYPES
 from jqgate.nodes.spec import NAME_MESSAGE, NAME_PATTERN, NodeSpec
 
 MAX_NODES = 64
-CONFIG_FIELDS = ("nodes", "debug", "resources", "ca_certificates")
+CONFIG_FIELDS = ("nodes", "debug", "resources", "ca_certificates", "jq_budget")
 COMMON_FIELDS = ("name", "type", "input", "inputs", "output", "outputs")
 LABEL_MESSAGE = 'Invalid connection, expected "NODE" or "NODE.FIELD"'
 STATIC_HINT = ("connections are node names, not values; to pass a literal value, "
@@ -41,6 +42,8 @@ def validate_datakit_schema(config: Any, location: str, issues: Issues) -> list[
         checks.check_bool(config["debug"], join(location, "debug"), issues)
     if config.get("resources") is not None:
         validate_resources(config["resources"], join(location, "resources"), issues)
+    if config.get("jq_budget") is not None:     # a jqgate extension: compiler/jq_bounds.py
+        validate_jq_budget(config["jq_budget"], join(location, "jq_budget"), issues)
     return validate_nodes(config, location, issues)
 
 
