@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", default=_env("listen", "0.0.0.0:8000"), help="proxy listen address")
     run.add_argument("--admin-listen", default=_env("admin_listen"), help="Admin API listen address")
     run.add_argument("--no-admin", action="store_true", default=_env("no_admin", "") not in ("", "0", "false"))
+    run.add_argument("--access-log", default=_env("access_log", "stdout"), metavar="PATH|stdout|stderr|off",
+                     help="where the access log goes (default stdout): lines are buffered (64 KiB) and "
+                          "written at least every second, on SIGHUP (which reopens the file) and at exit")
     run.add_argument("--log-format", default=_env("log_format", "plain"), choices=["plain", "json"],
                      help="access log lines: plain text or one JSON object per request")
     run.add_argument("--workers", default=_env("workers", "1"), help="worker processes, or 'auto'")
