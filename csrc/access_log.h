@@ -44,6 +44,7 @@ typedef struct {
     long long bytes;
     long long latency_ms;
     long long upstream_ms;
+    double time;            /* wall clock, seconds since the epoch (the caller reads it) */
 } jqg_access_fields;
 
 /* 0, or -1 when the buffer cannot be allocated. */

@@ -14,6 +14,7 @@ from libc.errno cimport errno as c_errno
 
 import logging as _alog_logging
 import os as _os
+import time as _alog_time
 
 cdef extern from "access_log.h":
     ctypedef struct jqg_access_log:
@@ -45,6 +46,7 @@ cdef extern from "access_log.h":
         long long bytes
         long long latency_ms
         long long upstream_ms
+        double time
     int jqg_alog_init(jqg_access_log *log, int fd, size_t capacity)
     void jqg_alog_free(jqg_access_log *log)
     int jqg_alog_append_plain(jqg_access_log *log, const jqg_access_fields *f)
@@ -87,6 +89,8 @@ cdef class AccessLog:
     cdef readonly double flush_interval
     cdef object _timer
     cdef long long _reported_dropped
+    cdef double _wall_offset     # wall clock - mono_now(): a line's time from the clock the
+                                 # request path reads anyway; set again at every timer tick
 
     def __cinit__(self):
         self._log.fd = -1
@@ -108,6 +112,10 @@ cdef class AccessLog:
             self._close_fd(fd)
             raise MemoryError()
         self._open = True
+        self._sync_clock()
+
+    cdef void _sync_clock(self):
+        self._wall_offset = _alog_time.time() - mono_now()
 
     cdef int _open_destination(self) except -1:
         stream = ACCESS_LOG_STREAMS.get(self.destination)
@@ -131,9 +139,9 @@ cdef class AccessLog:
         jqg_alog_free(&self._log)
 
     cdef int write(self, HttpRequest req, Responder resp, bytes route, bytes service,
-                   long long upstream_ms) except -1:
+                   long long upstream_ms, double now) except -1:
         """Buffer the line of an answered request (route / service: UTF-8 names, None when
-        it matched none; upstream_ms < 0 when no upstream answered)."""
+        it matched none; upstream_ms < 0 when no upstream answered; now: mono_now())."""
         if not self._open:
             self._log.lines_dropped += 1
             return 0
@@ -168,8 +176,9 @@ cdef class AccessLog:
             f.service_len = len(service)
         f.status = resp.status
         f.bytes = resp.bytes_sent
-        f.latency_ms = <long long>((mono_now() - req.start_time) * 1000)
+        f.latency_ms = <long long>((now - req.start_time) * 1000)
         f.upstream_ms = upstream_ms
+        f.time = now + self._wall_offset
         if self._json:
             jqg_alog_append_json(&self._log, &f)
         else:
@@ -180,13 +189,14 @@ cdef class AccessLog:
         """write() for Python callers (tests, embedders with their own server loop)."""
         self.write(req, resp, None if route is None else str(route).encode("utf-8", "replace"),
                    None if service is None else str(service).encode("utf-8", "replace"),
-                   upstream_ms)
+                   upstream_ms, mono_now())
 
     def flush(self):
         """Write out every buffered line now."""
         if self._open and self._log.len:
             jqg_alog_flush(&self._log)
         self._report_drops()
+        self._sync_clock()
 
     def start(self, loop):
         """Flush from `loop` at most every flush_interval seconds while lines wait."""

@@ -159,23 +159,24 @@ cdef class RequestObserver(AccessObserver):
                     upstream_ms = millis
                     upstream_s = millis / 1000.0
         cdef _RouteLabels labels = self._labels_for(_observed_decision(ctx, extra))
+        cdef double now = mono_now()
         if self.metrics is not None:
-            self._count(req, resp, labels, upstream_s, proxied)
+            self._count(req, resp, labels, upstream_s, proxied, now)
         if self.access_log is not None:
             self.access_log.write(req, resp, labels.route_name, labels.service_name,
-                                  upstream_ms)
+                                  upstream_ms, now)
         elif self.write_log is not None:
             self.write_log(req, resp)
         return 0
 
     cdef int _count(self, HttpRequest req, Responder resp, _RouteLabels labels,
-                    double upstream_s, bint proxied) except -1:
+                    double upstream_s, bint proxied, double now) except -1:
         cdef object ctx = req.ctx
         cdef object extra = resp.log_extra
         cdef RequestSeries series = labels.series
         codes = series.codes
         codes[resp.status] = codes.get(resp.status, 0) + 1
-        series.total.add(mono_now() - req.start_time)
+        series.total.add(now - req.start_time)
         if upstream_s >= 0:
             series.upstream.add(upstream_s)
         # The DataKit run's node timings and call outcomes: on the flow, or (other handlers)
