@@ -24,6 +24,7 @@ int jqg_alog_init(jqg_access_log *log, int fd, size_t capacity)
     memset(log, 0, sizeof(*log));
     log->fd = fd;
     log->is_pipe = fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+    log->unbuffered = capacity == 0;
     log->cap = capacity < 4096 ? 4096 : capacity;
     log->buf = malloc(log->cap);
     log->cached_sec = (time_t)-1;
@@ -341,6 +342,8 @@ int jqg_alog_append_plain(jqg_access_log *log, const jqg_access_fields *f)
     }
     *o++ = '\n';
     log->len = (size_t)(o - log->buf);
+    if (log->unbuffered)
+        jqg_alog_flush(log);
     return 0;
 }
 
@@ -394,5 +397,7 @@ int jqg_alog_append_json(jqg_access_log *log, const jqg_access_fields *f)
         o = PUT_LIT(o, "null");
     o = PUT_LIT(o, "}\n");
     log->len = (size_t)(o - log->buf);
+    if (log->unbuffered)
+        jqg_alog_flush(log);
     return 0;
 }

@@ -15,6 +15,7 @@
 typedef struct {
     int fd;
     int is_pipe;             /* pipes take whole lines atomically only up to PIPE_BUF bytes */
+    int unbuffered;          /* asked for a 0-byte buffer: every line is written at once */
     char *buf;
     size_t len;
     size_t cap;
@@ -47,7 +48,7 @@ typedef struct {
     double time;            /* wall clock, seconds since the epoch (the caller reads it) */
 } jqg_access_fields;
 
-/* 0, or -1 when the buffer cannot be allocated. */
+/* 0, or -1 when the buffer cannot be allocated. capacity 0: write each line at once. */
 int jqg_alog_init(jqg_access_log *log, int fd, size_t capacity);
 void jqg_alog_free(jqg_access_log *log);
 

@@ -263,7 +263,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     The access log: `access_log` "stdout" (default), "stderr", a file path (appended to, by
     every worker, whole lines only) or "off"/None; `log_format` "plain" (default) or "json"
     (access_log_json=True is the older spelling); each worker buffers up to
-    `access_log_buffer_size` bytes of lines (64 KiB) and writes them out when the buffer is
+    `access_log_buffer_size` bytes of lines (64 KiB; 0 = write every line at once, like nginx
+    without `buffer=`) and writes them out when the buffer is
     full, `access_log_flush_interval` seconds (1.0) after they were logged, on SIGHUP (which
     also reopens the file, for log rotation) and when it stops.
 

@@ -80,6 +80,14 @@ def test_lines_wait_in_the_buffer_until_flushed(tmp_path):
     log.close()
 
 
+def test_a_zero_buffer_writes_every_line_at_once(tmp_path):
+    path = tmp_path / "a.log"
+    log = AccessLog(str(path), "plain", buffer_size=0)
+    log.log(*request(rid=b"r0"))
+    assert len(lines_of(path)) == 1 and log.buffered == 0
+    log.close()
+
+
 def test_a_full_buffer_is_written_out_in_whole_lines(tmp_path):
     path = tmp_path / "a.log"
     log = AccessLog(str(path), "json", buffer_size=4096)
@@ -145,3 +153,25 @@ def test_the_observer_writes_route_and_service_names(tmp_path):
     assert a["route"] == b["route"] == "route-id" and a["service"] == b["service"] == "s"
     assert a["upstream_latency_ms"] == 12
     assert c["route"] is None and c["service"] is None and c["upstream_latency_ms"] is None
+
+
+@pytest.mark.parametrize("special", [b'"', b"\\", b"\n", b"\x7f", b"\xe9", b"\x00"])
+def test_escapes_at_every_position_of_a_copied_block(tmp_path, special):
+    """Clean bytes are copied 8 at a time: a byte to escape must be found wherever it sits."""
+    path = tmp_path / "a.log"
+    log = AccessLog(str(path), "json")
+    targets = [b"/" + b"a" * i + special + b"b" * (22 - i) for i in range(23)]
+    for t in targets:
+        log.log(*request(target=t, path=t))
+    log.close()
+    assert [json.loads(l)["path"] for l in lines_of(path)] == [t.decode("latin-1") for t in targets]
+    plain = tmp_path / "p.log"
+    log = AccessLog(str(plain), "plain")
+    for t in targets:
+        log.log(*request(target=t, path=t))
+    log.close()
+    escaped = "\\x%02x" % special[0]
+    lines = lines_of(plain)
+    assert len(lines) == len(targets)
+    for i, line in enumerate(lines):
+        assert '"GET /%s%s%s HTTP/1.1"' % ("a" * i, escaped, "b" * (22 - i)) in line

@@ -78,7 +78,9 @@ cdef inline void _alog_span(bytes value, const char **at, size_t *n) noexcept:
 cdef class AccessLog:
     """Where the access log lines go: `destination` is "stdout", "stderr" or a file path
     (opened O_APPEND, created 0644); `format` "plain" (nginx-like, one line per request) or
-    "json" (one JSON object per line, with an ISO 8601 UTC "time"). Each worker process has
+    "json" (one JSON object per line, with an ISO 8601 UTC "time"); `buffer_size` bytes of
+    lines are kept before a write (0: each line is written at once), and `flush_interval`
+    seconds is the longest a line waits once start() runs the timer. Each worker process has
     its own AccessLog; since every write carries whole lines only, workers sharing one file or
     pipe never interleave inside a line."""
     cdef jqg_access_log _log

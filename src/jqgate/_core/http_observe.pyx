@@ -85,13 +85,6 @@ cdef tuple _route_and_service(decision):
     return (route, getattr(getattr(decision, "service", None), "service", None))
 
 
-def route_and_service_names(HttpRequest req, Responder resp):
-    """(route name, service name) of an answered request, as the access log writes them; None
-    when it matched none (a record without a name is named by its id)."""
-    route, service = _route_and_service(_observed_decision(req.ctx, resp.log_extra))
-    return _obs_name(route), _obs_name(service)
-
-
 cdef inline bytes _obs_label(record):
     """A record's label as the access log writes it: UTF-8, None when there is no record."""
     name = _obs_name(record)
