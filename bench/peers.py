@@ -23,11 +23,12 @@ UVLOOP = "ceiling: uvloop+httptools"
 # The same servers with their access log on, to a file: jqgate's own (its default, buffered
 # 64 KiB / 1 s) against nginx's `access_log ... buffer=64k flush=1s`. F1 and F2 only; the other
 # implementations above run with their access log off.
-JQGATE_LOG = "jqgate, access log on"
-NJS_LOG = "nginx+njs, access log on"
-LUA_LOG = "nginx+lua, access log on"
+JQGATE_LOG = "jqgate (access log on)"
+NJS_LOG = "nginx+njs (access log on)"
+LUA_LOG = "nginx+lua (access log on)"
 LOG_FLOWS = ("F1", "F2")
 IMPLEMENTATIONS = [JQGATE, NJS, LUA, AIOHTTP, DIRECT, UVLOOP, JQGATE_LOG, NJS_LOG, LUA_LOG]
+assert not any("," in impl for impl in IMPLEMENTATIONS), "run.py --impls splits on commas"
 CEILINGS = [DIRECT, UVLOOP]
 # Table order of the implementations that serve flows.
 COMPARED = [JQGATE, NJS, LUA, AIOHTTP, JQGATE_LOG, NJS_LOG, LUA_LOG]

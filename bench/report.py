@@ -58,7 +58,7 @@ def impl_label(impl, flow) -> str:
     if impl == peers.NJS and flow == "F2":
         return "nginx plain proxy"
     if impl == peers.NJS_LOG and flow == "F2":
-        return "nginx plain proxy, access log on"
+        return "nginx plain proxy (access log on)"
     return impl
 
 
