@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# System tools the benchmark needs, from Debian packages: wrk, nginx (light) and the njs module.
+# System tools the benchmark needs, from Debian packages: wrk, nginx (light), the njs module,
+# the Lua module (lua-nginx-module: OpenResty's core, with LuaJIT and lua-resty-core, the runtime
+# Kong runs on) with lua-cjson for the nginx + Lua peer, and valgrind for bench/instructions.py.
 # Idempotent: does nothing when they are all present; otherwise runs apt-get update once and
 # installs what is missing (needs root). The Python side (aiohttp, jq, matplotlib: the `bench`
 # extra) is installed into .venv by `make install`, which `make bench` runs first.
 set -euo pipefail
 
 NJS_MODULE=/usr/lib/nginx/modules/ngx_http_js_module.so
+LUA_MODULE=/usr/lib/nginx/modules/ngx_http_lua_module.so
+CJSON=/usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so
 missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 [ -f "$NJS_MODULE" ] || missing+=(libnginx-mod-http-js)
+[ -f "$LUA_MODULE" ] || missing+=(libnginx-mod-http-lua)
+[ -f "$CJSON" ] || missing+=(lua-cjson)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "bench/install.sh: wrk, nginx and the njs module are installed"
+    echo "bench/install.sh: wrk, nginx, the njs and Lua modules, lua-cjson and valgrind are installed"
     exit 0
 fi
 
@@ -27,5 +34,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
 
-[ -f "$NJS_MODULE" ] || { echo "bench/install.sh: $NJS_MODULE not found after install" >&2; exit 1; }
+for f in "$NJS_MODULE" "$LUA_MODULE" "$CJSON"; do
+    [ -f "$f" ] || { echo "bench/install.sh: $f not found after install" >&2; exit 1; }
+done
 echo "bench/install.sh: done"

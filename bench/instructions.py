@@ -1,15 +1,22 @@
-"""User-space instructions per request of `jqgate run`, counted by valgrind's callgrind.
+"""User-space instructions per request of `jqgate run` and its nginx peers, counted by callgrind.
 
     .venv/bin/python bench/instructions.py [--flows F1,F2] [--requests N] [--keep]
+        [--peers jqgate,nginx+njs,nginx+lua,nginx] [--access-log off|file|both]
 
 Wall-clock numbers on this shared 2-core machine move by 10-20 % between runs; an instruction
 count does not, so a change to the request path can be judged before a full `make bench`.
 For each flow it starts the bench mocks (nginx, as bench/run.py does), runs the gateway under
 callgrind with the flow's declarative file, sends 500 warm-up requests, zeroes the counters,
 sends N requests over 4 keep-alive connections, dumps, and prints instructions per request
-and the ten most expensive functions (inclusive). Kernel time is not counted: it is what
-nginx pays too (see bench/RESULTS.md for CPU per request). Needs valgrind (apt install
-valgrind); --keep leaves the callgrind files in bench/run/ for callgrind_annotate.
+and, for jqgate, the ten most expensive functions of its core (inclusive). Kernel time is not
+counted: it is what nginx pays too (see bench/RESULTS.md for CPU per request). Needs valgrind
+(bench/install.sh); --keep leaves the callgrind files in bench/run/ for callgrind_annotate.
+
+--peers also counts the nginx peers the same way (one process: `master_process off`, `daemon
+off`, the same requests): nginx + njs (F1, F3), nginx + Lua (F1) and the plain nginx proxy
+(F2), and prints jqgate's count over each. --access-log file counts with every server's access
+log on, to a file (jqgate's default buffered log; nginx's `access_log ... buffer=64k
+flush=1s`), `both` counts off and on.
 """
 from __future__ import annotations
 
@@ -53,24 +60,48 @@ def read_response(conn: socket.socket, buf: bytes) -> bytes:
     return rest[length:]
 
 
-def measure(flow: str, n: int, out_dir: Path) -> tuple[float, list[str]]:
-    out = out_dir / f"callgrind-{flow}.out"
-    for old in out_dir.glob(f"callgrind-{flow}.out*"):
+JQGATE = "jqgate"
+# The nginx peers and the flows they serve: (config in bench/peers, port).
+NGINX_PEERS = {
+    ("nginx+njs", "F1"): ("njs_proxy.conf", layout.NJS_F1_PORT),
+    ("nginx+njs", "F3"): ("njs_proxy.conf", layout.NJS_F3_PORT),
+    ("nginx+lua", "F1"): ("lua_proxy.conf", layout.LUA_F1_PORT),
+    ("nginx", "F2"): ("plain_proxy.conf", layout.NGINX_PROXY_PORT),
+}
+ALL_PEERS = [JQGATE, "nginx+njs", "nginx+lua", "nginx"]
+
+
+def server_argv(peer: str, flow: str, log_on: bool, out_dir: Path) -> tuple[list[str], int] | None:
+    """(argv, port) of one server for a flow, or None when the peer has no such flow."""
+    if peer == JQGATE:
+        access_log = str(out_dir / "jqgate-access.log") if log_on else "off"
+        return list(peers.jqgate_argv(flow, PORT, access_log=access_log)), PORT
+    if (peer, flow) not in NGINX_PEERS:
+        return None
+    conf, port = NGINX_PEERS[(peer, flow)]
+    name = f"callgrind-{peer.replace('+', '-')}{'-log' if log_on else ''}"
+    argv = peers.nginx_argv(conf, out_dir, name, access_log=log_on, master_process=False)
+    return list(argv), port + (layout.LOG_PORT_OFFSET if log_on else 0)
+
+
+def measure(key: str, argv: list[str], port: int, flow: str, n: int,
+            out_dir: Path) -> tuple[float, list[str]]:
+    out = out_dir / f"callgrind-{key}.out"
+    for old in out_dir.glob(f"callgrind-{key}.out*"):
         old.unlink()
-    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-            *peers.jqgate_argv(flow, PORT)]
-    server = procs.start(f"callgrind-{flow}", argv, PORT, "1", out_dir, timeout=180)
+    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
+    server = procs.start(f"callgrind-{key}", argv, port, "1", out_dir, timeout=180)
     try:
         path = layout.FLOW_PATHS[flow]
-        requests(PORT, path, 500)
+        requests(port, path, 500)
         subprocess.run(["callgrind_control", "--zero", str(server.pid)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        requests(PORT, path, n)
+        requests(port, path, n)
         subprocess.run(["callgrind_control", "--dump", str(server.pid)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     finally:
         procs.stop(server, timeout=60)
-    dump = next(out_dir.glob(f"callgrind-{flow}.out.*"))      # the --dump between zero and dump
+    dump = next(out_dir.glob(f"callgrind-{key}.out.*"))       # the --dump between zero and dump
     text = subprocess.run(["callgrind_annotate", "--inclusive=yes", str(dump)],
                           capture_output=True, text=True, check=True).stdout
     total = int(re.search(r"([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", text).group(1).replace(",", ""))
@@ -87,26 +118,66 @@ def main() -> int:
     ap.add_argument("--flows", default="F1,F2")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--peers", default=JQGATE,
+                    help="comma-separated: " + ",".join(ALL_PEERS) + " (or 'all')")
+    ap.add_argument("--access-log", choices=["off", "file", "both"], default="off",
+                    help="count with the servers' access logs off, on (to a file), or both")
     args = ap.parse_args()
+    chosen = ALL_PEERS if args.peers == "all" else [p for p in args.peers.split(",") if p]
+    unknown = set(chosen) - set(ALL_PEERS)
+    if unknown:
+        ap.error("unknown peer(s): " + ", ".join(sorted(unknown)))
+    logs = {"off": [False], "file": [True], "both": [False, True]}[args.access_log]
     out_dir = layout.RUN_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     import flows
     flows.write_flows()
     spec = peers.mocks(out_dir)
     mocks = procs.start(spec.key, list(spec.argv), spec.port, "0", out_dir)
+    counts: dict[tuple[str, str, bool], float] = {}
     try:
         for flow in args.flows.split(","):
-            per_request, top = measure(flow, args.requests, out_dir)
-            print(f"{flow}: {per_request:,.0f} instructions per request (user space); "
-                  "the core's costliest functions, inclusive, per request:")
-            for cost, name in top:
-                print(f"    {cost:>9,}  {name}")
-            if not args.keep:
-                for f in out_dir.glob(f"callgrind-{flow}.out*"):
-                    f.unlink()
+            for log_on in logs:
+                state = "access log on (file)" if log_on else "access log off"
+                for peer in chosen:
+                    found = server_argv(peer, flow, log_on, out_dir)
+                    if found is None:
+                        continue
+                    argv, port = found
+                    key = f"{peer.replace('+', '-')}-{flow}{'-log' if log_on else ''}"
+                    per_request, top = measure(key, argv, port, flow, args.requests, out_dir)
+                    counts[(peer, flow, log_on)] = per_request
+                    print(f"{flow}, {state}, {peer}: {per_request:,.0f} instructions per request "
+                          "(user space)" + ("; the core's costliest functions, inclusive, per request:"
+                                            if top and peer == JQGATE else ""), flush=True)
+                    if peer == JQGATE:
+                        for cost, name in top:
+                            print(f"    {cost:>9,}  {name}")
+                    if not args.keep:
+                        for f in out_dir.glob(f"callgrind-{key}.out*"):
+                            f.unlink()
     finally:
         procs.stop(mocks)
+    print_ratios(counts)
     return 0
+
+
+def print_ratios(counts: dict) -> None:
+    """jqgate's count over each peer's, per flow and access-log state."""
+    rows = []
+    for (peer, flow, log_on), value in sorted(counts.items()):
+        mine = counts.get((JQGATE, flow, log_on))
+        if peer == JQGATE or mine is None:
+            continue
+        rows.append(f"  {flow} {'log on ' if log_on else 'log off'}  jqgate {mine:>9,.0f}  "
+                    f"{peer:<10} {value:>9,.0f}  ratio {mine / value:.2f}x")
+    for flow in sorted({f for _, f, _ in counts}):
+        off, on = counts.get((JQGATE, flow, False)), counts.get((JQGATE, flow, True))
+        if off is not None and on is not None:
+            rows.append(f"  {flow} jqgate's access log costs {on - off:,.0f} instructions per request")
+    if rows:
+        print("jqgate ÷ peer, instructions per request:")
+        print("\n".join(rows))
 
 
 if __name__ == "__main__":

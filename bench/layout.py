@@ -22,11 +22,14 @@ DIRECT_PORT = 18003              # the upstream mock's answer served from the se
 NJS_F1_PORT = 18010
 NGINX_PROXY_PORT = 18011
 NJS_F3_PORT = 18012
+LUA_F1_PORT = 18013              # nginx + Lua (peers/lua_proxy.conf)
 AIOHTTP_BASE_PORT = 18020        # + flow index (f1 → 18020 … f4 → 18023)
 UVLOOP_PORT = 18030
 JQGATE_BASE_PORT = 18040         # + flow index
 JQGATE_MULTI_PORT = 18050        # the multi-worker run
 NJS_MULTI_PORT = 18060           # the multi-worker nginx + njs run (F1)
+JQGATE_LOG_BASE_PORT = 18070     # + flow index: jqgate with its access log on (to a file)
+LOG_PORT_OFFSET = 100            # nginx peers with access_log on: their ports + this
 
 TOKEN_URL = f"http://{HOST}:{TOKEN_PORT}/token"
 UPSTREAM_URL = f"http://{HOST}:{UPSTREAM_PORT}"

@@ -16,11 +16,26 @@ import layout
 
 JQGATE = "jqgate"
 NJS = "nginx+njs"
+LUA = "nginx+lua"
 AIOHTTP = "aiohttp+jq"
 DIRECT = "ceiling: nginx fixed 200"
 UVLOOP = "ceiling: uvloop+httptools"
-IMPLEMENTATIONS = [JQGATE, NJS, AIOHTTP, DIRECT, UVLOOP]
+# The same servers with their access log on, to a file: jqgate's own (its default, buffered
+# 64 KiB / 1 s) against nginx's `access_log ... buffer=64k flush=1s`. F1 and F2 only; the other
+# implementations above run with their access log off.
+JQGATE_LOG = "jqgate (access log on)"
+NJS_LOG = "nginx+njs (access log on)"
+LUA_LOG = "nginx+lua (access log on)"
+LOG_FLOWS = ("F1", "F2")
+IMPLEMENTATIONS = [JQGATE, NJS, LUA, AIOHTTP, DIRECT, UVLOOP, JQGATE_LOG, NJS_LOG, LUA_LOG]
+assert not any("," in impl for impl in IMPLEMENTATIONS), "run.py --impls splits on commas"
 CEILINGS = [DIRECT, UVLOOP]
+# Table order of the implementations that serve flows.
+COMPARED = [JQGATE, NJS, LUA, AIOHTTP, JQGATE_LOG, NJS_LOG, LUA_LOG]
+# nginx has no DataKit flow for F2: its F2 peer is the plain reverse proxy (peers/plain_proxy.conf),
+# measured once under NJS (and NJS_LOG); LUA (LUA_LOG) compares against that same server.
+F2_PEER = {LUA: NJS, LUA_LOG: NJS_LOG}
+NGINX_ACCESS_LOG = "access_log logs/access.log combined buffer=64k flush=1s;"
 
 
 @dataclass(frozen=True)
@@ -47,13 +62,24 @@ class Target:
         return f"http://{layout.HOST}:{self.port}{path}"
 
 
-def nginx_argv(conf: str, run_dir: Path, name: str, workers: int = 1) -> tuple:
+def nginx_argv(conf: str, run_dir: Path, name: str, workers: int = 1, access_log: bool = False,
+               master_process: bool = True) -> tuple:
     """Copy bench/peers/<conf> (and dk_flow.js, which js_import finds beside it) into its own
-    prefix under the run directory; nginx runs in the foreground (daemon off)."""
+    prefix under the run directory; nginx runs in the foreground (daemon off).
+
+    access_log: log every request to <prefix>/logs/access.log (buffered like jqgate's) and
+    listen on the ports + layout.LOG_PORT_OFFSET, so it runs beside the log-off copy.
+    master_process=False: one process serving requests (what callgrind measures)."""
     prefix = run_dir / name
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
     text = (layout.PEERS / conf).read_text()
     text = re.sub(r"^worker_processes \d+;", f"worker_processes {workers};", text, flags=re.M)
+    if access_log:
+        text = text.replace("access_log off;", NGINX_ACCESS_LOG)
+        text = re.sub(r"listen 127\.0\.0\.1:(\d+)",
+                      lambda m: f"listen 127.0.0.1:{int(m.group(1)) + layout.LOG_PORT_OFFSET}", text)
+    if not master_process:
+        text = re.sub(r"^master_process on;", "master_process off;", text, flags=re.M)
     (prefix / conf).write_text(text)
     shutil.copy(layout.PEERS / "dk_flow.js", prefix / "dk_flow.js")
     return ("nginx", "-p", f"{prefix}/", "-c", str(prefix / conf), "-e", str(prefix / "logs" / "error.log"))
@@ -63,10 +89,12 @@ def python() -> str:
     return sys.executable
 
 
-def jqgate_argv(flow: str, port: int, workers: int = 1) -> tuple:
+def jqgate_argv(flow: str, port: int, workers: int = 1, access_log: str = "off") -> tuple:
+    """`jqgate run` for a flow; access_log "off" or a file path (its default is stdout)."""
     exe = Path(sys.executable).parent / "jqgate"
     return (str(exe), "run", str(layout.FLOW_FILES[flow]), "--listen", f"{layout.HOST}:{port}",
-            "--workers", str(workers), "--no-admin", "--log-level", "warning")
+            "--workers", str(workers), "--no-admin", "--log-level", "warning",
+            "--access-log", access_log)
 
 
 def mocks(run_dir: Path) -> ServerSpec:
@@ -94,6 +122,33 @@ def servers_and_targets(run_dir: Path, impls: list[str], flows: list[str]):
             targets.append(Target(NJS, "F2", "nginx-proxy", layout.NGINX_PROXY_PORT))
         if "F3" in flows:
             targets.append(Target(NJS, "F3", "nginx-njs", layout.NJS_F3_PORT))
+    if LUA in impls and "F1" in flows:
+        specs.append(ServerSpec("nginx-lua", nginx_argv("lua_proxy.conf", run_dir, "nginx-lua"),
+                                layout.LUA_F1_PORT))
+        targets.append(Target(LUA, "F1", "nginx-lua", layout.LUA_F1_PORT))
+    log_flows = [f for f in LOG_FLOWS if f in flows]
+    if JQGATE_LOG in impls:
+        for flow in log_flows:
+            port = layout.JQGATE_LOG_BASE_PORT + layout.FLOW_INDEX[flow]
+            name = f"jqgate-log-{flow}"
+            (run_dir / name).mkdir(parents=True, exist_ok=True)
+            specs.append(ServerSpec(name, jqgate_argv(flow, port, access_log=str(
+                run_dir / name / "access.log")), port))
+            targets.append(Target(JQGATE_LOG, flow, name, port))
+    off = layout.LOG_PORT_OFFSET
+    if NJS_LOG in impls:
+        if "F1" in log_flows:
+            specs.append(ServerSpec("nginx-njs-log", nginx_argv("njs_proxy.conf", run_dir, "nginx-njs-log",
+                                                                access_log=True), layout.NJS_F1_PORT + off))
+            targets.append(Target(NJS_LOG, "F1", "nginx-njs-log", layout.NJS_F1_PORT + off))
+        if "F2" in log_flows:
+            specs.append(ServerSpec("nginx-proxy-log", nginx_argv("plain_proxy.conf", run_dir, "nginx-proxy-log",
+                                                                  access_log=True), layout.NGINX_PROXY_PORT + off))
+            targets.append(Target(NJS_LOG, "F2", "nginx-proxy-log", layout.NGINX_PROXY_PORT + off))
+    if LUA_LOG in impls and "F1" in log_flows:
+        specs.append(ServerSpec("nginx-lua-log", nginx_argv("lua_proxy.conf", run_dir, "nginx-lua-log",
+                                                            access_log=True), layout.LUA_F1_PORT + off))
+        targets.append(Target(LUA_LOG, "F1", "nginx-lua-log", layout.LUA_F1_PORT + off))
     if AIOHTTP in impls:
         for flow in flows:
             port = layout.AIOHTTP_BASE_PORT + layout.FLOW_INDEX[flow]
@@ -127,4 +182,8 @@ def multi_worker(run_dir: Path, workers: int, impls: list[str]):
         name = f"nginx-njs-x{workers}"
         specs.append(ServerSpec(name, nginx_argv("njs_proxy.conf", run_dir, name, workers), layout.NJS_F3_PORT))
         targets.append(Target(NJS, "F1", name, layout.NJS_F1_PORT))
+    if LUA in impls:
+        name = f"nginx-lua-x{workers}"
+        specs.append(ServerSpec(name, nginx_argv("lua_proxy.conf", run_dir, name, workers), layout.LUA_F1_PORT))
+        targets.append(Target(LUA, "F1", name, layout.LUA_F1_PORT))
     return specs, targets

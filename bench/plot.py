@@ -22,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import layout  # noqa: E402
 import peers  # noqa: E402
 
-COLORS = {peers.JQGATE: "#d62728", peers.NJS: "#1f77b4", peers.AIOHTTP: "#2ca02c",
-          peers.DIRECT: "#7f7f7f", peers.UVLOOP: "#9467bd"}
+COLORS = {peers.JQGATE: "#d62728", peers.NJS: "#1f77b4", peers.LUA: "#17becf",
+          peers.AIOHTTP: "#2ca02c", peers.DIRECT: "#7f7f7f", peers.UVLOOP: "#9467bd"}
+PLOTTED = (peers.JQGATE, peers.NJS, peers.LUA, peers.AIOHTTP)    # access logs off
 PERCENTILES = ["p50", "p75", "p90", "p99", "p99.9"]
 
 
@@ -61,7 +62,7 @@ def headroom(ax, share=0.35):
 def legend(ax, doc, flow):
     """The legend, with implementations that were not measured listed in red (never drawn as data)."""
     gone = [(impl, doc["targets"][f"{impl} / {flow}"]["status"].replace("_", " "))
-            for impl in (peers.JQGATE, peers.NJS, peers.AIOHTTP)
+            for impl in PLOTTED
             if f"{impl} / {flow}" in doc["targets"] and doc["targets"][f"{impl} / {flow}"]["status"] != "ok"]
     for impl, status in gone:
         ax.plot([], [], " ", label=f"{impl}: {status}")
@@ -80,7 +81,7 @@ def throughput(doc, out: Path) -> Path:
     flows = flows_in(doc)
     fig, axes = panels(len(flows))
     for ax, flow in zip(axes, flows):
-        for impl in (peers.JQGATE, peers.NJS, peers.AIOHTTP):
+        for impl in PLOTTED:
             xs, ys = series(doc, impl, flow, lambda m: m["rps"])
             if xs:
                 ax.plot(xs, ys, marker="o", color=COLORS[impl], label=label(impl, flow))
@@ -108,7 +109,7 @@ def latency(doc, out: Path, conns: int) -> Path:
     flows = flows_in(doc)
     fig, axes = panels(len(flows))
     for ax, flow in zip(axes, flows):
-        for impl in (peers.JQGATE, peers.NJS, peers.AIOHTTP):
+        for impl in PLOTTED:
             entry = doc["targets"].get(f"{impl} / {flow}")
             m = entry and entry["status"] == "ok" and entry.get("median", {}).get(str(conns))
             if m:
@@ -131,7 +132,7 @@ def p99(doc, out: Path) -> Path:
     flows = flows_in(doc)
     fig, axes = panels(len(flows))
     for ax, flow in zip(axes, flows):
-        for impl in (peers.JQGATE, peers.NJS, peers.AIOHTTP):
+        for impl in PLOTTED:
             xs, ys = series(doc, impl, flow, lambda m: m["latency_ms"]["p99"])
             if xs:
                 ax.plot(xs, ys, marker="o", color=COLORS[impl], label=label(impl, flow))
@@ -156,7 +157,7 @@ def cpu_cost(doc, out: Path) -> Path:
     flows = flows_in(doc)
     fig, axes = panels(len(flows))
     for ax, flow in zip(axes, flows):
-        for impl in (peers.JQGATE, peers.NJS, peers.AIOHTTP):
+        for impl in PLOTTED:
             xs, ys = series(doc, impl, flow, lambda m: m["cpu_us_per_request"])
             if xs:
                 ax.plot(xs, ys, marker="o", color=COLORS[impl], label=label(impl, flow))

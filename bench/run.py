@@ -108,6 +108,7 @@ def tool_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
     versions = {"nginx": (out(["nginx", "-v"]) or "").replace("nginx version: nginx/", ""),
                 "njs": out(["dpkg-query", "-W", "-f=${Version}", "libnginx-mod-http-js"]),
+                "lua-nginx-module": out(["dpkg-query", "-W", "-f=${Version}", "libnginx-mod-http-lua"]),
                 "wrk": (out(["wrk", "-v"]) or "").split(" [")[0].replace("wrk ", ""),
                 "python": platform.python_version()}
     for package in ("aiohttp", "jq", "uvloop", "httptools"):
@@ -127,6 +128,8 @@ def require_tools() -> None:
     missing = [t for t in ("wrk", "nginx", "taskset") if shutil.which(t) is None]
     if not Path("/usr/lib/nginx/modules/ngx_http_js_module.so").exists():
         missing.append("libnginx-mod-http-js (/usr/lib/nginx/modules/ngx_http_js_module.so)")
+    if not Path("/usr/lib/nginx/modules/ngx_http_lua_module.so").exists():
+        missing.append("libnginx-mod-http-lua (/usr/lib/nginx/modules/ngx_http_lua_module.so)")
     if missing:
         sys.exit(f"bench: missing {', '.join(missing)}; run `bash bench/install.sh` as root (make bench does)")
 

@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="serve the Admin API over TLS with this PEM certificate (chain)")
     run.add_argument("--admin-ssl-key", default=_env("admin_ssl_key"),
                      help="the PEM private key of --admin-ssl-cert")
+    run.add_argument("--access-log", default=_env("access_log", "stdout"), metavar="PATH|stdout|stderr|off",
+                     help="where the access log goes (default stdout): lines are buffered (64 KiB) and "
+                          "written at least every second, on SIGHUP (which reopens the file) and at exit")
     run.add_argument("--log-format", default=_env("log_format", "plain"), choices=["plain", "json"],
                      help="access log lines: plain text or one JSON object per request")
     run.add_argument("--workers", default=_env("workers", "1"), help="worker processes, or 'auto'")

@@ -50,7 +50,8 @@ async def _demo(listen: str) -> int:
     compiled = compile_gateway(load_declarative(demo_config(token_port, upstream_port), "<demo>"), issues)
     issues.raise_if_any()
     host, port = parse_listen(listen)
-    running = await start(gateway_for(compiled), host, port, handler_factory=handler_factory)
+    running = await start(gateway_for(compiled), host, port, handler_factory=handler_factory,
+                          access_log="stdout")
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     print(f"jqgate demo: token service on 127.0.0.1:{token_port}, upstream echo on 127.0.0.1:{upstream_port}")
     print(f"jqgate demo: gateway with the third-party auth flow on http://{shown}:{running.port}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import os
 import signal
@@ -30,7 +29,6 @@ from jqgate.config.model import GatewayConfig
 from jqgate.gateway import DEFAULT_SERVER, Gateway
 
 log = logging.getLogger("jqgate")
-access_log = logging.getLogger("jqgate.access")
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -58,51 +56,51 @@ def bind_socket(host: str, port: int, reuse_port: bool, listen: bool = True) -> 
     return sock
 
 
-def make_access_logger(json_format: bool = False):
-    """callable(req, resp) writing one line per request to the `jqgate.access` logger."""
-    if not access_log.isEnabledFor(logging.INFO):
+def open_access_log(access_log="off", log_format: str = "plain",
+                    buffer_size: int | None = None, flush_interval: float | None = None):
+    """The process's access log (jqgate._core AccessLog, written from the core in batches), or
+    None when `access_log` is None / "off". `access_log`: "stdout", "stderr", a file path, or
+    an AccessLog already made (returned as it is)."""
+    from jqgate._core import core
+    if access_log is None or access_log == "off":
         return None
-
-    from jqgate._core.core import monotonic_now, route_and_service_names
-
-    def write(req, resp):
-        extra = resp.log_extra
-        route, service = route_and_service_names(req, resp)
-        upstream_ms = getattr(extra, "upstream_latency_ms", None) if extra is not None else None
-        total_ms = int((monotonic_now() - req.start_time) * 1000)
-        if json_format:
-            access_log.info(json.dumps({
-                "request_id": req.request_id.decode(), "client": req.client_ip,
-                "method": req.method.decode("latin-1"), "path": req.path.decode("latin-1"),
-                "status": resp.status, "bytes": resp.bytes_sent, "route": route,
-                "service": service, "latency_ms": total_ms, "upstream_latency_ms": upstream_ms}))
-        else:
-            access_log.info('%s "%s %s HTTP/%s" %d %d rid=%s route=%s latency=%dms upstream=%s',
-                            req.client_ip, req.method.decode("latin-1"),
-                            req.target.decode("latin-1"), req.http_version, resp.status,
-                            resp.bytes_sent, req.request_id.decode(), route or "-", total_ms,
-                            "-" if upstream_ms is None else "%dms" % upstream_ms)
-    return write
+    if isinstance(access_log, core.AccessLog):
+        return access_log
+    return core.AccessLog(str(access_log), log_format,
+                          core.ACCESS_LOG_BUFFER_SIZE if buffer_size is None else buffer_size,
+                          core.ACCESS_LOG_FLUSH_INTERVAL if flush_interval is None
+                          else flush_interval)
 
 
-def make_request_observer(json_format: bool = False, metrics=None):
+def check_access_log(access_log) -> None:
+    """Fail now (OSError) when the access log file cannot be opened for appending, before any
+    worker starts: a typo in the path must not leave a gateway running without its log."""
+    if access_log is None or not isinstance(access_log, str) or access_log in (
+            "off", "stdout", "stderr"):
+        return
+    os.close(os.open(access_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644))
+
+
+def make_request_observer(json_format: bool = False, metrics=None, access_log=None):
     """The server's per-request callback: Prometheus counters (jqgate.metrics), then the
-    access log line. None when there is nothing to do.
+    access log line (`access_log`: an AccessLog, a destination open_access_log takes, or any
+    callable(req, resp)). None when there is nothing to do.
 
     What it reads: the route and service from req.ctx (or resp.log_extra), the upstream latency
     from resp.log_extra (`upstream_latency_s`, else `upstream_latency_ms`), and a DataKit run's
     `node_timings` = [(node type, seconds)] and `call_outcomes` = [outcome] from either. The
     proxy's and DataKit's own objects are read directly (compiled: jqgate._core http_observe)."""
     from jqgate._core.core import RequestObserver
-    write_log = make_access_logger(json_format)
-    if metrics is None:
-        return write_log
-    return RequestObserver(metrics, write_log)
+    if access_log is not None and not callable(access_log):
+        access_log = open_access_log(access_log, "json" if json_format else "plain")
+    if metrics is None and access_log is None:
+        return None
+    return RequestObserver(metrics, access_log)
 
 
 class RunningGateway:
     def __init__(self, server, settings, pool, port, gateway, handler, handler_factory=None,
-                 proxy_options=None):
+                 proxy_options=None, access_log=None):
         self.server = server
         self.settings = settings
         self.pool = pool
@@ -111,6 +109,13 @@ class RunningGateway:
         self.handler = handler
         self.handler_factory = handler_factory
         self.proxy_options = proxy_options
+        self.access_log = access_log          # jqgate._core AccessLog, or None
+
+    def reopen_logs(self) -> None:
+        """SIGHUP: write out the buffered access log lines and reopen its file by name (so a
+        rotated log is left to its rotator)."""
+        if self.access_log is not None:
+            self.access_log.reopen()
 
     def build_handler(self, gateway: Gateway):
         """A request handler for `gateway`, built as start() built the first one (hot reload
@@ -140,16 +145,29 @@ class RunningGateway:
             if proto.transport is not None:
                 proto.transport.abort()
         self.pool.close()
+        if self.access_log is not None:
+            self.access_log.close()       # after the last answer: its line is written too
 
 
 async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: int = 8000, *,
                 sock: socket.socket | None = None, handler_factory=None, access_log_json=False,
                 server_options: dict | None = None, pool_options: dict | None = None,
                 proxy_options: dict | None = None, ssl_context=None,
-                metrics=None) -> RunningGateway:
-    """Start the proxy on the running loop (see the module docstring)."""
+                metrics=None, access_log=None, log_format: str | None = None,
+                access_log_buffer_size: int | None = None,
+                access_log_flush_interval: float | None = None) -> RunningGateway:
+    """Start the proxy on the running loop (see the module docstring).
+
+    `access_log`: None / "off" (the default here: an embedding application decides), "stdout",
+    "stderr", a file path or an AccessLog; `log_format` "plain" or "json" (access_log_json=True
+    is the older spelling of "json"); lines are buffered (access_log_buffer_size bytes, 64 KiB)
+    and written at most access_log_flush_interval seconds (1.0) after they were logged, and
+    when the gateway closes."""
     from jqgate._core import core
     loop = asyncio.get_running_loop()
+    log_format = log_format or ("json" if access_log_json else "plain")
+    access = open_access_log(access_log, log_format, access_log_buffer_size,
+                             access_log_flush_interval)
     gateway = config if isinstance(config, Gateway) else Gateway(config)
     pool = core.ConnectionPool(loop, **(pool_options or {}))
     if handler_factory is not None:
@@ -158,7 +176,7 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
         # proxy_options: via, upstream_latency_header, proxy_latency_header (None = off)
         handler = gateway.make_handler(pool, **(proxy_options or {}))
     opts = dict(server_header=DEFAULT_SERVER,
-                access_log=make_request_observer(access_log_json, metrics),
+                access_log=make_request_observer(metrics=metrics, access_log=access),
                 scheme="https" if ssl_context is not None else "http")
     opts.update(server_options or {})
     settings = core.ServerSettings(handler, **opts)
@@ -167,12 +185,14 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock,
                                       backlog=4096, ssl=ssl_context)
     bound = sock.getsockname()[1]
+    if access is not None:
+        access.start(loop)
     return RunningGateway(server, settings, pool, bound, gateway, handler, handler_factory,
-                          proxy_options)
+                          proxy_options, access)
 
 
 def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_fd,
-                access_log_json, server_options, pool_options, proxy_options,
+                access, server_options, pool_options, proxy_options,
                 admin=None) -> int:
     import uvloop
     from jqgate._core import core
@@ -184,10 +204,10 @@ def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         from jqgate.metrics import METRICS
+        # Each worker opens the access log itself (O_APPEND): its own buffer, whole-line writes.
         running = await start(config, host, port, sock=sock, handler_factory=handler_factory,
-                              access_log_json=access_log_json, server_options=server_options,
-                              pool_options=pool_options, proxy_options=proxy_options,
-                              metrics=METRICS)
+                              server_options=server_options, pool_options=pool_options,
+                              proxy_options=proxy_options, metrics=METRICS, **access)
         attached = await _attach_admin(running, config, admin, stop)
         # Everything built so far lives as long as the process: keep the collector from
         # walking it again on every collection.
@@ -219,7 +239,9 @@ async def _attach_admin(running, config, admin, stop):
     from jqgate.admin import runtime
     gateway_config = config.config if isinstance(config, Gateway) else config
     if admin.get("control_sock") is not None:
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)     # the parent reloads, then tells us
+        # The parent reloads the configuration, then tells us; the SIGHUP it forwards to us
+        # writes out and reopens our access log.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, running.reopen_logs)
         await runtime.attach_worker(running, gateway_config, admin["control_sock"], stop.set)
         return None
     return await runtime.attach_single(running, gateway_config,
@@ -244,13 +266,23 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
           proxy_options: dict | None = None, admin_listen: str | None = None,
           config_file: str | None = None, admin_token: str | None = None,
           admin_ssl_cert: str | None = None, admin_ssl_key: str | None = None,
-          jq_step_budget: int | None = None, jq_memory_budget_mib: int | None = None) -> int:
+          jq_step_budget: int | None = None, jq_memory_budget_mib: int | None = None,
+          access_log: str | None = "stdout", log_format: str | None = None,
+          access_log_buffer_size: int = 65536, access_log_flush_interval: float = 1.0) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
 
     `jq_step_budget` (libjq instructions per jq run, default 2,000,000: about 0.1-0.3 s of one
     core) and `jq_memory_budget_mib` (MiB a run may hold, default 64) bound every jq program
     whose plugin sets no `config.jq_budget` of its own (compiler/jq_bounds.py); a run over
     budget fails its node (500) and nothing else. None keeps the default.
+
+    The access log: `access_log` "stdout" (default), "stderr", a file path (appended to, by
+    every worker, whole lines only) or "off"/None; `log_format` "plain" (default) or "json"
+    (access_log_json=True is the older spelling); each worker buffers up to
+    `access_log_buffer_size` bytes of lines (64 KiB; 0 = write every line at once, like nginx
+    without `buffer=`) and writes them out when the buffer is
+    full, `access_log_flush_interval` seconds (1.0) after they were logged, on SIGHUP (which
+    also reopens the file, for log rotation) and when it stops.
 
     `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API. `config_file` is
     what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
@@ -265,6 +297,11 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     host, port = parse_listen(listen)
     security = {"admin_token": admin_token, "admin_ssl_cert": admin_ssl_cert,
                 "admin_ssl_key": admin_ssl_key}
+    check_access_log(access_log)
+    access = {"access_log": access_log,
+              "log_format": log_format or ("json" if access_log_json else "plain"),
+              "access_log_buffer_size": access_log_buffer_size,
+              "access_log_flush_interval": access_log_flush_interval}
     admin = {"admin_listen": admin_listen, "config_file": config_file,
              "proxy_listen": "%s:%d" % (host, port), "admin_sock": None, "security": security}
     if admin_listen:
@@ -276,7 +313,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
         sock = bind_socket(host, port, reuse_port=False)
         admin["proxy_listen"] = "%s:%d" % (host, sock.getsockname()[1])
         return _run_worker(config, host, port, sock, handler_factory, drain_timeout, None,
-                           access_log_json, server_options, pool_options, proxy_options, admin)
+                           access, server_options, pool_options, proxy_options, admin)
     # Bind once in the parent first, so a busy port fails loudly before any fork, and so
     # port 0 resolves to one port all workers share.
     probe = bind_socket(host, port, reuse_port=True, listen=False)
@@ -300,7 +337,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
             try:
                 sock = bind_socket(host, port, reuse_port=True)
                 code = _run_worker(config, host, port, sock, handler_factory, drain_timeout,
-                                   ready_w, access_log_json, server_options, pool_options,
+                                   ready_w, access, server_options, pool_options,
                                    proxy_options, {"control_sock": child_end})
             except BaseException:
                 logging.getLogger("jqgate").exception("worker failed")

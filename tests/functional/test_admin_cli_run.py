@@ -53,7 +53,7 @@ def test_quick_start_with_admin_and_sighup(tmp_path, upstream):
     plugin.write_text(open(os.path.join(SEED, "admin-global.json")).read())
     run = Run("--upstream", "http://127.0.0.1:%d" % upstream.port, "--plugin", str(plugin),
               "--listen", "127.0.0.1:{port}", "--admin-listen", "127.0.0.1:{admin}",
-              "--log-format", "json")
+              "--log-format", "json", "--access-log", "stderr")
     try:
         assert any("jqgate ready" in l for l in run.lines), run.lines
         [p] = call(run.admin_port, "GET", "/plugins", None, {})[1]["data"]
@@ -68,7 +68,8 @@ def test_quick_start_with_admin_and_sighup(tmp_path, upstream):
         [p] = call(run.admin_port, "GET", "/plugins", None, {})[1]["data"]
         assert p["config"]["nodes"][2]["url"] == "https://changed/auth-token"
         call(run.port, "GET", "/x", None, {})
-        wait_until(lambda: any('"path": "/x"' in l for l in run.lines), "a JSON access line")
+        wait_until(lambda: any(l.startswith("{") and json.loads(l)["path"] == "/x"
+                               for l in run.lines), "a JSON access line")
     finally:
         run.stop()
     assert run.proc.returncode == 0

@@ -74,7 +74,7 @@ def test_ready_line_and_access_log(upstream):
     assert g.proc.returncode == 0
     ready = [l for l in g.lines if "jqgate ready" in l]
     assert len(ready) == 1 and "127.0.0.1:%d" % g.port in ready[0]
-    access = [l for l in g.lines if "jqgate.access" in l]
+    access = [l for l in g.lines if '"GET /echo/logged' in l]
     assert len(access) == 1
     assert '"GET /echo/logged HTTP/1.1" 200' in access[0]
     assert "rid=%s" % h["x-kong-request-id"] in access[0]

@@ -154,12 +154,23 @@ cdef class DataKitFlow:
         cdef HttpRequest req = self.req
         decision = self.decision
         path = _dk_text(req.path)
-        view = RequestView(
-            method=_dk_text(req.method), path=path, raw_path=path,
-            query=_dk_text(req.query), headers=req.headers, body=req.body,
-            client_ip=req.client_ip, client_port=req.client_port, server_port=req.server_port,
-            scheme=req.scheme, http_version=req.http_version, request_id=_dk_text(req.request_id),
-            route=decision.route.raw, service=decision.service.service.raw)
+        # Filled field by field: RequestView(...) with keyword arguments parsed them through
+        # the Python call path on every request (about 1,100 instructions of F1's ~111k).
+        cdef RequestView view = RequestView.__new__(RequestView)
+        view.method = _dk_text(req.method)
+        view.path = path
+        view.raw_path = path
+        view.query = _dk_text(req.query)
+        view.headers = req.headers
+        view.body = req.body
+        view.client_ip = req.client_ip
+        view.client_port = req.client_port
+        view.server_port = req.server_port
+        view.scheme = req.scheme
+        view.http_version = req.http_version
+        view.request_id = _dk_text(req.request_id)
+        view.route = decision.route.raw
+        view.service = decision.service.service.raw
         self.run = PlanRun(self.cp, view, self.handler.pool, {})
         try:
             state = self.run.start_request_window(self._request_window_done)

@@ -1,4 +1,5 @@
-# After each answer: the per-request metrics (jqgate.metrics) and the access log line.
+# After each answer: the per-request metrics (jqgate.metrics) and the access log line
+# (access_log.pyx).
 #
 # This runs once per request, so it is compiled: the histograms count in C arrays, and the
 # (route, service) series of a request is found by the identity of its route record instead of
@@ -84,29 +85,41 @@ cdef tuple _route_and_service(decision):
     return (route, getattr(getattr(decision, "service", None), "service", None))
 
 
-def route_and_service_names(HttpRequest req, Responder resp):
-    """(route name, service name) of an answered request, for the access log line; None when
-    it matched none (a record without a name is named by its id)."""
-    route, service = _route_and_service(_observed_decision(req.ctx, resp.log_extra))
-    return _obs_name(route), _obs_name(service)
+cdef inline bytes _obs_label(record):
+    """A record's label as the access log writes it: UTF-8, None when there is no record."""
+    name = _obs_name(record)
+    return None if name is None else str(name).encode("utf-8", "replace")
+
+
+cdef class _RouteLabels:
+    """What the observer keeps per (route record, service record), found by their identity:
+    the metric series they count into and their names as the access log writes them."""
+    cdef object route
+    cdef object service
+    cdef RequestSeries series        # None without metrics
+    cdef bytes route_name            # None when the request matched no route
+    cdef bytes service_name
 
 
 cdef class RequestObserver(AccessObserver):
-    """The server's access_log callable: metrics (a jqgate.metrics.Metrics, or None), then
-    write_log(req, resp) (the access log line, or None)."""
+    """The server's access_log callable: metrics (a jqgate.metrics.Metrics, or None), then the
+    access log line: an AccessLog (written in C), or any callable write_log(req, resp), or
+    None."""
     cdef object metrics
-    cdef object write_log
-    cdef dict _by_route          # id(route record) -> (route, service record, RequestSeries)
-    cdef dict _node_family       # metrics' datakit_node_latency_seconds histograms
-    cdef dict _call_family       # metrics' datakit_call_total counters
-    cdef dict _node_histograms   # node type -> its histogram in _node_family (no key tuple)
-    cdef object _last_route      # the series the last request counted into, and its records:
-    cdef object _last_service    # most requests in a row take the same route
-    cdef RequestSeries _last_series
+    cdef AccessLog access_log        # the line written from the core
+    cdef object write_log            # any other callable(req, resp)
+    cdef dict _by_route              # id(route record) -> _RouteLabels
+    cdef dict _node_family           # metrics' datakit_node_latency_seconds histograms
+    cdef dict _call_family           # metrics' datakit_call_total counters
+    cdef dict _node_histograms       # node type -> its histogram in _node_family (no key tuple)
+    cdef _RouteLabels _last          # most requests in a row take the same route
 
-    def __init__(self, metrics, write_log):
+    def __init__(self, metrics, access_log):
         self.metrics = metrics
-        self.write_log = write_log
+        if isinstance(access_log, AccessLog):
+            self.access_log = access_log
+        else:
+            self.write_log = access_log
         self._by_route = {}
         self._node_histograms = {}
         if metrics is not None:
@@ -117,35 +130,46 @@ cdef class RequestObserver(AccessObserver):
         self.observe(req, resp)
 
     cdef int observe(self, HttpRequest req, Responder resp) except -1:
-        if self.metrics is not None:
-            self._count(req, resp)
-        if self.write_log is not None:
-            self.write_log(req, resp)
-        return 0
-
-    cdef int _count(self, HttpRequest req, Responder resp) except -1:
         cdef object ctx = req.ctx
         cdef object extra = resp.log_extra
-        cdef object decision = _observed_decision(ctx, extra)
         cdef double upstream_s = -1
+        cdef long long upstream_ms = -1
         cdef ProxyCall call
         cdef bint proxied = type(extra) is ProxyCall
         if proxied:
             call = <ProxyCall>extra
             if call.t_upstream_head != 0:
                 upstream_s = call.t_upstream_head - call.t_upstream_start
+                upstream_ms = <long long>(upstream_s * 1000)
         elif extra is not None and type(ctx) is not DataKitFlow:
-            value = getattr(extra, "upstream_latency_s", None)
-            if value is None:
-                value = getattr(extra, "upstream_latency_ms", None)
-                if value is not None:
-                    value = value / 1000.0
-            if value is not None:
-                upstream_s = value
-        cdef RequestSeries series = self._series_for(decision)
+            seconds = getattr(extra, "upstream_latency_s", None)
+            if seconds is not None:
+                upstream_s = seconds
+                upstream_ms = <long long>(upstream_s * 1000)
+            else:
+                millis = getattr(extra, "upstream_latency_ms", None)
+                if millis is not None:
+                    upstream_ms = millis
+                    upstream_s = millis / 1000.0
+        cdef _RouteLabels labels = self._labels_for(_observed_decision(ctx, extra))
+        cdef double now = mono_now()
+        if self.metrics is not None:
+            self._count(req, resp, labels, upstream_s, proxied, now)
+        if self.access_log is not None:
+            self.access_log.write(req, resp, labels.route_name, labels.service_name,
+                                  upstream_ms, now)
+        elif self.write_log is not None:
+            self.write_log(req, resp)
+        return 0
+
+    cdef int _count(self, HttpRequest req, Responder resp, _RouteLabels labels,
+                    double upstream_s, bint proxied, double now) except -1:
+        cdef object ctx = req.ctx
+        cdef object extra = resp.log_extra
+        cdef RequestSeries series = labels.series
         codes = series.codes
         codes[resp.status] = codes.get(resp.status, 0) + 1
-        series.total.add(mono_now() - req.start_time)
+        series.total.add(now - req.start_time)
         if upstream_s >= 0:
             series.upstream.add(upstream_s)
         # The DataKit run's node timings and call outcomes: on the flow, or (other handlers)
@@ -158,23 +182,26 @@ cdef class RequestObserver(AccessObserver):
                 self._count_run(extra)
         return 0
 
-    cdef RequestSeries _series_for(self, decision):
+    cdef _RouteLabels _labels_for(self, decision):
         route, service = _route_and_service(decision)
-        if self._last_series is not None and route is self._last_route \
-                and service is self._last_service:
-            return self._last_series
-        cdef tuple entry = self._by_route.get(id(route))
-        if entry is not None and entry[0] is route and entry[1] is service:
-            series = entry[2]
-        else:
-            series = self.metrics.series(_obs_name(route) or "", _obs_name(service) or "")
+        cdef _RouteLabels labels = self._last
+        if labels is not None and route is labels.route and service is labels.service:
+            return labels
+        labels = self._by_route.get(id(route))
+        if labels is None or labels.route is not route or labels.service is not service:
+            labels = _RouteLabels()
+            labels.route = route
+            labels.service = service
+            labels.route_name = _obs_label(route)
+            labels.service_name = _obs_label(service)
+            if self.metrics is not None:
+                labels.series = self.metrics.series(_obs_name(route) or "",
+                                                    _obs_name(service) or "")
             if len(self._by_route) >= 4096:
                 self._by_route.clear()     # records of replaced configurations
-            self._by_route[id(route)] = (route, service, series)
-        self._last_route = route
-        self._last_service = service
-        self._last_series = series
-        return series
+            self._by_route[id(route)] = labels
+        self._last = labels
+        return labels
 
     cdef int _count_run(self, run) except -1:
         """A DataKit run's node timings and call outcomes (PlanRun, or any object with

@@ -1,6 +1,6 @@
 """`jqgate run` as far as the Admin API is concerned: load + compile CONFIG (or quick start),
 then serve() with the Admin API (default 127.0.0.1:8001 unless --no-admin), SIGHUP re-reading
-the same source, and --log-format. cli.cmd_run can call this directly, passing the DataKit
+the same source, and --access-log / --log-format. cli.cmd_run can call this directly, passing the DataKit
 executor's handler_factory; it receives `Gateway(config, compiled)` (plans in
 `gateway.compiled.plans`) at start and after every reload."""
 from __future__ import annotations
@@ -51,7 +51,8 @@ def run_from_args(args, handler_factory=None) -> int:
     admin_listen = None if args.no_admin else (args.admin_listen or DEFAULT_ADMIN_LISTEN)
     return serve(Gateway(config, compiled), listen=args.listen, workers=workers,
                  handler_factory=handler_factory, admin_listen=admin_listen,
-                 config_file=reload_source, access_log_json=args.log_format == "json",
+                 config_file=reload_source, access_log=getattr(args, "access_log", "stdout"),
+                 log_format=args.log_format,
                  admin_token=getattr(args, "admin_token", None),
                  admin_ssl_cert=getattr(args, "admin_ssl_cert", None),
                  admin_ssl_key=getattr(args, "admin_ssl_key", None))

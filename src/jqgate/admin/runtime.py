@@ -60,8 +60,15 @@ class AdminRuntime:
             self.admin_settings.drain()
 
 
-def install_sighup(store: ConfigStore) -> None:
+def install_sighup(store: ConfigStore, also=None) -> None:
+    """SIGHUP reloads the configuration file; `also()` runs first (the access log's flush and
+    reopen: in this process, or forwarded to the workers)."""
     loop = asyncio.get_running_loop()
+
+    def on_sighup():
+        if also is not None:
+            also()
+        loop.create_task(reload())
 
     async def reload():
         try:
@@ -74,7 +81,7 @@ def install_sighup(store: ConfigStore) -> None:
                 log.error("SIGHUP: %s", error)
             log.error("SIGHUP: configuration refused; still running %s", store.hash)
 
-    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
 
 
 def admin_ssl_context(cert: str | None, key: str | None):
@@ -123,7 +130,7 @@ async def attach_single(running, config, *, admin_listen: str | None, proxy_list
     store = ConfigStore(config, LocalApplier(switch), config_file)
     admin = Admin(store, LocalStats(switch, running.settings, running.pool), proxy_listen,
                   admin_listen or "off")
-    install_sighup(store)
+    install_sighup(store, also=running.reopen_logs)
     server, settings, port = await _listen_admin(admin, admin_listen, admin_sock, security)
     return AdminRuntime(store, server, settings, port)
 
@@ -148,7 +155,6 @@ def run_parent(config, children: list[int], control_socks: list, *, admin_listen
         store = ConfigStore(config, WorkersApplier(links), config_file, metrics=admin_metrics)
         admin = Admin(store, WorkerStats(links, admin_metrics), proxy_listen,
                       admin_listen or "off")
-        install_sighup(store)
 
         def forward(signum):
             for pid in children:
@@ -156,6 +162,7 @@ def run_parent(config, children: list[int], control_socks: list, *, admin_listen
                     os.kill(pid, signum)
                 except ProcessLookupError:
                     pass
+        install_sighup(store, also=lambda: forward(signal.SIGHUP))     # workers' access logs
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, forward, signal.SIGTERM)
         server, settings, _ = await _listen_admin(admin, admin_listen, admin_sock, security)
