@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import socket
+import stat
 import sys
 import time
 
@@ -233,7 +234,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
           handler_factory=None, drain_timeout: float = 10.0, access_log_json: bool = False,
           server_options: dict | None = None, pool_options: dict | None = None,
           proxy_options: dict | None = None, admin_listen: str | None = None,
-          config_file: str | None = None) -> int:
+          config_file: str | None = None, supervisor_options: dict | None = None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
 
     `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API. `config_file` is
@@ -259,29 +260,35 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     control_socks = []
     admin["proxy_listen"] = "%s:%d" % (host, port)
     ready_r, ready_w = os.pipe()
-    for _ in range(workers):
+
+    def spawn(doc=None, ready_fd=None):
+        """Fork one worker: (pid, the parent's end of its channel). It runs `config`, or the
+        configuration document `doc` (the Admin API's current one, compiled by the worker
+        before it listens). The supervisor calls it for a replacement, from the parent's loop."""
         parent_end, child_end = socket.socketpair()
         pid = os.fork()
         if pid == 0:
-            os.close(ready_r)
-            probe.close()
-            parent_end.close()
-            for other in control_socks:
-                other.close()
-            if admin["admin_sock"] is not None:
-                admin["admin_sock"].close()     # the parent serves the Admin API
             code = 1
             try:
+                _forget_parent_loop()
+                _close_parent_sockets(keep=child_end.fileno())
+                if ready_fd is not None:
+                    os.close(ready_r)
+                worker_config = config if doc is None else _compile_document(doc)
                 sock = bind_socket(host, port, reuse_port=True)
-                code = _run_worker(config, host, port, sock, handler_factory, drain_timeout,
-                                   ready_w, access_log_json, server_options, pool_options,
-                                   proxy_options, {"control_sock": child_end})
+                code = _run_worker(worker_config, host, port, sock, handler_factory,
+                                   drain_timeout, ready_fd, access_log_json, server_options,
+                                   pool_options, proxy_options, {"control_sock": child_end})
             except BaseException:
                 logging.getLogger("jqgate").exception("worker failed")
             finally:
                 os._exit(code)
-        children.append(pid)
         child_end.close()
+        return pid, parent_end
+
+    for _ in range(workers):
+        pid, parent_end = spawn(None, ready_w)
+        children.append(pid)
         control_socks.append(parent_end)
     os.close(ready_w)
     probe.close()   # workers hold their own sockets; the parent accepts nothing
@@ -299,7 +306,42 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     return run_parent(config.config if isinstance(config, Gateway) else config, children,
                       control_socks, admin_listen=admin_listen,
                       proxy_listen=admin["proxy_listen"], config_file=config_file,
-                      ready_message=ready, admin_sock=admin["admin_sock"])
+                      ready_message=ready, admin_sock=admin["admin_sock"],
+                      spawn=spawn, supervisor_options=supervisor_options)
+
+
+def _forget_parent_loop() -> None:
+    """In a worker forked from the parent's running event loop (a replacement): the parent's
+    loop is not ours to run or close -- a fresh one is made -- and its wakeup descriptor must not
+    get our signals. (Python 3.12 does this itself at fork.)"""
+    asyncio.events._set_running_loop(None)
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:
+        pass
+
+
+def _compile_document(doc: dict) -> Gateway:
+    """A configuration document (as the Admin API keeps it) as a gateway with its plans."""
+    from jqgate.admin.reload import compile_document
+    from jqgate.runtime import gateway_for
+    return gateway_for(compile_document(doc, "<admin>"))
+
+
+def _close_parent_sockets(keep: int) -> None:
+    """In a new worker: close every socket inherited from the parent but its own control
+    channel -- the other workers' channels (each worker learns its parent is gone by EOF on
+    its own, which a copy held here would prevent), the Admin API's listener and connections,
+    the probe. Files (logs) and the standard streams stay."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd <= 2 or fd == keep:
+            continue
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
+        except OSError:
+            pass
 
 
 def configure_logging(level: str = "info") -> None:
