@@ -62,7 +62,7 @@ import logging as _dk_logging
 _dk_log = _dk_logging.getLogger("jqgate.datakit")
 
 
-cdef list _dk_header_bytes(pairs):
+cdef list _dk_header_bytes(pairs, str where):
     """Header pairs from the executor as bytes for the wire: the ones it passed through are
     bytes already and go as they came; the ones a flow set are str, and their names must be
     HTTP tokens (a jq-built "bad name" is refused, not sent) and values go out as UTF-8."""
@@ -72,11 +72,10 @@ cdef list _dk_header_bytes(pairs):
     for pair in pairs:
         k, v = pair
         name = (<str>k).encode("utf-8") if type(k) is str else k
-        if not header_name_is_token(name):
-            raise ValueError("invalid header name %r" % k)
         value = (<str>v).encode("utf-8") if type(v) is str else v
-        if write_has_crlf(value) or write_has_byte(value, 0):
-            raise ValueError("invalid header value for %r" % k)
+        problem = header_field_problem(name, value)
+        if problem is not None:
+            raise ValueError("%s: %s" % (where, problem))    # the sink that set it
         out.append(pair if (name is k and value is v and type(pair) is tuple) else (name, value))
     return out
 
@@ -195,7 +194,8 @@ cdef class DataKitFlow:
 
     cdef int _send_exit(self) except -1:
         cdef PlanRun r = self.run
-        headers = _dk_header_bytes([(k, v) for k, v in r.exit_headers if k.lower() != "content-length"])
+        headers = _dk_header_bytes([(k, v) for k, v in r.exit_headers if k.lower() != "content-length"],
+                                   "exit")
         body = r.exit_body if r.exit_body is not None else b""
         self.resp.send(r.exit_status, headers, body)
 
@@ -207,7 +207,7 @@ cdef class DataKitFlow:
             return 0
         if patch.body is not None:
             self.req.body = patch.body
-        self.req.headers = _dk_header_bytes(patch.apply(self.req.headers))
+        self.req.headers = _dk_header_bytes(patch.apply(self.req.headers), "service_request")
         if patch.query is not None:
             path = self.decision.target.partition(b"?")[0]
             self.decision = self.decision.replace(
@@ -288,10 +288,8 @@ cdef class DataKitFlow:
         if self.tries_left > 0 and not self.resp.client_gone and proxy_may_retry(ex):
             self.tries_left -= 1
             self._send_upstream()
-        elif ex.error_kind == CERR_TIMEOUT:
-            self.resp.send_error(504, MSG_TIMEOUT)
         else:
-            self.resp.send_error(502, MSG_BAD_GATEWAY)
+            proxy_answer_failure(self.resp, ex)
 
     def _response_window_done(self, run):
         try:
@@ -305,7 +303,8 @@ cdef class DataKitFlow:
             self._send_exit()
             return
         headers = _dk_header_bytes([(k, v) for k, v in r.response_headers
-                                    if values_to_str(k).lower() != "content-length"])
+                                    if values_to_str(k).lower() != "content-length"],
+                                   "response")
         body = r.response_body if r.response_body is not None else (self.ex.body or b"")
         self.resp.send(r.response_status or self.ex.status, headers, body)
 

@@ -34,6 +34,18 @@ cdef frozenset _PROXY_IDEMPOTENT = frozenset([b"GET", b"HEAD", b"PUT", b"DELETE"
 MSG_BAD_GATEWAY = "An invalid response was received from the upstream server"
 MSG_TIMEOUT = "The upstream server is timing out"
 MSG_NO_PEER = "failure to get a peer from the ring-balancer"
+MSG_OVERLOAD = "The upstream server is currently unavailable: too many requests waiting for a connection"
+
+
+cdef void proxy_answer_failure(Responder resp, ClientExchange ex):
+    """A failed upstream exchange, answered as Kong does: a timeout (also waiting for a
+    connection) 504, a full connection queue 503, anything else 502."""
+    if ex.error_kind == CERR_TIMEOUT:
+        resp.send_error(504, MSG_TIMEOUT)
+    elif ex.error_kind == CERR_OVERLOAD:
+        resp.send_error(503, MSG_OVERLOAD)
+    else:
+        resp.send_error(502, MSG_BAD_GATEWAY)
 
 
 cdef inline bint _proxy_is_plain_connection(bytes value) noexcept:
@@ -197,11 +209,11 @@ cdef ClientExchange _proxy_new_exchange(ServiceTarget svc, tuple peer, HttpReque
 
 cdef bint proxy_may_retry(ClientExchange ex):
     """Whether a failed upstream attempt may go again to the next peer (the caller checks that
-    tries are left and nothing reached the client). A connect or TLS failure means no byte of
-    the request left the gateway: always (a streamed body is replayed, see _ProxyBodyPump).
+    tries are left and nothing reached the client). A connect or TLS failure, or a full
+    connection queue, means no byte of the request left the gateway: always (a streamed body is replayed, see _ProxyBodyPump).
     Any other failure may have been acted on upstream: only an idempotent method goes again,
     and only with its body still in hand (buffered, not streamed)."""
-    if ex.error_kind == CERR_CONNECT or ex.error_kind == CERR_TLS:
+    if ex.error_kind == CERR_CONNECT or ex.error_kind == CERR_TLS or ex.error_kind == CERR_OVERLOAD:
         return True
     return ex.idempotent and not ex.stream_body
 
@@ -395,10 +407,8 @@ cdef class ProxyCall(ResponseSink):
         elif self.tries_left > 0 and proxy_may_retry(ex):
             self._retry(ex)
             return 0
-        elif ex.error_kind == CERR_TIMEOUT:
-            resp.send_error(504, MSG_TIMEOUT)
         else:
-            resp.send_error(502, MSG_BAD_GATEWAY)
+            proxy_answer_failure(resp, ex)
         resp.producer = None
         return 0
 
