@@ -240,7 +240,14 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API. `config_file` is
     what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
     GatewayConfig. Hot reload and SIGHUP work with or without the Admin API, with any number of
-    workers (jqgate.admin.runtime)."""
+    workers (jqgate.admin.runtime).
+
+    Limits and timeouts, each with its documented default where it is defined:
+    `server_options` -> core.ServerSettings (header/body/keep-alive/send timeouts, body
+    buffering, size limits), `pool_options` -> core.ConnectionPool (max_per_host, queue_limit,
+    queue_timeout, keepalive_pool_size, keepalive_max_requests, idle_timeout),
+    `supervisor_options` -> jqgate.admin.supervisor.Supervisor (heartbeat_interval,
+    heartbeat_timeout; with several workers)."""
     host, port = parse_listen(listen)
     admin = {"admin_listen": admin_listen, "config_file": config_file,
              "proxy_listen": "%s:%d" % (host, port), "admin_sock": None}

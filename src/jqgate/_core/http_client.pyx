@@ -527,12 +527,15 @@ cdef class ConnectionPool:
     cdef void _connection_ready(self, ClientConnection conn):
         """A new connection is up, or a used one became free: serve the oldest waiter."""
         cdef _HostSlot slot = conn.slot
-        if conn.n_served > 0 and conn._peer_closed():
-            conn._close()           # connection_lost opens a new one for the waiters
-            return
         cdef ClientExchange ex = self._next_waiter(slot)
         if ex is not None:
             if conn.n_served > 0:
+                if conn._peer_closed():
+                    # It goes back to the head of the queue; connection_lost opens a new
+                    # connection for it. (An idle one is checked when it is taken instead.)
+                    slot.waiters.appendleft(ex)
+                    conn._close()
+                    return
                 self.n_reused += 1
             conn._start(ex, conn.n_served > 0)
             return

@@ -705,9 +705,8 @@ cdef class HttpServerProtocol:
     cdef bint _last_answer(self):
         """Whether the response being framed is the connection's last: after a malformed
         request (its 400 still to come counts as one more) or on drain, the requests already
-        received are answered in order first, and only the final one says Connection: close."""
-        if not (self._dead or self.settings.draining):
-            return False
+        received are answered in order first, and only the final one says Connection: close.
+        (Asked only once the connection is dead or draining.)"""
         return not self._queue and self._err_status == 0 and self._cur is None
 
     cdef void _drain(self):
