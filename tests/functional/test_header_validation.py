@@ -156,3 +156,19 @@ def test_an_exit_never_sends_an_invalid_field(upstream):
         assert json.loads(body)["message"] == "An unexpected error occurred"
     finally:
         gw.stop()
+
+
+@pytest.mark.parametrize("sink", ["service_request", "response"])
+def test_in_debug_mode_the_sink_that_would_send_it_is_named(upstream, sink):
+    gw = gateway(upstream.port, [
+        {"name": "H", "type": "jq", "input": "request.query", "jq": FIELD_FROM_QUERY,
+         "output": sink + ".headers"}], debug=True)
+    try:
+        status, headers, body = http_get(gw.port, "/echo" + query_for("X A", "1"))
+        assert status == 500
+        doc = orjson.loads(body)
+        assert doc["message"] == "node execution error"
+        assert doc["node"]["name"] == sink and "invalid header name" in doc["error"]
+        assert doc["request_id"] == headers["x-kong-request-id"]
+    finally:
+        gw.stop()

@@ -62,6 +62,17 @@ import logging as _dk_logging
 _dk_log = _dk_logging.getLogger("jqgate.datakit")
 
 
+class DataKitFieldError(ValueError):
+    """A header field a flow's sink (exit, service_request, response) would send that the field
+    validator refuses: the flow's output, not a gateway fault -- answered 500 (the sink named in
+    debug mode) and logged in one line, without a traceback."""
+
+    def __init__(self, sink, problem):
+        ValueError.__init__(self, "%s: %s" % (sink, problem))
+        self.sink = sink
+        self.problem = problem
+
+
 cdef list _dk_header_bytes(pairs, str where):
     """Header pairs from the executor as bytes for the wire: the ones it passed through are
     bytes already and go as they came; the ones a flow set are str, and their names must be
@@ -75,7 +86,7 @@ cdef list _dk_header_bytes(pairs, str where):
         value = (<str>v).encode("utf-8") if type(v) is str else v
         problem = header_field_problem(name, value)
         if problem is not None:
-            raise ValueError("%s: %s" % (where, problem))    # the sink that set it
+            raise DataKitFieldError(where, problem)
         out.append(pair if (name is k and value is v and type(pair) is tuple) else (name, value))
     return out
 
@@ -308,7 +319,24 @@ cdef class DataKitFlow:
         body = r.response_body if r.response_body is not None else (self.ex.body or b"")
         self.resp.send(r.response_status or self.ex.status, headers, body)
 
+    cdef int _field_error(self, exc) except -1:
+        rid = _dk_text(self.req.request_id)
+        _dk_log.error('node %s failed with error: "%s", request_id: "%s"', exc.sink, exc.problem, rid)
+        if self.resp.started:
+            if not self.resp.finished:
+                self.resp.abort()
+            return 0
+        if self.cp.debug:
+            body = {"message": "node execution error", "request_id": rid, "error": exc.problem,
+                    "node": {"name": exc.sink, "type": exc.sink}}
+            self.resp.send(500, [(b"Content-Type", b"application/json")], _orjson.dumps(body))
+        else:
+            self.resp.send_error(500, "An unexpected error occurred")
+        return 0
+
     cdef int _internal_error(self, exc) except -1:
+        if isinstance(exc, DataKitFieldError):
+            return self._field_error(exc)
         _dk_log.error("request %s: DataKit run failed: %s", _dk_text(self.req.request_id), exc,
                       exc_info=exc)
         if not self.resp.started:
