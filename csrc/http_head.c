@@ -46,7 +46,7 @@ static int equals_lower(const char *s, size_t n, const char *word, size_t word_l
 /* Whether s[0..n) holds only value bytes. Eight bytes at a time first: a word with no byte
  * below 0x20 and none equal to DEL passes at once (the test may flag a good word, never a
  * bad one), and a flagged word -- an HTAB, or a real offender -- is checked byte by byte. */
-static int all_value_bytes(const char *s, size_t n)
+int jqg_is_field_value(const char *s, size_t n)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     size_t i = 0;
@@ -71,7 +71,7 @@ static long line_end(const char *buf, size_t len, size_t at)
     if (cr == NULL)
         return -1;
     size_t end = (size_t)(cr - buf);
-    if (end + 1 >= len || buf[end + 1] != '\n' || !all_value_bytes(buf + at, end - at))
+    if (end + 1 >= len || buf[end + 1] != '\n' || !jqg_is_field_value(buf + at, end - at))
         return -1;
     return (long)end;
 }
@@ -203,5 +203,76 @@ int jqg_scan_request_head(const char *buf, size_t len, jqg_head *out)
     out->target_at = (uint32_t)target_at;
     out->target_len = (uint32_t)target_len;
     out->head_len = head_len;
+    return 1;
+}
+
+int jqg_is_token(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar[(unsigned char)s[i]])
+            return 0;
+    return 1;
+}
+
+/* unreserved / sub-delims of RFC 3986 (2.2, 2.3): the bytes a reg-name is made of, with
+ * pct-encoded triplets; an IPv4 address is made of them too. */
+static const unsigned char is_reg_name_byte[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1,
+    ['!'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1,
+    [','] = 1, [';'] = 1, ['='] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
+static int is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+int jqg_is_authority(const char *s, size_t n)
+{
+    size_t at = 0;
+    if (n == 0)
+        return 0;
+    if (s[0] == '[') {
+        /* IP-literal: an IPv6 address (hex digits, ':' and a dotted IPv4 tail); IPvFuture
+         * is not taken */
+        at = 1;
+        while (at < n && (is_hex((unsigned char)s[at]) || s[at] == ':' || s[at] == '.'))
+            at++;
+        if (at == 1 || at >= n || s[at] != ']')
+            return 0;
+        at++;
+    } else {
+        while (at < n) {
+            unsigned char c = (unsigned char)s[at];
+            if (is_reg_name_byte[c])
+                at++;
+            else if (c == '%' && at + 2 < n && is_hex((unsigned char)s[at + 1])
+                     && is_hex((unsigned char)s[at + 2]))
+                at += 3;
+            else
+                break;
+        }
+        if (at == 0)
+            return 0;
+    }
+    if (at == n)
+        return 1;
+    if (s[at] != ':')
+        return 0;       /* userinfo ("@"), a path, spaces, controls */
+    for (at++; at < n; at++)
+        if (s[at] < '0' || s[at] > '9')
+            return 0;
     return 1;
 }

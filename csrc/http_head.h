@@ -45,4 +45,13 @@ typedef struct {
 int jqg_scan_response_head(const char *buf, size_t len, jqg_head *out);
 int jqg_scan_request_head(const char *buf, size_t len, jqg_head *out);
 
+/* The one field validator of every path (RFC 9110 5.1, 5.5): a field name is a token, a
+ * field value holds only visible ASCII, SP, HTAB and obs-text. */
+int jqg_is_token(const char *s, size_t n);
+int jqg_is_field_value(const char *s, size_t n);
+
+/* Host / absolute-form authority (RFC 3986 3.2.2, 3.2.3): a reg-name (IPv4 included) or a
+ * bracketed IPv6 literal, then an optional ":" port of digits; no userinfo, nothing else. */
+int jqg_is_authority(const char *s, size_t n);
+
 #endif

@@ -18,6 +18,7 @@ Families (all prefixed `jqgate_`):
   pool_connections{state="open"|"idle"}                      gauge, upstream client pool
   pool_connections_created_total                             counter
   config_reloads_total{source,result}                        counter (admin, sighup; success, failure)
+  worker_restarts_total{reason}                              counter (exited, unresponsive)
   config_info{worker,hash}                                   gauge 1 per worker: the config it runs
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ HELP = {
     "datakit_call_total": ("counter", "DataKit call node outcomes"),
     "pool_connections_created_total": ("counter", "Upstream connections opened by the client pool"),
     "config_reloads_total": ("counter", "Configuration changes applied or refused, by source"),
+    "worker_restarts_total": ("counter", "Workers replaced by the supervisor, by reason"),
 }
 LABELS = {
     "http_requests_total": ("route", "service", "code"),
@@ -46,6 +48,7 @@ LABELS = {
     "datakit_call_total": ("outcome",),
     "pool_connections_created_total": (),
     "config_reloads_total": ("source", "result"),
+    "worker_restarts_total": ("reason",),
 }
 
 

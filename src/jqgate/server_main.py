@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import socket
+import stat
 import sys
 import time
 
@@ -268,7 +269,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
           admin_ssl_cert: str | None = None, admin_ssl_key: str | None = None,
           jq_step_budget: int | None = None, jq_memory_budget_mib: int | None = None,
           access_log: str | None = "stdout", log_format: str | None = None,
-          access_log_buffer_size: int = 65536, access_log_flush_interval: float = 1.0) -> int:
+          access_log_buffer_size: int = 65536, access_log_flush_interval: float = 1.0,
+          supervisor_options: dict | None = None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
 
     `jq_step_budget` (libjq instructions per jq run, default 2,000,000: about 0.1-0.3 s of one
@@ -292,7 +294,14 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     Admin API security (jqgate.admin.guard): `admin_token` (default None: no token) is then
     required on every Admin request as `Authorization: Bearer` or `Kong-Admin-Token`;
     `admin_ssl_cert` / `admin_ssl_key` (PEM files, default None: plain HTTP) serve it over TLS.
-    Listening beyond loopback without both logs a warning at startup."""
+    Listening beyond loopback without both logs a warning at startup.
+
+    Limits and timeouts, each with its documented default where it is defined:
+    `server_options` -> core.ServerSettings (header/body/keep-alive/send timeouts, body
+    buffering, size limits), `pool_options` -> core.ConnectionPool (max_per_host, queue_limit,
+    queue_timeout, keepalive_pool_size, keepalive_max_requests, idle_timeout),
+    `supervisor_options` -> jqgate.admin.supervisor.Supervisor (heartbeat_interval,
+    heartbeat_timeout; with several workers)."""
     set_jq_budgets(jq_step_budget, jq_memory_budget_mib)
     host, port = parse_listen(listen)
     security = {"admin_token": admin_token, "admin_ssl_cert": admin_ssl_cert,
@@ -322,29 +331,35 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     control_socks = []
     admin["proxy_listen"] = "%s:%d" % (host, port)
     ready_r, ready_w = os.pipe()
-    for _ in range(workers):
+
+    def spawn(doc=None, ready_fd=None):
+        """Fork one worker: (pid, the parent's end of its channel). It runs `config`, or the
+        configuration document `doc` (the Admin API's current one, compiled by the worker
+        before it listens). The supervisor calls it for a replacement, from the parent's loop."""
         parent_end, child_end = socket.socketpair()
         pid = os.fork()
         if pid == 0:
-            os.close(ready_r)
-            probe.close()
-            parent_end.close()
-            for other in control_socks:
-                other.close()
-            if admin["admin_sock"] is not None:
-                admin["admin_sock"].close()     # the parent serves the Admin API
             code = 1
             try:
+                _forget_parent_loop()
+                _close_parent_sockets(keep=child_end.fileno())
+                if ready_fd is not None:
+                    os.close(ready_r)
+                worker_config = config if doc is None else _compile_document(doc)
                 sock = bind_socket(host, port, reuse_port=True)
-                code = _run_worker(config, host, port, sock, handler_factory, drain_timeout,
-                                   ready_w, access, server_options, pool_options,
-                                   proxy_options, {"control_sock": child_end})
+                code = _run_worker(worker_config, host, port, sock, handler_factory,
+                                   drain_timeout, ready_fd, access, server_options,
+                                   pool_options, proxy_options, {"control_sock": child_end})
             except BaseException:
                 logging.getLogger("jqgate").exception("worker failed")
             finally:
                 os._exit(code)
-        children.append(pid)
         child_end.close()
+        return pid, parent_end
+
+    for _ in range(workers):
+        pid, parent_end = spawn(None, ready_w)
+        children.append(pid)
         control_socks.append(parent_end)
     os.close(ready_w)
     probe.close()   # workers hold their own sockets; the parent accepts nothing
@@ -362,7 +377,42 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     return run_parent(config.config if isinstance(config, Gateway) else config, children,
                       control_socks, admin_listen=admin_listen,
                       proxy_listen=admin["proxy_listen"], config_file=config_file,
-                      ready_message=ready, admin_sock=admin["admin_sock"], security=security)
+                      ready_message=ready, admin_sock=admin["admin_sock"], security=security,
+                      spawn=spawn, supervisor_options=supervisor_options)
+
+
+def _forget_parent_loop() -> None:
+    """In a worker forked from the parent's running event loop (a replacement): the parent's
+    loop is not ours to run or close -- a fresh one is made -- and its wakeup descriptor must not
+    get our signals. (Python 3.12 does this itself at fork.)"""
+    asyncio.events._set_running_loop(None)
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:
+        pass
+
+
+def _compile_document(doc: dict) -> Gateway:
+    """A configuration document (as the Admin API keeps it) as a gateway with its plans."""
+    from jqgate.admin.reload import compile_document
+    from jqgate.runtime import gateway_for
+    return gateway_for(compile_document(doc, "<admin>"))
+
+
+def _close_parent_sockets(keep: int) -> None:
+    """In a new worker: close every socket inherited from the parent but its own control
+    channel -- the other workers' channels (each worker learns its parent is gone by EOF on
+    its own, which a copy held here would prevent), the Admin API's listener and connections,
+    the probe. Files (logs) and the standard streams stay."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd <= 2 or fd == keep:
+            continue
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
+        except OSError:
+            pass
 
 
 def configure_logging(level: str = "info") -> None:

@@ -89,3 +89,29 @@ def test_a_dead_worker_does_not_block_changes(tmp_path, upstream):
     finally:
         gw.stop()
     assert any("worker %d exited" % first in l for l in gw.lines)
+
+
+def test_a_killed_worker_is_replaced_with_the_current_configuration(tmp_path, upstream):
+    gw = AdminGateway(tmp_path, declarative(upstream.port), workers=2)
+    try:
+        # A change made after the start: the replacement must run it, not the start's.
+        s, plugin, _ = gw.admin("POST", "/plugins", seed_body("admin-global.json"))
+        assert s == 201, plugin
+        answer = gw.proxy("/")[0]       # what the flow answers (its token call has no service)
+        pids = [w["pid"] for w in gw.status()["workers"]]
+        os.kill(pids[0], signal.SIGKILL)
+
+        def replaced():
+            st = gw.status()
+            now = [w["pid"] for w in st["workers"]]
+            return st if len(now) == 2 and pids[0] not in now else None
+        st = wait_until(replaced, "a new worker in place of the killed one", attempts=600)
+        assert st["supervisor"]["restarts"] == 1
+        assert {w["configuration_hash"] for w in st["workers"]} == {st["configuration_hash"]}
+        s, metrics, _ = gw.admin("GET", "/metrics")
+        assert b'jqgate_worker_restarts_total{reason="exited"} 1.0' in metrics
+        for _ in range(10):         # both workers, the new one included, run the flow
+            assert gw.proxy("/")[0] == answer
+    finally:
+        gw.stop()
+    assert gw.proc.returncode == 0

@@ -62,7 +62,18 @@ import logging as _dk_logging
 _dk_log = _dk_logging.getLogger("jqgate.datakit")
 
 
-cdef list _dk_header_bytes(pairs):
+class DataKitFieldError(ValueError):
+    """A header field a flow's sink (exit, service_request, response) would send that the field
+    validator refuses: the flow's output, not a gateway fault -- answered 500 (the sink named in
+    debug mode) and logged in one line, without a traceback."""
+
+    def __init__(self, sink, problem):
+        ValueError.__init__(self, "%s: %s" % (sink, problem))
+        self.sink = sink
+        self.problem = problem
+
+
+cdef list _dk_header_bytes(pairs, str where):
     """Header pairs from the executor as bytes for the wire: the ones it passed through are
     bytes already and go as they came; the ones a flow set are str, and their names must be
     HTTP tokens (a jq-built "bad name" is refused, not sent) and values go out as UTF-8."""
@@ -72,11 +83,10 @@ cdef list _dk_header_bytes(pairs):
     for pair in pairs:
         k, v = pair
         name = (<str>k).encode("utf-8") if type(k) is str else k
-        if not header_name_is_token(name):
-            raise ValueError("invalid header name %r" % k)
         value = (<str>v).encode("utf-8") if type(v) is str else v
-        if write_has_crlf(value) or write_has_byte(value, 0):
-            raise ValueError("invalid header value for %r" % k)
+        problem = header_field_problem(name, value)
+        if problem is not None:
+            raise DataKitFieldError(where, problem)
         out.append(pair if (name is k and value is v and type(pair) is tuple) else (name, value))
     return out
 
@@ -206,7 +216,8 @@ cdef class DataKitFlow:
 
     cdef int _send_exit(self) except -1:
         cdef PlanRun r = self.run
-        headers = _dk_header_bytes([(k, v) for k, v in r.exit_headers if k.lower() != "content-length"])
+        headers = _dk_header_bytes([(k, v) for k, v in r.exit_headers if k.lower() != "content-length"],
+                                   "exit")
         body = r.exit_body if r.exit_body is not None else b""
         self.resp.send(r.exit_status, headers, body)
 
@@ -218,7 +229,7 @@ cdef class DataKitFlow:
             return 0
         if patch.body is not None:
             self.req.body = patch.body
-        self.req.headers = _dk_header_bytes(patch.apply(self.req.headers))
+        self.req.headers = _dk_header_bytes(patch.apply(self.req.headers), "service_request")
         if patch.query is not None:
             path = self.decision.target.partition(b"?")[0]
             self.decision = self.decision.replace(
@@ -300,10 +311,8 @@ cdef class DataKitFlow:
         if self.tries_left > 0 and not self.resp.client_gone and proxy_may_retry(ex):
             self.tries_left -= 1
             self._send_upstream()
-        elif ex.error_kind == CERR_TIMEOUT:
-            self.resp.send_error(504, MSG_TIMEOUT)
         else:
-            self.resp.send_error(502, MSG_BAD_GATEWAY)
+            proxy_answer_failure(self.resp, ex)
 
     def _response_window_done(self, run):
         try:
@@ -317,11 +326,29 @@ cdef class DataKitFlow:
             self._send_exit()
             return
         headers = _dk_header_bytes([(k, v) for k, v in r.response_headers
-                                    if values_to_str(k).lower() != "content-length"])
+                                    if values_to_str(k).lower() != "content-length"],
+                                   "response")
         body = r.response_body if r.response_body is not None else (self.ex.body or b"")
         self.resp.send(r.response_status or self.ex.status, headers, body)
 
+    cdef int _field_error(self, exc) except -1:
+        rid = _dk_text(self.req.request_id)
+        _dk_log.error('node %s failed with error: "%s", request_id: "%s"', exc.sink, exc.problem, rid)
+        if self.resp.started:
+            if not self.resp.finished:
+                self.resp.abort()
+            return 0
+        if self.cp.debug:
+            body = {"message": "node execution error", "request_id": rid, "error": exc.problem,
+                    "node": {"name": exc.sink, "type": exc.sink}}
+            self.resp.send(500, [(b"Content-Type", b"application/json")], _orjson.dumps(body))
+        else:
+            self.resp.send_error(500, "An unexpected error occurred")
+        return 0
+
     cdef int _internal_error(self, exc) except -1:
+        if isinstance(exc, DataKitFieldError):
+            return self._field_error(exc)
         _dk_log.error("request %s: DataKit run failed: %s", _dk_text(self.req.request_id), exc,
                       exc_info=exc)
         if not self.resp.started:

@@ -91,7 +91,8 @@ def compile_plan(plan):
 # A call's outcome for the call-node metric: answered (ok / failed: non-2xx or bad JSON), or
 # the transport error that stopped it.
 EXEC_CALL_ERRORS = {ERR_CONNECT: "connect_error", ERR_TIMEOUT: "timeout", ERR_RESET: "reset",
-                    ERR_PROTOCOL: "protocol_error", ERR_TLS: "tls_error"}
+                    ERR_PROTOCOL: "protocol_error", ERR_TLS: "tls_error",
+                    ERR_OVERLOAD: "overload"}
 
 
 @cython.freelist(64)

@@ -15,7 +15,7 @@
 # Failures are values (ex.error_kind / ex.error), never exceptions out of the callback.
 #
 # Timeouts: ex.timeout bounds the whole exchange (0 = none); ex.connect_timeout bounds opening a
-# connection and the wait for one in the per-host FIFO; ex.read_timeout is the longest gap
+# connection and the wait for one in the per-host FIFO (so does the pool's queue_timeout); ex.read_timeout is the longest gap
 # between response bytes, ex.write_timeout the longest time the socket may stay full (Kong's
 # service timeouts). Limits: the response head (pool max_header_bytes) and, when buffered, the
 # body (ex.max_body) -- over them the exchange fails with ERR_PROTOCOL.
@@ -36,12 +36,25 @@ import socket as _socket
 import ssl as _ssl
 import httptools as _httptools
 
+cdef extern from "<errno.h>":
+    int errno
+    enum:
+        EAGAIN          # EWOULDBLOCK is the same on Linux
+        EINTR
+
+cdef extern from "<sys/socket.h>":
+    ssize_t recv(int fd, void* buf, size_t n, int flags) nogil
+    enum:
+        MSG_PEEK
+        MSG_DONTWAIT
+
 ERR_NONE = 0
 ERR_CONNECT = 1
 ERR_TIMEOUT = 2
 ERR_RESET = 3
 ERR_PROTOCOL = 4
 ERR_TLS = 5
+ERR_OVERLOAD = 6
 
 cdef enum ClientErr:
     CERR_NONE = 0
@@ -50,6 +63,7 @@ cdef enum ClientErr:
     CERR_RESET = 3
     CERR_PROTOCOL = 4
     CERR_TLS = 5
+    CERR_OVERLOAD = 6       # the per-host queue for a connection is full: nothing was sent
 
 cdef enum ConnState:
     CONN_CONNECTING = 0
@@ -329,8 +343,19 @@ cdef class ConnectionPool:
     """Keep-alive HTTP/1.1 connections, one pool per process.
 
     send(ex, callback): callback(ex) exactly once (success or error), never after ex.cancel().
-    max_per_host caps open connections per key; extra exchanges wait FIFO. Idle connections are
-    reused newest first and closed after idle_timeout seconds.
+
+    Limits, each per key (scheme, host, port), with their defaults:
+      max_per_host=256       open connections; further exchanges wait in a FIFO queue
+      queue_limit=1024       exchanges waiting; one more fails at once with ERR_OVERLOAD (503)
+      queue_timeout=60.0     seconds an exchange may wait for a connection (ERR_TIMEOUT, 504;
+                             the exchange's connect_timeout bounds it too); 0 = no bound
+      keepalive_pool_size=512     idle connections kept (Kong's upstream_keepalive_pool_size)
+      keepalive_max_requests=1000 requests per connection, then it is closed (Kong's
+                                  upstream_keepalive_max_requests); 0 = unlimited
+      idle_timeout=60.0      seconds an idle connection is kept (Kong's
+                             upstream_keepalive_idle_timeout)
+    Idle connections are reused newest first, each checked on checkout for a peer that already
+    closed it (a pending EOF or stray bytes: it is dropped, never written to).
 
     max_call_response_bytes (default 10 MiB): the largest response body a DataKit `call` node
     takes (a node's `max_response_size` overrides it). The body is held whole to decode it, so
@@ -339,6 +364,10 @@ cdef class ConnectionPool:
 
     cdef object loop
     cdef public int max_per_host
+    cdef public int queue_limit
+    cdef public double queue_timeout
+    cdef public int keepalive_pool_size
+    cdef public int keepalive_max_requests
     cdef public long long max_call_response_bytes
     cdef public double idle_timeout
     cdef public Py_ssize_t max_header_bytes
@@ -352,14 +381,25 @@ cdef class ConnectionPool:
     cdef public long long n_reused
     cdef public long long n_retried
     cdef public long long n_requests
+    cdef public long long n_stale           # pooled connections found closed by the peer
+    cdef public long long n_overloaded      # exchanges refused: the queue was full
     cdef set _all
 
     def __init__(self, loop, max_per_host=256, idle_timeout=60.0, ssl_context=None,
-                 max_header_bytes=65536, max_call_response_bytes=DEFAULT_MAX_CALL_RESPONSE_BYTES):
+                 max_header_bytes=65536, max_call_response_bytes=DEFAULT_MAX_CALL_RESPONSE_BYTES,
+                 queue_limit=1024, queue_timeout=60.0, keepalive_pool_size=512,
+                 keepalive_max_requests=1000):
+        if max_per_host < 1 or queue_limit < 0 or keepalive_pool_size < 0 \
+                or keepalive_max_requests < 0 or queue_timeout < 0 or idle_timeout < 0:
+            raise ValueError("connection pool limits must not be negative (max_per_host >= 1)")
         self.loop = loop
         self.max_call_response_bytes = max_call_response_bytes
         self.max_header_bytes = max_header_bytes
         self.max_per_host = max_per_host
+        self.queue_limit = queue_limit
+        self.queue_timeout = queue_timeout
+        self.keepalive_pool_size = keepalive_pool_size
+        self.keepalive_max_requests = keepalive_max_requests
         self.idle_timeout = idle_timeout
         self._slots = {}
         self._all = set()
@@ -378,7 +418,8 @@ cdef class ConnectionPool:
             n_wait += len(slot.waiters)
         return {"open": n_open, "idle": n_idle, "created": self.n_created,
                 "reused": self.n_reused, "retried": self.n_retried,
-                "requests": self.n_requests, "waiting": n_wait}
+                "requests": self.n_requests, "waiting": n_wait, "stale": self.n_stale,
+                "overloaded": self.n_overloaded}
 
     cpdef send(self, ClientExchange ex, callback):
         ex._pool = self
@@ -457,14 +498,24 @@ cdef class ConnectionPool:
         if not ex._fresh_only:
             while slot.idle:
                 conn = slot.idle.pop()
-                if conn.state == CONN_IDLE and not conn.transport.is_closing():
+                if conn.state == CONN_IDLE and not conn.transport.is_closing() \
+                        and not conn._peer_closed():
                     self.n_reused += 1
                     conn._start(ex, True)
                     return
                 conn._close()
+        if len(slot.waiters) >= self.queue_limit and slot.n_open >= self.max_per_host \
+                and not ex._fresh_only:
+            self.n_overloaded += 1
+            ex._finish(CERR_OVERLOAD, "too many requests waiting for a connection to %s:%d"
+                       % (ex.host, ex.port))
+            return
         slot.waiters.append(ex)
-        if ex.connect_timeout > 0 and ex._wait_timer is None:
-            ex._wait_timer = self.loop.call_later(ex.connect_timeout, ex._on_wait_timeout)
+        cdef double wait = ex.connect_timeout
+        if self.queue_timeout > 0 and (wait <= 0 or self.queue_timeout < wait):
+            wait = self.queue_timeout
+        if wait > 0 and ex._wait_timer is None:
+            ex._wait_timer = self.loop.call_later(wait, ex._on_wait_timeout)
         if slot.n_open < self.max_per_host or ex._fresh_only:
             self._open(slot, ex.connect_timeout)
 
@@ -489,10 +540,16 @@ cdef class ConnectionPool:
         cdef ClientExchange ex = self._next_waiter(slot)
         if ex is not None:
             if conn.n_served > 0:
+                if conn._peer_closed():
+                    # It goes back to the head of the queue; connection_lost opens a new
+                    # connection for it. (An idle one is checked when it is taken instead.)
+                    slot.waiters.appendleft(ex)
+                    conn._close()
+                    return
                 self.n_reused += 1
             conn._start(ex, conn.n_served > 0)
             return
-        if self._closed:
+        if self._closed or len(slot.idle) >= self.keepalive_pool_size:
             conn._close()
             return
         conn.state = CONN_IDLE
@@ -607,8 +664,9 @@ cdef bytes _client_build_head(ClientExchange ex):
         pair = _write_pair(headers[i])
         name = <bytes>pair[0]
         value = <bytes>pair[1]
-        if write_has_crlf(value) or write_has_crlf(name):
-            raise ValueError("CR/LF in header %r" % (name,))
+        problem = header_field_problem(name, value)
+        if problem is not None:
+            raise ValueError(problem)
         kind = header_kind(name)
         skip = False
         if kind == HK_HOST:

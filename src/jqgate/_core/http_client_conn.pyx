@@ -3,6 +3,12 @@
 # the pool or closes. Its callbacks are where exchanges complete (no Task, no Future per
 # request). A response whose head arrives whole and plain is read by the C scanner
 # (http_head.pyx) and its Content-Length body counted here; any other goes to llhttp.
+#
+# What an upstream may answer is checked before anything is relayed (ERR_PROTOCOL, a 502):
+# a status outside 100-599, a 101 (the gateway never asks for an upgrade), a transfer coding
+# other than chunked, a head over the pool's max_header_bytes. Field names and values follow
+# the one validator's rules (http_head.pyx) in both readers: the scanner applies them itself,
+# llhttp (strict) refuses the same bytes.
 
 
 cdef class ClientConnection:
@@ -38,12 +44,15 @@ cdef class ClientConnection:
     cdef long long scanned_left     # body bytes still due after a scanned head; -1: llhttp
     cdef ClientExchange feeding     # the exchange whose bytes llhttp is reading
     cdef bint scanned_keep_alive
+    cdef int fd                     # the socket, for the stale check on checkout; -1: none
+    cdef Py_ssize_t head_budget     # bytes of head llhttp may still report
 
     def __init__(self, ConnectionPool pool, _HostSlot slot):
         self.pool = pool
         self.slot = slot
         self.state = CONN_CONNECTING
         self.scanned_left = -1
+        self.fd = -1
 
     async def _connect(self, double connect_timeout):
         cdef _HostSlot slot = self.slot
@@ -89,6 +98,24 @@ cdef class ClientConnection:
                 sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             except (OSError, AttributeError):
                 pass
+            try:
+                self.fd = sock.fileno()
+            except (OSError, AttributeError):
+                self.fd = -1
+
+    cdef bint _peer_closed(self):
+        """On checkout of a used connection: whether the peer already closed it (its EOF, or
+        a reset, waits in the socket while this loop has not read it yet) or sent bytes
+        nobody asked for. One non-blocking peek; such a connection is never written to, so a
+        request is not lost to a keep-alive race the peer won."""
+        if self.fd < 0 or self.slot.ssl is not None:
+            return False        # TLS records (tickets, alerts) make a peek meaningless
+        cdef char byte
+        cdef ssize_t n = recv(self.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT)
+        if n < 0 and (errno == EAGAIN or errno == EINTR):
+            return False
+        self.pool.n_stale += 1
+        return True
 
     def connection_lost(self, exc):
         cdef int prev = self.state
@@ -225,19 +252,41 @@ cdef class ClientConnection:
 
     def on_header(self, bytes name, bytes value):
         if not self.headers_done:       # trailers of a chunked body are dropped
+            # The head is counted as it is parsed: one that arrives whole in a single read
+            # would otherwise be over the limit before anyone looked.
+            self.head_budget -= len(name) + len(value) + 4
+            if self.head_budget < 0:
+                raise _ClientLimit("upstream response head too large")
             self.resp_headers.append((name, value))
+
+    def on_status(self, bytes status):
+        self.head_budget -= len(status)
+        if self.head_budget < 0:
+            raise _ClientLimit("upstream response head too large")
 
     def on_headers_complete(self):
         cdef int status = self.parser.get_status_code()
-        if 100 <= status < 200 and status != 101:
+        if status < 100 or status > 599:
+            raise _ClientLimit("upstream answered with status %d" % status)
+        if status == 101:
+            raise _ClientLimit("upstream switched protocols without an upgrade request")
+        if 100 <= status < 200:
             self.skip_message = True
+            self.head_budget = self.pool.max_header_bytes   # the final head gets its own
             return
         self.skip_message = False
         cdef int kind
         self.has_length = (status == 204 or status == 304 or self.head_request)
         for item in self.resp_headers:      # on_header's own (bytes, bytes) tuples
             kind = header_kind(<bytes>(<tuple>item)[0])
-            if kind == HK_CONTENT_LENGTH or kind == HK_TRANSFER_ENCODING:
+            if kind == HK_TRANSFER_ENCODING:
+                # llhttp de-chunks "gzip, chunked" and would relay it as plain chunked, the
+                # gzip coding silently dropped: only chunked alone is relayed.
+                if not _conn_is_chunked(<bytes>(<tuple>item)[1]):
+                    raise _ClientLimit("upstream transfer coding %r is not supported"
+                                       % ((<tuple>item)[1],))
+                self.has_length = True
+            elif kind == HK_CONTENT_LENGTH:
                 self.has_length = True
         self._report_head(self.ex, status)
 
@@ -304,6 +353,7 @@ cdef class ClientConnection:
         self.resp_headers = []
         self.body_parts = None          # made when a buffered body arrives
         self.head_bytes = 0
+        self.head_budget = self.pool.max_header_bytes
         self.body_size = 0
         self.scanned_left = -1
         if self.parser is None or self.parser_dirty:
@@ -414,7 +464,8 @@ cdef class ClientConnection:
         self.resp_headers = None
         if ex.stream_body and (not ex._body_ended or ex._eof_pending or ex._pending is not None):
             keep_alive = False   # the response came before the request body ended
-        if ex._close_after:
+        if ex._close_after or (self.pool.keepalive_max_requests > 0
+                               and self.n_served >= self.pool.keepalive_max_requests):
             keep_alive = False
         if keep_alive and self.state == CONN_BUSY and not self.pool._closed:
             if self.head_request and self.head_bytes:
@@ -450,3 +501,9 @@ cdef class ClientConnection:
         if self.transport is not None:
             self.transport.close()   # connection_lost updates the pool's books
 
+
+
+cdef bint _conn_is_chunked(bytes value):
+    """A Transfer-Encoding value that is `chunked` alone (any case, optional spaces)."""
+    cdef bytes v = value.strip()
+    return len(v) == 7 and _names_equal(<const char*>v, b"chunked", 7)

@@ -15,6 +15,53 @@ cdef extern from "http_head.h":
         jqg_field fields[64]
     int jqg_scan_response_head(const char *buf, size_t length, jqg_head *out)
     int jqg_scan_request_head(const char *buf, size_t length, jqg_head *out)
+    int jqg_is_token(const char *s, size_t n)
+    int jqg_is_field_value(const char *s, size_t n)
+    int jqg_is_authority(const char *s, size_t n)
+
+# -- the one field validator (every path: call nodes, the service request, responses, exits,
+#    relayed answers; the client's own fields are llhttp's or the scanner's, which apply the
+#    same rules) -------------------------------------------------------------------------------
+
+cdef inline bint header_name_is_token(bytes name) noexcept:
+    """RFC 9110 token: one or more of ! # $ % & ' * + - . ^ _ ` | ~ digits letters."""
+    return jqg_is_token(<const char*>name, len(name))
+
+
+cdef inline bint header_value_is_valid(bytes value) noexcept:
+    """RFC 9110 field-value bytes: visible ASCII, SP, HTAB, obs-text (no CR, LF, NUL, other
+    controls or DEL)."""
+    return jqg_is_field_value(<const char*>value, len(value))
+
+
+cdef str header_field_problem(bytes name, bytes value):
+    """None for a field that may go on the wire, else what is wrong with it (for the error)."""
+    if not jqg_is_token(<const char*>name, len(name)):
+        return "invalid header name %r" % (name,)
+    if not jqg_is_field_value(<const char*>value, len(value)):
+        return "invalid value for header %r" % (name,)
+    return None
+
+
+cdef inline bint authority_is_valid(bytes authority) noexcept:
+    """Host / absolute-form authority: reg-name, IPv4 or [IPv6], optional :port (RFC 3986)."""
+    return jqg_is_authority(<const char*>authority, len(authority))
+
+
+def header_name_is_token_of(name):
+    """header_name_is_token() for tests."""
+    return header_name_is_token(name)
+
+
+def header_field_problem_of(name, value):
+    """header_field_problem() for tests."""
+    return header_field_problem(name, value)
+
+
+def authority_is_valid_of(authority):
+    """authority_is_valid() for tests."""
+    return authority_is_valid(authority)
+
 
 # One scan result for the whole process: it is read out before any callback can run.
 cdef jqg_head scanned_head

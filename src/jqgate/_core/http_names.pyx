@@ -87,28 +87,6 @@ cdef int header_kind_at(const char* s, Py_ssize_t n) noexcept:
     return HK_OTHER
 
 
-cdef bint header_name_is_token(bytes name) noexcept:
-    """RFC 9110 token: one or more of ! # $ % & ' * + - . ^ _ ` | ~ digits letters."""
-    cdef const unsigned char* s = <const unsigned char*>name
-    cdef Py_ssize_t n = len(name)
-    cdef Py_ssize_t i
-    cdef unsigned char c
-    if n == 0:
-        return False
-    for i in range(n):
-        c = s[i]
-        if not ((48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122)
-                or c == 33 or (35 <= c <= 39) or c == 42 or c == 43 or c == 45 or c == 46
-                or c == 94 or c == 95 or c == 96 or c == 124 or c == 126):
-            return False
-    return True
-
-
-def header_name_is_token_of(name):
-    """header_name_is_token() for tests."""
-    return header_name_is_token(name)
-
-
 def header_kind_of(name):
     """header_kind() for tests."""
     return header_kind(name)

@@ -34,6 +34,18 @@ cdef frozenset _PROXY_IDEMPOTENT = frozenset([b"GET", b"HEAD", b"PUT", b"DELETE"
 MSG_BAD_GATEWAY = "An invalid response was received from the upstream server"
 MSG_TIMEOUT = "The upstream server is timing out"
 MSG_NO_PEER = "failure to get a peer from the ring-balancer"
+MSG_OVERLOAD = "The upstream server is currently unavailable: too many requests waiting for a connection"
+
+
+cdef void proxy_answer_failure(Responder resp, ClientExchange ex):
+    """A failed upstream exchange, answered as Kong does: a timeout (also waiting for a
+    connection) 504, a full connection queue 503, anything else 502."""
+    if ex.error_kind == CERR_TIMEOUT:
+        resp.send_error(504, MSG_TIMEOUT)
+    elif ex.error_kind == CERR_OVERLOAD:
+        resp.send_error(503, MSG_OVERLOAD)
+    else:
+        resp.send_error(502, MSG_BAD_GATEWAY)
 
 
 cdef inline bint _proxy_is_plain_connection(bytes value) noexcept:
@@ -199,12 +211,13 @@ cdef bint proxy_may_retry(ClientExchange ex):
     """Whether a failed upstream attempt may go again to the next peer (the caller checks that
     tries are left and nothing reached the client). Kong's rule (nginx proxy_next_upstream
     error timeout, without non_idempotent): transport failures only. A failure before the
-    request was written on any connection (connect refused or timed out, TLS handshake, no
-    connection in time: `attempts` is 0) means the upstream never saw it: always, any method
-    (a streamed body is replayed, see _ProxyBodyPump). Any other failure may have been acted
-    on upstream: only an idempotent method goes again, and only with its body still in hand
-    (buffered, not streamed)."""
-    if ex.error_kind == CERR_CONNECT or ex.error_kind == CERR_TLS or ex.attempts == 0:
+    request was written on any connection (connect refused or timed out, TLS handshake, a full
+    connection queue, no connection in time: `attempts` is 0) means the upstream never saw it:
+    always, any method (a streamed body is replayed, see _ProxyBodyPump). Any other failure may
+    have been acted on upstream: only an idempotent method goes again, and only with its body
+    still in hand (buffered, not streamed)."""
+    if (ex.error_kind == CERR_CONNECT or ex.error_kind == CERR_TLS
+            or ex.error_kind == CERR_OVERLOAD or ex.attempts == 0):
         return True
     return ex.idempotent and not ex.stream_body
 
@@ -402,10 +415,8 @@ cdef class ProxyCall(ResponseSink):
             resp.end()
         elif self.head_sent:
             resp.abort()
-        elif ex.error_kind == CERR_TIMEOUT:
-            resp.send_error(504, MSG_TIMEOUT)
         else:
-            resp.send_error(502, MSG_BAD_GATEWAY)
+            proxy_answer_failure(resp, ex)
         resp.producer = None
         return 0
 

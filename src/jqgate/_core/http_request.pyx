@@ -67,7 +67,7 @@ cdef class HttpRequest:
     cdef public object ctx            # free slot for the gateway (route match, plan state, ...)
     # parsing state
     cdef bint _headers_done
-    cdef bint _large                  # Content-Length above the buffering size
+    cdef bint _large                  # more than body_buffer_size arrived: stream the body
     cdef bint _expect_continue
     cdef bint _continue_sent
     cdef RequestBody _body            # None when the request has no body

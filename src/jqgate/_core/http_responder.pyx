@@ -48,7 +48,7 @@ cdef class Responder:
             extra.append((b"Transfer-Encoding", b"chunked"))
         else:
             self._close = True      # HTTP/1.0 without a length: the close ends the body
-        if (not req.keep_alive or proto.settings.draining or proto._dead
+        if (not req.keep_alive or ((proto._dead or proto.settings.draining) and proto._last_answer())
                 or (req._body is not None and not req._body.eof)):
             # An unread request body can't be skipped safely: close after this response.
             self._close = True

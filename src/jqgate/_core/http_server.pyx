@@ -23,6 +23,7 @@
 #
 #   The request body: when the whole body arrives within settings.body_buffer_size bytes, the
 #   handler sees it in req.body (bytes; b"" when none) and req.body_stream is None. Otherwise
+#   (dispatched only once that many bytes arrived, so a trickling client holds nothing)
 #   req.body is None and req.body_stream is a RequestBody to read with
 #     body_stream.pipe(consumer)   -- consumer: a BodyConsumer (on_body_data/end/error), or
 #     body_stream.read_all(cb)     -- cb(bytes) once complete, cb(None) if the body failed.
@@ -75,6 +76,7 @@ cdef class ServerSettings:
     cdef public double header_timeout
     cdef public double body_timeout
     cdef public double keepalive_timeout
+    cdef public double send_timeout             # the client's socket may stay full this long
     cdef public bytes server_header            # on the gateway's own answers; None = off
     cdef public bytes request_id_header
     cdef public str scheme
@@ -87,7 +89,8 @@ cdef class ServerSettings:
     def __init__(self, handler, max_uri_bytes=8192, max_header_bytes=32768, max_body_bytes=0,
                  body_buffer_size=65536, header_timeout=60.0, body_timeout=60.0,
                  keepalive_timeout=60.0, server_header=b"jqgate/0.1.0",
-                 request_id_header=b"X-Kong-Request-Id", scheme="http", access_log=None):
+                 request_id_header=b"X-Kong-Request-Id", scheme="http", access_log=None,
+                 send_timeout=60.0):
         self.handler = handler
         self._handler = handler if isinstance(handler, RequestHandler) else _CallableHandler(handler)
         self.max_uri_bytes = max_uri_bytes
@@ -97,6 +100,9 @@ cdef class ServerSettings:
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self.keepalive_timeout = keepalive_timeout
+        # nginx's send_timeout (60 s): a client that stops reading its answer has the
+        # connection closed, and whatever fed the answer (an upstream connection) released.
+        self.send_timeout = send_timeout
         self.server_header = server_header
         self.request_id_header = request_id_header
         self.scheme = scheme
@@ -188,6 +194,7 @@ cdef class HttpServerProtocol:
     cdef Responder _active_resp
     cdef int _paused
     cdef bint _write_paused
+    cdef double _write_paused_since
     cdef bint _dead                 # a parse error: answer what's queued, then close
     cdef int _err_status
     cdef str _err_message
@@ -256,6 +263,13 @@ cdef class HttpServerProtocol:
 
     def pause_writing(self):
         self._write_paused = True
+        self._write_paused_since = mono_now()
+        if self.settings.send_timeout > 0 and self._timer is not None:
+            # The one timer may be set for later (keep-alive); _on_timer works from timestamps,
+            # so moving it earlier changes nothing else.
+            self._timer.cancel()
+            self._timer = None
+        self._arm_timer(self.settings.send_timeout)
         if self._active_resp is not None and self._active_resp.producer is not None:
             self._active_resp.producer.pause_producing()
 
@@ -393,6 +407,10 @@ cdef class HttpServerProtocol:
                     req.path, req.query = req.path[:q], req.path[q + 1:]
             elif not (url == b"*" and req.method == b"OPTIONS"):
                 raise _LimitExceeded(400, "Bad request")
+        if (req._n_host == 1 or len(req.host) > 0) and not authority_is_valid(req.host):
+            # Host (or the absolute-form authority) goes on to routing and X-Forwarded-Host:
+            # only a real authority (RFC 3986), no path, userinfo, list or spaces.
+            raise _LimitExceeded(400, "Bad request")
         cdef long long length = -1
         cdef bint chunked = False
         cdef int kind
@@ -421,9 +439,12 @@ cdef class HttpServerProtocol:
             self._arm_timer(st.body_timeout)        # the gap before its first body bytes
             req._body = RequestBody()
             req._body._proto = self
-            req._large = length > st.body_buffer_size
-            if not req._large and st.body_buffer_size > SRV_BODY_HIGH_WATER:
-                req._body._high_water = st.body_buffer_size
+            # _large stays off until body_buffer_size bytes have arrived: a request reaches
+            # the handler (and takes an upstream connection) only with its whole body in hand,
+            # or with a buffer's worth of it (nginx's proxy_request_buffering, bounded) -- a
+            # client trickling a large body holds no upstream connection while it trickles.
+            if st.body_buffer_size > SRV_BODY_HIGH_WATER:
+                req._body._high_water = st.body_buffer_size   # read a buffer's worth unpaused
         req.request_id = write_new_request_id()
         self._queue_append(req)
         if len(self._queue) >= SRV_PIPELINE_DEPTH:
@@ -516,9 +537,10 @@ cdef class HttpServerProtocol:
                 if req._expect_continue and not req._continue_sent:
                     req._continue_sent = True
                     self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                if not req._large and rb.received <= self.settings.body_buffer_size:
-                    return      # small so far: wait to hand the handler the whole body
-                req._large = True   # grew past the buffer while it waited its turn
+                if not req._large:
+                    if rb.received <= self.settings.body_buffer_size:
+                        return  # small so far: wait to hand the handler the whole body
+                    req._large = True   # filled while an earlier request was answered
             self._queue_popleft()
             if self._paused & PAUSE_PIPELINE and len(self._queue) < SRV_PIPELINE_DEPTH // 2:
                 self._unpause(PAUSE_PIPELINE)
@@ -698,6 +720,13 @@ cdef class HttpServerProtocol:
         if self.transport is not None:
             self.transport.close()
 
+    cdef bint _last_answer(self):
+        """Whether the response being framed is the connection's last: after a malformed
+        request (its 400 still to come counts as one more) or on drain, the requests already
+        received are answered in order first, and only the final one says Connection: close.
+        (Asked only once the connection is dead or draining.)"""
+        return not self._queue and self._err_status == 0 and self._cur is None
+
     cdef void _drain(self):
         if self._active is None and self._cur is None and not self._queue:
             self._close_transport()
@@ -728,6 +757,10 @@ cdef class HttpServerProtocol:
         cdef double now = mono_now()
         cdef double deadline
         cdef HttpRequest cur = self._cur
+        if self._write_paused and st.send_timeout > 0 \
+                and now >= self._write_paused_since + st.send_timeout:
+            self._send_timed_out()
+            return
         if cur is None and self._active is None and not self._queue:
             deadline = self._idle_since + st.keepalive_timeout
             if now >= deadline:
@@ -745,8 +778,21 @@ cdef class HttpServerProtocol:
                 return
         else:
             deadline = now + min(st.body_timeout, 1.0)   # waiting on the handler: look again
+        if self._write_paused and st.send_timeout > 0:
+            deadline = min(deadline, self._write_paused_since + st.send_timeout)
         self._timer_at = now + max(deadline - now, 0.05)
         self._timer = self.loop.call_later(self._timer_at - now, self._on_timer)
+
+    cdef void _send_timed_out(self):
+        """The client read nothing for send_timeout: its answer is abandoned (the handler hears
+        client_gone, so a proxied upstream connection is released) and the connection closed."""
+        cdef Responder resp = self._active_resp
+        if resp is not None and not resp.finished:
+            if resp.producer is not None:
+                resp.producer.client_gone()
+            resp.abort()
+        elif self.transport is not None:
+            self.transport.abort()
 
     cdef void _timeout_error(self):
         # A body streaming to the handler fails there (the handler answers); otherwise 408.

@@ -6,6 +6,10 @@
   says otherwise (Kong coerces by schema): see `FORM_TYPES`.
 - `multipart/form-data`: the same fields (`curl -F config=@kong.yml` for `POST /config`).
 - YAML (`application/x-yaml`, `text/yaml`, or any text body for `POST /config`).
+
+Nesting is bounded (MAX_DEPTH levels of objects and arrays, a form key's steps included): a
+deeper body is a client mistake answered with 400 naming where it went too deep, never a
+RecursionError in whatever walks the document next.
 """
 from __future__ import annotations
 
@@ -18,6 +22,10 @@ from urllib.parse import parse_qsl
 from jqgate.admin.errors import AdminError, bad_request
 
 _KEY_STEP = re.compile(r"([^.\[\]]+)|\[(\d*)\]")
+
+# Deeper than any DataKit plugin document (plugin > config > nodes > node > field > value
+# nesting stays far below it), far shallower than Python's recursion limit.
+MAX_DEPTH = 64
 
 # Form values are text; these plugin fields are not. (DataKit node fields that are numbers or
 # booleans in the schema: Kong converts them from form text the same way.)
@@ -50,6 +58,7 @@ def decode_object(body: bytes, content_type: bytes | None) -> dict:
             raise bad_request("Cannot parse JSON body") from None
         if not isinstance(doc, dict):
             raise bad_request("Cannot parse JSON body: expected an object")
+        check_depth(doc)
         return doc
     raise AdminError(415, {"message": f"Unsupported Content-Type: {kind} (send "
                                       f"application/json, application/x-www-form-urlencoded or "
@@ -71,6 +80,24 @@ def multipart_fields(body: bytes, content_type: bytes) -> list[tuple[str, str]]:
     return fields
 
 
+def check_depth(doc: Any) -> None:
+    """400 when `doc` nests objects/arrays more than MAX_DEPTH deep, located by its path.
+    Walked without recursion, so the check itself cannot overflow."""
+    stack = [(doc, "", 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        if isinstance(node, dict):
+            children = ((f"{path}.{k}" if path else str(k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            children = ((f"{path}[{i}]", v) for i, v in enumerate(node))
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise bad_request(f"body nested too deeply at {path or '(root)'}: more than "
+                              f"{MAX_DEPTH} levels of objects and arrays")
+        stack.extend((child, child_path, depth + 1) for child_path, child in children)
+
+
 def decode_form(pairs: list[tuple[str, str]]) -> dict:
     """Kong's nested form keys into a document."""
     root: dict = {}
@@ -79,6 +106,9 @@ def decode_form(pairs: list[tuple[str, str]]) -> dict:
                  _KEY_STEP.findall(key)]
         if not steps or not isinstance(steps[0], str) or steps[0] == "":
             raise bad_request(f"Cannot parse form field {key!r}")
+        if len(steps) > MAX_DEPTH:
+            raise bad_request(f"form field {key[:200]!r} nested too deeply: {len(steps)} "
+                              f"levels, at most {MAX_DEPTH}")
         _assign(root, steps, value)
     return _finish(root, None)
 

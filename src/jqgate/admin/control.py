@@ -5,6 +5,7 @@ Messages are length-prefixed JSON (4 bytes big-endian, then the object); every r
 reply, in order. The admin process sends:
   {"op": "apply", "doc": {...}, "hash": "..."} -> {"ok": true, "hash": "..."} | {"ok": false, "error": "..."}
   {"op": "stats"}                                -> the worker's status entry (jqgate.admin.status)
+  {"op": "ping"}                                 -> {"ok": true} (the supervisor's heartbeat)
 A worker loads, compiles and swaps on its own (jqgate.admin.swap), so each worker runs a plan it
 built itself; the admin process validated the same document first, so a refusal here means
 something local (memory), reported to the Admin API caller as 500 with the worker's pid.
@@ -144,6 +145,8 @@ async def serve_control(sock, switch, settings, pool, on_parent_gone) -> None:
                     reply = {"ok": False, "error": str(exc)}
             elif op == "stats":
                 reply = worker_entry(switch, settings, pool)
+            elif op == "ping":                # the parent's heartbeat (jqgate.admin.supervisor)
+                reply = {"ok": True}
             else:
                 reply = {"ok": False, "error": f"unknown op {op!r}"}
             reply["seq"] = message.get("seq")

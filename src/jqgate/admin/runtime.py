@@ -16,12 +16,13 @@ import logging
 import os
 import signal
 
-from jqgate.admin.control import WorkerLink, WorkersApplier, WorkerStats, serve_control
+from jqgate.admin.control import WorkerLink, WorkersApplier, WorkerStats, live, serve_control
 from jqgate.admin.entities import canonical_document, document_hash
 from jqgate.admin.guard import AdminGuard, own_origins, warn_if_exposed
 from jqgate.admin.reload import ApplyError, ConfigStore
 from jqgate.admin.server import Admin, start_admin
 from jqgate.admin.status import LocalStats
+from jqgate.admin.supervisor import Supervisor
 from jqgate.admin.swap import PlanSwitch
 from jqgate.errors import ConfigError, ConfigIssue
 from jqgate.metrics import Metrics
@@ -144,8 +145,10 @@ async def attach_worker(running, config, control_sock, on_parent_gone) -> asynci
 
 def run_parent(config, children: list[int], control_socks: list, *, admin_listen: str | None,
                proxy_listen: str, config_file, ready_message: str | None,
-               admin_sock=None, security: dict | None = None) -> int:
-    """The parent of several workers: Admin API, SIGHUP, signal forwarding, reaping."""
+               admin_sock=None, security: dict | None = None, spawn=None,
+               supervisor_options: dict | None = None) -> int:
+    """The parent of several workers: Admin API, SIGHUP, signal forwarding, supervision
+    (spawn(config) -> (pid, control socket) starts a replacement: jqgate.admin.supervisor)."""
     import uvloop
 
     async def main():
@@ -153,23 +156,25 @@ def run_parent(config, children: list[int], control_socks: list, *, admin_listen
         links = [WorkerLink(pid, sock) for pid, sock in zip(children, control_socks)]
         admin_metrics = Metrics()
         store = ConfigStore(config, WorkersApplier(links), config_file, metrics=admin_metrics)
-        admin = Admin(store, WorkerStats(links, admin_metrics), proxy_listen,
-                      admin_listen or "off")
+        stats = WorkerStats(links, admin_metrics)
+        stats.supervisor = Supervisor(links, spawn or _no_spawn, store, admin_metrics,
+                                      **(supervisor_options or {}))
+        admin = Admin(store, stats, proxy_listen, admin_listen or "off")
 
-        def forward(signum):
-            for pid in children:
+        def forward_sighup():
+            """Workers flush and reopen their access logs (the parent reloads the config)."""
+            for link in live(links):
                 try:
-                    os.kill(pid, signum)
+                    os.kill(link.pid, signal.SIGHUP)
                 except ProcessLookupError:
                     pass
-        install_sighup(store, also=lambda: forward(signal.SIGHUP))     # workers' access logs
+        install_sighup(store, also=forward_sighup)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, forward, signal.SIGTERM)
+            loop.add_signal_handler(sig, stats.supervisor.stop, signal.SIGTERM)
         server, settings, _ = await _listen_admin(admin, admin_listen, admin_sock, security)
         if ready_message:
             logging.getLogger("jqgate").info("%s", ready_message)
-        codes = await asyncio.gather(*(loop.run_in_executor(None, _wait_child, pid)
-                                       for pid in children))
+        codes = await stats.supervisor.run()
         if server is not None:
             server.close()
         return 0 if all(code == 0 for code in codes) else 1
@@ -177,15 +182,5 @@ def run_parent(config, children: list[int], control_socks: list, *, admin_listen
     return uvloop.run(main())
 
 
-def _wait_child(pid: int) -> int:
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            code = os.waitstatus_to_exitcode(status)
-            if code != 0:
-                logging.getLogger("jqgate").error("worker %d exited with status %d", pid, code)
-            return code
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            return 0
+def _no_spawn(doc):
+    raise OSError("this parent cannot start workers")

@@ -70,6 +70,8 @@ async def node_status(admin) -> dict:
         },
         "workers": [{k: w[k] for k in ("pid", "configuration_hash", "server", "pool")}
                     for w in workers],
+        **({"supervisor": admin.stats.supervisor.status()}
+           if getattr(admin.stats, "supervisor", None) is not None else {}),
     }
 
 
