@@ -26,13 +26,6 @@ def read_lines(path) -> list[str]:
         return f.read().splitlines()
 
 
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
-
-
 def test_json_access_log(tmp_path, monkeypatch):
     log_path = str(tmp_path / "access.log")
     monkeypatch.setenv("JQGATE_ACCESS_LOG", log_path)      # = --access-log PATH

@@ -27,6 +27,7 @@ SIZES = sorted({n + d for n in (65536, HIGH_WATER, ADMIN_BUFFER) for d in (-1, 0
 
 @pytest.fixture(scope="module")
 def upstream():
+    """Module-scoped (overrides conftest's per-test one): the module's one gateway points at it."""
     u = Upstream()
     yield u
     u.stop()

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from adminutil import SEED, call, wait_until
-from netutil import Upstream, free_port
+from netutil import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -39,13 +39,6 @@ class Run:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(30)
-
-
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 def test_quick_start_with_admin_and_sighup(tmp_path, upstream):

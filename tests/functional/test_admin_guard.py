@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import ssl
 import subprocess
 
 import pytest
 
 from adminutil import AdminGateway, declarative
-from netutil import Upstream
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 @pytest.fixture

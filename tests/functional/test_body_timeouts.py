@@ -16,22 +16,7 @@ from jqgate.errors import Issues
 from jqgate.runtime import gateway_for, handler_factory
 
 from adminutil import wait_until
-from faultproxy import FaultProxy
-from netutil import GatewayThread, Upstream, parse_responses
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
-
-
-@pytest.fixture
-def fault(upstream):
-    f = FaultProxy(upstream.port)        # pass mode: only to see the upstream connection end
-    yield f
-    f.stop()
+from netutil import GatewayThread, parse_responses
 
 
 @pytest.fixture

@@ -15,25 +15,10 @@ from jqgate.errors import Issues
 from jqgate.runtime import gateway_for, handler_factory
 
 from adminutil import wait_until
-from faultproxy import FaultProxy
-from netutil import GatewayThread, Upstream, http_get
+from netutil import GatewayThread, http_get
 
 READ_TIMEOUT_MS = 2000
 CALL_TIMEOUT_MS = 800
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
-
-
-@pytest.fixture
-def fault(upstream):
-    f = FaultProxy(upstream.port)
-    yield f
-    f.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from jqgate.compiled import compile_gateway
 from jqgate.config import load_declarative
 from jqgate.runtime import gateway_for, handler_factory
 from jqgate.errors import Issues
-from netutil import GatewayThread, ServerThread, Upstream, http_get, parse_responses, raw_request
+from netutil import GatewayThread, ServerThread, http_get, parse_responses, raw_request
 
 
 def echo_host(req, resp):
@@ -73,13 +73,6 @@ def test_a_client_field_value_with_a_control_byte_is_400(server, value):
 
 
 # -- what a DataKit flow would send ----------------------------------------------------------
-
-@pytest.fixture
-def upstream():
-    up = Upstream()
-    yield up
-    up.stop()
-
 
 def gateway(upstream_port, nodes, debug=False):
     doc = {"_format_version": "3.0",

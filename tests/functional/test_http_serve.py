@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from netutil import Upstream, free_port, http_get
+from netutil import free_port, http_get
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -47,13 +47,6 @@ class GatewayProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.reader.join(5)
-
-
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 def _status_kb(pid, key):

@@ -12,10 +12,8 @@ import concurrent.futures
 import json
 import signal
 
-import pytest
 
 from adminutil import AdminGateway, call
-from netutil import Upstream
 
 CLIENT_TIMEOUT = 10     # seconds: a bound on the wait, not a measurement
 
@@ -51,13 +49,6 @@ def document(upstream_port: int, bad: dict, budget: dict | None = None) -> dict:
             "services": [{"name": "svc", "url": "http://127.0.0.1:%d" % upstream_port,
                           "routes": routes}],
             "plugins": plugins}
-
-
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 def bad_and_ok(gw, bad_path):

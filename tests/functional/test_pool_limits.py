@@ -8,14 +8,7 @@ import threading
 
 import pytest
 
-from netutil import GatewayThread, Upstream, http_get, make_config
-
-
-@pytest.fixture
-def upstream():
-    up = Upstream()
-    yield up
-    up.stop()
+from netutil import GatewayThread, http_get, make_config
 
 
 def stall_in_background(port, n):

@@ -23,13 +23,6 @@ from netutil import GatewayThread, Upstream, http_get
 BIG = 3 * 1024 * 1024          # above every buffering size: bodies stream or are read whole
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
-
-
 FLOWS = {
     # the request body read whole by the flow (request window), then proxied
     "/reads-body": [
@@ -55,6 +48,14 @@ FLOWS = {
          "max_response_size": 100000},
         {"name": "EXIT", "type": "exit", "inputs": {"body": "CALL.status"}}],
 }
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    """Module-scoped (overrides conftest's per-test one): the module's one gateway points at it."""
+    u = Upstream()
+    yield u
+    u.stop()
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,11 @@ import pytest
 import yaml
 
 from jqgate.config.declarative import load_declarative
-from netutil import GatewayThread, Upstream, http_get
+from netutil import GatewayThread, http_get
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases" / "router"
 CASES = [case for path in sorted(CASES_DIR.glob("*.yaml"))
          for case in yaml.safe_load(path.read_text())]
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 def declarative(case: dict, upstream_port: int) -> dict:

@@ -7,18 +7,10 @@ from __future__ import annotations
 
 import socket
 
-import pytest
 
-from netutil import GatewayThread, Upstream, http_get, make_config
+from netutil import GatewayThread, http_get, make_config
 
 POOL = 4
-
-
-@pytest.fixture
-def upstream():
-    up = Upstream()
-    yield up
-    up.stop()
 
 
 def test_slow_body_and_non_reading_clients_leave_room_for_normal_requests(upstream):

@@ -75,6 +75,17 @@ cdef inline void _alog_span(bytes value, const char **at, size_t *n) noexcept:
         n[0] = len(value)
 
 
+cdef inline void _alog_name(bytes name, const char **at, size_t *n) noexcept:
+    """(pointer, length) of a route or service name; NULL for None (no route / service: the
+    line says "-" or null, not an empty name)."""
+    if name is None:
+        at[0] = NULL
+        n[0] = 0
+    else:
+        at[0] = <const char *>name
+        n[0] = len(name)
+
+
 cdef class AccessLog:
     """Where the access log lines go: `destination` is "stdout", "stderr" or a file path
     (opened O_APPEND, created 0644); `format` "plain" (nginx-like, one line per request) or
@@ -164,18 +175,8 @@ cdef class AccessLog:
             version_bytes = version.encode("latin-1", "replace")
             f.version = <const char *>version_bytes
             f.version_len = len(version_bytes)
-        if route is None:
-            f.route = NULL
-            f.route_len = 0
-        else:
-            f.route = <const char *>route
-            f.route_len = len(route)
-        if service is None:
-            f.service = NULL
-            f.service_len = 0
-        else:
-            f.service = <const char *>service
-            f.service_len = len(service)
+        _alog_name(route, &f.route, &f.route_len)
+        _alog_name(service, &f.service, &f.service_len)
         f.status = resp.status
         f.bytes = resp.bytes_sent
         f.latency_ms = <long long>((now - req.start_time) * 1000)

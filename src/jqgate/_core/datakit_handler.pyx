@@ -248,7 +248,7 @@ cdef class DataKitFlow:
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
                 _dk_log.error("request %s: kong.service.target %r is not host:port",
                               _dk_text(self.req.request_id), r.service_target)
-                return (500, "An unexpected error occurred")
+                return (500, EXEC_GENERIC_ERROR)
             peer = (host, int(port))
         if r.service_upstream is not None:
             balancer = self.handler.gateway.balancers.get(str(r.service_upstream))
@@ -260,7 +260,7 @@ cdef class DataKitFlow:
             if scheme not in ("http", "https"):
                 _dk_log.error("request %s: kong.service.request.scheme %r is not http or https",
                               _dk_text(self.req.request_id), r.service_scheme)
-                return (500, "An unexpected error occurred")
+                return (500, EXEC_GENERIC_ERROR)
         self.decision = d.replace(service=d.service.redirected(peer, scheme, balancer))
         return None
 
@@ -343,7 +343,7 @@ cdef class DataKitFlow:
                     "node": {"name": exc.sink, "type": exc.sink}}
             self.resp.send(500, [(b"Content-Type", b"application/json")], _orjson.dumps(body))
         else:
-            self.resp.send_error(500, "An unexpected error occurred")
+            self.resp.send_error(500, EXEC_GENERIC_ERROR)
         return 0
 
     cdef int _internal_error(self, exc) except -1:
@@ -352,6 +352,6 @@ cdef class DataKitFlow:
         _dk_log.error("request %s: DataKit run failed: %s", _dk_text(self.req.request_id), exc,
                       exc_info=exc)
         if not self.resp.started:
-            self.resp.send_error(500, "An unexpected error occurred")
+            self.resp.send_error(500, EXEC_GENERIC_ERROR)
         elif not self.resp.finished:
             self.resp.abort()            # the head is out: closing is the only honest answer

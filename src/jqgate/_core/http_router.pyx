@@ -1,7 +1,4 @@
 # Kong's traditional router, matched in C for every request.
-
-from libc.string cimport memcmp, memset
-from cpython.mem cimport PyMem_Malloc
 #
 # jqgate.router builds the table once per configuration: one RouteEntry per (route, path) —
 # Kong splits a route with several paths so that each path sorts on its own — numbered in
@@ -17,6 +14,9 @@ from cpython.mem cimport PyMem_Malloc
 # length), then takes, over all reached buckets, the entry with the lowest `pos` whose every
 # condition matches. That is exactly "the first route in Kong's order that matches", at a cost
 # bounded by the buckets the request reaches, not by the number of routes.
+
+from libc.string cimport memcmp, memset
+from cpython.mem cimport PyMem_Malloc
 
 
 cdef class RouteEntry:

@@ -5,6 +5,8 @@
 from libc.math cimport log
 from libc.stdint cimport uint64_t
 
+from urllib.parse import unquote_to_bytes as _unquote_to_bytes
+
 
 cdef inline uint64_t _fnv1a(const unsigned char* s, Py_ssize_t n) noexcept:
     """64-bit FNV-1a (the router's prefix table and the hashing balancer)."""
@@ -151,11 +153,10 @@ cdef object _hash_key(HttpRequest req, int source, bytes name):
     if source == HASH_QUERY_ARG:
         if not req.query:
             return None
-        from urllib.parse import unquote_to_bytes
         for part in req.query.split(b"&"):
             k, _, v = part.partition(b"=")
-            if unquote_to_bytes(k.replace(b"+", b" ")) == name:
-                return unquote_to_bytes(v.replace(b"+", b" "))
+            if _unquote_to_bytes(k.replace(b"+", b" ")) == name:
+                return _unquote_to_bytes(v.replace(b"+", b" "))
         return None
     return None
 

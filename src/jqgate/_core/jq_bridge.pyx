@@ -641,7 +641,7 @@ cdef class JqProgram:
         if self._jq == NULL:
             raise MemoryError("jq_init failed")
         probe_messages = jqb_compile(self._jq, (_PROBE_DEFINITIONS + source).encode("utf-8"),
-                                     self.own_memory_budget or jqb_memory_budget)
+                                     self.c_memory_budget())
         if not probe_messages:
             if "ENV" in _variables_used(source):
                 raise JqCompileError([_ENV_MESSAGE])
@@ -652,7 +652,7 @@ cdef class JqProgram:
         if self._jq == NULL:
             raise MemoryError("jq_init failed")
         messages = jqb_compile(self._jq, encoded,
-                               self.own_memory_budget or jqb_memory_budget)
+                               self.c_memory_budget())
         if messages:
             raise JqCompileError(messages)
         raise JqCompileError(jqb_policy_violations(source, probe_messages))
@@ -675,15 +675,17 @@ cdef class JqProgram:
     @property
     def memory_budget(self):
         """The memory budget in bytes a run gets now (its own, else the process's)."""
-        return self.own_memory_budget or jqb_memory_budget
+        return self.c_memory_budget()
 
     cdef inline unsigned long long c_step_budget(self) noexcept:
         return self.own_step_budget or jqb_step_budget
 
+    cdef inline long long c_memory_budget(self) noexcept:
+        return self.own_memory_budget or jqb_memory_budget
+
     cdef inline void _start(self, jv input_value) noexcept:
         """jq_start under this program's budgets (they may have changed since the last run)."""
-        jq_set_budget(self._jq, self.own_step_budget or jqb_step_budget,
-                      self.own_memory_budget or jqb_memory_budget)
+        jq_set_budget(self._jq, self.c_step_budget(), self.c_memory_budget())
         jq_start(self._jq, input_value, 0)
 
     cdef object c_run_one(self, object value):
@@ -735,7 +737,7 @@ cdef class JqProgram:
             if exceeded == JQ_BUDGET_MEMORY:
                 raise JqBudgetError(
                     "jq program exceeded its memory budget of %s (config.jq_budget.memory_mib)"
-                    % jqb_size_text(self.own_memory_budget or jqb_memory_budget), "memory")
+                    % jqb_size_text(self.c_memory_budget()), "memory")
             raise JqBudgetError(
                 "jq program exceeded its step budget of %d steps (config.jq_budget.steps)"
                 % self.c_step_budget(), "steps")
