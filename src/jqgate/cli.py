@@ -1,4 +1,4 @@
-"""The `jqgate` command line: run, check, plan, demo (interface.md).
+"""The `jqgate` command line: run, build, check, plan, demo (interface.md).
 
 Every flag also reads an environment variable `JQGATE_<FLAG>` (`JQGATE_LISTEN`, `JQGATE_WORKERS`…);
 a flag given on the command line wins.
@@ -53,7 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--upstream", default=_env("upstream"), help="quick start: the one service's URL")
     run.add_argument("--plugin", action="append", default=[p for p in [_env("plugin")] if p],
                      help="quick start: a DataKit plugin file (any Kong form); repeatable")
+    run.add_argument("--plan-modules", default=_env("plan_modules"), metavar="DIR",
+                     help="run the DataKit plans `jqgate build` compiled into DIR (a plan with no "
+                          "module there runs on the generic executor, with one log line)")
     _add_common(run)
+
+    build = sub.add_parser("build", help="compile each DataKit plan into an importable extension module")
+    build.add_argument("config")
+    build.add_argument("-o", "--output", required=True, metavar="DIR", help="where the modules go")
+    _add_common(build)
 
     check = sub.add_parser("check", help="validate and compile; exit 0 when valid, 1 when not")
     check.add_argument("config")
@@ -104,6 +112,17 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_build(args) -> int:
+    from jqgate.plan_module.build import build_plan_modules
+
+    compiled = _load_compiled(args.config, args.skip_unknown_plugins)
+    built = build_plan_modules(compiled, args.output)
+    for name, path in built:
+        print(f"{path}")
+    print(f"{args.config}: {len(built)} plan module(s) in {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_run(args) -> int:
     from jqgate.admin.cli_run import run_from_args
     from jqgate.runtime import handler_factory
@@ -115,7 +134,7 @@ def cmd_demo(args) -> int:
     return run_demo(args)
 
 
-COMMANDS = {"check": cmd_check, "plan": cmd_plan, "run": cmd_run, "demo": cmd_demo}
+COMMANDS = {"build": cmd_build, "check": cmd_check, "plan": cmd_plan, "run": cmd_run, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from jqgate.compiled import compile_gateway
 from jqgate.config import load_any, quick_start
 from jqgate.errors import ConfigError, ConfigIssue, Issues
 from jqgate.gateway import Gateway
+from jqgate.plan_module.loading import install_plan_modules
 from jqgate.server_main import serve
 
 DEFAULT_ADMIN_LISTEN = "127.0.0.1:8001"
@@ -43,6 +44,7 @@ def run_from_args(args, handler_factory=None) -> int:
                                        "or --upstream URL [--plugin FILE]...")])
     if args.config and args.upstream:
         raise ConfigError([ConfigIssue("--upstream", "give a declarative CONFIG or --upstream, not both")])
+    install_plan_modules(getattr(args, "plan_modules", None))   # before compiling: see loading.py
     config = load()
     issues = Issues()
     compiled = compile_gateway(config, issues)
