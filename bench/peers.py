@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +27,18 @@ UVLOOP = "ceiling: uvloop+httptools"
 JQGATE_LOG = "jqgate (access log on)"
 NJS_LOG = "nginx+njs (access log on)"
 LUA_LOG = "nginx+lua (access log on)"
+# jqgate running the plan modules `jqgate build` compiled from the flow (issue #13 item 3),
+# access log off and on (to a file), F1-F4.
+JQGATE_MODULE = "jqgate compiled module"
+JQGATE_MODULE_LOG = "jqgate compiled module (access log on)"
 LOG_FLOWS = ("F1", "F2")
-IMPLEMENTATIONS = [JQGATE, NJS, LUA, AIOHTTP, DIRECT, UVLOOP, JQGATE_LOG, NJS_LOG, LUA_LOG]
+IMPLEMENTATIONS = [JQGATE, NJS, LUA, AIOHTTP, DIRECT, UVLOOP, JQGATE_LOG, NJS_LOG, LUA_LOG,
+                   JQGATE_MODULE, JQGATE_MODULE_LOG]
 assert not any("," in impl for impl in IMPLEMENTATIONS), "run.py --impls splits on commas"
 CEILINGS = [DIRECT, UVLOOP]
 # Table order of the implementations that serve flows.
-COMPARED = [JQGATE, NJS, LUA, AIOHTTP, JQGATE_LOG, NJS_LOG, LUA_LOG]
+COMPARED = [JQGATE, NJS, LUA, AIOHTTP, JQGATE_LOG, NJS_LOG, LUA_LOG, JQGATE_MODULE,
+            JQGATE_MODULE_LOG]
 # nginx has no DataKit flow for F2: its F2 peer is the plain reverse proxy (peers/plain_proxy.conf),
 # measured once under NJS (and NJS_LOG); LUA (LUA_LOG) compares against that same server.
 F2_PEER = {LUA: NJS, LUA_LOG: NJS_LOG}
@@ -89,12 +96,33 @@ def python() -> str:
     return sys.executable
 
 
-def jqgate_argv(flow: str, port: int, workers: int = 1, access_log: str = "off") -> tuple:
-    """`jqgate run` for a flow; access_log "off" or a file path (its default is stdout)."""
+def jqgate_argv(flow: str, port: int, workers: int = 1, access_log: str = "off",
+                plan_modules: Path | None = None) -> tuple:
+    """`jqgate run` for a flow; access_log "off" or a file path (its default is stdout);
+    plan_modules: a directory from build_plan_modules (the compiled-module rows)."""
     exe = Path(sys.executable).parent / "jqgate"
-    return (str(exe), "run", str(layout.FLOW_FILES[flow]), "--listen", f"{layout.HOST}:{port}",
+    argv = (str(exe), "run", str(layout.FLOW_FILES[flow]), "--listen", f"{layout.HOST}:{port}",
             "--workers", str(workers), "--no-admin", "--log-level", "warning",
             "--access-log", access_log)
+    return argv + (("--plan-modules", str(plan_modules)) if plan_modules else ())
+
+
+_BUILT: set[Path] = set()      # built in this run already
+
+
+def build_plan_modules(flow: str, run_dir: Path) -> Path:
+    """`jqgate build` of a flow's declarative file into run_dir/plan-modules/<flow> (afresh:
+    a module refuses to load under another core build)."""
+    out = run_dir / "plan-modules" / flow
+    if out in _BUILT:
+        return out
+    _BUILT.add(out)
+    if out.exists():
+        shutil.rmtree(out)
+    exe = Path(sys.executable).parent / "jqgate"
+    subprocess.run([str(exe), "build", str(layout.FLOW_FILES[flow]), "-o", str(out),
+                    "--log-level", "warning"], check=True, stdout=subprocess.DEVNULL)
+    return out
 
 
 def mocks(run_dir: Path) -> ServerSpec:
@@ -135,6 +163,19 @@ def servers_and_targets(run_dir: Path, impls: list[str], flows: list[str]):
             specs.append(ServerSpec(name, jqgate_argv(flow, port, access_log=str(
                 run_dir / name / "access.log")), port))
             targets.append(Target(JQGATE_LOG, flow, name, port))
+    for impl, base, logged in ((JQGATE_MODULE, layout.JQGATE_MODULE_BASE_PORT, False),
+                               (JQGATE_MODULE_LOG, layout.JQGATE_MODULE_LOG_BASE_PORT, True)):
+        if impl not in impls:
+            continue
+        for flow in flows:
+            port = base + layout.FLOW_INDEX[flow]
+            name = f"jqgate-module{'-log' if logged else ''}-{flow}"
+            (run_dir / name).mkdir(parents=True, exist_ok=True)
+            access_log = str(run_dir / name / "access.log") if logged else "off"
+            specs.append(ServerSpec(name, jqgate_argv(flow, port, access_log=access_log,
+                                                      plan_modules=build_plan_modules(flow, run_dir)),
+                                    port))
+            targets.append(Target(impl, flow, name, port))
     off = layout.LOG_PORT_OFFSET
     if NJS_LOG in impls:
         if "F1" in log_flows:

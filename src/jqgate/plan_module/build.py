@@ -67,6 +67,7 @@ def build_plan_modules(compiled, out_dir: str) -> list[tuple[str, str]]:
     for _plugin, plan in compiled.plans:
         sources[module_name_for(plan)] = module_source(module_name_for(plan), [plan], version)
     if not sources:
+        os.makedirs(out_dir, exist_ok=True)   # an empty directory: `run --plan-modules` takes it
         return []
     paths = compile_modules(sources, out_dir)
     return sorted(paths.items())
