@@ -34,16 +34,18 @@ def load(path: str, skip_unknown_plugins: bool = False):
 def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, **options) -> int:
     """Serve until SIGTERM/SIGINT: `config` is a declarative file path, a GatewayConfig or what
     `load()` returned. `plan_modules="DIR"` runs the plans `jqgate build` compiled into DIR in
-    place of the generic executor's (each plan whose module is missing: generic, one log line).
+    place of the generic executor's (each plan whose module is missing: generic, one log line);
+    with `build_plan_modules=True` the missing ones are first built into DIR (docs/plan-modules.md).
     Other options go to jqgate.server_main.serve (drain_timeout, ...)."""
     from jqgate.compiled import CompiledGateway, compile_gateway
     from jqgate.config.model import GatewayConfig
     from jqgate.errors import Issues
-    from jqgate.plan_module.loading import install_plan_modules, module_plan_for
+    from jqgate.plan_module.loading import use_plan_modules
     from jqgate.runtime import gateway_for, handler_factory
     from jqgate.server_main import serve as serve_config
 
-    install_plan_modules(options.pop("plan_modules", None))
+    plan_modules = options.pop("plan_modules", None)
+    build_plan_modules = options.pop("build_plan_modules", False)
     if isinstance(config, str):
         compiled = load(config)
     elif isinstance(config, GatewayConfig):
@@ -52,9 +54,9 @@ def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, **options) -> 
         issues.raise_if_any()
     elif isinstance(config, CompiledGateway):
         compiled = config
-        compiled.plans = [(plugin, module_plan_for(plan)) for plugin, plan in compiled.plans]
     else:
         raise TypeError("serve() takes a file path, a GatewayConfig or a compiled gateway")
+    use_plan_modules(plan_modules, compiled, build_plan_modules)
     return serve_config(gateway_for(compiled), listen=listen, workers=workers,
                         handler_factory=handler_factory, **options)
 

@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plan-modules", default=_env("plan_modules"), metavar="DIR",
                      help="run the DataKit plans `jqgate build` compiled into DIR (a plan with no "
                           "module there runs on the generic executor, with one log line)")
+    run.add_argument("--build-plan-modules", action="store_true",
+                     default=_env("build_plan_modules", "") not in ("", "0", "false"),
+                     help="with --plan-modules: first build into DIR the modules it lacks (needs a C "
+                          "compiler and Cython; without them: one log line, generic executor)")
     _add_common(run)
 
     build = sub.add_parser("build", help="compile each DataKit plan into an importable extension module")

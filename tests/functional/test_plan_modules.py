@@ -219,3 +219,38 @@ def test_jqgate_run_without_a_module_for_the_plan_says_so_once(upstream, tmp_pat
         assert call(run.port, "POST", "/echo", b'{}', {"Content-Type": "application/json"})[0] == 200
     finally:
         run.stop()
+
+
+def test_jqgate_run_builds_missing_modules_into_the_cache_directory(upstream, tmp_path):
+    config = tmp_path / "kong.yaml"
+    config.write_text(yaml.safe_dump(declarative(upstream.port)))
+    cache = tmp_path / "cache"
+    run = Run(str(config), "--listen", "127.0.0.1:{port}", "--no-admin", "--access-log", "off",
+              "--plan-modules", str(cache), "--build-plan-modules")
+    try:
+        assert any("jqgate ready" in l for l in run.lines), run.lines
+        assert any("plan modules: built 1 into %s" % cache in l for l in run.lines), run.lines
+        assert any("runs the plan of module jqgate_plan_" in l for l in run.lines), run.lines
+        status, body, _ = call(run.port, "POST", "/x?stop=yes", b'{"order": {"id": 3}}',
+                               {"Content-Type": "application/json"})
+        assert (status, body["id"]) == (203, 3)
+    finally:
+        run.stop()
+    assert len(list(cache.glob("jqgate_plan_*.so"))) == 1          # cached for the next start
+
+
+def test_jqgate_run_without_a_c_compiler_falls_back_with_one_line(upstream, tmp_path, monkeypatch):
+    config = tmp_path / "kong.yaml"
+    config.write_text(yaml.safe_dump(declarative(upstream.port)))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))        # inherited by the gateway
+    run = Run(str(config), "--listen", "127.0.0.1:{port}", "--no-admin", "--access-log", "off",
+              "--plan-modules", str(tmp_path / "cache"), "--build-plan-modules")
+    try:
+        assert any("jqgate ready" in l for l in run.lines), run.lines
+        failed = [l for l in run.lines if "plan modules: not built" in l]
+        assert len(failed) == 1 and "needs a C compiler" in failed[0], run.lines
+        status, body, _ = call(run.port, "POST", "/x?stop=yes", b'{"order": {"id": 4}}',
+                               {"Content-Type": "application/json"})
+        assert (status, body["id"]) == (203, 4)                     # the generic executor
+    finally:
+        run.stop()

@@ -11,7 +11,7 @@ from jqgate.compiled import compile_gateway
 from jqgate.config import load_any, quick_start
 from jqgate.errors import ConfigError, ConfigIssue, Issues
 from jqgate.gateway import Gateway
-from jqgate.plan_module.loading import install_plan_modules
+from jqgate.plan_module.loading import use_plan_modules
 from jqgate.server_main import serve
 
 DEFAULT_ADMIN_LISTEN = "127.0.0.1:8001"
@@ -44,11 +44,12 @@ def run_from_args(args, handler_factory=None) -> int:
                                        "or --upstream URL [--plugin FILE]...")])
     if args.config and args.upstream:
         raise ConfigError([ConfigIssue("--upstream", "give a declarative CONFIG or --upstream, not both")])
-    install_plan_modules(getattr(args, "plan_modules", None))   # before compiling: see loading.py
     config = load()
     issues = Issues()
     compiled = compile_gateway(config, issues)
     issues.raise_if_any()                # ConfigError: cli.main prints every error, exits 1
+    use_plan_modules(getattr(args, "plan_modules", None), compiled,
+                     getattr(args, "build_plan_modules", False))
     workers = _workers(args.workers)
     admin_listen = None if args.no_admin else (args.admin_listen or DEFAULT_ADMIN_LISTEN)
     return serve(Gateway(config, compiled), listen=args.listen, workers=workers,

@@ -61,6 +61,44 @@ def install_plan_modules(directory: str | None) -> int:
     return len(_INSTALLED)
 
 
+def build_missing_modules(directory: str, compiled) -> int:
+    """Build, into directory, the module of each plan of compiled that has none there (the
+    cache of `jqgate run --build-plan-modules`); -> how many were built. Without a C compiler
+    or Cython: one log line, nothing built (those plans run on the generic executor)."""
+    from jqgate.plan_module.build import PlanModuleBuildError, compile_modules
+    from jqgate.plan_module.source import module_name_for, module_source
+    from jqgate.plan_module.version import core_version
+
+    os.makedirs(directory, exist_ok=True)
+    present = {os.path.basename(p).split(".")[0] for p in glob.glob(os.path.join(directory, "jqgate_plan_*"))
+               if any(p.endswith(s) for s in importlib.machinery.EXTENSION_SUFFIXES)}
+    sources = {}
+    for _plugin, plan in compiled.plans:
+        name = module_name_for(plan)
+        if name not in present and name not in sources:
+            sources[name] = module_source(name, [plan], core_version())
+    if not sources:
+        return 0
+    try:
+        compile_modules(sources, directory)
+    except PlanModuleBuildError as e:
+        log.warning("plan modules: not built (%s): the generic executor runs those plans", e)
+        return 0
+    log.info("plan modules: built %d into %s", len(sources), directory)
+    return len(sources)
+
+
+def use_plan_modules(directory: str | None, compiled, build_missing: bool = False) -> None:
+    """`jqgate run --plan-modules DIR [--build-plan-modules]`: optionally build what is
+    missing, install DIR's modules, and put their plans into compiled (later compiles, on
+    reload, pick them up through compile_gateway)."""
+    if directory and build_missing:
+        build_missing_modules(directory, compiled)
+    install_plan_modules(directory)
+    if directory:
+        compiled.plans = [(plugin, module_plan_for(plan)) for plugin, plan in compiled.plans]
+
+
 def module_plan_for(plan):
     """The installed module's plan for this compiled plan, else the plan itself (logged)."""
     if not _INSTALLED:
