@@ -133,6 +133,24 @@ def test_module_run_agrees_with_the_generic_core(built):
         "merged": {"X-Who": "ann", "X-Greeting": "hello bo", "X-Extra": "1"}})
 
 
+def test_module_agrees_over_the_jq_step_budget(built):
+    """Work the straight-line code charges counts against the program's step budget as the
+    native evaluator's does: over it, the generic program (then libjq, under the same budget)
+    decides, so a tiny budget gives the same answers (here: libjq's budget error) on both."""
+    from jqgate._core.core import jq_budgets, set_jq_budgets
+    _, _, mod = built
+    generic = jqgate.compile(FLOW, instance=mod.INSTANCE)
+    steps, _memory = jq_budgets()
+    set_jq_budgets(steps=1)
+    try:
+        for request in REQUESTS:
+            got, want = mod.run(dict(request)), generic.run(dict(request))
+            assert outcome(got) == outcome(want), request
+        assert "budget" in mod.run(dict(REQUESTS[0])).error["message"]
+    finally:
+        set_jq_budgets(steps=steps)
+
+
 def test_module_run_async(built):
     _, _, mod = built
     generic = jqgate.compile(FLOW, instance=mod.INSTANCE)

@@ -30,7 +30,12 @@ cdef class _PmBail:
 
 
 cdef object PM_BAIL = _PmBail()
-cdef long long pm_work_left = 0      # runs happen on one thread at a time (the event loop's)
+# The current run's work budget: the step budget of pm_budget_source (the JqProgram whose
+# budget applies), read at the first charge only, as most programs charge nothing. Runs happen
+# on one thread at a time (the event loop's).
+cdef long long pm_work_left = 0
+cdef object pm_budget_source = None
+cdef bint pm_budget_read = False
 
 
 cdef bint pm_str_ok(str text):
@@ -86,9 +91,12 @@ cdef bint pm_canonical(object value, int depth):
     return pm_scalar_ok(value, t)
 
 
-cdef inline bint pm_charge(Py_ssize_t units):
-    """False when the run is over its work budget (the generic program then decides)."""
-    global pm_work_left
+cdef inline int pm_charge(Py_ssize_t units) except -1:
+    """0 when the run is over its work budget (the generic program then decides), else 1."""
+    global pm_work_left, pm_budget_read
+    if not pm_budget_read:
+        pm_work_left = <long long>pm_budget_source.step_budget
+        pm_budget_read = True
     pm_work_left -= units
     return pm_work_left >= 0
 
@@ -238,10 +246,11 @@ cdef class StraightJq:
         return "StraightJq(%r)" % self.source
 
     cdef object _straight(self, object value):
-        global pm_work_left
+        global pm_budget_source, pm_budget_read
         if not pm_canonical(value, 0):
             return PM_BAIL
-        pm_work_left = <long long>self.budget_source.step_budget
+        pm_budget_source = self.budget_source
+        pm_budget_read = False
         return self.fn(value)
 
     cpdef object run_one(self, object value):
