@@ -27,6 +27,7 @@ import sys
 import time
 
 from jqgate.config.model import GatewayConfig
+from jqgate.errors import StartupError
 from jqgate.gateway import DEFAULT_SERVER, Gateway
 
 log = logging.getLogger("jqgate")
@@ -58,9 +59,43 @@ def bind_socket(host: str, port: int, reuse_port: bool, listen: bool = True) -> 
     return sock
 
 
+def bind_listener(what: str, listen: str, reuse_port: bool, listen_now: bool = True):
+    """bind_socket for the `what` listener ("proxy", "Admin API", "status"): a failure says
+    which listener and which address, e.g. "the status listener 0.0.0.0:8100: Address already
+    in use"."""
+    try:
+        host, port = parse_listen(listen)
+    except ValueError:
+        raise StartupError('the %s listener: "%s" is not HOST:PORT' % (what, listen)) from None
+    try:
+        return bind_socket(host, port, reuse_port=reuse_port, listen=listen_now)
+    except OSError as exc:
+        raise StartupError("the %s listener %s:%d: %s"
+                           % (what, host, port, exc.strerror or exc)) from None
+
+
+def tls_context(ssl_cert: str | None, ssl_cert_key: str | None):
+    """The proxy listener's server-side TLS context, or None for plain HTTP. Loaded once,
+    before any worker starts, so a missing or mismatched file stops the start-up by name."""
+    if not ssl_cert and not ssl_cert_key:
+        return None
+    if not (ssl_cert and ssl_cert_key):
+        raise StartupError("TLS needs both ssl_cert and ssl_cert_key (got only %s)"
+                           % ("ssl_cert" if ssl_cert else "ssl_cert_key"))
+    import ssl
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(ssl_cert, ssl_cert_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise StartupError("TLS certificate %s with key %s: %s"
+                           % (ssl_cert, ssl_cert_key, getattr(exc, "strerror", None) or exc)) \
+            from None
+    return context
+
+
 def make_access_logger(json_format: bool = False):
     """callable(req, resp) writing one line per request to the `jqgate.access` logger."""
-    if not access_log.isEnabledFor(logging.INFO):
+    if access_log.disabled or not access_log.isEnabledFor(logging.INFO):
         return None
 
     from jqgate._core.core import monotonic_now, route_and_service_names
@@ -173,7 +208,7 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
 
 def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_fd,
                 access_log_json, server_options, pool_options, proxy_options,
-                admin=None) -> int:
+                admin=None, ssl_context=None) -> int:
     import uvloop
     from jqgate._core import core
     core.reseed_request_ids()
@@ -187,15 +222,15 @@ def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_
         running = await start(config, host, port, sock=sock, handler_factory=handler_factory,
                               access_log_json=access_log_json, server_options=server_options,
                               pool_options=pool_options, proxy_options=proxy_options,
-                              metrics=METRICS)
+                              metrics=METRICS, ssl_context=ssl_context)
         attached = await _attach_admin(running, config, admin, stop)
         # Everything built so far lives as long as the process: keep the collector from
         # walking it again on every collection.
         gc.collect()
         gc.freeze()
         if ready_fd is None:
-            log.info("jqgate ready: proxy listening on http://%s:%d (pid %d)",
-                     host, running.port, os.getpid())
+            log.info("jqgate ready: proxy listening on %s://%s:%d (pid %d)",
+                     "http" if ssl_context is None else "https", host, running.port, os.getpid())
         else:
             os.write(ready_fd, b"r")
             os.close(ready_fd)
@@ -226,34 +261,45 @@ async def _attach_admin(running, config, admin, stop):
                                        admin_listen=admin.get("admin_listen"),
                                        proxy_listen=admin["proxy_listen"],
                                        config_file=admin.get("config_file"),
-                                       admin_sock=admin.get("admin_sock"))
+                                       admin_sock=admin.get("admin_sock"),
+                                       status_listen=admin.get("status_listen"),
+                                       status_sock=admin.get("status_sock"))
 
 
 def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers: int = 1, *,
           handler_factory=None, drain_timeout: float = 10.0, access_log_json: bool = False,
           server_options: dict | None = None, pool_options: dict | None = None,
           proxy_options: dict | None = None, admin_listen: str | None = None,
-          config_file: str | None = None) -> int:
+          config_file: str | None = None, status_listen: str | None = None,
+          ssl_cert: str | None = None, ssl_cert_key: str | None = None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
 
-    `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API. `config_file` is
-    what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
-    GatewayConfig. Hot reload and SIGHUP work with or without the Admin API, with any number of
-    workers (jqgate.admin.runtime)."""
+    `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API; `status_listen`
+    the status listener (/status, /status/ready, /metrics: jqgate.admin.status_listener).
+    `config_file` is what SIGHUP reloads: a path (any form config.load_any reads) or a callable
+    returning a GatewayConfig. Hot reload and SIGHUP work with or without the Admin API, with
+    any number of workers (jqgate.admin.runtime). `ssl_cert` + `ssl_cert_key` (PEM files) make
+    the proxy listener speak HTTPS. A listener that cannot bind, or a TLS file that cannot be
+    loaded, raises StartupError naming it before any worker starts."""
     host, port = parse_listen(listen)
+    ssl_context = tls_context(ssl_cert, ssl_cert_key)
     admin = {"admin_listen": admin_listen, "config_file": config_file,
-             "proxy_listen": "%s:%d" % (host, port), "admin_sock": None}
+             "proxy_listen": "%s:%d" % (host, port), "admin_sock": None,
+             "status_listen": status_listen, "status_sock": None}
+    # The other listeners are bound first: a busy port fails before any worker starts.
     if admin_listen:
-        # Bound first: a busy Admin API port fails before any worker starts.
-        admin["admin_sock"] = bind_socket(*parse_listen(admin_listen), reuse_port=False)
+        admin["admin_sock"] = bind_listener("Admin API", admin_listen, reuse_port=False)
+    if status_listen:
+        admin["status_sock"] = bind_listener("status", status_listen, reuse_port=False)
     if workers <= 1:
-        sock = bind_socket(host, port, reuse_port=False)
+        sock = bind_listener("proxy", listen, reuse_port=False)
         admin["proxy_listen"] = "%s:%d" % (host, sock.getsockname()[1])
         return _run_worker(config, host, port, sock, handler_factory, drain_timeout, None,
-                           access_log_json, server_options, pool_options, proxy_options, admin)
+                           access_log_json, server_options, pool_options, proxy_options, admin,
+                           ssl_context)
     # Bind once in the parent first, so a busy port fails loudly before any fork, and so
     # port 0 resolves to one port all workers share.
-    probe = bind_socket(host, port, reuse_port=True, listen=False)
+    probe = bind_listener("proxy", listen, reuse_port=True, listen_now=False)
     port = probe.getsockname()[1]
     children = []
     control_socks = []
@@ -268,14 +314,15 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
             parent_end.close()
             for other in control_socks:
                 other.close()
-            if admin["admin_sock"] is not None:
-                admin["admin_sock"].close()     # the parent serves the Admin API
+            for parent_sock in (admin["admin_sock"], admin["status_sock"]):
+                if parent_sock is not None:
+                    parent_sock.close()         # the parent serves the Admin API and status
             code = 1
             try:
                 sock = bind_socket(host, port, reuse_port=True)
                 code = _run_worker(config, host, port, sock, handler_factory, drain_timeout,
                                    ready_w, access_log_json, server_options, pool_options,
-                                   proxy_options, {"control_sock": child_end})
+                                   proxy_options, {"control_sock": child_end}, ssl_context)
             except BaseException:
                 logging.getLogger("jqgate").exception("worker failed")
             finally:
@@ -294,14 +341,36 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     os.close(ready_r)
     from jqgate.admin.runtime import run_parent
     # The parent logs the ready line once its Admin API listens too.
-    ready = ("jqgate ready: proxy listening on http://%s:%d (%d workers)" % (host, port, workers)
+    ready = ("jqgate ready: proxy listening on %s://%s:%d (%d workers)"
+             % ("http" if ssl_context is None else "https", host, port, workers)
              if got == workers else None)
     return run_parent(config.config if isinstance(config, Gateway) else config, children,
                       control_socks, admin_listen=admin_listen,
                       proxy_listen=admin["proxy_listen"], config_file=config_file,
-                      ready_message=ready, admin_sock=admin["admin_sock"])
+                      ready_message=ready, admin_sock=admin["admin_sock"],
+                      status_listen=status_listen, status_sock=admin["status_sock"])
 
 
-def configure_logging(level: str = "info") -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str = "info", access_log_to: str = "stderr") -> None:
+    """What `jqgate run` and `jqgate.serve()` log: the `jqgate` loggers to stderr at `level`,
+    access lines to `access_log_to` (stderr with the other logs, stdout or a file path as bare
+    lines, or "off"). Logging an application configured itself is left alone."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in list(access_log.handlers):
+        if getattr(handler, "jqgate_access", False):
+            access_log.removeHandler(handler)
+            handler.close()
+    access_log.disabled = access_log_to == "off"
+    access_log.propagate = access_log_to == "stderr"
+    if access_log_to in ("off", "stderr"):
+        access_log.setLevel(logging.NOTSET)
+        return
+    handler = (logging.StreamHandler(sys.stdout) if access_log_to == "stdout"
+               else logging.FileHandler(access_log_to, encoding="utf-8"))
+    handler.jqgate_access = True
+    handler.setFormatter(logging.Formatter("%(message)s"))   # one line per request, as written
+    access_log.addHandler(handler)
+    access_log.setLevel(logging.INFO)

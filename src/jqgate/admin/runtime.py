@@ -21,6 +21,7 @@ from jqgate.admin.entities import canonical_document, document_hash
 from jqgate.admin.reload import ApplyError, ConfigStore
 from jqgate.admin.server import Admin, start_admin
 from jqgate.admin.status import LocalStats
+from jqgate.admin.status_listener import listen_status
 from jqgate.admin.swap import PlanSwitch
 from jqgate.errors import ConfigError
 from jqgate.metrics import Metrics
@@ -47,16 +48,21 @@ class LocalApplier:
 class AdminRuntime:
     """What was attached; close() stops the Admin API listener."""
 
-    def __init__(self, store, admin_server=None, admin_settings=None, admin_port=None):
+    def __init__(self, store, admin_server=None, admin_settings=None, admin_port=None,
+                 status=(None, None, None)):
         self.store = store
         self.admin_server = admin_server
         self.admin_settings = admin_settings
         self.admin_port = admin_port
+        self.status_server, self.status_settings, self.status_port = status
 
     def close(self):
-        if self.admin_server is not None:
-            self.admin_server.close()
-            self.admin_settings.drain()
+        # The status listener first: a draining gateway stops answering /status/ready at once.
+        for server, settings in ((self.status_server, self.status_settings),
+                                 (self.admin_server, self.admin_settings)):
+            if server is not None:
+                server.close()
+                settings.drain()
 
 
 def install_sighup(store: ConfigStore) -> None:
@@ -90,7 +96,8 @@ async def _listen_admin(admin: Admin, admin_listen: str | None, sock=None) -> tu
 
 
 async def attach_single(running, config, *, admin_listen: str | None, proxy_listen: str,
-                        config_file, admin_sock=None) -> AdminRuntime:
+                        config_file, admin_sock=None, status_listen: str | None = None,
+                        status_sock=None) -> AdminRuntime:
     """One process: Admin API + SIGHUP on this loop, swapping this process's handler."""
     switch = PlanSwitch(running, initial_hash(config))
     store = ConfigStore(config, LocalApplier(switch), config_file)
@@ -98,7 +105,8 @@ async def attach_single(running, config, *, admin_listen: str | None, proxy_list
                   admin_listen or "off")
     install_sighup(store)
     server, settings, port = await _listen_admin(admin, admin_listen, admin_sock)
-    return AdminRuntime(store, server, settings, port)
+    status = await listen_status(admin, status_listen, status_sock)
+    return AdminRuntime(store, server, settings, port, status)
 
 
 async def attach_worker(running, config, control_sock, on_parent_gone) -> asyncio.Task:
@@ -110,8 +118,9 @@ async def attach_worker(running, config, control_sock, on_parent_gone) -> asynci
 
 def run_parent(config, children: list[int], control_socks: list, *, admin_listen: str | None,
                proxy_listen: str, config_file, ready_message: str | None,
-               admin_sock=None) -> int:
-    """The parent of several workers: Admin API, SIGHUP, signal forwarding, reaping."""
+               admin_sock=None, status_listen: str | None = None, status_sock=None) -> int:
+    """The parent of several workers: Admin API, status listener, SIGHUP, signal forwarding,
+    reaping."""
     import uvloop
 
     async def main():
@@ -124,6 +133,7 @@ def run_parent(config, children: list[int], control_socks: list, *, admin_listen
         install_sighup(store)
 
         def forward(signum):
+            admin.draining = True            # /status/ready answers 503 from now on
             for pid in children:
                 try:
                     os.kill(pid, signum)
@@ -132,12 +142,14 @@ def run_parent(config, children: list[int], control_socks: list, *, admin_listen
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, forward, signal.SIGTERM)
         server, settings, _ = await _listen_admin(admin, admin_listen, admin_sock)
+        status_server, _, _ = await listen_status(admin, status_listen, status_sock)
         if ready_message:
             logging.getLogger("jqgate").info("%s", ready_message)
         codes = await asyncio.gather(*(loop.run_in_executor(None, _wait_child, pid)
                                        for pid in children))
-        if server is not None:
-            server.close()
+        for listener in (server, status_server):
+            if listener is not None:
+                listener.close()
         return 0 if all(code == 0 for code in codes) else 1
 
     return uvloop.run(main())

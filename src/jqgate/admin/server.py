@@ -34,6 +34,7 @@ class Admin:
         self.proxy_listen = proxy_listen
         self.admin_listen = admin_listen
         self.edit_lock = asyncio.Lock()
+        self.draining = False              # shutting down: not ready for new traffic
 
 
 def _dumps(obj) -> bytes:
@@ -41,8 +42,9 @@ def _dumps(obj) -> bytes:
 
 
 class AdminHandler(core.RequestHandler):
-    def __init__(self, admin: Admin):
+    def __init__(self, admin: Admin, match=routes.match):
         self.admin = admin
+        self.match = match                 # the status listener serves a smaller table
         self.tasks: set = set()
 
     def handle(self, req, resp):
@@ -57,7 +59,7 @@ class AdminHandler(core.RequestHandler):
     def _dispatch(self, req, resp, body: bytes):
         method = req.method.decode("latin-1")
         path = req.path.decode("latin-1")
-        handler, params = routes.match(method, path)
+        handler, params = self.match(method, path)
         if handler is None:
             err = errors.not_found() if params is None else errors.method_not_allowed()
             self._send(resp, err.status, err.body)
@@ -102,12 +104,14 @@ def log_admin_request(req, resp) -> None:
                               req.request_id.decode())
 
 
-async def start_admin(admin: Admin, host: str, port: int, sock=None):
-    """Listen for the Admin API on the running loop; returns (asyncio Server, settings, port)."""
+async def start_admin(admin: Admin, host: str, port: int, sock=None, match=routes.match,
+                      access_log=log_admin_request):
+    """Listen for the Admin API (or, with the status table, the status listener) on the
+    running loop; returns (asyncio Server, settings, port)."""
     from jqgate.server_main import bind_socket
     loop = asyncio.get_running_loop()
-    settings = core.ServerSettings(AdminHandler(admin), server_header=DEFAULT_SERVER,
-                                   body_buffer_size=1024 * 1024, access_log=log_admin_request)
+    settings = core.ServerSettings(AdminHandler(admin, match), server_header=DEFAULT_SERVER,
+                                   body_buffer_size=1024 * 1024, access_log=access_log)
     if sock is None:
         sock = bind_socket(host, port, reuse_port=False)
     server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock)
