@@ -196,6 +196,14 @@ class RunnablePlan:
     # -- async
 
     async def run_async(self, request=None, upstream=None, ctx_shared=None) -> Result:
+        result = await self.request_window(request, ctx_shared)
+        if upstream is not None:
+            await self.response_window(result, upstream)
+        return result
+
+    async def request_window(self, request=None, ctx_shared=None) -> Result:
+        """The flow up to the upstream call: exited, or `service_request` to send. A caller
+        that is its own upstream (jqgate.asgi) sends it, then calls response_window."""
         loop = asyncio.get_running_loop()
         req = _request_view(request)
         ctx = {} if ctx_shared is None else ctx_shared
@@ -203,12 +211,24 @@ class RunnablePlan:
         done = loop.create_future()
         if run.start_request_window(lambda r: done.set_result(None)) == RUN_PENDING:
             await done
-        if upstream is not None and not run.exited and run.needs_response_window:
-            done = loop.create_future()
-            if run.start_response_window(*_upstream(upstream),
-                                         lambda r: done.set_result(None)) == RUN_PENDING:
-                await done
         return Result(run)
+
+    @staticmethod
+    def needs_response(result: Result) -> bool:
+        """Whether the flow reads or changes the upstream's response (else it can stream)."""
+        return not result.exited and result.run.needs_response_window
+
+    async def response_window(self, result: Result, upstream) -> Result:
+        """Run the rest of the flow on the upstream's answer {"status", "headers", "body"};
+        `result` then carries the client response."""
+        run = result.run
+        if run.exited or not run.needs_response_window:
+            return result
+        done = asyncio.get_running_loop().create_future()
+        if run.start_response_window(*_upstream(upstream),
+                                     lambda r: done.set_result(None)) == RUN_PENDING:
+            await done
+        return result
 
 
 def _new_loop():
