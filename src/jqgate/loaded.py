@@ -120,9 +120,7 @@ class LoadedGateway(CompiledGateway):
         request, route, service, answer = self._prepare(request)
         if answer is not None:
             return answer
-        plan = self._plan_for(route)
-        if plan is None:
-            plan = _PASS_THROUGH
+        plan = self._plan_for(route) or _PASS_THROUGH
         return RoutedResult(plan.run(request, upstream, ctx_shared), _name(route), _name(service))
 
     async def run_async(self, request=None, upstream=None, ctx_shared=None):
@@ -134,19 +132,28 @@ class LoadedGateway(CompiledGateway):
                             _name(service))
 
 
-def _pass_through() -> RunnablePlan:
+class _PassThroughResult:
     """A route without a DataKit instance: the request goes upstream as it came."""
-    from jqgate.compiler import compile_datakit
-    return RunnablePlan(compile_datakit({"nodes": []}, "<no plugin>", "none"))
+    exited = False
+    status = headers = body = error = None
+
+    def __init__(self, request: dict):
+        self.service_request = {
+            "method": request.get("method", "GET"), "path": request.get("path", "/"),
+            "query": request.get("query") or "", "headers": list(request.get("headers") or []),
+            "body": request.get("body"), "target": None, "scheme": None, "upstream": None}
+        self.ctx_shared = {}
+
+    def __repr__(self):
+        return "<Result proxy %r>" % (self.service_request,)
 
 
-class _Lazy:
-    plan = None
+class _PassThrough:
+    def run(self, request, upstream=None, ctx_shared=None):
+        return _PassThroughResult(request)
 
-    def __getattr__(self, name):
-        if _Lazy.plan is None:
-            _Lazy.plan = _pass_through()
-        return getattr(_Lazy.plan, name)
+    async def run_async(self, request, upstream=None, ctx_shared=None):
+        return _PassThroughResult(request)
 
 
-_PASS_THROUGH = _Lazy()
+_PASS_THROUGH = _PassThrough()
