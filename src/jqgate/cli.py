@@ -14,7 +14,7 @@ import os
 import sys
 
 from jqgate import __version__
-from jqgate.errors import ConfigError, StartupError
+from jqgate.errors import ConfigError, Issues, StartupError
 from jqgate.settings import BY_NAME, SETTINGS, describe, parse_bool
 
 log = logging.getLogger("jqgate")
