@@ -16,6 +16,7 @@ from jqgate.compiled import compile_gateway
 from jqgate.errors import Issues
 from jqgate.server_main import parse_listen
 from jqgate.settings import resolve
+from dockerfile_facts import dockerfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 STATUS_PATHS = {path for path, _ in STATUS_ROUTES}
@@ -78,16 +79,6 @@ def test_the_gateway_deployment_names_real_settings_ports_and_paths():
     redis_host = yaml.safe_load(configmap["data"]["kong.yaml"])["services"][0]["plugins"][0][
         "config"]["resources"]["cache"]["redis"]["host"]
     assert any(d["kind"] == "Service" and d["metadata"]["name"] == redis_host for d in docs)
-
-
-def dockerfile():
-    with open(os.path.join(ROOT, "Dockerfile")) as f:
-        text = f.read().replace("\\\n", " ")
-    env = {}
-    for line in text.splitlines():
-        if line.startswith("ENV "):
-            env.update(re.findall(r"(\w+)=(\S+)", line))
-    return text, env
 
 
 def test_dockerfile_names_real_settings_and_files():
