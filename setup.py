@@ -107,7 +107,10 @@ def _fetch_jq_sdist(dest):
     page_url = urllib.parse.urljoin(index, "jq/")
     wanted = "jq-%s.tar.gz" % JQ_SDIST_VERSION
     _say("fetching %s from %s (once; an sdist of jqgate carries the jq source)" % (wanted, index))
-    with urllib.request.urlopen(page_url, timeout=120) as page:
+    listing = page_url
+    if page_url.startswith("file:"):            # a local index: the page is a directory's file
+        listing = urllib.parse.urljoin(page_url, "index.html")
+    with urllib.request.urlopen(listing, timeout=120) as page:
         parser = _Links()
         parser.feed(page.read().decode("utf-8", "replace"))
     for href in parser.links:

@@ -29,21 +29,10 @@ import time
 from jqgate.config.model import GatewayConfig
 from jqgate.errors import StartupError
 from jqgate.gateway import DEFAULT_SERVER, Gateway
+from jqgate.listen import parse_listen  # noqa: F401  (callers import it from here too)
 
 log = logging.getLogger("jqgate")
 access_log = logging.getLogger("jqgate.access")
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """"HOST:PORT", ":PORT", "PORT" or "[v6]:PORT"."""
-    listen = listen.strip()
-    if listen.startswith("["):
-        host, _, port = listen[1:].partition("]:")
-    elif ":" in listen:
-        host, _, port = listen.rpartition(":")
-    else:
-        host, port = "", listen
-    return host or "0.0.0.0", int(port)
 
 
 def bind_socket(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket.socket:

@@ -117,7 +117,7 @@ def parse_listen(value):
     if text.lower() in ("off", ""):
         return None
     first = text.split(",")[0].split()[0]
-    from jqgate.server_main import parse_listen as split
+    from jqgate.listen import parse_listen as split
     try:
         host, port = split(first)
     except ValueError:
@@ -339,12 +339,18 @@ def resolve(flags: dict | None = None, settings_file: str | None = None,
             parsed = _parse(setting, value, "%s: %s" % (settings_file, key), errors)
             resolved[setting.name] = parsed
             resolved.source[setting.name] = settings_file
+    notes = []
     for s in SETTINGS:
         # JQGATE_* wins over Kong's name for the same setting.
         for name in (s.env,) + s.kong_env:
             if name in environ:
                 resolved[s.name] = _parse(s, environ[name], name, errors)
                 resolved.source[s.name] = name
+                raw = str(environ[name]).strip()
+                if s.parse is parse_listen and resolved[s.name] and raw != resolved[s.name]:
+                    # Kong's list form: more addresses, or flags such as `ssl`, `http2`
+                    notes.append('%s: only %s is used; the rest of "%s" is ignored'
+                                 % (name, resolved[s.name], raw))
                 break
     for name, value in flags.items():
         if value is None:
@@ -354,7 +360,7 @@ def resolve(flags: dict | None = None, settings_file: str | None = None,
         resolved.source[name] = "flag"
     if errors:
         raise ConfigError(errors)
-    resolved.warnings = unsupported_kong_variables(environ)
+    resolved.warnings = notes + unsupported_kong_variables(environ)
     return resolved
 
 

@@ -44,7 +44,9 @@ def test_kong_names_and_jqgate_wins():
     assert s.proxy_listen == "0.0.0.0:8000" and s.admin_listen is None and s.workers == 2
     assert s.config == "/etc/kong/kong.yml" and s.log_level == "info"
     assert s.access_log == "stdout" and s.status_listen == "0.0.0.0:8100"
-    assert s.warnings == []                    # DATABASE=off is what jqgate does
+    # DATABASE=off is what jqgate does; the rest of Kong's listen list is said to be ignored
+    [note] = s.warnings
+    assert note.startswith("KONG_PROXY_LISTEN: only 0.0.0.0:8000 is used") and "ssl" in note
     s = resolve({}, None, environ={"KONG_NGINX_WORKER_PROCESSES": "2", "JQGATE_WORKERS": "4"})
     assert s.workers == 4
 
