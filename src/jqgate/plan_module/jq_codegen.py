@@ -9,9 +9,10 @@ exact on the paths that do not bail.
 
 Emitted: identity, constants (null, booleans, numbers, strings), `.key` and `.[n]` (not the
 `?` forms), pipes, `a // b`, and/or, `not`, if/elif/else, object construction with constant
-keys, arrays, `+`, `*` (object merge), `==` and `!=` on scalars, string interpolation of strings.
+keys, arrays, `+` and `*` (numbers in the native evaluator's number model, strings, arrays,
+object merges), `==` and `!=` on scalars, string interpolation of strings.
 Left to the generic evaluator: `?`/try, select, empty, variables, assignments, map,
-with_entries, has, and the other builtins, ordering comparisons, arithmetic on numbers.
+with_entries, has, and the other builtins, ordering comparisons.
 """
 from __future__ import annotations
 

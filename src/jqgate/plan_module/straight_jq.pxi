@@ -16,7 +16,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_KIND, PyUnicode_1BYTE_KIND
-from libc.math cimport isnan, isinf, modf
+from libc.math cimport fabs, isinf, isnan, modf, signbit
 
 cdef enum:
     PM_MAX_DEPTH = 1000               # as NativeJq's JQN_MAX_INPUT_DEPTH
@@ -130,9 +130,44 @@ cdef object pm_index_int(object value, Py_ssize_t i):
     return None
 
 
+cdef inline bint pm_is_number(type t):
+    return t is int or t is float
+
+
+cdef object pm_arith(object a, object b, bint multiply):
+    """+ or * of two numbers as the native evaluator computes them (jqn_double, jqn_number):
+    in doubles, integral results as int; anything outside that model (integers beyond 2**53,
+    NaN, infinities, -0) bails."""
+    cdef int overflow = 0
+    cdef long long n
+    cdef double x, y, d, whole
+    if type(a) is float:
+        x = PyFloat_AS_DOUBLE(a)
+    else:
+        n = PyLong_AsLongLongAndOverflow(a, &overflow)
+        if overflow or not -PM_INT_LIMIT <= n <= PM_INT_LIMIT:
+            return PM_BAIL
+        x = <double>n
+    if type(b) is float:
+        y = PyFloat_AS_DOUBLE(b)
+    else:
+        n = PyLong_AsLongLongAndOverflow(b, &overflow)
+        if overflow or not -PM_INT_LIMIT <= n <= PM_INT_LIMIT:
+            return PM_BAIL
+        y = <double>n
+    d = x * y if multiply else x + y
+    if isnan(d) or isinf(d):
+        return PM_BAIL
+    if modf(d, &whole) != 0:
+        return d
+    if (d == 0.0 and signbit(d)) or fabs(d) > <double>PM_INT_LIMIT:
+        return PM_BAIL
+    return <long long>d
+
+
 cdef object pm_add(object a, object b):
-    """jq's + for the kinds whose result needs no number model: null, strings, arrays,
-    objects (shallow merge). Numbers and mixed kinds bail."""
+    """jq's +: null, numbers, strings, arrays, objects (shallow merge); mixed kinds bail (jq
+    error)."""
     cdef type ta
     cdef type tb
     cdef dict merged
@@ -142,6 +177,8 @@ cdef object pm_add(object a, object b):
         return a
     ta = type(a)
     tb = type(b)
+    if pm_is_number(ta) and pm_is_number(tb):
+        return pm_arith(a, b, False)
     if ta is str and tb is str:
         if not pm_charge((len(<str>a) + len(<str>b)) >> 4):
             return PM_BAIL
@@ -184,6 +221,8 @@ cdef object pm_merge(dict a, dict b, int depth):
 cdef inline object pm_mul(object a, object b):
     if type(a) is dict and type(b) is dict:
         return pm_merge(<dict>a, <dict>b, 0)
+    if pm_is_number(type(a)) and pm_is_number(type(b)):
+        return pm_arith(a, b, True)
     return PM_BAIL
 
 
