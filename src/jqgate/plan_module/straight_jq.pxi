@@ -94,6 +94,8 @@ cdef bint pm_canonical(object value, int depth):
 cdef inline int pm_charge(Py_ssize_t units) except -1:
     """0 when the run is over its work budget (the generic program then decides), else 1."""
     global pm_work_left, pm_budget_read
+    if units == 0:
+        return 1
     if not pm_budget_read:
         pm_work_left = <long long>pm_budget_source.step_budget
         pm_budget_read = True
