@@ -1,4 +1,4 @@
-"""Straight-line jq in compiled plan modules (plan_module/jq_codegen.py, straight_jq.pxi)
+"""Straight-line jq in compiled plan modules (plan_module/jq_codegen.py, straight_jq_source.py)
 against the generic program on the same inputs: every construct the emitter covers, on inputs
 of every kind (including those it must hand to the generic program: 1.0, big integers, NaN,
 strings where objects are assumed). Results must be equal, errors must carry the same message.

@@ -17,7 +17,7 @@ from jqgate.plan_module.version import core_version
 
 log = logging.getLogger("jqgate.plan_module")
 
-SUPPORT_DIR = os.path.dirname(os.path.abspath(__file__))     # straight_jq.pxi
+SUPPORT_FILE = "straight_jq.pxi"        # straight_jq_source.SOURCE, included by every module
 # as setup.py's core Extension; the shared support code has helpers a given plan never calls
 CORE_CFLAGS = ["-O2", "-Wno-unused-function"]
 
@@ -36,7 +36,10 @@ def compile_modules(sources: dict[str, str], out_dir: str) -> dict[str, str]:
         raise PlanModuleBuildError("building plan modules needs Cython and setuptools (%s)" % e)
     if shutil.which(os.environ.get("CC", "cc").split()[0]) is None:
         raise PlanModuleBuildError("building plan modules needs a C compiler (cc / $CC)")
+    from jqgate.plan_module.straight_jq_source import SOURCE
     os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, SUPPORT_FILE), "w", encoding="utf-8") as f:
+        f.write(SOURCE)
     extensions = []
     for name, source in sources.items():
         pyx = os.path.join(out_dir, name + ".pyx")
@@ -45,7 +48,7 @@ def compile_modules(sources: dict[str, str], out_dir: str) -> dict[str, str]:
         extensions.append(Extension(name, [pyx], extra_compile_args=CORE_CFLAGS))
     with tempfile.TemporaryDirectory(prefix="jqgate-build-") as tmp:
         try:
-            built = cythonize(extensions, include_path=[SUPPORT_DIR], build_dir=tmp, quiet=True,
+            built = cythonize(extensions, include_path=[out_dir], build_dir=tmp, quiet=True,
                               compiler_directives={"language_level": "3", "boundscheck": False,
                                                    "wraparound": False})
             dist = Distribution({"ext_modules": built, "script_name": "jqgate-build"})

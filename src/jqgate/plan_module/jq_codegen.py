@@ -3,7 +3,7 @@
 `straight_function(name, description)` turns the description tree of a native program
 (compiler/jq_native.py) into the source of `cdef object NAME(object v)`, or returns None when
 the program uses a construct this emitter leaves to the generic evaluator. The function
-returns PM_BAIL (straight_jq.pxi) whenever it cannot be sure of the generic result, and the
+returns PM_BAIL (straight_jq_source.py) whenever it cannot be sure of the generic result, and the
 runner then runs the generic program on the same input; so the subset below only has to be
 exact on the paths that do not bail.
 

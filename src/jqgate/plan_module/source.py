@@ -7,7 +7,7 @@ file's plans to build fewer modules). Its content:
     import, only libjq compiling the jq sources again;
   - PLAN_HASH / PLAN_HASHES (the DataKit config hash per plan), INSTANCE, CORE_VERSION;
   - every native jq program the emitter covers as a straight-line `cdef` function
-    (jq_codegen.py) with the support code of straight_jq.pxi, installed in place of the
+    (jq_codegen.py) with the support code of straight_jq_source.py, installed in place of the
     generic program of its op, which stays as the exact fallback.
 """
 from __future__ import annotations

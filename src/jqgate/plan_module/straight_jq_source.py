@@ -1,4 +1,10 @@
-# Runtime support of the straight-line jq code in a compiled plan module (jqgate build).
+"""The Cython support code every generated plan module includes (`include "straight_jq.pxi"`).
+
+Kept as text in a Python module because the wheel carries no Cython sources (pyproject.toml):
+build.py writes it next to the generated modules' .pyx files before cythonizing them.
+"""
+
+SOURCE = r'''# Runtime support of the straight-line jq code in a compiled plan module (jqgate build).
 # Included into every generated module; nothing here is called by the core.
 #
 # Exactness: a straight-line function answers only when it is certain to give what the plan's
@@ -318,3 +324,4 @@ cdef StraightJq pm_straight(pm_straight_fn fn, object fallback):
     runner.budget_source = getattr(fallback, "fallback", fallback)
     runner.source = fallback.source
     return runner
+'''
