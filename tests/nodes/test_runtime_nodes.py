@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import subprocess
 import sys
 import textwrap
@@ -16,11 +15,8 @@ import pytest
 
 from engine_harness import ThirdParty, drive, make_pool, request_view
 from engine_plans import compile_config
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "unit"))
-from redis_fixture import RedisServer, needs_redis  # noqa: E402
-
-from jqgate.node_runtime import cache_store  # noqa: E402
+from jqgate.node_runtime import cache_store
+from redis_fixture import RedisServer, needs_redis
 
 EXECUTORS = ["core", "reference"]
 TRACE = {"headers": [("X-DataKit-Debug-Trace", "true")]}

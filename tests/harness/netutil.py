@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import socket
 import struct
 import threading
@@ -30,6 +31,9 @@ import threading
 import httptools
 
 from ports import free_port  # noqa: F401  (the tests import it from here)
+
+# The folder of these helpers: the tests start gateway_proc.py and its kin from here.
+HARNESS = os.path.dirname(os.path.abspath(__file__))
 
 
 class LoopThread:

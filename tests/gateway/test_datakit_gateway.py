@@ -43,13 +43,6 @@ class TokenService:
 
 
 @pytest.fixture
-def upstream():
-    up = Upstream()
-    yield up
-    up.stop()
-
-
-@pytest.fixture
 def tokens():
     t = TokenService()
     yield t

@@ -6,17 +6,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adminutil import AdminGateway, declarative
-from netutil import Upstream
 
 N_OK = 23
 N_404 = 5
-
-
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 def scrape(gw) -> dict:

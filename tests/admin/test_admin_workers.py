@@ -5,17 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-import pytest
-
 from adminutil import AdminGateway, declarative, seed_body, wait_until
-from netutil import Upstream
-
-
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 def test_plugin_changes_reach_every_worker(tmp_path, upstream):

@@ -8,14 +8,6 @@ import signal
 import pytest
 
 from adminutil import SEED, AdminGateway, declarative, wait_until
-from netutil import Upstream
-
-
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -14,13 +14,6 @@ from netutil import (FaultProxy, GatewayThread, Upstream as UpstreamServer, free
 
 
 @pytest.fixture
-def upstream():
-    u = UpstreamServer()
-    yield u
-    u.stop()
-
-
-@pytest.fixture
 def gateway(upstream):
     g = GatewayThread(make_config(upstream.port))
     yield g

@@ -5,16 +5,8 @@ from __future__ import annotations
 import pytest
 
 from adminutil import AdminGateway, seed_body
-from netutil import Upstream
 
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 @pytest.fixture

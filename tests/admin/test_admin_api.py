@@ -7,14 +7,6 @@ import urllib.parse
 import pytest
 
 from adminutil import AdminGateway, declarative, seed_body
-from netutil import Upstream
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 @pytest.fixture

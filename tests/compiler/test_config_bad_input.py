@@ -8,6 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
+
 from jqgate.compiler.schema import validate_datakit_schema
 from jqgate.config import load_declarative, load_file, load_plugin_document, parse_documents
 from jqgate.config.reading import MAX_ALIAS_EXPANSION, MAX_DEPTH, MAX_YAML_BYTES
@@ -155,7 +157,7 @@ JSONISH = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), suppress_health_check=[HealthCheck.too_slow])
 @given(JSONISH)
 def test_loaders_raise_only_config_error(document):
     for load in (load_declarative, load_plugin_document):
@@ -169,7 +171,7 @@ def test_loaders_raise_only_config_error(document):
         validate_datakit_schema({"nodes": [{"name": "A", "type": "call", **document}]}, "c", Issues())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300))
 @given(st.text(alphabet='{}[]:,-&*!|>"\'#\n ab1.', max_size=60))
 def test_reading_raises_only_config_error(text):
     try:

@@ -12,16 +12,14 @@ import threading
 import pytest
 
 from adminutil import SEED, call, wait_until
-from netutil import Upstream, free_port
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from netutil import HARNESS, free_port
 
 
 class Run:
     def __init__(self, *argv):
         self.port, self.admin_port = free_port(), free_port()
         argv = [a.format(port=self.port, admin=self.admin_port) for a in argv]
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "cli_run_proc.py"), *argv],
+        self.proc = subprocess.Popen([sys.executable, os.path.join(HARNESS, "cli_run_proc.py"), *argv],
                                      stderr=subprocess.PIPE, text=True)
         self.lines = []
         self.ready = threading.Event()
@@ -39,13 +37,6 @@ class Run:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(30)
-
-
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 def test_quick_start_with_admin_and_sighup(tmp_path, upstream):

@@ -5,6 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
+
 from jqgate.compiler.schema import validate_datakit_schema
 from jqgate.errors import Issues
 from jqgate.nodes import IMPLICIT_NODES, NODE_SPECS
@@ -46,7 +48,7 @@ FIELD_NAMES = sorted({name for spec in NODE_SPECS.values() for name in spec.fiel
                      | {"input", "inputs", "output", "outputs", "name", "bogus"})
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300))
 @given(st.sampled_from(sorted(NODE_SPECS)), st.dictionaries(st.sampled_from(FIELD_NAMES), VALUES, max_size=6))
 def test_schema_never_raises_on_any_node(node_type, fields):
     issues = Issues()

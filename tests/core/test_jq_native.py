@@ -24,6 +24,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
+
 from jqgate._core.core import JqProgram, JqRuntimeError, NativeJq
 from jqgate.compiler.jq_native import compile_native, lower
 from jqgate.compiler.jq_parse import NotNative, parse
@@ -140,7 +142,7 @@ def test_every_program_of_the_list_is_native():
 
 
 @pytest.mark.parametrize("source", PROGRAMS)
-@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(100), suppress_health_check=list(HealthCheck))
 @given(value=INPUTS)
 def test_native_equals_libjq(source, value):
     check(source, value)
@@ -416,7 +418,7 @@ def test_corpus_from_the_spec():
 
 @pytest.mark.parametrize("entry", yaml.safe_load(open(CORPUS, encoding="utf-8")),
                          ids=lambda e: e["jq"].strip()[:40])
-@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(100), suppress_health_check=list(HealthCheck))
 @given(value=INPUTS | st.fixed_dictionaries({}, optional={
     k: JSON_VALUES for k in ["service", "ip", "original", "updates", "path", "query", "default",
                              "headers", "token_type", "access_token", "static", "request",
@@ -487,7 +489,7 @@ FIXED_INPUTS = [None, {"a": 1, "b": "x"}, {"a": {"b": [1]}, "k": "z"}, [1, "a"],
                 {"a": [{"key": "k", "value": 1}]}, {"a": False, "x-y": 0.5}]
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(1000), suppress_health_check=list(HealthCheck))
 @given(text=PROGRAM_TEXT, value=st.sampled_from(FIXED_INPUTS) | INPUTS)
 def test_random_programs_native_or_equal(text, value):
     from jqgate._core.core import JqCompileError

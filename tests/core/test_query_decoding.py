@@ -3,13 +3,15 @@ from urllib.parse import unquote_plus
 
 from hypothesis import given, settings, strategies as st
 
+from hypothesis_budget import examples
+
 from jqgate._core.core import values_decode_query
 
 PIECES = list("ab+%=/ é中") + ["%20", "%2", "%zz", "%C3%A9", "%E4%B8%AD", "%ff", "%2B", "%C3"]
 COMPONENT = st.lists(st.sampled_from(PIECES), max_size=8).map("".join)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400))
 @given(st.lists(st.tuples(COMPONENT.filter(lambda s: "=" not in s and s), COMPONENT), max_size=4))
 def test_decoding_matches_urllib(pairs):
     qs = "&".join(f"{k}={v}".replace("&", "") for k, v in pairs)

@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
+
 from jqgate._core.core import JqProgram, JqRuntimeError
 
 EXACT_LIMIT = 2**53
@@ -129,7 +131,7 @@ def test_the_corpus_is_large_and_compiles():
 
 
 @pytest.mark.parametrize("source", PROGRAMS)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), suppress_health_check=[HealthCheck.too_slow])
 @given(value=JSON_VALUES)
 def test_bridge_matches_the_pypi_binding(source, value):
     program = compiled(source)
@@ -143,7 +145,7 @@ def test_bridge_matches_the_pypi_binding(source, value):
 
 
 @pytest.mark.parametrize("source", [".[]?", "..", ".a?, .b?", "empty", "first(.[]?)"])
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30))
 @given(value=JSON_VALUES)
 def test_run_one_follows_d1_over_the_pypi_results(source, value):
     results = pypi_compiled(source).input_value(value).all()

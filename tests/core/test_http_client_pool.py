@@ -17,13 +17,6 @@ ClientExchange = core.ClientExchange
 ConnectionPool = core.ConnectionPool
 
 
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
-
-
 def run(coro):
     return uvloop.run(coro)
 

@@ -6,6 +6,8 @@ import httptools
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from hypothesis_budget import examples
+
 from jqgate._core.core import scan_request_head_of, scan_response_head_of
 
 
@@ -116,7 +118,7 @@ def _heads(draw):
     return head + draw(st.binary(max_size=12))
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000))
 @given(_heads())
 def test_whatever_it_takes_llhttp_reads_the_same_way(data):
     got = scan_response_head_of(data)
@@ -215,7 +217,7 @@ def _requests(draw):
     return head + draw(st.sampled_from([b"", b"GET / HTTP/1.1\r\n\r\n", b"x"]))
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000))
 @given(_requests())
 def test_whatever_request_it_takes_llhttp_reads_the_same_way(data):
     got = scan_request_head_of(data)

@@ -12,16 +12,14 @@ import time
 
 import pytest
 
-from netutil import Upstream, free_port, http_get
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from netutil import HARNESS, free_port, http_get
 
 
 class GatewayProcess:
     def __init__(self, upstream_port, workers=1, read_timeout_ms=60000):
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "gateway_proc.py"), str(upstream_port),
+            [sys.executable, os.path.join(HARNESS, "gateway_proc.py"), str(upstream_port),
              "127.0.0.1:%d" % self.port, str(workers), str(read_timeout_ms)],
             stderr=subprocess.PIPE, text=True)
         self.lines = []
@@ -47,13 +45,6 @@ class GatewayProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.reader.join(5)
-
-
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 def _status_kb(pid, key):

@@ -6,19 +6,10 @@ from __future__ import annotations
 import json
 import threading
 
-import pytest
-
 from adminutil import AdminGateway, KeepAliveClient, declarative
 from netutil import Upstream
 
 SWAPS = 50
-
-
-@pytest.fixture
-def upstream():
-    u = Upstream()
-    yield u
-    u.stop()
 
 
 def hammer(port, stop, results, errors):

@@ -2,7 +2,6 @@
 value stored through one process is a hit in the other (§5.7, D19)."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,9 +12,7 @@ import pytest
 import yaml
 
 from netutil import Upstream, free_port, http_get
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "unit"))
-from redis_fixture import RedisServer, needs_redis  # noqa: E402
+from redis_fixture import RedisServer, needs_redis
 
 
 def kong_yaml(upstream_port, redis_port):
