@@ -89,7 +89,7 @@ def test_dense_64_node_config_and_10kb_program_compile(tmp_path):
     assert plan["ops"][-1]["kind"] == "exit"
 
 
-@pytest.mark.parametrize("fmt,marker", [("text", "call waves: [AUTH_REQUEST]"), ("json", '"waves"'),
+@pytest.mark.parametrize("fmt,marker", [("text", "request window:"), ("json", '"response_start"'),
                                         ("dot", "digraph datakit")])
 def test_plan_formats(fmt, marker):
     result = jqgate("plan", str(SEED / "declarative-global.yaml"), "--format", fmt)

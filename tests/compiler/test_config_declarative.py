@@ -98,7 +98,7 @@ def test_route_errors():
         "routes[1].paths: expected an array, got string",
         'routes[2].paths[0]: must start with "/" (or "~" for a regex path)',
         "routes[2].paths[1]: invalid regex: missing ), unterminated subpattern at position 0",
-        "routes[2].paths[2]: expected a string, got integer",
+        "routes[2].paths[2]: expected a string, got number",
         "routes[2].methods[0]: must be upper-case letters only (e.g. GET)",
         "routes[3].headers: not supported: matching on headers",
         'routes[4].protocols[0]: "grpc" is not one of: http, https',
@@ -158,7 +158,7 @@ def test_plugin_scope_errors():
                             {"name": "datakit"}])
     assert errors_of(document) == [
         "services[0].plugins[0].service: a plugin nested under a service cannot name a service",
-        "plugins[2].service: expected a name, id, {name: ...} or {id: ...}, got integer",
+        "plugins[2].service: expected a name, id, {name: ...} or {id: ...}, got number",
         "plugins[3]: missing field `config`",
         'plugins[0].service: unknown service "x"',
         'plugins[1].route: unknown route "r"',
@@ -209,7 +209,7 @@ def test_wrong_types_at_the_top():
     assert errors_of(doc(services="s", routes={"a": 1}, plugins=3)) == [
         "services: expected an array, got string",
         "routes: expected an array, got object",
-        "plugins: expected an array, got integer",
+        "plugins: expected an array, got number",
     ]
 
 

@@ -208,7 +208,7 @@ def test_quick_start_errors_name_flag_and_file(tmp_path):
     bad.write_text('{"name": "datakit", "config": 3}')
     assert errors_of(quick_start, "ftp://x", [str(bad)]) == [
         '--upstream: "ftp://x" is not an http or https URL',
-        f"{bad}: config: expected an object, got integer",
+        f"{bad}: config: expected an object, got number",
     ]
 
 

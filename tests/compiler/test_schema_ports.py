@@ -1,4 +1,5 @@
-"""The per-type port tables (spec §3.3) that the graph stage reads, and schema robustness."""
+"""The per-type port tables (spec §3.3) that the graph stage and both executors read, and schema
+robustness."""
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,8 @@ from jqgate.errors import Issues
 from jqgate.nodes import IMPLICIT_NODES, NODE_SPECS
 from jqgate.nodes.spec import ANY_FIELDS, NO_FIELDS
 
-# type: (has inputs, input fields, has outputs, output fields), as the table in §3.3.
+# type: (has inputs, input fields, has outputs, output fields), as the table in §3.3 states them:
+# the spec, compared with the ports in jqgate/nodes that the graph stage and the executors read.
 PORTS = {
     "call": (True, ("body", "headers", "query", "url", "http_proxy", "https_proxy",
                     "proxy_auth_username", "proxy_auth_password"),

@@ -117,7 +117,8 @@ def test_no_callback_after_cancel(executor):
             await t1.wait_for(lambda: t1.request_to("/slow") is not None
                               and t1.request_to("/slow").closed())
             t1.release()                     # the server now answers /slow on a closed socket
-            await asyncio.sleep(0.2)
+            await t1.wait_for(lambda: t1.request_to("/slow").answered)
+            await asyncio.sleep(0)           # one more turn of the loop for anything it caused
             assert len(calls) == 1 and run.exit_status == 500
         finally:
             t1.release()

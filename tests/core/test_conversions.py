@@ -30,6 +30,7 @@ CASES = [
     ('3', P.CONV_NUMBER, b'{"v":3}'),
     ('"abc"', P.CONV_NUMBER, 'input $self (from J): expected a number, got the string "abc"'),
     ('true', P.CONV_NUMBER, "expected a number, got boolean"),
+    ('30', P.CONV_BOOLEAN, "expected a boolean, got number"),    # jq's name for 30, as config errors say
     ('12', P.CONV_STRING, b'{"v":"12"}'),
     ('1.25', P.CONV_STRING, b'{"v":"1.25"}'),
     ('"s"', P.CONV_STRING, b'{"v":"s"}'),

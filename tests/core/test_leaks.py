@@ -39,4 +39,10 @@ def test_no_runs_left_alive():
     gc.collect()
     assert live("PlanRun") == 0
     assert live("_CallWaiter") == 0
-    assert isinstance(core.PlanRun, type)
+
+
+def test_the_counted_names_are_the_cores_classes():
+    """live() counts by class name: a renamed class would make the zero counts above pass
+    without counting anything."""
+    assert core.PlanRun.__name__ == "PlanRun" and core.PlanRun.__module__.startswith("jqgate")
+    assert core._CallWaiter.__name__ == "_CallWaiter"

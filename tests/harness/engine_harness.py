@@ -32,6 +32,7 @@ class Received:
         self.path = path                 # path + query as sent
         self.headers = headers           # [(str, str)]
         self.body = body
+        self.answered = False            # the server has written its answer (or dropped it)
 
     def closed(self):
         """Has the connection this request came on been closed?"""
@@ -137,6 +138,8 @@ class ThirdParty:
             await asyncio.sleep(r.delay)
         if r.status == -1:                   # simulate a reset
             conn.transport.abort()
+            rec.answered = True
+            self.changed.set()
             return
         hdrs = [(k, v) for k, v in r.headers.items()]
         if r.status == 200 and rec.path.startswith("/echo"):
@@ -149,6 +152,8 @@ class ThirdParty:
         head += "Content-Length: %d\r\n\r\n" % len(body)
         if not conn.transport.is_closing():
             conn.transport.write(head.encode("latin-1") + body)
+        rec.answered = True                  # tests wait for this instead of sleeping
+        self.changed.set()
 
     async def stop(self):
         self.server.close()

@@ -36,6 +36,17 @@ from ports import free_port  # noqa: F401  (the tests import it from here)
 HARNESS = os.path.dirname(os.path.abspath(__file__))
 
 
+async def until(predicate, timeout: float = 10.0, step: float = 0.005) -> None:
+    """Wait, without blocking the loop, for a condition that a server in another thread makes
+    true (a request seen, a connection closed); fails the test if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in %.0f s" % timeout)
+        await asyncio.sleep(step)
+
+
 class LoopThread:
     """An asyncio loop running in a daemon thread; `call(coro)` runs a coroutine on it."""
 

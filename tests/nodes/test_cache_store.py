@@ -162,7 +162,10 @@ def test_redis_ttl(redis_server):
         await C.run_redis(o, {"key": "short", "data": 1, "ttl": 0.3})
         await C.run_redis(o, {"key": "cfg", "data": 1})
         assert (await C.run_redis(o, {"key": "short"}))["hit"] is True
-        await asyncio.sleep(0.45)
+        # the node's 0.3 s TTL reached Redis; wait for Redis to expire the key, then read it
+        assert 0 < redis_server.command("PTTL", "jqgate:datakit:unit:short") <= 300
+        while redis_server.command("EXISTS", "jqgate:datakit:unit:short") == 1:
+            await asyncio.sleep(0.02)
         return await C.run_redis(o, {"key": "short"})
     assert asyncio.run(go())["miss"] is True
     assert 95 <= redis_server.command("TTL", "jqgate:datakit:unit:cfg") <= 100

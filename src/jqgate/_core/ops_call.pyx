@@ -2,7 +2,7 @@
 # node's parameters and inputs, and turning the pool's answer into outputs or a failure.
 # The executor owns dispatch, resumption and cancellation (executor.pyx).
 
-from urllib.parse import urlsplit as _urlsplit
+from jqgate.http_url import split_http_url as _split_http_url
 
 _PROXY_INPUTS = ("http_proxy", "https_proxy", "proxy_auth_username", "proxy_auth_password")
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
@@ -11,19 +11,10 @@ cdef tuple ops_parse_url(object url):
     if type(url) is not str:
         raise EngineNodeError('input "url": expected a string, got %s' % values_type_name(url))
     try:
-        u = _urlsplit(url)
-        port = u.port
+        t = _split_http_url(url)
     except ValueError as e:
         raise EngineNodeError("invalid URL %r: %s" % (url, e)) from None
-    if u.scheme not in ("http", "https") or not u.hostname:
-        raise EngineNodeError("invalid URL %r: an absolute http or https URL is required" % url)
-    default = 443 if u.scheme == "https" else 80
-    host = u.hostname
-    hh = ("[%s]" % host) if ":" in host else host
-    if port is not None and port != default:
-        hh += ":%d" % port
-    path = u.path or "/"
-    return u.scheme, host, port or default, path, u.query, hh
+    return t.scheme, t.host, t.port, t.path, t.query, t.host_header
 
 
 cdef class _OpsCallTemplate:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from jqgate.config.checks import INT32_MAX
 from jqgate.errors import Issues
+from jqgate.http_url import split_http_url
+from jqgate.nodes.ports import ANY, MAP, NUMBER, OBJECT, STRING, NodePorts
 from jqgate.nodes.spec import NodeSpec, boolean, integer, string
 
 
@@ -14,11 +15,10 @@ def is_http_url(value: str) -> bool:
     if any(ch.isspace() for ch in value):
         return False
     try:
-        parts = urlsplit(value)
-        parts.port          # raises ValueError on a bad port
+        split_http_url(value)
     except ValueError:
         return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    return True
 
 
 def check_url(value, location: str, issues: Issues) -> bool:
@@ -46,8 +46,11 @@ SPEC = NodeSpec(
         "ssl_verify": boolean(),
         "ssl_server_name": string(),
     },
-    input_fields=("body", "headers", "query", "url", "http_proxy", "https_proxy",
-                  "proxy_auth_username", "proxy_auth_password"),
-    output_fields=("body", "headers", "status", "raw_body"),
+    ports=NodePorts(
+        self_in=OBJECT, fields_in_allowed=True,
+        fields_in={"body": ANY, "headers": MAP, "query": MAP, "url": STRING, "http_proxy": STRING,
+                   "https_proxy": STRING, "proxy_auth_username": STRING, "proxy_auth_password": STRING},
+        self_out=OBJECT, fields_out_allowed=True,
+        fields_out={"body": ANY, "headers": MAP, "status": NUMBER, "raw_body": STRING}),
     extra_check=check_call,
 )

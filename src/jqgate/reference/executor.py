@@ -24,6 +24,7 @@ import time
 
 import orjson
 
+from jqgate.nodes import OBJECT_INPUT_FIELDS
 from jqgate.plan import (OP_REQUEST, OP_RESPONSE, OP_SERVICE_REQUEST, OP_SERVICE_RESPONSE,
                          SELF)
 from jqgate.reference import nodes as N
@@ -231,7 +232,7 @@ class PlanRun:
                 raise NodeError(v.text())
             v = convert(v, b.convert, b.port, b.source)
             if b.port == SELF:
-                names = N.OBJECT_INPUT_FIELDS.get(op.kind) or R.OBJECT_INPUT_FIELDS.get(op.kind)
+                names = OBJECT_INPUT_FIELDS.get(op.kind)
                 if names is None:
                     self_value = v
                 elif v is not None:

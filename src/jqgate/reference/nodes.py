@@ -6,8 +6,8 @@ and the trace.
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
+from jqgate.http_url import split_http_url
+from jqgate.nodes import REQUEST_FIELDS
 from jqgate.plan import CallTarget
 from jqgate.reference.values import (FRAMING, BadJson, NodeError, decode_body_text,
                                      decode_json_body, decode_query, encode_body, encode_query,
@@ -15,19 +15,6 @@ from jqgate.reference.values import (FRAMING, BadJson, NodeError, decode_body_te
                                      is_form_content_type, is_json_content_type, patch_get,
                                      patch_has, patch_headers, response_header_map, to_str,
                                      type_name)
-
-# Input fields of the nodes whose node-wise input is an object (any -> object delivers the
-# matching keys to these fields, §3.4).
-OBJECT_INPUT_FIELDS = {
-    "call": ("body", "headers", "query", "url", "http_proxy", "https_proxy",
-             "proxy_auth_username", "proxy_auth_password"),
-    "exit": ("body", "headers"),
-    "service_request": ("body", "headers", "query"),
-    "response": ("body", "headers"),
-}
-
-REQUEST_FIELDS = ("body", "headers", "query", "path", "raw_path", "port", "method", "scheme",
-                  "version")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,21 +123,9 @@ def parse_call_url(url: str) -> CallTarget:
     if not isinstance(url, str):
         raise NodeError('input "url": expected a string, got %s' % type_name(url))
     try:
-        u = urlsplit(url)
-        port = u.port
+        return split_http_url(url)
     except ValueError as e:
         raise NodeError("invalid URL %r: %s" % (url, e)) from None
-    if u.scheme not in ("http", "https") or not u.hostname:
-        raise NodeError("invalid URL %r: an absolute http or https URL is required" % url)
-    default = 443 if u.scheme == "https" else 80
-    host = u.hostname
-    hh = ("[%s]" % host) if ":" in host else host
-    if port is not None and port != default:
-        hh += ":%d" % port
-    path = u.path or "/"
-    return CallTarget(url=url, scheme=u.scheme, host=host, port=port or default,
-                      target=path + ("?" + u.query if u.query else ""), path=path,
-                      query=u.query, host_header=hh)
 
 
 IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))

@@ -1,4 +1,8 @@
-"""The ports of every node type: which inputs and outputs exist, and their types (datakit.md §3.3, §3.4).
+"""Ports: which inputs and outputs a node has, and their types (datakit.md §3.3, §3.4).
+
+Each node type's ports live with the rest of the type in its module (`nodes/call.py`'s
+`SPEC.ports`, ...); the implicit nodes' ports are here. `jqgate.nodes` gathers them into the
+tables the compiler and both executors read (USER_NODE_PORTS, OBJECT_INPUT_FIELDS).
 
 Types: "any", "map", "object", "string", "number", "boolean", "array", and "literal" for a static
 node's object values (an object whose fields are known at load time that may also feed a map, D18).
@@ -23,29 +27,6 @@ class NodePorts:
     is_source: bool = False           # implicit source: nothing may connect into it
     is_sink: bool = False             # implicit sink: nothing may connect out of it
 
-
-_CALL_IN = {"body": ANY, "headers": MAP, "query": MAP, "url": STRING, "http_proxy": STRING,
-            "https_proxy": STRING, "proxy_auth_username": STRING, "proxy_auth_password": STRING}
-_CALL_OUT = {"body": ANY, "headers": MAP, "status": NUMBER, "raw_body": STRING}
-
-USER_NODE_PORTS: dict[str, NodePorts] = {
-    "call": NodePorts(OBJECT, _CALL_IN, True, OBJECT, _CALL_OUT, True),
-    "jq": NodePorts(ANY, None, True, ANY, {}, False),
-    "exit": NodePorts(OBJECT, {"body": ANY, "headers": MAP}, True, None, {}, False),
-    "property": NodePorts(ANY, {}, False, ANY, {}, False),
-    "static": NodePorts(None, {}, False, LITERAL, None, True),
-    "branch": NodePorts(BOOLEAN, {}, False, None, {"then": ANY, "else": ANY}, True),
-    "cache": NodePorts(OBJECT, {"key": STRING, "ttl": NUMBER, "data": ANY}, True, OBJECT,
-                       {"hit": BOOLEAN, "miss": BOOLEAN, "stored": BOOLEAN, "data": ANY}, True),
-    "xml_to_json": NodePorts(STRING, {}, False, ANY, {}, False),
-    "json_to_xml": NodePorts(ANY, None, True, STRING, {}, False),
-    "jwt_decode": NodePorts(STRING, {}, False, OBJECT,
-                            {"header": MAP, "payload": MAP, "signature": STRING}, True),
-    "jwt_sign": NodePorts(OBJECT, {"claims": MAP, "key": STRING}, True, OBJECT,
-                          {"token": STRING, "claims": MAP, "header": MAP}, True),
-    "jwt_verify": NodePorts(OBJECT, {"token": STRING, "key": ANY}, True, OBJECT,
-                            {"claims": MAP, "header": MAP}, True),
-}
 
 REQUEST_FIELDS = {"body": ANY, "headers": MAP, "query": MAP, "path": STRING, "raw_path": STRING,
                   "port": NUMBER, "method": STRING, "scheme": STRING, "version": NUMBER}
