@@ -186,7 +186,7 @@ def test_connect_refused_is_err_connect():
         pool.close()
         return ex
     ex = run(main())
-    assert ex.error_kind == core.CERR_CONNECT
+    assert ex.error_kind == core.ClientErr.CERR_CONNECT
     assert ex.status == 0 and ex.error
 
 
@@ -200,8 +200,8 @@ def test_timeout_total_and_read(upstream):
         pool.close()
         return a, b, c, st
     a, b, c, st = run(main())
-    assert a.error_kind == core.CERR_TIMEOUT
-    assert b.error_kind == core.CERR_TIMEOUT
+    assert a.error_kind == core.ClientErr.CERR_TIMEOUT
+    assert b.error_kind == core.ClientErr.CERR_TIMEOUT
     assert c.status == 200          # the timed-out connections were closed, not reused
     assert st["created"] == 3
 
@@ -214,8 +214,8 @@ def test_reset_mid_response_is_err_reset(upstream):
         pool.close()
         return a, b
     a, b = run(main())
-    assert a.error_kind == core.CERR_RESET   # fresh connection: no retry
-    assert b.error_kind == core.CERR_RESET
+    assert a.error_kind == core.ClientErr.CERR_RESET   # fresh connection: no retry
+    assert b.error_kind == core.ClientErr.CERR_RESET
 
 
 def test_stale_pooled_connection_retried_once_when_idempotent(upstream):
@@ -257,7 +257,7 @@ def test_retry_on_reset_pooled_connection_through_fault_proxy(upstream):
         assert b.attempts == 2 and st["retried"] >= 1
         # non-idempotent: either it noticed the close before sending (fresh conn, 200) or it
         # failed with a reset -- never a silent resend
-        assert c.status == 200 or c.error_kind == core.CERR_RESET
+        assert c.status == 200 or c.error_kind == core.ClientErr.CERR_RESET
     finally:
         proxy.stop()
 
@@ -368,7 +368,7 @@ def test_https_verification(tmp_path):
             pool2.close()
             return bad, off, good, sni, again
         bad, off, good, sni, again = run(main())
-        assert bad.error_kind == core.CERR_TLS
+        assert bad.error_kind == core.ClientErr.CERR_TLS
         assert off.status == 200
         assert good.status == 200
         assert sni.status == 200
@@ -385,7 +385,7 @@ def test_send_on_closed_pool_reports_an_error(upstream):
         pool.send(exchange(upstream.port), calls.append)
         return calls
     calls = run(main())
-    assert len(calls) == 1 and calls[0].error_kind == core.CERR_CONNECT
+    assert len(calls) == 1 and calls[0].error_kind == core.ClientErr.CERR_CONNECT
 
 
 def test_early_response_to_unfinished_streamed_body_not_pooled(upstream):
@@ -429,6 +429,6 @@ def test_response_limits(upstream):
         pool.close()
         return a, b, c
     a, b, c = run(main())
-    assert a.error_kind == core.CERR_PROTOCOL and "head too large" in a.error
-    assert b.error_kind == core.CERR_PROTOCOL and "over 50000" in b.error
+    assert a.error_kind == core.ClientErr.CERR_PROTOCOL and "head too large" in a.error
+    assert b.error_kind == core.ClientErr.CERR_PROTOCOL and "over 50000" in b.error
     assert c.status == 200 and len(c.body) == 100000

@@ -335,17 +335,17 @@ def test_pipelining_client_that_never_reads_is_bounded():
         c.settimeout(1.0)
         req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
         sent = 0
-        blocked = False
         try:
             while sent < 20000:
                 c.sendall(req * 100)
                 sent += 100
         except socket.timeout:
-            blocked = True
-        # The send blocked for a whole second: the server had stopped reading by then, so the
-        # requests it handled are all it will handle until this client reads.
-        assert blocked, "the server read 20 000 pipelined requests without pausing"
-        assert len(handled) < 500          # 500 answers would be 100 MB of buffered bytes
+            pass
+        # A round trip on a second connection: by its answer the server has fed everything it
+        # had read from the first one to its parser, so the count below is what it took.
+        (r,) = parse_responses(raw_request(s.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"))
+        assert r["status"] == 200
+        assert len(handled) - 1 < 500      # 500 answers would be 100 MB of buffered bytes
         c.close()
     finally:
         s.stop()

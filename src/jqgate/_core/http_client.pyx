@@ -36,8 +36,8 @@ import socket as _socket
 import ssl as _ssl
 import httptools as _httptools
 
-# An exchange's error_kind: C constants for the core, and (cpdef) the same names and values in
-# the module for Python code and tests (core.CERR_CONNECT, core.ClientErr).
+# An exchange's error_kind: C constants for the core, and (cpdef) the same names and values for
+# Python code and tests as the IntEnum core.ClientErr (core.ClientErr.CERR_CONNECT).
 cpdef enum ClientErr:
     CERR_NONE = 0
     CERR_CONNECT = 1
