@@ -143,7 +143,7 @@ def test_connection_close_and_eof_not_reused(upstream):
         for _ in range(3):
             ex = await fetch(pool, exchange(upstream.port, b"/close"))
             assert ex.status == 200
-        await asyncio.sleep(0.05)
+        await until(lambda: pool.stats["open"] == 0)     # each closed by the upstream
         st = pool.stats
         pool.close()
         return st
@@ -398,7 +398,7 @@ def test_early_response_to_unfinished_streamed_body_not_pooled(upstream):
         ex = await fut
         ex.write(b"y" * 90)            # late writes after completion are ignored
         ex.write_eof()
-        await asyncio.sleep(0.05)
+        await until(lambda: pool.stats["open"] == 0)     # the half-sent connection closes
         st = pool.stats
         nxt = await fetch(pool, exchange(upstream.port))
         pool.close()
