@@ -10,7 +10,8 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+_ON_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _ON_CI else "dev")
 
 # No deadline in either: the machine is shared and a slow example is not a failing one.
 settings.register_profile("ci", deadline=None, print_blob=True,
