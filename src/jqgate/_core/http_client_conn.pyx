@@ -46,6 +46,8 @@ cdef class ClientConnection:
     cdef bint scanned_keep_alive
     cdef int fd                     # the socket, for the stale check on checkout; -1: none
     cdef Py_ssize_t head_budget     # bytes of head llhttp may still report
+    cdef Py_ssize_t sent_bytes      # bytes of a buffered request handed to the transport
+    cdef bint unsent                # this request provably never reached the peer
 
     def __init__(self, ConnectionPool pool, _HostSlot slot):
         self.pool = pool
@@ -131,10 +133,13 @@ cdef class ClientConnection:
             if self.headers_done and not self.has_length and not self.skip_message:
                 # close-delimited body: EOF is the end of the response.
                 self._complete(ex, False)
-            elif (not self.got_bytes and self.reused_now and ex.idempotent
-                  and ex.attempts < 2 and not ex._body_started):
+            elif (not self.got_bytes and self.reused_now and ex.attempts < 2
+                  and not ex._body_started and (ex.idempotent or self.unsent)):
                 # The peer closed a pooled connection before answering (it had timed it out):
-                # nothing was processed, so one retry on a fresh connection is safe.
+                # an idempotent request may go once more on a fresh connection; any other only
+                # when it provably never reached the peer (see eof_received).
+                if self.unsent:
+                    self.pool.n_replayed_unsent += 1
                 self.pool._forget(self)
                 self.pool._retry(ex)
                 return
@@ -145,7 +150,29 @@ cdef class ClientConnection:
             self.pool._connection_closed(self)
 
     def eof_received(self):
+        """The peer's FIN. Before any answer byte on a reused connection, it may be a
+        keep-alive close that crossed our request: then the request is sent again, whatever
+        its method, when it provably never reached the peer -- the FIN came while not one of
+        its bytes was acknowledged (SIOCOUTQ still counts all of them), so the peer closed
+        before its TCP had the request, and a peer that has closed cannot answer it."""
+        cdef ClientExchange ex = self.ex
+        if ex is not None and not self.got_bytes and self.reused_now and not ex._done \
+                and not ex.stream_body and not ex.idempotent and not self.unsent:
+            self.unsent = self._nothing_acknowledged()
         return False   # close our side too; connection_lost follows
+
+    cdef bint _nothing_acknowledged(self):
+        """Whether none of the current request's bytes has been acknowledged by the peer's
+        TCP. Every byte of earlier requests was (their answers carried the ACKs), so the
+        socket's unacknowledged count covering all the request's bytes in the kernel proves it.
+        Plain TCP only: a TLS layer writes records of its own."""
+        if self.fd < 0 or self.slot.ssl is not None or self.transport is None:
+            return False
+        cdef int unacked = 0
+        if ioctl(self.fd, SIOCOUTQ, &unacked) != 0:
+            return False
+        cdef Py_ssize_t in_kernel = self.sent_bytes - self.transport.get_write_buffer_size()
+        return in_kernel <= 0 or unacked >= in_kernel
 
     def pause_writing(self):
         self.write_paused = True
@@ -313,6 +340,7 @@ cdef class ClientConnection:
             return 1
         self.body_size += len(body)
         if ex.max_body > 0 and self.body_size > ex.max_body:
+            ex.body_over_limit = True
             if self.scanned_left >= 0:
                 self.scanned_left = -1
                 self._fail_current(CERR_PROTOCOL,
@@ -378,12 +406,20 @@ cdef class ClientConnection:
             if not self.write_paused:
                 ex._resume_producer()
         elif ex.body:
+            self.sent_bytes = len(ex._head) + len(ex.body)
             if len(ex.body) < 16384:
                 self._transport_write(ex._head + ex.body)
             else:
                 self.transport.writelines([ex._head, ex.body])
         else:
+            self.sent_bytes = len(ex._head)
             self._transport_write(ex._head)
+        self.unsent = False
+        if reused and not ex.idempotent and self.transport.is_closing():
+            # The write failed at once (the peer had reset the connection since the check on
+            # checkout): the transport tries the first write synchronously, so not one byte
+            # of the request left; connection_lost follows and sends it again.
+            self.unsent = True
         if ex.read_timeout > 0 or ex.write_timeout > 0:
             self._arm_gap_timer(ex)
 
