@@ -119,7 +119,7 @@ def main() -> int:
         conf.write_text(json.dumps(doc))
         exe = Path(sys.executable).parent / "jqgate"
         gateway = subprocess.Popen([str(exe), "run", str(conf), "--listen", f"{HOST}:{gw_port}",
-                                    "--no-admin", "--access-log", "off", "--log-level", "critical"])
+                                    "--no-admin", "--access-log", "off", "--log-level", "error"])
         try:
             for _ in range(300):
                 try:

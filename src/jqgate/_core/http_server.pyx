@@ -267,6 +267,7 @@ cdef class HttpServerProtocol:
             self._timer = None
         cdef HttpRequest req = self._cur
         self._cur = None            # its body points back at us: break the cycle
+        self._rate_req = None       # the same request, if its body was streaming
         if req is not None and req._body is not None:
             req._body._fail(400, "client closed the connection")
         cdef Responder resp = self._active_resp
