@@ -20,6 +20,7 @@ cdef class ClientConnection:
     cdef object parser
     cdef object _feed               # parser.feed_data and transport.write, looked up once
     cdef object _transport_write
+    cdef object _transport_closing  # transport.is_closing, looked up once
     cdef int state
     cdef ClientExchange ex
     cdef double idle_since
@@ -46,7 +47,7 @@ cdef class ClientConnection:
     cdef bint scanned_keep_alive
     cdef int fd                     # the socket, for the stale check on checkout; -1: none
     cdef Py_ssize_t head_budget     # bytes of head llhttp may still report
-    cdef Py_ssize_t sent_bytes      # bytes of a buffered request handed to the transport
+    cdef Py_ssize_t sent_bytes      # bytes of a non-idempotent request given to the transport
     cdef bint unsent                # this request provably never reached the peer
 
     def __init__(self, ConnectionPool pool, _HostSlot slot):
@@ -94,6 +95,7 @@ cdef class ClientConnection:
     def connection_made(self, transport):
         self.transport = transport
         self._transport_write = transport.write
+        self._transport_closing = transport.is_closing
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -126,6 +128,7 @@ cdef class ClientConnection:
         self.parser = None          # it holds our bound methods: break the cycle
         self._feed = None
         self._transport_write = None
+        self._transport_closing = None
         cdef ClientExchange ex = self.ex
         self.ex = None
         if ex is not None and not ex._done:
@@ -406,20 +409,21 @@ cdef class ClientConnection:
             if not self.write_paused:
                 ex._resume_producer()
         elif ex.body:
-            self.sent_bytes = len(ex._head) + len(ex.body)
             if len(ex.body) < 16384:
                 self._transport_write(ex._head + ex.body)
             else:
                 self.transport.writelines([ex._head, ex.body])
         else:
-            self.sent_bytes = len(ex._head)
             self._transport_write(ex._head)
-        self.unsent = False
-        if reused and not ex.idempotent and self.transport.is_closing():
-            # The write failed at once (the peer had reset the connection since the check on
-            # checkout): the transport tries the first write synchronously, so not one byte
-            # of the request left; connection_lost follows and sends it again.
-            self.unsent = True
+        if reused and not ex.idempotent:
+            # What may prove it never reached the peer (see eof_received): its size, and
+            # whether the write failed at once (the peer reset the connection since the check
+            # on checkout) -- the transport tries the first write synchronously, so then not
+            # one byte of the request left; connection_lost follows and sends it again.
+            self.sent_bytes = len(ex._head) + (len(ex.body) if ex.body else 0)
+            self.unsent = self._transport_closing()
+        else:
+            self.unsent = False
         if ex.read_timeout > 0 or ex.write_timeout > 0:
             self._arm_gap_timer(ex)
 
