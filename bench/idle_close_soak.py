@@ -1,7 +1,7 @@
 """Requests over upstream connections that are closed at random while idle (issue 19, item 2),
 at volume: `jqgate run` (service retries 0) -> a proxy that closes idle keep-alive connections
-at random moments (tests/functional/idle_closing_proxy_proc.py) -> an HTTP/1.1 upstream
-(tests/functional/closing_upstream_proc.py, closing nothing itself). `--clients` keep-alive
+at random moments (tests/harness/idle_closing_proxy_proc.py) -> an HTTP/1.1 upstream
+(tests/harness/closing_upstream_proc.py, closing nothing itself). `--clients` keep-alive
 clients send GET and POST in turn until `--requests` answers are in; prints the statuses by
 method and how many connections the proxy closed, as JSON.
 
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 HOST = "127.0.0.1"
-TESTS = Path(__file__).resolve().parent.parent / "tests" / "functional"
+TESTS = Path(__file__).resolve().parent.parent / "tests" / "harness"
 
 
 def free_port() -> int:

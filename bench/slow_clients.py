@@ -1,5 +1,5 @@
 """Slow clients against one upstream, full size (issue 19, item 1; the suite's scaled-down
-versions are tests/functional/test_slow_clients.py and test_body_min_rate.py): `--slow`
+versions are tests/gateway/test_slow_clients.py and test_body_min_rate.py): `--slow`
 clients that announce a 100,000-byte body and send one byte every 5 s, `--fast-then-slow`
 clients that send 70,000 bytes at once (a buffer's worth: their request streams upstream) and
 then one byte every 5 s, and `--non-readers` clients that ask for a 100 MB answer and never
