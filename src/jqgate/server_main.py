@@ -331,7 +331,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     Limits and timeouts, each with its documented default where it is defined:
     `server_options` -> core.ServerSettings (header/body/keep-alive/send timeouts, body
     buffering, size limits), `pool_options` -> core.ConnectionPool (max_per_host, queue_limit,
-    queue_timeout, keepalive_pool_size, keepalive_max_requests, idle_timeout),
+    queue_timeout, keepalive_pool_size, keepalive_max_requests, idle_timeout,
+    max_call_response_bytes, max_service_response_bytes),
     `supervisor_options` -> jqgate.admin.supervisor.Supervisor (heartbeat_interval,
     heartbeat_timeout; with several workers)."""
     set_jq_budgets(jq_step_budget, jq_memory_budget_mib)

@@ -290,6 +290,13 @@ SETTINGS: tuple[Setting, ...] = (
             "how long a client may take to read what the gateway sends it; a client that "
             "stops reading is closed (nginx's send_timeout)", target="server",
             flags=("--send-timeout",), metavar="SECONDS"),
+    Setting("body_min_rate", 1024, parse_size,
+            "bytes per second a request body larger than body_buffer_size must keep while it "
+            "streams upstream (0 = no minimum); slower answers 408 and frees its upstream "
+            "connection", target="server", flags=("--body-min-rate",), metavar="BYTES"),
+    Setting("body_min_rate_window", 10.0, parse_seconds,
+            "the span each body_min_rate check covers (seconds, more than 0)", target="server",
+            flags=("--body-min-rate-window",), metavar="SECONDS"),
     # The upstream connection pool of each worker (core.ConnectionPool).
     Setting("upstream_max_per_host", 256, parse_count,
             "open connections per upstream host and port, per worker", target="pool",
@@ -319,6 +326,10 @@ SETTINGS: tuple[Setting, ...] = (
             "largest response body a DataKit call node takes (0 = no limit); larger fails "
             "the call; a node's max_response_size overrides it", target="pool",
             flags=("--max-call-response-bytes",), metavar="BYTES"),
+    Setting("max_service_response_bytes", 10 * 1024 * 1024, parse_size,
+            "largest upstream answer a DataKit flow that reads service_response holds whole "
+            "(0 = no limit); larger answers 502 and closes that upstream connection",
+            target="pool", flags=("--max-service-response-bytes",), metavar="BYTES"),
     Setting("upstream_max_header_bytes", 65536, parse_size,
             "largest upstream response head; larger fails the request with 502",
             target="pool", option="max_header_bytes", flags=("--upstream-max-header-bytes",),

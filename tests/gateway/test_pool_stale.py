@@ -29,19 +29,19 @@ class ClosingUpstream:
         self.proc.wait(10)
 
 
-def run_clients(port, n_clients, per_client):
-    """n_clients keep-alive clients, each sending per_client requests (POST and GET in turn)
-    one after the other; returns every status seen."""
+def run_clients(port, n_clients, per_client, methods=(b"GET", b"POST")):
+    """n_clients keep-alive clients, each sending per_client requests (the two methods in
+    turn; the second with a body) one after the other; returns every status seen."""
     async def client(i):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         statuses = []
         for j in range(per_client):
             if j % 2:
                 body = b"x" * (i + j)
-                writer.write(b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s"
-                             % (len(body), body))
+                writer.write(b"%s /p HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s"
+                             % (methods[1], len(body), body))
             else:
-                writer.write(b"GET /g HTTP/1.1\r\nHost: a\r\n\r\n")
+                writer.write(b"%s /g HTTP/1.1\r\nHost: a\r\n\r\n" % methods[0])
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
             for line in head.split(b"\r\n"):

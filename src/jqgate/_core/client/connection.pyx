@@ -20,6 +20,7 @@ cdef class ClientConnection:
     cdef object parser
     cdef object _feed               # parser.feed_data and transport.write, looked up once
     cdef object _transport_write
+    cdef object _transport_closing  # transport.is_closing, looked up once
     cdef int state
     cdef ClientExchange ex
     cdef double idle_since
@@ -46,6 +47,8 @@ cdef class ClientConnection:
     cdef bint scanned_keep_alive
     cdef int fd                     # the socket, for the stale check on checkout; -1: none
     cdef Py_ssize_t head_budget     # bytes of head llhttp may still report
+    cdef Py_ssize_t sent_bytes      # bytes of a non-idempotent request given to the transport
+    cdef bint unsent                # this request provably never reached the peer
 
     def __init__(self, ConnectionPool pool, _HostSlot slot):
         self.pool = pool
@@ -92,6 +95,7 @@ cdef class ClientConnection:
     def connection_made(self, transport):
         self.transport = transport
         self._transport_write = transport.write
+        self._transport_closing = transport.is_closing
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -124,6 +128,7 @@ cdef class ClientConnection:
         self.parser = None          # it holds our bound methods: break the cycle
         self._feed = None
         self._transport_write = None
+        self._transport_closing = None
         cdef ClientExchange ex = self.ex
         self.ex = None
         if ex is not None and not ex._done:
@@ -131,10 +136,13 @@ cdef class ClientConnection:
             if self.headers_done and not self.has_length and not self.skip_message:
                 # close-delimited body: EOF is the end of the response.
                 self._complete(ex, False)
-            elif (not self.got_bytes and self.reused_now and ex.idempotent
-                  and ex.attempts < 2 and not ex._body_started):
+            elif (not self.got_bytes and self.reused_now and ex.attempts < 2
+                  and not ex._body_started and (ex.idempotent or self.unsent)):
                 # The peer closed a pooled connection before answering (it had timed it out):
-                # nothing was processed, so one retry on a fresh connection is safe.
+                # an idempotent request may go once more on a fresh connection; any other only
+                # when it provably never reached the peer (see eof_received).
+                if self.unsent:
+                    self.pool.n_replayed_unsent += 1
                 self.pool._forget(self)
                 self.pool._retry(ex)
                 return
@@ -145,7 +153,29 @@ cdef class ClientConnection:
             self.pool._connection_closed(self)
 
     def eof_received(self):
+        """The peer's FIN. Before any answer byte on a reused connection, it may be a
+        keep-alive close that crossed our request: then the request is sent again, whatever
+        its method, when it provably never reached the peer -- the FIN came while not one of
+        its bytes was acknowledged (SIOCOUTQ still counts all of them), so the peer closed
+        before its TCP had the request, and a peer that has closed cannot answer it."""
+        cdef ClientExchange ex = self.ex
+        if ex is not None and not self.got_bytes and self.reused_now and not ex._done \
+                and not ex.stream_body and not ex.idempotent and not self.unsent:
+            self.unsent = self._nothing_acknowledged()
         return False   # close our side too; connection_lost follows
+
+    cdef bint _nothing_acknowledged(self):
+        """Whether none of the current request's bytes has been acknowledged by the peer's
+        TCP. Every byte of earlier requests was (their answers carried the ACKs), so the
+        socket's unacknowledged count covering all the request's bytes in the kernel proves it.
+        Plain TCP only: a TLS layer writes records of its own."""
+        if self.fd < 0 or self.slot.ssl is not None or self.transport is None:
+            return False
+        cdef int unacked = 0
+        if ioctl(self.fd, SIOCOUTQ, &unacked) != 0:
+            return False
+        cdef Py_ssize_t in_kernel = self.sent_bytes - self.transport.get_write_buffer_size()
+        return in_kernel <= 0 or unacked >= in_kernel
 
     def pause_writing(self):
         self.write_paused = True
@@ -313,6 +343,7 @@ cdef class ClientConnection:
             return 1
         self.body_size += len(body)
         if ex.max_body > 0 and self.body_size > ex.max_body:
+            ex.body_over_limit = True
             if self.scanned_left >= 0:
                 self.scanned_left = -1
                 self._fail_current(CERR_PROTOCOL,
@@ -384,6 +415,15 @@ cdef class ClientConnection:
                 self.transport.writelines([ex._head, ex.body])
         else:
             self._transport_write(ex._head)
+        if reused and not ex.idempotent:
+            # What may prove it never reached the peer (see eof_received): its size, and
+            # whether the write failed at once (the peer reset the connection since the check
+            # on checkout) -- the transport tries the first write synchronously, so then not
+            # one byte of the request left; connection_lost follows and sends it again.
+            self.sent_bytes = len(ex._head) + (len(ex.body) if ex.body else 0)
+            self.unsent = self._transport_closing()
+        else:
+            self.unsent = False
         if ex.read_timeout > 0 or ex.write_timeout > 0:
             self._arm_gap_timer(ex)
 

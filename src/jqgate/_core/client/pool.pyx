@@ -48,6 +48,13 @@ cdef extern from "<sys/socket.h>":
         MSG_PEEK
         MSG_DONTWAIT
 
+cdef extern from "<sys/ioctl.h>":
+    int ioctl(int fd, unsigned long request, ...) nogil
+
+cdef extern from "<linux/sockios.h>":
+    enum:
+        SIOCOUTQ        # bytes written to a TCP socket and not yet acknowledged by the peer
+
 # An exchange's error_kind: C constants for the core, and (cpdef) the same names and values for
 # Python code and tests as the IntEnum core.ClientErr (core.ClientErr.CERR_CONNECT).
 cpdef enum ClientErr:
@@ -71,6 +78,7 @@ cdef enum:
     CLIENT_BODY_HIGH_WATER = 262144
 
 DEFAULT_MAX_CALL_RESPONSE_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_SERVICE_RESPONSE_BYTES = 10 * 1024 * 1024
 
 cdef object _METHOD_HEAD = b"HEAD"
 cdef frozenset _BODY_METHODS = frozenset([b"POST", b"PUT", b"PATCH"])
@@ -140,6 +148,7 @@ cdef class ClientExchange:
     cdef public double read_timeout      # max gap between response bytes; 0 = none
     cdef public double write_timeout     # max time the socket may stay full; 0 = none
     cdef public long long max_body       # buffered response body limit; 0 = none
+    cdef public bint body_over_limit     # failed because the buffered body passed max_body
     cdef public bint ssl_verify
     cdef public object server_hostname
     cdef public bint idempotent
@@ -349,12 +358,19 @@ cdef class ConnectionPool:
       idle_timeout=60.0      seconds an idle connection is kept (Kong's
                              upstream_keepalive_idle_timeout)
     Idle connections are reused newest first, each checked on checkout for a peer that already
-    closed it (a pending EOF or stray bytes: it is dropped, never written to).
+    closed it (a pending EOF or stray bytes: it is dropped, never written to). A request that
+    still meets a closed connection (the peer closed between the check and the write) is sent
+    again once on a new connection: an idempotent one when no answer byte came, any other
+    only when its bytes provably never reached the peer (ClientConnection.eof_received).
 
     max_call_response_bytes (default 10 MiB): the largest response body a DataKit `call` node
     takes (a node's `max_response_size` overrides it). The body is held whole to decode it, so
     a bigger answer fails the call (the connection is closed, never pooled) instead of holding
-    the memory; 0 = no limit."""
+    the memory; 0 = no limit.
+    max_service_response_bytes (default 10 MiB): the same for the service's answer when a
+    DataKit flow needs it whole (its response window, or a status set in the request window):
+    over it the client gets 502 and the upstream connection is closed; 0 = no limit. A
+    streamed (plain proxied) answer is not held, so it has no such limit."""
 
     cdef object loop
     cdef public int max_per_host
@@ -363,6 +379,7 @@ cdef class ConnectionPool:
     cdef public int keepalive_pool_size
     cdef public int keepalive_max_requests
     cdef public long long max_call_response_bytes
+    cdef public long long max_service_response_bytes
     cdef public double idle_timeout
     cdef public Py_ssize_t max_header_bytes
     cdef dict _slots
@@ -376,18 +393,22 @@ cdef class ConnectionPool:
     cdef public long long n_retried
     cdef public long long n_requests
     cdef public long long n_stale           # pooled connections found closed by the peer
+    cdef public long long n_replayed_unsent # requests, any method, sent again: provably unseen
     cdef public long long n_overloaded      # exchanges refused: the queue was full
     cdef set _all
 
     def __init__(self, loop, max_per_host=256, idle_timeout=60.0, ssl_context=None,
                  max_header_bytes=65536, max_call_response_bytes=DEFAULT_MAX_CALL_RESPONSE_BYTES,
                  queue_limit=1024, queue_timeout=60.0, keepalive_pool_size=512,
-                 keepalive_max_requests=1000):
+                 keepalive_max_requests=1000,
+                 max_service_response_bytes=DEFAULT_MAX_SERVICE_RESPONSE_BYTES):
         if max_per_host < 1 or queue_limit < 0 or keepalive_pool_size < 0 \
-                or keepalive_max_requests < 0 or queue_timeout < 0 or idle_timeout < 0:
+                or keepalive_max_requests < 0 or queue_timeout < 0 or idle_timeout < 0 \
+                or max_call_response_bytes < 0 or max_service_response_bytes < 0:
             raise ValueError("connection pool limits must not be negative (max_per_host >= 1)")
         self.loop = loop
         self.max_call_response_bytes = max_call_response_bytes
+        self.max_service_response_bytes = max_service_response_bytes
         self.max_header_bytes = max_header_bytes
         self.max_per_host = max_per_host
         self.queue_limit = queue_limit
@@ -413,7 +434,7 @@ cdef class ConnectionPool:
         return {"open": n_open, "idle": n_idle, "created": self.n_created,
                 "reused": self.n_reused, "retried": self.n_retried,
                 "requests": self.n_requests, "waiting": n_wait, "stale": self.n_stale,
-                "overloaded": self.n_overloaded}
+                "overloaded": self.n_overloaded, "replayed_unsent": self.n_replayed_unsent}
 
     cpdef send(self, ClientExchange ex, callback):
         ex._pool = self
@@ -423,6 +444,7 @@ cdef class ConnectionPool:
         ex.status = 0
         ex.error_kind = CERR_NONE
         ex.error = ""
+        ex.body_over_limit = False
         ex.attempts = 0
         ex._fresh_only = False
         ex._body_started = False

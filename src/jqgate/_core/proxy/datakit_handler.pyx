@@ -277,6 +277,8 @@ cdef class DataKitFlow:
         if ex is None:
             self.resp.send_error(503, MSG_NO_PEER)
             return 0
+        # The answer is held whole (the flow reads it): bounded like a call node's, 502 over.
+        ex.max_body = self.handler.pool.max_service_response_bytes
         self.ex = ex
         self.handler.pool.send(ex, self._upstream_done)
 
@@ -312,6 +314,10 @@ cdef class DataKitFlow:
             self.tries_left -= 1
             self._send_upstream()
         else:
+            if ex.body_over_limit:
+                _dk_log.error("request %s: the service's answer is over max_service_response_bytes "
+                              "(%d), which a DataKit flow holds whole: 502",
+                              _dk_text(self.req.request_id), ex.max_body)
             proxy_answer_failure(self.resp, ex)
 
     def _response_window_done(self, run):

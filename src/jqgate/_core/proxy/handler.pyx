@@ -215,7 +215,10 @@ cdef bint proxy_may_retry(ClientExchange ex):
     connection queue, no connection in time: `attempts` is 0) means the upstream never saw it:
     always, any method (a streamed body is replayed, see _ProxyBodyPump). Any other failure may
     have been acted on upstream: only an idempotent method goes again, and only with its body
-    still in hand (buffered, not streamed)."""
+    still in hand (buffered, not streamed). An answer over the size the caller buffers
+    (body_over_limit) is not a transport failure: the next peer would send it again."""
+    if ex.body_over_limit:
+        return False
     if (ex.error_kind == CERR_CONNECT or ex.error_kind == CERR_TLS
             or ex.error_kind == CERR_OVERLOAD or ex.attempts == 0):
         return True

@@ -66,7 +66,14 @@ cdef class ServerSettings:
       body_timeout 60: the longest gap between two reads of the request body, nginx's
         client_body_timeout (while the gateway itself has stopped reading, the gap is not
         the client's and is not counted);
-      keepalive_timeout 60: an idle keep-alive connection."""
+      keepalive_timeout 60: an idle keep-alive connection.
+    A large body (over body_buffer_size) streams to the handler, which then holds an upstream
+    connection for it; so from then on it must keep a minimum rate: at least body_min_rate
+    bytes per second (default 1024; 0 = off) over each body_min_rate_window seconds (default
+    10) during which the gateway was reading it. Below it the body fails like a timed-out one
+    (408, its upstream request abandoned and that connection closed), so a client that sends a
+    buffer's worth fast and then trickles holds an upstream connection for a window, not for
+    as long as it likes (Apache's mod_reqtimeout MinRate; nginx has only the gap timeout)."""
     cdef public object handler
     cdef public RequestHandler _handler
     cdef public int max_uri_bytes
@@ -75,6 +82,8 @@ cdef class ServerSettings:
     cdef public int body_buffer_size
     cdef public double header_timeout
     cdef public double body_timeout
+    cdef public double body_min_rate            # bytes/s a streaming body must keep; 0 = off
+    cdef public double body_min_rate_window     # seconds each rate check covers
     cdef public double keepalive_timeout
     cdef public double send_timeout             # the client's socket may stay full this long
     cdef public bytes server_header            # on the gateway's own answers; None = off
@@ -90,7 +99,9 @@ cdef class ServerSettings:
                  body_buffer_size=65536, header_timeout=60.0, body_timeout=60.0,
                  keepalive_timeout=60.0, server_header=b"jqgate/0.1.0",
                  request_id_header=b"X-Kong-Request-Id", scheme="http", access_log=None,
-                 send_timeout=60.0):
+                 send_timeout=60.0, body_min_rate=1024.0, body_min_rate_window=10.0):
+        if body_min_rate < 0 or body_min_rate_window <= 0:
+            raise ValueError("body_min_rate must be >= 0 and body_min_rate_window > 0")
         self.handler = handler
         self._handler = handler if isinstance(handler, RequestHandler) else _CallableHandler(handler)
         self.max_uri_bytes = max_uri_bytes
@@ -99,6 +110,8 @@ cdef class ServerSettings:
         self.body_buffer_size = body_buffer_size
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
+        self.body_min_rate = body_min_rate
+        self.body_min_rate_window = body_min_rate_window
         self.keepalive_timeout = keepalive_timeout
         # nginx's send_timeout (60 s): a client that stops reading its answer has the
         # connection closed, and whatever fed the answer (an upstream connection) released.
@@ -209,6 +222,9 @@ cdef class HttpServerProtocol:
     cdef bint _eof                  # the client half-closed: no more requests will come
     cdef bint _in_dispatch
     cdef bint _closing              # we decided to close: dispatch nothing more
+    cdef HttpRequest _rate_req      # the streaming body whose rate is being checked
+    cdef double _rate_at            # the start of its current rate window
+    cdef long long _rate_bytes      # its bytes received by then
 
     def __init__(self, ServerSettings settings, loop=None):
         self.settings = settings
@@ -251,6 +267,7 @@ cdef class HttpServerProtocol:
             self._timer = None
         cdef HttpRequest req = self._cur
         self._cur = None            # its body points back at us: break the cycle
+        self._rate_req = None       # the same request, if its body was streaming
         if req is not None and req._body is not None:
             req._body._fail(400, "client closed the connection")
         cdef Responder resp = self._active_resp
@@ -462,11 +479,14 @@ cdef class HttpServerProtocol:
         if (not req._large and rb.received > st.body_buffer_size
                 and self._active is None and self._queue and self._queue[0] is req):
             req._large = True
+            self._start_rate_window(req)
             self._maybe_dispatch()
 
     def on_message_complete(self):
         cdef HttpRequest req = self._cur
         self._cur = None
+        if self._rate_req is req:
+            self._rate_req = None       # nothing of the request outlives it here
         if req._body is not None:
             req._body._feed_eof()
         self._maybe_dispatch()
@@ -541,6 +561,7 @@ cdef class HttpServerProtocol:
                     if rb.received <= self.settings.body_buffer_size:
                         return  # small so far: wait to hand the handler the whole body
                     req._large = True   # filled while an earlier request was answered
+                    self._start_rate_window(req)
             self._queue_popleft()
             if self._paused & PAUSE_PIPELINE and len(self._queue) < SRV_PIPELINE_DEPTH // 2:
                 self._unpause(PAUSE_PIPELINE)
@@ -687,6 +708,8 @@ cdef class HttpServerProtocol:
         self._paused &= ~reason
         if self._paused == 0 and self.transport is not None:
             self._last_read = mono_now()
+            if self._rate_req is not None:
+                self._start_rate_window(self._rate_req)   # the pause was not the client's
             self.transport.resume_reading()
 
     cdef void _write(self, bytes data):
@@ -776,12 +799,32 @@ cdef class HttpServerProtocol:
             if now >= deadline:
                 self._timeout_error()
                 return
+            if cur is self._rate_req and st.body_min_rate > 0:
+                if now >= self._rate_at + st.body_min_rate_window:
+                    if cur._body.received - self._rate_bytes \
+                            < st.body_min_rate * (now - self._rate_at):
+                        self._timeout_error()       # too slow to hold an upstream connection
+                        return
+                    self._rate_at = now
+                    self._rate_bytes = cur._body.received
+                deadline = min(deadline, self._rate_at + st.body_min_rate_window)
         else:
             deadline = now + min(st.body_timeout, 1.0)   # waiting on the handler: look again
         if self._write_paused and st.send_timeout > 0:
             deadline = min(deadline, self._write_paused_since + st.send_timeout)
         self._timer_at = now + max(deadline - now, 0.05)
         self._timer = self.loop.call_later(self._timer_at - now, self._on_timer)
+
+    cdef void _start_rate_window(self, HttpRequest req):
+        """A large body started streaming to the handler (or reading resumed after the gateway
+        paused it): its minimum rate is checked from now on (ServerSettings)."""
+        if self.settings.body_min_rate <= 0 or req._body is None or req._body.eof:
+            self._rate_req = None
+            return
+        self._rate_req = req
+        self._rate_at = mono_now()
+        self._rate_bytes = req._body.received
+        self._arm_timer(self.settings.body_min_rate_window)
 
     cdef void _send_timed_out(self):
         """The client read nothing for send_timeout: its answer is abandoned (the handler hears
