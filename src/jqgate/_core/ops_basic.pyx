@@ -5,6 +5,8 @@
 cdef object ops_run_jq(CompiledOp op, object value):
     prog = op.program
     try:
+        if type(prog) is NativeJq:      # the compiled programs' C-level entry: no Python call
+            return (<NativeJq>prog).c_run_one(value)
         if type(prog) is JqProgram:     # the bridge's C-level entry: no Python call
             return (<JqProgram>prog).c_run_one(value)
         return prog.run_one(value)      # test adapters with the same contract
