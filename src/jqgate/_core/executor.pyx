@@ -97,10 +97,14 @@ EXEC_CALL_ERRORS = {ERR_CONNECT: "connect_error", ERR_TIMEOUT: "timeout", ERR_RE
 
 
 @cython.freelist(64)
-cdef class _CallWaiter:
-    """The pool callback of one call: resumes the run directly (no Future)."""
+cdef class _CallWaiter(ExchangeWaiter):
+    """The pool callback of one call: resumes the run directly (no Future); the compiled pool
+    calls exchange_done in C, any other pool calls the object."""
     cdef PlanRun run
     cdef int index
+
+    cdef int exchange_done(self, object ex) except -1:
+        return self.run._on_call_done(self.index, ex)
 
     def __call__(self, ex):
         self.run._on_call_done(self.index, ex)

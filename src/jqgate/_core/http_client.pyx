@@ -127,6 +127,14 @@ cdef class BodyProducer:
         pass
 
 
+cdef class ExchangeWaiter:
+    """A pool callback the pool calls as a C method (the executor's call nodes are one: a
+    Python-level call per answer built an argument tuple); any other callable works too."""
+
+    cdef int exchange_done(self, object ex) except -1:
+        return 0
+
+
 @cython.freelist(64)
 cdef class ClientExchange:
     """One outbound HTTP/1.1 request and its response. See the module comment for the order of
@@ -299,7 +307,9 @@ cdef class ClientExchange:
         if cb is None and self.sink is None:
             return
         try:
-            if cb is not None:
+            if isinstance(cb, ExchangeWaiter):
+                (<ExchangeWaiter>cb).exchange_done(self)
+            elif cb is not None:
                 cb(self)
             else:
                 self.sink.on_done(self)

@@ -25,7 +25,7 @@ cdef tuple ops_exit_answer(int status, object body, object headers):
     data, ct = values_encode_body(body, values_patch_has(headers, "content-type"), False)
     if headers:
         for k, v in (<dict>headers).items():
-            if k.lower() in VALUES_FRAMING:
+            if values_is_framing(k):
                 continue
             out.extend(values_header_entries(k, v))
     if ct is not None:
