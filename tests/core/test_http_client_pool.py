@@ -219,7 +219,7 @@ def test_total_timeout_on_a_reused_connection(upstream):
     warm, stalled, st = run(main())
     assert warm.status == 200
     assert stalled.reused
-    assert stalled.error_kind == core.ERR_TIMEOUT
+    assert stalled.error_kind == core.ClientErr.CERR_TIMEOUT
     assert stalled.error == "upstream timed out"
     assert st["created"] == 1 and st["reused"] == 1
 
