@@ -2,8 +2,8 @@
 # both bodies streaming with back-pressure when they are not buffered.
 #
 #   ProxyHandler(gateway, pool, ...)  is a RequestHandler. Per request:
-#     decision = decision_for(router, req)   (http_decision.pyx: the gateway's compiled router,
-#                                             http_router.pyx, and the matched route's service;
+#     decision = decision_for(router, req)   (routing/decision.pyx: the gateway's compiled router,
+#                                             routing/router.pyx, and the matched route's service;
 #                                             kept in req.ctx: .route / .service.service are the
 #                                             config records kong.router.route/service expose)
 #       -> (status, message) answered as the gateway's JSON error, or a decision with

@@ -45,7 +45,7 @@ from collections import deque as _deque
 _server_log = _logging.getLogger("jqgate.server")
 
 cdef class AccessObserver:
-    """An access_log the server calls as a C method (RequestObserver in http_observe.pyx)
+    """An access_log the server calls as a C method (RequestObserver in observe/metrics.pyx)
     instead of through a Python call; any other callable works too."""
 
     cdef int observe(self, HttpRequest req, Responder resp) except -1:
@@ -471,7 +471,7 @@ cdef class HttpServerProtocol:
             req._body._feed_eof()
         self._maybe_dispatch()
 
-    # -- requests the scanner read (http_head.pyx) -----------------------------------------
+    # -- requests the scanner read (http/head.pyx) -----------------------------------------
 
     cdef Py_ssize_t _scan_requests(self, bytes data) except -1:
         """Takes the whole, plain, bodiless requests at the start of data the way the parser

@@ -1,5 +1,5 @@
 # Where and how one request is proxied: decision_for() routes the request with the gateway's
-# compiled router (http_router.pyx, built by jqgate.router) and builds the ProxyDecision from
+# compiled router (routing/router.pyx, built by jqgate.router) and builds the ProxyDecision from
 # the matched entry, all in C: a request on a path never seen before (/orders/123) costs no
 # Python frame and no cache entry.
 
@@ -93,7 +93,7 @@ cdef object decision_for(CompiledRouter router, HttpRequest req):
 
 
 cdef object _decide(CompiledRouter router, HttpRequest req):
-    """Route `req` (Kong's traditional router, http_router.pyx) and say what to send where."""
+    """Route `req` (Kong's traditional router, routing/router.pyx) and say what to send where."""
     cdef bytes path = _normalized(req.path)
     cdef bint https = req.scheme == "https"
     cdef RouteEntry e = router.find(req.method, req.host, path, req.headers, https)
