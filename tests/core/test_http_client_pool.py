@@ -206,6 +206,24 @@ def test_timeout_total_and_read(upstream):
     assert st["created"] == 3
 
 
+def test_total_timeout_on_a_reused_connection(upstream):
+    """An exchange a pooled connection takes at once has its total timeout enforced by that
+    connection's timer (no loop timer of its own), with no read or write timeout set."""
+    async def main():
+        pool = ConnectionPool(asyncio.get_running_loop())
+        warm = await fetch(pool, exchange(upstream.port, b"/echo", timeout=5))
+        stalled = await fetch(pool, exchange(upstream.port, b"/stall", timeout=0.3))
+        st = pool.stats
+        pool.close()
+        return warm, stalled, st
+    warm, stalled, st = run(main())
+    assert warm.status == 200
+    assert stalled.reused
+    assert stalled.error_kind == core.ClientErr.CERR_TIMEOUT
+    assert stalled.error == "upstream timed out"
+    assert st["created"] == 1 and st["reused"] == 1
+
+
 def test_reset_mid_response_is_err_reset(upstream):
     async def main():
         pool = ConnectionPool(asyncio.get_running_loop())

@@ -264,8 +264,7 @@ cdef class ClientConnection:
             self.scanned_keep_alive = False
         if n > 0:
             self.scanned_left -= n
-            if not self._body_piece(ex, data if (start == 0 and n == len(data))
-                                    else data[start:start + n]) or self.ex is not ex:
+            if not self._body_piece(ex, write_slice(data, start, start + n)) or self.ex is not ex:
                 return 0        # over the limit, or the sink gave the exchange up
         if self.scanned_left == 0:
             self.scanned_left = -1
@@ -410,7 +409,7 @@ cdef class ClientConnection:
                 ex._resume_producer()
         elif ex.body:
             if len(ex.body) < 16384:
-                self._transport_write(ex._head + ex.body)
+                self._transport_write(write_join(ex._head, ex.body, None))
             else:
                 self.transport.writelines([ex._head, ex.body])
         else:
@@ -424,7 +423,7 @@ cdef class ClientConnection:
             self.unsent = self._transport_closing()
         else:
             self.unsent = False
-        if ex.read_timeout > 0 or ex.write_timeout > 0:
+        if ex.read_timeout > 0 or ex.write_timeout > 0 or ex._deadline > 0:
             self._arm_gap_timer(ex)
 
     cdef void _write_body(self, bytes data):
@@ -443,17 +442,21 @@ cdef class ClientConnection:
 
     cdef void _arm_gap_timer(self, ClientExchange ex):
         """The timer stays armed across exchanges and is re-checked against timestamps when
-        it fires; it is only moved when this exchange needs an earlier check."""
+        it fires; it is only moved when this exchange needs an earlier check. It also enforces
+        the exchange's total timeout (its _deadline)."""
         cdef double gap = ex.read_timeout
         if ex.write_timeout > 0 and (gap <= 0 or ex.write_timeout < gap):
             gap = ex.write_timeout
-        cdef double want = self.last_activity + gap
+        cdef double want = self.last_activity + gap if gap > 0 else ex._deadline
+        if ex._deadline > 0 and ex._deadline < want:
+            want = ex._deadline
         if self.gap_timer is not None:
             if self.gap_fire_at <= want:
                 return
             self.gap_timer.cancel()
         self.gap_fire_at = want
-        self.gap_timer = self.pool.loop.call_later(gap, self._on_gap_timer)
+        self.gap_timer = self.pool.loop.call_later(max(want - self.last_activity, 0.0),
+                                                   self._on_gap_timer)
 
     cdef void _stop_gap_timer(self):
         if self.gap_timer is not None:
@@ -467,16 +470,25 @@ cdef class ClientConnection:
         cdef ClientExchange ex = self.ex
         if ex is None or ex._done:
             return
+        cdef double now = mono_now()
+        if ex._deadline > 0 and now >= ex._deadline:
+            self._fail_current(CERR_TIMEOUT, "upstream timed out")
+            return
         cdef double limit = ex.write_timeout if (self.write_paused and ex.write_timeout > 0) \
             else ex.read_timeout
         if limit <= 0:
             limit = ex.write_timeout
-        cdef double now = mono_now()
-        cdef double left = self.last_activity + limit - now
-        if left <= 0:
-            self._fail_current(CERR_TIMEOUT, "upstream %s timed out" % (
-                "write" if self.write_paused else "read"))
-            return
+        cdef double left
+        if limit > 0:
+            left = self.last_activity + limit - now
+            if left <= 0:
+                self._fail_current(CERR_TIMEOUT, "upstream %s timed out" % (
+                    "write" if self.write_paused else "read"))
+                return
+            if ex._deadline > 0 and ex._deadline - now < left:
+                left = ex._deadline - now
+        else:
+            left = ex._deadline - now
         self.gap_fire_at = now + left
         self.gap_timer = self.pool.loop.call_later(left, self._on_gap_timer)
 

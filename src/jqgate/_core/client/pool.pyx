@@ -129,6 +129,14 @@ cdef class BodyProducer:
         pass
 
 
+cdef class ExchangeWaiter:
+    """A pool callback the pool calls as a C method (the executor's call nodes are one: a
+    Python-level call per answer built an argument tuple); any other callable works too."""
+
+    cdef int exchange_done(self, object ex) except -1:
+        return 0
+
+
 @cython.freelist(64)
 cdef class ClientExchange:
     """One outbound HTTP/1.1 request and its response. See the module comment for the order of
@@ -157,6 +165,8 @@ cdef class ClientExchange:
     # header, no Content-Length / Transfer-Encoding / Connection. send() then only adds the
     # body's Content-Length instead of inspecting every header again.
     cdef public bint headers_ready
+    cdef public bytes head_fields         # field lines sent after `headers`, serialised (each
+                                          # ending in CRLF), Host among them: the proxy's
     cdef public ResponseSink sink
     cdef public BodyProducer producer
     # result
@@ -170,7 +180,8 @@ cdef class ClientExchange:
     cdef ClientConnection _conn
     cdef object _callback
     cdef bytes _head
-    cdef object _timer
+    cdef object _timer          # the total timeout while waiting for a connection
+    cdef double _deadline       # mono_now() when the total timeout expires; 0 = none
     cdef object _wait_timer     # bounds the wait for a connection when there is no total
     cdef list _pending          # body chunks waiting for a connection / for the socket
     cdef Py_ssize_t _pending_size
@@ -299,7 +310,9 @@ cdef class ClientExchange:
         if cb is None and self.sink is None:
             return
         try:
-            if cb is not None:
+            if isinstance(cb, ExchangeWaiter):
+                (<ExchangeWaiter>cb).exchange_done(self)
+            elif cb is not None:
                 cb(self)
             else:
                 self.sink.on_done(self)
@@ -466,8 +479,11 @@ cdef class ConnectionPool:
         if self._closed:
             ex._finish(CERR_CONNECT, "connection pool is closed")
             return
-        if ex.timeout > 0:
-            ex._timer = self.loop.call_later(ex.timeout, ex._on_total_timeout)
+        # The total timeout is a deadline, not a timer of its own: an exchange served at once
+        # by a pooled connection has it checked by that connection's timer (_arm_gap_timer);
+        # only one that must wait for a connection arms a timer (in _dispatch). A loop timer
+        # per call cost ~3,000 instructions (call_later, then cancel).
+        ex._deadline = mono_now() + ex.timeout if ex.timeout > 0 else 0
         self._dispatch(ex)
 
     cdef object _key_for(self, ClientExchange ex):
@@ -527,6 +543,9 @@ cdef class ConnectionPool:
                        % (ex.host, ex.port))
             return
         slot.waiters.append(ex)
+        if ex._deadline > 0 and ex._timer is None:
+            ex._timer = self.loop.call_later(max(ex._deadline - mono_now(), 0.0),
+                                             ex._on_total_timeout)
         cdef double wait = ex.connect_timeout
         if self.queue_timeout > 0 and (wait <= 0 or self.queue_timeout < wait):
             wait = self.queue_timeout
@@ -658,13 +677,15 @@ cdef class ConnectionPool:
 
 cdef bytes _client_build_head(ClientExchange ex):
     """The request line and headers, serialised once (reused verbatim for the retry)."""
-    cdef bytes line = ex.method + b" " + (ex.target or b"/") + b" HTTP/1.1\r\n"
+    cdef bytes target = ex.target or b"/"
     if ex.headers_ready and not ex.stream_body:
         if ex.body is not None:
-            return write_message_head(line, ex.headers, [(b"Content-Length", write_int(len(ex.body)))])
+            return write_request_head(ex.method, target, ex.headers, ex.head_fields,
+                                      [(b"Content-Length", write_int(len(ex.body)))])
         if ex.method in _BODY_METHODS:
-            return write_message_head(line, ex.headers, [(b"Content-Length", b"0")])
-        return write_message_head(line, ex.headers, None)
+            return write_request_head(ex.method, target, ex.headers, ex.head_fields,
+                                      [(b"Content-Length", b"0")])
+        return write_request_head(ex.method, target, ex.headers, ex.head_fields, None)
     cdef list headers = ex.headers
     cdef list kept = None        # a filtered copy, made only when some header must go
     cdef bint has_host = False
@@ -701,12 +722,8 @@ cdef bytes _client_build_head(ClientExchange ex):
         elif kept is not None:
             kept.append(pair)
     cdef list extra = []
-    if not has_host:
-        if (ex.scheme == "https" and ex.port == 443) or (ex.scheme == "http" and ex.port == 80):
-            host = ex.host.encode("idna") if not ex.host.isascii() else ex.host.encode()
-        else:
-            host = ("%s:%d" % (ex.host, ex.port)).encode()
-        extra.append((b"Host", host))
+    if not has_host and ex.head_fields is None:
+        extra.append((b"Host", _client_host_header(ex.scheme, ex.host, ex.port)))
     if ex.stream_body:
         if not has_length and not has_te:
             extra.append((b"Transfer-Encoding", b"chunked"))
@@ -714,4 +731,29 @@ cdef bytes _client_build_head(ClientExchange ex):
         extra.append((b"Content-Length", write_int(len(ex.body))))
     elif ex.method in _BODY_METHODS:
         extra.append((b"Content-Length", b"0"))
-    return write_message_head(line, kept if kept is not None else headers, extra)
+    return write_request_head(ex.method, target, kept if kept is not None else headers,
+                              ex.head_fields, extra)
+
+
+# The last Host value built: a call node sends to the same host and port request after request
+# (formatting it cost a `%` and an encode each time).
+cdef object _client_last_host = None
+cdef str _client_last_scheme = None
+cdef int _client_last_port = -1
+cdef bytes _client_last_host_header = None
+
+
+cdef bytes _client_host_header(str scheme, str host, int port):
+    global _client_last_host, _client_last_scheme, _client_last_port, _client_last_host_header
+    if host is _client_last_host and port == _client_last_port and scheme == _client_last_scheme:
+        return _client_last_host_header
+    cdef bytes value
+    if (scheme == "https" and port == 443) or (scheme == "http" and port == 80):
+        value = host.encode("idna") if not host.isascii() else host.encode()
+    else:
+        value = ("%s:%d" % (host, port)).encode()
+    _client_last_host = host
+    _client_last_scheme = scheme
+    _client_last_port = port
+    _client_last_host_header = value
+    return value

@@ -62,6 +62,7 @@
 # connections closed, callbacks suppressed) and reported NODE_CANCELED (D13).
 
 cimport cython
+from cpython.dict cimport PyDict_Update
 import logging as _logging
 
 _log = _logging.getLogger("jqgate.datakit")
@@ -96,13 +97,26 @@ EXEC_CALL_ERRORS = {CERR_CONNECT: "connect_error", CERR_TIMEOUT: "timeout", CERR
 
 
 @cython.freelist(64)
-cdef class _CallWaiter:
-    """The pool callback of one call: resumes the run directly (no Future)."""
+cdef class _CallWaiter(ExchangeWaiter):
+    """The pool callback of one call: resumes the run directly (no Future); the compiled pool
+    calls exchange_done in C, any other pool calls the object."""
     cdef PlanRun run
     cdef int index
 
+    cdef int exchange_done(self, object ex) except -1:
+        return self.run._on_call_done(self.index, ex)
+
     def __call__(self, ex):
         self.run._on_call_done(self.index, ex)
+
+
+cdef class RunListener:
+    """What a server hands PlanRun.c_start_request_window / c_start_response_window to hear, as
+    a C call, that a window left pending has ended (the DataKit handler's flow is one). Python
+    callers pass any callable on_done(run) to start_request_window instead."""
+
+    cdef int window_done(self, object run) except -1:
+        return 0
 
 
 @cython.freelist(16)            # one per request: reuse the memory of finished runs
@@ -123,7 +137,12 @@ cdef class PlanRun:
     cdef object on_done
     cdef TraceRecorder trace
     cdef double started[EXEC_MAX_OPS]     # when each op began (a call: when it was dispatched)
-    cdef public list node_timings         # [(node type, seconds)] of finished ops, for metrics
+    # How long each finished op took, and which finished in what order: the metrics observer
+    # reads them in C (node_timings builds the Python view). A (type, seconds) tuple per op
+    # cost ~250 instructions to make and as much again to count.
+    cdef double took[EXEC_MAX_OPS]
+    cdef int timed[EXEC_MAX_OPS]
+    cdef int n_timed
     cdef public list call_outcomes        # ["ok" | "failed" | "timeout" | ...] per call
     cdef readonly bint tracing, finished, exited, needs_response_window
     cdef public object exit_status, exit_headers, exit_body, exit_source
@@ -135,14 +154,19 @@ cdef class PlanRun:
     cdef public list secrets              # resolved vault values: masked in traces and logs
 
     def __init__(self, plan, RequestView request, pool=None, ctx_shared=None, EngineEnv env=None):
-        cdef int i
         cdef CompiledPlan cp = plan if type(plan) is CompiledPlan else executor_compiled(plan)
+        self._init(cp, request, pool, {} if ctx_shared is None else ctx_shared,
+                   env if env is not None else executor_default_env())
+
+    cdef int _init(self, CompiledPlan cp, RequestView request, object pool, dict ctx_shared,
+                   EngineEnv env) except -1:
+        cdef int i
         self.cp = cp
         self.request = request
         self.pool = pool
-        self.ctx_shared = {} if ctx_shared is None else ctx_shared
+        self.ctx_shared = ctx_shared
         self.ctx_plugin = {}
-        self.env = env if env is not None else executor_default_env()
+        self.env = env
         self.slots = list(cp.slot_template)
         for i in range(cp.nops):
             self.countdown[i] = cp.ndeps[i]
@@ -152,6 +176,7 @@ cdef class PlanRun:
         if self.tracing:
             self.trace = TraceRecorder(cp.nodes)
         self.needs_response_window = cp.has_response_window or self.tracing
+        return 0
 
     # ------------------------------------------------------------------ windows (public)
 
@@ -161,12 +186,29 @@ cdef class PlanRun:
 
     def start_response_window(self, status, headers, body, on_done=None):
         """Run the response window on the upstream answer (body None when not buffered)."""
+        return self.c_start_response_window(status, headers, body, on_done)
+
+    cdef int c_start_request_window(self, object on_done) except -1:
+        """start_request_window for Cython callers; on_done may be a RunListener."""
+        return self._start(0, self.cp.response_start, False, on_done)
+
+    cdef int c_start_response_window(self, object status, object headers, object body,
+                                     object on_done) except -1:
         if self.finished:
             raise RuntimeError("the plan already ended in the request window")
         self.upstream_status = status
         self.upstream_headers = headers if type(headers) is list else list(headers)
         self.upstream_body = body
         return self._start(self.cp.response_start, self.cp.nops, True, on_done)
+
+    @property
+    def node_timings(self):
+        """[(node type, seconds)] of the finished ops, in the order they finished; None when
+        none did (jqgate.metrics' per-node-type histogram)."""
+        if self.n_timed == 0:
+            return None
+        return [((<CompiledOp>self.cp.ops[self.timed[j]]).kind_name, self.took[self.timed[j]])
+                for j in range(self.n_timed)]
 
     @property
     def service_request(self):
@@ -243,9 +285,10 @@ cdef class PlanRun:
 
     cdef int _timed(self, CompiledOp op) except -1:
         """Record how long op took (the Prometheus per-node-type histogram reads it)."""
-        if self.node_timings is None:
-            self.node_timings = []
-        self.node_timings.append((op.kind_name, mono_now() - self.started[op.index]))
+        if self.n_timed < EXEC_MAX_OPS:
+            self.took[op.index] = mono_now() - self.started[op.index]
+            self.timed[self.n_timed] = op.index
+            self.n_timed += 1
         return 0
 
     cdef int _complete(self, CompiledOp op) except -1:
@@ -291,9 +334,13 @@ cdef class PlanRun:
             # run
             if k == OPK_JQ:
                 if op.jq_mode == JQ_INPUT_FIELDS:
-                    obj = dict.fromkeys(op.field_names)
+                    # {name: None, ...} updated with the inputs, built in C (dict.fromkeys and
+                    # .update were two Python method calls per jq node)
+                    obj = {}
+                    for name in op.field_names:
+                        obj[name] = None
                     if fields is not None:
-                        obj.update(fields)
+                        PyDict_Update(obj, fields)
                     v = ops_run_jq(op, obj)
                 elif op.jq_mode == JQ_INPUT_SELF:
                     v = ops_run_jq(op, self_value)
@@ -480,7 +527,9 @@ cdef class PlanRun:
             self._end_window()
             cb = self.on_done
             self.on_done = None
-            if cb is not None:
+            if isinstance(cb, RunListener):
+                (<RunListener>cb).window_done(self)
+            elif cb is not None:
                 cb(self)
         return 0
 

@@ -86,6 +86,10 @@ cdef class CompiledOp:
 cdef class CompiledPlan:
     cdef readonly object plan
     cdef tuple ops             # CompiledOp, plan order
+    # The metrics observer's histogram for each op (by node type), kept here rather than in
+    # the observer so that a replaced plan is freed with its configuration.
+    cdef object metrics_owner
+    cdef list op_histograms
     cdef int nops
     cdef int response_start
     cdef tuple slot_template

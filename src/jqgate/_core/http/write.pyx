@@ -162,19 +162,69 @@ cdef char* _write_put_headers(char* p, list headers) noexcept:
 
 cdef bytes write_message_head(bytes first_line, list headers, list extra):
     """`first_line` (with its CRLF) + headers (as given, then `extra`, may be None) + CRLF."""
+    return _write_head_after(first_line, None, None, headers, None, extra)
+
+
+cdef bytes write_request_head(bytes method, bytes target, list headers, bytes fields,
+                              list extra):
+    """`METHOD target HTTP/1.1` + headers, then `fields` (field lines already serialised, each
+    ending in CRLF; may be None), then `extra` (may be None) + CRLF: the request line goes
+    straight into the one buffer (built with `+` it cost three new bytes objects)."""
+    return _write_head_after(method, target, _WRITE_REQUEST_LINE_END, headers, fields, extra)
+
+
+cdef bytes _WRITE_REQUEST_LINE_END = b" HTTP/1.1\r\n"
+
+
+cdef bytes _write_head_after(bytes a, bytes b, bytes c, list headers, bytes fields, list extra):
+    """a, then b + c when b is not None (a b"METHOD" / b" target" split of a request line: a
+    space goes between a and b), then the headers, the serialised `fields`, `extra` and the
+    blank line."""
     headers = _write_checked(headers)
     if extra is not None:
         extra = _write_checked(extra)
-    cdef Py_ssize_t size = PyBytes_GET_SIZE(first_line) + _write_headers_size(headers) + 2
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(a) + _write_headers_size(headers) + 2
+    if b is not None:
+        size += 1 + PyBytes_GET_SIZE(b) + PyBytes_GET_SIZE(c)
+    if fields is not None:
+        size += PyBytes_GET_SIZE(fields)
     if extra is not None:
         size += _write_headers_size(extra)
     cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
-    cdef char* p = _write_put(PyBytes_AS_STRING(out), first_line)
+    cdef char* p = _write_put(PyBytes_AS_STRING(out), a)
+    if b is not None:
+        p[0] = 32          # ' '
+        p = _write_put(p + 1, b)
+        p = _write_put(p, c)
     p = _write_put_headers(p, headers)
+    if fields is not None:
+        p = _write_put(p, fields)
     if extra is not None:
         p = _write_put_headers(p, extra)
     p[0] = 13
     p[1] = 10
+    return out
+
+
+cdef inline bytes write_slice(bytes b, Py_ssize_t start, Py_ssize_t end):
+    """b[start:end] for 0 <= start <= end <= len(b), made directly: Cython slices bytes through
+    PySequence_GetSlice, a slice object and bytes_subscript (~550 instructions)."""
+    if start == 0 and end == PyBytes_GET_SIZE(b):
+        return b
+    return PyBytes_FromStringAndSize(PyBytes_AS_STRING(b) + start, end - start)
+
+
+cdef bytes write_join(bytes a, bytes b, bytes c):
+    """a + b (+ c when not None) in one allocation: `a + b + c` is two PyNumber_Add calls,
+    each making a bytes object (about 350 instructions apiece)."""
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(a) + PyBytes_GET_SIZE(b)
+    if c is not None:
+        size += PyBytes_GET_SIZE(c)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+    cdef char* p = _write_put(PyBytes_AS_STRING(out), a)
+    p = _write_put(p, b)
+    if c is not None:
+        _write_put(p, c)
     return out
 
 

@@ -208,27 +208,47 @@ cdef class RequestObserver(AccessObserver):
         `node_timings` = [(node type, seconds)] and `call_outcomes` = [outcome])."""
         if run is None:
             return 0
-        cdef list timings
+        cdef list timings = None
         cdef list outcomes
+        cdef PlanRun plan_run
+        cdef list hists
+        cdef int j, i
         if type(run) is PlanRun:
-            timings = (<PlanRun>run).node_timings
-            outcomes = (<PlanRun>run).call_outcomes
+            # The run's C arrays, counted into its plan's histograms by op index: no tuple and
+            # no dict lookup per node.
+            plan_run = <PlanRun>run
+            if plan_run.n_timed:
+                hists = self._op_histograms(plan_run.cp)
+                for j in range(plan_run.n_timed):
+                    i = plan_run.timed[j]
+                    (<LatencyHistogram>hists[i]).add(plan_run.took[i])
+            outcomes = plan_run.call_outcomes
         else:
             timings = getattr(run, "node_timings", None)
             outcomes = getattr(run, "call_outcomes", None)
-        cdef LatencyHistogram h
         if timings:
             for node_type, seconds in timings:
-                h = self._node_histograms.get(node_type)
-                if h is None:
-                    key = (node_type,)
-                    h = self._node_family.get(key)
-                    if h is None:
-                        h = self._node_family[key] = LatencyHistogram()
-                    self._node_histograms[node_type] = h
-                h.add(seconds)
+                self._node_histogram(node_type).add(seconds)
         if outcomes:
             for outcome in outcomes:
                 key = (outcome,)
                 self._call_family[key] = self._call_family.get(key, 0) + 1
         return 0
+
+    cdef LatencyHistogram _node_histogram(self, node_type):
+        cdef LatencyHistogram h = self._node_histograms.get(node_type)
+        if h is None:
+            key = (node_type,)
+            h = self._node_family.get(key)
+            if h is None:
+                h = self._node_family[key] = LatencyHistogram()
+            self._node_histograms[node_type] = h
+        return h
+
+    cdef list _op_histograms(self, CompiledPlan cp):
+        """The histogram of each of cp's ops (by its node type), found once per plan and kept
+        on the plan (which the observer must not keep alive past a reload)."""
+        if cp.metrics_owner is not self:
+            cp.op_histograms = [self._node_histogram((<CompiledOp>op).kind_name) for op in cp.ops]
+            cp.metrics_owner = self
+        return cp.op_histograms

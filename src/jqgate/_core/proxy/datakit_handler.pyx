@@ -73,14 +73,20 @@ class DataKitFieldError(ValueError):
         self.problem = problem
 
 
-cdef list _dk_header_bytes(pairs, str where):
+cdef list _dk_header_bytes(pairs, str where, bint wire_checked=False):
     """Header pairs from the executor as bytes for the wire: the ones it passed through are
     bytes already and go as they came; the ones a flow set are str, and their names must be
-    HTTP tokens (a jq-built "bad name" is refused, not sent) and values go out as UTF-8."""
+    HTTP tokens (a jq-built "bad name" is refused, not sent) and values go out as UTF-8.
+    wire_checked: the bytes pairs are the client's request fields, which the server's parser
+    already held to the same rules, so they are not checked again."""
     cdef list out = []
     cdef bytes name
     cdef bytes value
     for pair in pairs:
+        if wire_checked and type(pair) is tuple and PyTuple_GET_SIZE(pair) == 2 \
+                and type((<tuple>pair)[0]) is bytes and type((<tuple>pair)[1]) is bytes:
+            out.append(pair)
+            continue
         k, v = pair
         name = (<str>k).encode("utf-8") if type(k) is str else k
         value = (<str>v).encode("utf-8") if type(v) is str else v
@@ -96,7 +102,7 @@ cdef str _dk_text(bytes raw):
 
 
 @cython.freelist(64)
-cdef class DataKitFlow:
+cdef class DataKitFlow(RunListener):
     cdef DataKitHandler handler
     cdef HttpRequest req
     cdef Responder resp
@@ -179,34 +185,50 @@ cdef class DataKitFlow:
         view.scheme = req.scheme
         view.http_version = req.http_version
         view.request_id = _dk_text(req.request_id)
-        view.route = decision.route.raw
-        view.service = decision.service.service.raw
-        self.run = PlanRun(self.cp, view, self.handler.pool, {})
+        if type(decision) is ProxyDecision:
+            view.route = (<ProxyDecision>decision).route.raw
+            view.service = (<ProxyDecision>decision).service.service.raw
+        else:
+            view.route = decision.route.raw
+            view.service = decision.service.service.raw
+        # PlanRun.__new__ and a C-level init: PlanRun(...) parsed its arguments in Python
+        cdef PlanRun run = PlanRun.__new__(PlanRun)
+        run._init(self.cp, view, self.handler.pool, {}, executor_default_env())
+        self.run = run
         try:
-            state = self.run.start_request_window(self._request_window_done)
+            state = run.c_start_request_window(self)
         except Exception as exc:
             self._internal_error(exc)
             return 0
         if state == 0:
-            self._request_window_done(self.run)
+            self._request_window_done()
 
-    def _request_window_done(self, run):
+    cdef int window_done(self, object run) except -1:
+        """The run's pending window ended (RunListener: a C call from the executor)."""
+        if self.run.in_response:
+            self._response_window_done()
+        else:
+            self._request_window_done()
+        return 0
+
+    cdef int _request_window_done(self) except -1:
         try:
-            self._request_window_done_unguarded(run)
+            self._request_window_done_unguarded()
         except Exception as exc:
             self._internal_error(exc)
+        return 0
 
-    def _request_window_done_unguarded(self, run):
+    cdef int _request_window_done_unguarded(self) except -1:
         cdef PlanRun r = self.run
         if r.exited:
             self._send_exit()
-            return
+            return 0
         self._apply_service_request()
         if r.service_target is not None or r.service_scheme is not None or r.service_upstream is not None:
             problem = self._redirect()
             if problem is not None:
                 self.resp.send_error(problem[0], problem[1])
-                return
+                return 0
         if r.needs_response_window or r.response_status is not None:
             # kong.response.status set in the request window also needs the upstream answer
             # in hand: the streamed relay writes the upstream's own status line.
@@ -224,12 +246,13 @@ cdef class DataKitFlow:
     cdef int _apply_service_request(self) except -1:
         """The service_request sink's patch onto the request the proxy will send."""
         cdef PlanRun r = self.run
-        cdef SinkPatch patch = r.service_request
-        if patch.empty:
+        cdef SinkPatch patch = r._service_request
+        if patch is None or patch.is_empty():
             return 0
         if patch.body is not None:
             self.req.body = patch.body
-        self.req.headers = _dk_header_bytes(patch.apply(self.req.headers), "service_request")
+        self.req.headers = _dk_header_bytes(patch.apply(self.req.headers), "service_request",
+                                            True)
         if patch.query is not None:
             path = self.decision.target.partition(b"?")[0]
             self.decision = self.decision.replace(
@@ -297,13 +320,12 @@ cdef class DataKitFlow:
             self.resp.send(self.run.response_status, filtered, ex.body or b"")
             return
         try:
-            state = self.run.start_response_window(ex.status, filtered, ex.body,
-                                                   self._response_window_done)
+            state = self.run.c_start_response_window(ex.status, filtered, ex.body, self)
         except Exception as exc:
             self._internal_error(exc)
             return
         if state == 0:
-            self._response_window_done(self.run)
+            self._response_window_done()
 
     cdef int _upstream_failed(self, ClientExchange ex) except -1:
         """Nothing reached the client yet and the request body is bytes in hand: the next
@@ -320,17 +342,18 @@ cdef class DataKitFlow:
                               _dk_text(self.req.request_id), ex.max_body)
             proxy_answer_failure(self.resp, ex)
 
-    def _response_window_done(self, run):
+    cdef int _response_window_done(self) except -1:
         try:
-            self._response_window_done_unguarded(run)
+            self._response_window_done_unguarded()
         except Exception as exc:
             self._internal_error(exc)
+        return 0
 
-    def _response_window_done_unguarded(self, run):
+    cdef int _response_window_done_unguarded(self) except -1:
         cdef PlanRun r = self.run
         if r.exited:
             self._send_exit()
-            return
+            return 0
         headers = _dk_header_bytes([(k, v) for k, v in r.response_headers
                                     if values_to_str(k).lower() != "content-length"],
                                    "response")

@@ -37,7 +37,7 @@ cdef class ProxyDecision:
 
     cpdef ProxyDecision with_query(self, bytes query):
         cdef ProxyDecision d = self._copy()
-        d.target = self.target + b"?" + query
+        d.target = write_join(self.target, _DECISION_QMARK, query)
         return d
 
     cpdef ProxyDecision replace(self, ServiceTarget service=None, target=None):
@@ -49,6 +49,8 @@ cdef class ProxyDecision:
             d.target = target
         return d
 
+
+cdef bytes _DECISION_QMARK = b"?"
 
 NO_ROUTE_MESSAGE = "no Route matched with those values"
 NO_SERVICE_MESSAGE = "no Service found with those values"

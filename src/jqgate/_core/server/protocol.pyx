@@ -403,8 +403,8 @@ cdef class HttpServerProtocol:
         cdef Py_ssize_t q
         if mark != NULL:
             q = mark - start
-            req.path = url[:q]
-            req.query = url[q + 1:]
+            req.path = write_slice(url, 0, q)
+            req.query = write_slice(url, q + 1, len(url))
         else:
             req.path = url
             req.query = b""

@@ -70,7 +70,7 @@ cdef class Responder:
         if self._no_body or not body:
             self._proto._write(head)
         elif len(body) < 16384:
-            self._proto._write(head + body)
+            self._proto._write(write_join(head, body, None))
         else:
             self._proto._write(head)
             self._proto._write(body)
@@ -126,7 +126,7 @@ cdef class Responder:
         elif head is not None:
             self._head_buf = None
             if len(data) < 16384:
-                self._proto._write(head + data)
+                self._proto._write(write_join(head, data, None))
             else:
                 self._proto._writelines([head, data])
         else:

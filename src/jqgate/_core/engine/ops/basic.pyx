@@ -5,6 +5,8 @@
 cdef object ops_run_jq(CompiledOp op, object value):
     prog = op.program
     try:
+        if type(prog) is NativeJq:      # the compiled programs' C-level entry: no Python call
+            return (<NativeJq>prog).c_run_one(value)
         if type(prog) is JqProgram:     # the bridge's C-level entry: no Python call
             return (<JqProgram>prog).c_run_one(value)
         return prog.run_one(value)      # test adapters with the same contract
@@ -23,7 +25,7 @@ cdef tuple ops_exit_answer(int status, object body, object headers):
     data, ct = values_encode_body(body, values_patch_has(headers, "content-type"), False)
     if headers:
         for k, v in (<dict>headers).items():
-            if k.lower() in VALUES_FRAMING:
+            if values_is_framing(k):
                 continue
             out.extend(values_header_entries(k, v))
     if ct is not None:

@@ -93,7 +93,7 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
         out.append((b"Host", host_header))
     if headers:
         for k, v in (<dict>headers).items():
-            if k.lower() in VALUES_FRAMING:
+            if values_is_framing(k):
                 continue
             for n, s in values_header_entries(k, v):
                 out.append((values_to_wire(n), values_to_wire(s)))
