@@ -59,6 +59,7 @@ cdef class HttpRequest:
     cdef public int server_port
     cdef public bytes server_port_bytes
     cdef public str scheme
+    cdef public bytes sni             # the TLS server name the client sent; None on plain http
     cdef public bytes request_id
     cdef public object body           # bytes when buffered, None when streamed
     cdef public RequestBody body_stream

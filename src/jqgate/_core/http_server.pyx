@@ -186,6 +186,8 @@ cdef class HttpServerProtocol:
     cdef int client_port
     cdef int server_port
     cdef bytes server_port_bytes    # for X-Forwarded-Port
+    cdef str scheme                 # "https" on a TLS connection, else the settings' scheme
+    cdef bytes sni                  # the server name of its TLS handshake (jqgate.tls), or None
     cdef HttpRequest _cur
     cdef object _queue
     cdef object _queue_append       # its methods, looked up once
@@ -232,6 +234,17 @@ cdef class HttpServerProtocol:
         self.server_port = sock[1] if sock else 0
         self.client_ip_bytes = self.client_ip.encode()
         self.server_port_bytes = write_int(self.server_port)
+        # One server may listen on plain and TLS sockets: the scheme is the connection's. The
+        # TLS handshake is over by now (asyncio calls connection_made after it); jqgate.tls's
+        # SNI callback left the server name the client asked for on the SSL object.
+        self.scheme = self.settings.scheme
+        self.sni = None
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None:
+            self.scheme = "https"
+            name = getattr(tls, "jqgate_sni", None)
+            if name:
+                self.sni = name.encode("ascii", "replace").lower()
         self.parser = _httptools.HttpRequestParser(self)
         self._feed = self.parser.feed_data
         self._transport_write = transport.write
@@ -340,7 +353,8 @@ cdef class HttpServerProtocol:
         req.client_port = self.client_port
         req.server_port = self.server_port
         req.server_port_bytes = self.server_port_bytes
-        req.scheme = self.settings.scheme
+        req.scheme = self.scheme
+        req.sni = self.sni
         req.host = b""
         self._cur = req
         self._url = b""
@@ -657,7 +671,8 @@ cdef class HttpServerProtocol:
         req.client_port = self.client_port
         req.server_port = self.server_port
         req.server_port_bytes = self.server_port_bytes
-        req.scheme = self.settings.scheme
+        req.scheme = self.scheme
+        req.sni = self.sni
         req.start_time = mono_now()
         req.request_id = write_new_request_id()
         cdef Responder resp = Responder.__new__(Responder)
