@@ -101,8 +101,11 @@ def make_request_observer(json_format: bool = False, metrics=None, access_log=No
 
 class RunningGateway:
     def __init__(self, server, settings, pool, port, gateway, handler, handler_factory=None,
-                 proxy_options=None, access_log=None):
+                 proxy_options=None, access_log=None, servers=None, ports=None, tls=None):
         self.server = server
+        self.servers = servers or [server]    # one per listener (plain and TLS)
+        self.ports = ports or [port]          # their bound ports, in listener order
+        self.tls = tls                        # jqgate.tls.ServerTLS of the TLS listeners
         self.settings = settings
         self.pool = pool
         self.port = port
@@ -111,6 +114,18 @@ class RunningGateway:
         self.handler_factory = handler_factory
         self.proxy_options = proxy_options
         self.access_log = access_log          # jqgate._core AccessLog, or None
+
+    @property
+    def gateway(self) -> Gateway:
+        return self._gateway
+
+    @gateway.setter
+    def gateway(self, gateway: Gateway) -> None:
+        # Every switch of configuration (reload, the Admin API's swap) passes here: the TLS
+        # listeners' next handshakes use its certificates; connections made keep theirs.
+        self._gateway = gateway
+        if self.tls is not None:
+            self.tls.table = gateway.certificates
 
     def reopen_logs(self) -> None:
         """SIGHUP: write out the buffered access log lines and reopen its file by name (so a
@@ -136,7 +151,8 @@ class RunningGateway:
 
     async def close(self, drain_timeout: float = 10.0):
         """Stop accepting, let in-flight requests finish (bounded), close the pool."""
-        self.server.close()
+        for server in self.servers:
+            server.close()
         self.settings.drain()
         deadline = time.monotonic() + drain_timeout
         while self.settings.connections and time.monotonic() < deadline:
@@ -154,6 +170,7 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
                 sock: socket.socket | None = None, handler_factory=None, access_log_json=False,
                 server_options: dict | None = None, pool_options: dict | None = None,
                 proxy_options: dict | None = None, ssl_context=None,
+                listeners=None, tls=None, ssl_handshake_timeout: float | None = None,
                 metrics=None, access_log=None, log_format: str | None = None,
                 access_log_buffer_size: int | None = None,
                 access_log_flush_interval: float | None = None) -> RunningGateway:
@@ -163,8 +180,19 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     "stderr", a file path or an AccessLog; `log_format` "plain" or "json" (access_log_json=True
     is the older spelling of "json"); lines are buffered (access_log_buffer_size bytes, 64 KiB)
     and written at most access_log_flush_interval seconds (1.0) after they were logged, and
-    when the gateway closes."""
+    when the gateway closes.
+
+    `listeners` (jqgate.listen.Listener, e.g. from parse_listeners("0.0.0.0:8000, 0.0.0.0:8443
+    ssl http2"); each bound here unless it carries a `sock`) replaces host/port/sock: one
+    server per listener, all serving the same gateway. Those that say `ssl` use `tls` (a
+    jqgate.tls.ServerTLS: the default certificate, and the configuration's certificates by
+    SNI) and give a handshake at most `ssl_handshake_timeout` seconds (default
+    jqgate.tls.DEFAULT_HANDSHAKE_TIMEOUT, 60). `ssl_context` alone is the older form: the one
+    listener speaks TLS with that context."""
     from jqgate._core import core
+    from jqgate import tls as tls_module
+    if ssl_handshake_timeout is None:
+        ssl_handshake_timeout = tls_module.DEFAULT_HANDSHAKE_TIMEOUT
     loop = asyncio.get_running_loop()
     log_format = log_format or ("json" if access_log_json else "plain")
     access = open_access_log(access_log, log_format, access_log_buffer_size,
@@ -181,15 +209,27 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
                 scheme="https" if ssl_context is not None else "http")
     opts.update(server_options or {})
     settings = core.ServerSettings(handler, **opts)
-    if sock is None:
-        sock = bind_socket(host, port, reuse_port=False)
-    server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock,
-                                      backlog=4096, ssl=ssl_context)
-    bound = sock.getsockname()[1]
+    if listeners is None:
+        if sock is None:
+            sock = bind_socket(host, port, reuse_port=False)
+        bound_listeners = [(sock, ssl_context)]
+    else:
+        if any(listener.ssl for listener in listeners) and tls is None:
+            raise ValueError("a listener says ssl: start() needs tls=jqgate.tls.ServerTLS(...)")
+        bound_listeners = [(getattr(listener, "sock", None)
+                            or bind_socket(listener.host, listener.port, reuse_port=False),
+                            tls.listener_context(listener.http2) if listener.ssl else None)
+                           for listener in listeners]
+    servers = []
+    for listen_sock, context in bound_listeners:
+        servers.append(await loop.create_server(
+            lambda: core.HttpServerProtocol(settings, loop), sock=listen_sock, backlog=4096,
+            ssl=context, ssl_handshake_timeout=ssl_handshake_timeout if context else None))
+    ports = [s.getsockname()[1] for s, _ in bound_listeners]
     if access is not None:
         access.start(loop)
-    return RunningGateway(server, settings, pool, bound, gateway, handler, handler_factory,
-                          proxy_options, access)
+    return RunningGateway(servers[0], settings, pool, ports[0], gateway, handler,
+                          handler_factory, proxy_options, access, servers, ports, tls)
 
 
 def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_fd,

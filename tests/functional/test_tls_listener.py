@@ -8,11 +8,13 @@ import json
 import socket
 import ssl
 import threading
+import warnings
 
 import pytest
 
 from jqgate.compiled import compile_gateway
 from jqgate.config import load_declarative
+from jqgate.errors import Issues
 from jqgate.listen import parse_listeners
 from jqgate.runtime import gateway_for, handler_factory
 from jqgate.tls import ServerTLS
@@ -40,17 +42,20 @@ def kong_doc(upstream_port, certificates=(), routes=None, plugins=None):
 
 
 def gateway_of(doc):
-    return gateway_for(compile_gateway(load_declarative(doc, "test")))
+    issues = Issues()
+    compiled = compile_gateway(load_declarative(doc, "<test>"), issues)
+    issues.raise_if_any()
+    return gateway_for(compiled)
 
 
 class TLSGateway:
     """A plain and a TLS listener (`127.0.0.1:0, 127.0.0.1:0 ssl`) of one gateway."""
 
-    def __init__(self, doc, files, **server_options):
+    def __init__(self, doc, files, **options):
         self.tls = ServerTLS(files["cert"], files["key"])
         self.thread = GatewayThread(gateway_of(doc), handler_factory=handler_factory,
                                     listeners=parse_listeners("127.0.0.1:0, 127.0.0.1:0 ssl"),
-                                    tls=self.tls, server_options=server_options or None)
+                                    tls=self.tls, **options)
         self.plain_port, self.tls_port = self.thread.running.ports
 
     def reload(self, doc):
@@ -156,8 +161,10 @@ def test_tls_versions_and_session_resumption(upstream, files):
                 assert s.session_reused, version
                 assert request(s)[0] == 200
         old = ssl.create_default_context(cafile=files["ca"])
-        old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-        old.maximum_version = ssl.TLSVersion.TLSv1_1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)     # TLS 1.1, on purpose
+            old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+            old.maximum_version = ssl.TLSVersion.TLSv1_1
         old.set_ciphers("ALL:@SECLEVEL=0")
         with pytest.raises((ssl.SSLError, ConnectionError)):
             tls_connect(gw.tls_port, "default.test", old).close()
@@ -178,7 +185,7 @@ def test_routes_match_snis_and_protocols(upstream, files):
         plain.request("GET", "/secure")
         answer = plain.getresponse()
         assert answer.status == 426
-        assert json.loads(answer.read()) == {"message": "Please use HTTPS protocol"}
+        assert json.loads(answer.read())["message"] == "Please use HTTPS protocol"
         plain.close()
         with tls_connect(gw.tls_port, "default.test", client_context(files)) as s:
             assert request(s, "/secure")[0] == 200
@@ -194,7 +201,7 @@ def test_routes_match_snis_and_protocols(upstream, files):
 
 def test_datakit_sees_the_https_scheme(upstream, files):
     flow = {"name": "datakit", "config": {"nodes": [
-        {"name": "SCHEME", "type": "property", "property": "kong.request.scheme"},
+        {"name": "SCHEME", "type": "property", "property": "kong.client.protocol"},
         {"name": "OUT", "type": "jq", "inputs": {"scheme": "SCHEME", "req": "request.scheme"},
          "jq": "."},
         {"name": "EXIT", "type": "exit", "inputs": {"body": "OUT"}}]}}
