@@ -354,7 +354,8 @@ cdef class HttpServerProtocol:
         req.server_port = self.server_port
         req.server_port_bytes = self.server_port_bytes
         req.scheme = self.scheme
-        req.sni = self.sni
+        if self.sni is not None:        # (None already: plain connections pay nothing)
+            req.sni = self.sni
         req.host = b""
         self._cur = req
         self._url = b""
