@@ -121,10 +121,51 @@ class CertificateTable:
 EMPTY_TABLE = CertificateTable()
 
 
-class ServerTLS:
-    """The TLS side of a gateway process: the default certificate and the current table."""
+def self_signed_default(directory: str) -> tuple[str, str]:
+    """Kong's answer to an `ssl` listener without ssl_cert: a self-signed default certificate
+    (ECDSA P-256, CN "localhost", a year), made at start-up into `directory` (0600 key).
+    Clients that verify refuse it; it is for names no `certificates` entity serves."""
+    import datetime
 
-    def __init__(self, cert_file: str, key_file: str):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+            .sign(key, hashes.SHA256()))
+    cert_file = os.path.join(directory, "jqgate-default.crt")
+    key_file = os.path.join(directory, "jqgate-default.key")
+    with open(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    with open(cert_file, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    return cert_file, key_file
+
+
+class ServerTLS:
+    """The TLS side of a gateway process: the default certificate and the current table.
+    Without files (`cert_file` None), Kong's way: a self-signed default made at start-up."""
+
+    def __init__(self, cert_file: str | None, key_file: str | None):
+        if not cert_file:
+            try:
+                self._tmp = tempfile.TemporaryDirectory(prefix="jqgate-tls-")
+                cert_file, key_file = self_signed_default(self._tmp.name)
+            except ImportError:
+                raise TLSFileError("an ssl listener without ssl_cert/ssl_cert_key needs the "
+                                   "`cryptography` package to make a default certificate "
+                                   "(pip install jqgate[tls]), or give ssl_cert and "
+                                   "ssl_cert_key") from None
+            log.warning("TLS: no ssl_cert/ssl_cert_key; serving a self-signed default "
+                        "certificate (CN localhost) to names no certificate entity serves")
         self.cert_file, self.key_file = cert_file, key_file
         self.table = EMPTY_TABLE
         self._listeners: dict[tuple, ssl.SSLContext] = {}
