@@ -20,6 +20,7 @@ include "http_service.pyx"
 include "http_router.pyx"
 include "http_decision.pyx"
 include "http_proxy.pyx"
+include "http_tunnel.pyx"
 
 # the engine: values and request view first, then the plan, trace, node ops and the executor
 include "values.pyx"

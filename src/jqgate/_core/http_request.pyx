@@ -64,6 +64,7 @@ cdef class HttpRequest:
     cdef public object body           # bytes when buffered, None when streamed
     cdef public RequestBody body_stream
     cdef public bint keep_alive
+    cdef public bint upgrade          # `Connection: upgrade` + `Upgrade`: may become a tunnel
     cdef public double start_time     # mono_now() (the loop's clock) at the first byte
     cdef public object ctx            # free slot for the gateway (route match, plan state, ...)
     # parsing state
