@@ -27,21 +27,11 @@ import sys
 import time
 
 from jqgate.config.model import GatewayConfig
+from jqgate.errors import StartupError
 from jqgate.gateway import DEFAULT_SERVER, Gateway
+from jqgate.listen import parse_listen  # noqa: F401  (callers import it from here too)
 
 log = logging.getLogger("jqgate")
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """"HOST:PORT", ":PORT", "PORT" or "[v6]:PORT"."""
-    listen = listen.strip()
-    if listen.startswith("["):
-        host, _, port = listen[1:].partition("]:")
-    elif ":" in listen:
-        host, _, port = listen.rpartition(":")
-    else:
-        host, port = "", listen
-    return host or "0.0.0.0", int(port)
 
 
 def bind_socket(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket.socket:
@@ -55,6 +45,70 @@ def bind_socket(host: str, port: int, reuse_port: bool, listen: bool = True) -> 
         sock.listen(4096)
     sock.setblocking(False)
     return sock
+
+
+def bind_listener(what: str, listen: str, reuse_port: bool, listen_now: bool = True):
+    """bind_socket for the `what` listener ("proxy", "Admin API", "status"): a failure says
+    which listener and which address, e.g. "the status listener 0.0.0.0:8100: Address already
+    in use"."""
+    try:
+        host, port = parse_listen(listen)
+    except ValueError:
+        raise StartupError('the %s listener: "%s" is not HOST:PORT' % (what, listen)) from None
+    try:
+        return bind_socket(host, port, reuse_port=reuse_port, listen=listen_now)
+    except OSError as exc:
+        raise StartupError("the %s listener %s:%d: %s"
+                           % (what, host, port, exc.strerror or exc)) from None
+
+
+def proxy_listeners(listen: str):
+    """The proxy's listeners from Kong's syntax (jqgate.listen.parse_listeners), or
+    StartupError naming what does not read."""
+    from jqgate.listen import parse_listeners
+    try:
+        listeners = parse_listeners(listen)
+    except ValueError as exc:
+        raise StartupError('the proxy listener "%s": %s' % (listen, exc)) from None
+    for listener in listeners:
+        if listener.ignored:
+            log.warning("proxy listener %s: %s accepted without effect", listener.address,
+                        " ".join(listener.ignored))
+    return listeners
+
+
+def server_tls(listeners, ssl_cert: str | None, ssl_cert_key: str | None):
+    """The ssl listeners' jqgate.tls.ServerTLS (None when no listener says ssl). Made once,
+    before any worker starts (a missing or mismatched file stops the start-up by name, and
+    every worker shares the session ticket keys)."""
+    from jqgate import tls
+    if bool(ssl_cert) != bool(ssl_cert_key):
+        raise StartupError("TLS needs both ssl_cert and ssl_cert_key (got only %s)"
+                           % ("ssl_cert" if ssl_cert else "ssl_cert_key"))
+    secure = [listener for listener in listeners if listener.ssl]
+    if not secure:
+        if ssl_cert:
+            log.warning("ssl_cert is set but no proxy listener says ssl (e.g. --listen "
+                        "\"0.0.0.0:8443 ssl\"): it is not used")
+        return None
+    try:
+        server = tls.ServerTLS(ssl_cert, ssl_cert_key)
+        for listener in secure:
+            server.listener_context(listener.http2)
+    except tls.TLSFileError as exc:
+        raise StartupError(str(exc)) from None
+    for listener in listeners:
+        if listener.http2 and tls.alpn_protocols(True) == ("http/1.1",):
+            log.warning("proxy listener %s says http2: HTTP/2 is not served yet; it offers "
+                        "http/1.1", listener.address)
+    return server
+
+
+def listener_urls(listeners, ports) -> str:
+    return ", ".join("%s://%s:%d" % ("https" if listener.ssl else "http",
+                                      "[%s]" % listener.host if ":" in listener.host
+                                      else listener.host, port)
+                     for listener, port in zip(listeners, ports))
 
 
 def open_access_log(access_log="off", log_format: str = "plain",
@@ -232,9 +286,10 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
                           handler_factory, proxy_options, access, servers, ports, tls)
 
 
-def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_fd,
+def _run_worker(config, listeners, handler_factory, drain_timeout, ready_fd,
                 access, server_options, pool_options, proxy_options,
-                admin=None) -> int:
+                admin=None, tls=None, ssl_handshake_timeout=None) -> int:
+    """One worker: `listeners` (jqgate.listen.Listener, each with its bound `sock`)."""
     import uvloop
     from jqgate._core import core
     core.reseed_request_ids()
@@ -246,17 +301,18 @@ def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_
             loop.add_signal_handler(sig, stop.set)
         from jqgate.metrics import METRICS
         # Each worker opens the access log itself (O_APPEND): its own buffer, whole-line writes.
-        running = await start(config, host, port, sock=sock, handler_factory=handler_factory,
+        running = await start(config, listeners=listeners, handler_factory=handler_factory,
                               server_options=server_options, pool_options=pool_options,
-                              proxy_options=proxy_options, metrics=METRICS, **access)
+                              proxy_options=proxy_options, metrics=METRICS, tls=tls,
+                              ssl_handshake_timeout=ssl_handshake_timeout, **access)
         attached = await _attach_admin(running, config, admin, stop)
         # Everything built so far lives as long as the process: keep the collector from
         # walking it again on every collection.
         gc.collect()
         gc.freeze()
         if ready_fd is None:
-            log.info("jqgate ready: proxy listening on http://%s:%d (pid %d)",
-                     host, running.port, os.getpid())
+            log.info("jqgate ready: proxy listening on %s (pid %d)",
+                     listener_urls(listeners, running.ports), os.getpid())
         else:
             os.write(ready_fd, b"r")
             os.close(ready_fd)
@@ -290,7 +346,9 @@ async def _attach_admin(running, config, admin, stop):
                                        proxy_listen=admin["proxy_listen"],
                                        config_file=admin.get("config_file"),
                                        admin_sock=admin.get("admin_sock"),
-                                       security=admin.get("security"))
+                                       security=admin.get("security"),
+                                       status_listen=admin.get("status_listen"),
+                                       status_sock=admin.get("status_sock"))
 
 
 def set_jq_budgets(steps: int | None = None, memory_mib: int | None = None) -> None:
@@ -310,7 +368,9 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
           jq_step_budget: int | None = None, jq_memory_budget_mib: int | None = None,
           access_log: str | None = "stdout", log_format: str | None = None,
           access_log_buffer_size: int = 65536, access_log_flush_interval: float = 1.0,
-          supervisor_options: dict | None = None) -> int:
+          supervisor_options: dict | None = None, status_listen: str | None = None,
+          ssl_cert: str | None = None, ssl_cert_key: str | None = None,
+          ssl_handshake_timeout: float | None = None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
 
     `jq_step_budget` (libjq instructions per jq run, default 2,000,000: about 0.1-0.3 s of one
@@ -326,7 +386,14 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     full, `access_log_flush_interval` seconds (1.0) after they were logged, on SIGHUP (which
     also reopens the file, for log rotation) and when it stops.
 
-    `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API. `config_file` is
+    `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API; `status_listen`
+    the status listener (/status, /status/ready, /metrics: jqgate.admin.status_listener).
+    `listen` is Kong's proxy_listen: "0.0.0.0:8000, 0.0.0.0:8443 ssl http2" (docs/tls.md);
+    the `ssl` listeners serve `ssl_cert` + `ssl_cert_key` (PEM files; without them a
+    self-signed default made at start-up) and the configuration's certificates by SNI, and
+    give a client `ssl_handshake_timeout` seconds (default 60) to finish its handshake. A
+    listener that cannot bind, or a TLS file that cannot be loaded, raises StartupError naming
+    it before any worker starts. `config_file` is
     what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
     GatewayConfig. Hot reload and SIGHUP work with or without the Admin API, with any number of
     workers (jqgate.admin.runtime).
@@ -343,7 +410,10 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     `supervisor_options` -> jqgate.admin.supervisor.Supervisor (heartbeat_interval,
     heartbeat_timeout; with several workers)."""
     set_jq_budgets(jq_step_budget, jq_memory_budget_mib)
-    host, port = parse_listen(listen)
+    listeners = proxy_listeners(listen)
+    host, port = listeners[0].host, listeners[0].port
+    tls = server_tls(listeners, ssl_cert, ssl_cert_key)
+    tls_options = {"tls": tls, "ssl_handshake_timeout": ssl_handshake_timeout}
     security = {"admin_token": admin_token, "admin_ssl_cert": admin_ssl_cert,
                 "admin_ssl_key": admin_ssl_key}
     check_access_log(access_log)
@@ -352,21 +422,30 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
               "access_log_buffer_size": access_log_buffer_size,
               "access_log_flush_interval": access_log_flush_interval}
     admin = {"admin_listen": admin_listen, "config_file": config_file,
-             "proxy_listen": "%s:%d" % (host, port), "admin_sock": None, "security": security}
+             "proxy_listen": "%s:%d" % (host, port), "admin_sock": None, "security": security,
+             "status_listen": status_listen, "status_sock": None}
     if admin_listen:
         from jqgate.admin.runtime import admin_ssl_context
         admin_ssl_context(admin_ssl_cert, admin_ssl_key)     # unusable files: fail before forking
-        # Bound first: a busy Admin API port fails before any worker starts.
-        admin["admin_sock"] = bind_socket(*parse_listen(admin_listen), reuse_port=False)
+        # The other listeners are bound first: a busy port fails before any worker starts.
+        admin["admin_sock"] = bind_listener("Admin API", admin_listen, reuse_port=False)
+    if status_listen:
+        admin["status_sock"] = bind_listener("status", status_listen, reuse_port=False)
     if workers <= 1:
-        sock = bind_socket(host, port, reuse_port=False)
-        admin["proxy_listen"] = "%s:%d" % (host, sock.getsockname()[1])
-        return _run_worker(config, host, port, sock, handler_factory, drain_timeout, None,
-                           access, server_options, pool_options, proxy_options, admin)
+        for listener in listeners:
+            listener.sock = bind_listener("proxy", listener.address, reuse_port=False)
+        port = listeners[0].sock.getsockname()[1]
+        admin["proxy_listen"] = "%s:%d" % (host, port)
+        return _run_worker(config, listeners, handler_factory, drain_timeout, None,
+                           access, server_options, pool_options, proxy_options, admin,
+                           **tls_options)
     # Bind once in the parent first, so a busy port fails loudly before any fork, and so
     # port 0 resolves to one port all workers share.
-    probe = bind_socket(host, port, reuse_port=True, listen=False)
-    port = probe.getsockname()[1]
+    probes = [bind_listener("proxy", listener.address, reuse_port=True, listen_now=False)
+              for listener in listeners]
+    for listener, probe in zip(listeners, probes):
+        listener.port = probe.getsockname()[1]
+    port = listeners[0].port
     children = []
     control_socks = []
     admin["proxy_listen"] = "%s:%d" % (host, port)
@@ -386,10 +465,12 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
                 if ready_fd is not None:
                     os.close(ready_r)
                 worker_config = config if doc is None else _compile_document(doc)
-                sock = bind_socket(host, port, reuse_port=True)
-                code = _run_worker(worker_config, host, port, sock, handler_factory,
+                for listener in listeners:
+                    listener.sock = bind_socket(listener.host, listener.port, reuse_port=True)
+                code = _run_worker(worker_config, listeners, handler_factory,
                                    drain_timeout, ready_fd, access, server_options,
-                                   pool_options, proxy_options, {"control_sock": child_end})
+                                   pool_options, proxy_options, {"control_sock": child_end},
+                                   **tls_options)
             except BaseException:
                 logging.getLogger("jqgate").exception("worker failed")
             finally:
@@ -402,7 +483,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
         children.append(pid)
         control_socks.append(parent_end)
     os.close(ready_w)
-    probe.close()   # workers hold their own sockets; the parent accepts nothing
+    for probe in probes:
+        probe.close()   # workers hold their own sockets; the parent accepts nothing
     got = 0
     while got < workers:
         b = os.read(ready_r, workers - got)
@@ -412,12 +494,14 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     os.close(ready_r)
     from jqgate.admin.runtime import run_parent
     # The parent logs the ready line once its Admin API listens too.
-    ready = ("jqgate ready: proxy listening on http://%s:%d (%d workers)" % (host, port, workers)
+    ready = ("jqgate ready: proxy listening on %s (%d workers)"
+             % (listener_urls(listeners, [listener.port for listener in listeners]), workers)
              if got == workers else None)
     return run_parent(config.config if isinstance(config, Gateway) else config, children,
                       control_socks, admin_listen=admin_listen,
                       proxy_listen=admin["proxy_listen"], config_file=config_file,
                       ready_message=ready, admin_sock=admin["admin_sock"], security=security,
+                      status_listen=status_listen, status_sock=admin["status_sock"],
                       spawn=spawn, supervisor_options=supervisor_options)
 
 
@@ -456,5 +540,12 @@ def _close_parent_sockets(keep: int) -> None:
 
 
 def configure_logging(level: str = "info") -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """What `jqgate run` and `jqgate.serve()` log besides the access log (which the core writes
+    itself: open_access_log): the `jqgate` loggers to stderr at `level`. Logging an application
+    configured itself is left alone."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    else:
+        logging.getLogger("jqgate").setLevel(getattr(logging, level.upper(), logging.INFO))

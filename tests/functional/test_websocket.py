@@ -50,7 +50,7 @@ class EchoServer:
                     ws.close()
                     return
 
-        self.server = serve(echo, "127.0.0.1", 0, process_request=check)
+        self.server = serve(echo, "127.0.0.1", 0, process_request=check, max_size=None)
         self.port = self.server.socket.getsockname()[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
