@@ -207,8 +207,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("config", None, parse_path, "the Kong declarative file to serve (YAML or JSON)",
             target="cli", kong_env=("KONG_DECLARATIVE_CONFIG",), metavar="FILE"),
     Setting("proxy_listen", "0.0.0.0:8000", parse_proxy_listen,
-            'proxy listeners, Kong\'s syntax: "HOST:PORT[ ssl][ http2], HOST:PORT ..." '
-            '(e.g. "0.0.0.0:8000, 0.0.0.0:8443 ssl http2"; docs/tls.md)',
+            "proxy listeners as Kong writes them: ADDR [ssl] [http2], ... (docs/tls.md)",
             target="serve", option="listen", flags=("--listen", "--proxy-listen"),
             kong_env=("KONG_PROXY_LISTEN",), metavar="ADDRS"),
     Setting("admin_listen", "127.0.0.1:8001", parse_listen,
