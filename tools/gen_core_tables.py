@@ -2,7 +2,7 @@
 
 jqgate/plan.py is the one home of the conversion codes a binding carries (CONV_*). The core
 compares them as C ints on every binding, so it needs them as a C enum: this script renders
-that enum into src/jqgate/_core/plan_codes.pxi from plan.py itself. Run it after changing a
+that enum into src/jqgate/_core/engine/plan_codes.pxi from plan.py itself. Run it after changing a
 code in plan.py; tests/core/test_plan_codes.py fails while the file is stale.
 
     python tools/gen_core_tables.py           # rewrite the .pxi
@@ -14,7 +14,7 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TARGET = os.path.join(HERE, "..", "src", "jqgate", "_core", "plan_codes.pxi")
+TARGET = os.path.join(HERE, "..", "src", "jqgate", "_core", "engine", "plan_codes.pxi")
 
 
 def render() -> str:

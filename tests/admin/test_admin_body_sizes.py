@@ -17,7 +17,7 @@ from adminutil import AdminGateway, declarative
 from jqgate.admin.server import MAX_ADMIN_BODY
 from netutil import Upstream
 
-HIGH_WATER = 262144              # http_request.pyx SRV_BODY_HIGH_WATER
+HIGH_WATER = 262144              # server/request.pyx SRV_BODY_HIGH_WATER
 ADMIN_BUFFER = 1024 * 1024       # admin/server.py start_admin body_buffer_size
 
 SIZES = sorted({n + d for n in (65536, HIGH_WATER, ADMIN_BUFFER) for d in (-1, 0, 1)}

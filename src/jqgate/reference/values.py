@@ -1,8 +1,8 @@
 """Value rules shared by every node of the reference executor (datakit.md §3.4, §4, §5.1, §11).
 
 Plain functions, written for clarity. The compiled core has its own typed copy
-(`_core/values.pyx`); the engine tests run both executors on the same cases, so any divergence
-between the two copies shows up as a failing case.
+(`_core/engine/values.pyx`); the engine tests run both executors on the same cases, so any
+divergence between the two copies shows up as a failing case.
 """
 from __future__ import annotations
 

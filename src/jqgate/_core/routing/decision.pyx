@@ -1,5 +1,5 @@
 # Where and how one request is proxied: decision_for() routes the request with the gateway's
-# compiled router (http_router.pyx, built by jqgate.router) and builds the ProxyDecision from
+# compiled router (routing/router.pyx, built by jqgate.router) and builds the ProxyDecision from
 # the matched entry, all in C: a request on a path never seen before (/orders/123) costs no
 # Python frame and no cache entry.
 
@@ -59,8 +59,9 @@ cdef tuple _NO_SERVICE = (503, NO_SERVICE_MESSAGE)
 cdef tuple _HTTPS_REQUIRED = (426, HTTPS_REQUIRED_MESSAGE)
 
 # The last decision, remembered: a run of requests for the same method, host, path and scheme
-# (and TLS server name, when some route has an snis condition) skips routing. Only for a router that reads nothing else of the request (no headers
-# conditions); a reload brings a new router, which the identity check notices.
+# (and TLS server name, when some route has an snis condition) skips routing. Only for a
+# router that reads nothing else of the request (no headers conditions); a reload brings a new
+# router, which the identity check notices.
 cdef CompiledRouter _last_router = None
 cdef bytes _last_method = None
 cdef bytes _last_host = None
@@ -95,7 +96,7 @@ cdef object decision_for(CompiledRouter router, HttpRequest req):
 
 
 cdef object _decide(CompiledRouter router, HttpRequest req):
-    """Route `req` (Kong's traditional router, http_router.pyx) and say what to send where."""
+    """Route `req` (Kong's traditional router, routing/router.pyx) and say what to send where."""
     cdef bytes path = _normalized(req.path)
     cdef bint https = req.scheme == "https"
     cdef RouteEntry e = router.find(req.method, req.host, path, req.headers, https,

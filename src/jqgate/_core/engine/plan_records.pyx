@@ -21,7 +21,7 @@ cdef enum:
     OPK_SERVICE_RESPONSE = 8
     OPK_RESPONSE = 9
     OPK_BRANCH = 10
-    OPK_RUNTIME = 11            # cache, xml, jwt, vault: jqgate.node_runtime via ops_runtime.pyx
+    OPK_RUNTIME = 11            # cache, xml, jwt, vault: node_runtime via ops/python_nodes.pyx
 
 # jq input modes (JqParams.input_mode)
 cdef enum:
@@ -64,7 +64,7 @@ cdef class CompiledOp:
     cdef tuple out_slots       # ... and their slots
     cdef object params
     cdef str kind_name
-    # call: its fixed request parts, converted once (ops_call.pyx), and the output fields some
+    # call: its fixed request parts, converted once (ops/call.pyx), and the output fields some
     # op reads (None: the whole output is read, so every field)
     cdef object call_template
     cdef tuple call_wanted
@@ -96,7 +96,7 @@ cdef class CompiledPlan:
     cdef bint has_response_window
     cdef readonly bint reads_request_body   # the server reads a streamed body whole first
     cdef int ndeps[EXEC_MAX_OPS]
-    cdef frozenset xml_slots   # json_to_xml output slots (D11), see ops_runtime.pyx
+    cdef frozenset xml_slots   # json_to_xml output slots (D11), see engine/ops/python_nodes.pyx
 
     def __init__(self, plan):
         cdef int i

@@ -2,8 +2,8 @@
 # both bodies streaming with back-pressure when they are not buffered.
 #
 #   ProxyHandler(gateway, pool, ...)  is a RequestHandler. Per request:
-#     decision = decision_for(router, req)   (http_decision.pyx: the gateway's compiled router,
-#                                             http_router.pyx, and the matched route's service;
+#     decision = decision_for(router, req)   (routing/decision.pyx: the gateway's compiled router,
+#                                             routing/router.pyx, and the matched route's service;
 #                                             kept in req.ctx: .route / .service.service are the
 #                                             config records kong.router.route/service expose)
 #       -> (status, message) answered as the gateway's JSON error, or a decision with
@@ -408,7 +408,7 @@ cdef class ProxyCall(ResponseSink):
 
     cdef void on_switch(self, ClientExchange ex, ClientConnection conn, bytes rest):
         """The upstream accepted the client's upgrade (101): relay its head with the
-        Connection and Upgrade fields, then join the two sockets (http_tunnel.pyx). The idle
+        Connection and Upgrade fields, then join the two sockets (proxy/tunnel.pyx). The idle
         timeout is the service's read_timeout, as Kong's proxy_read_timeout on upgraded
         connections."""
         self.t_upstream_head = mono_now()

@@ -1,8 +1,8 @@
-# C-level declarations of the libjq bridge, included at the top of jq_bridge.pyx.
+# C-level declarations of the libjq bridge, included at the top of jq/bridge.pyx.
 #
 # Why an `include`d .pxd and not a cimported one: core.pyx builds ONE extension from included
 # .pyx files, and Cython only honours the .pxd of the module being compiled (core.pxd). The
-# `cdef class JqProgram` therefore keeps its attribute declarations in jq_bridge.pyx; included
+# `cdef class JqProgram` therefore keeps its attribute declarations in jq/bridge.pyx; included
 # files that come after it in core.pyx see the class and call `JqProgram.c_run_one` as a plain C
 # call (the class is final, so no virtual dispatch). If core.pxd is ever added, move the class
 # declarations there, asyncpg style.
@@ -17,7 +17,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.mem cimport PyMem_Free
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 
-from jqgate._core.libjq cimport *
+from jqgate._core.includes.libjq cimport *
 
 cdef extern from "Python.h":
     # Declared here without an exception clause: the bridge checks for NULL itself, because a

@@ -1,6 +1,6 @@
 # The `call` node (datakit.md §5.1, D4, D5, D13): building the outbound exchange from the
 # node's parameters and inputs, and turning the pool's answer into outputs or a failure.
-# The executor owns dispatch, resumption and cancellation (executor.pyx).
+# The executor owns dispatch, resumption and cancellation (engine/executor.pyx).
 
 from jqgate.node_runtime.call_url import UnsafeUrl as _UnsafeUrl
 from jqgate.node_runtime.call_url import split_safe_url as _split_safe_url
@@ -100,7 +100,7 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
     if ct is not None:
         out.append((b"Content-Type", (<str>ct).encode()))
     # Content-Length: the pool writes it from the body
-    cdef ClientExchange ex = ClientExchange.__new__(ClientExchange)  # the compiled pool's (http_client.pyx)
+    cdef ClientExchange ex = ClientExchange.__new__(ClientExchange)  # client/pool.pyx
     ex.scheme = scheme
     ex.host = host
     ex.port = port

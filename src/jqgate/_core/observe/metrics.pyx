@@ -1,5 +1,5 @@
 # After each answer: the per-request metrics (jqgate.metrics) and the access log line
-# (access_log.pyx).
+# (observe/access_log.pyx).
 #
 # This runs once per request, so it is compiled: the histograms count in C arrays, and the
 # (route, service) series of a request is found by the identity of its route record instead of

@@ -1,5 +1,5 @@
 # Writing one answer on a server connection: whole, or head then streamed body.
-# See http_server.pyx for the handler interface this belongs to.
+# See server/protocol.pyx for the handler interface this belongs to.
 
 cdef class ResponseProducer:
     """Whoever feeds a Responder: told when the client socket is full / drained / gone."""

@@ -42,7 +42,7 @@ cdef inline int header_kind(bytes name) noexcept:
 
 
 cdef int header_kind_at(const char* s, Py_ssize_t n) noexcept:
-    """header_kind() of the name s[:n] (a span of a scanned head, see http_head.pyx)."""
+    """header_kind() of the name s[:n] (a span of a scanned head, see http/head.pyx)."""
     if n >= 6 and _names_equal(s, b"proxy-", 6):
         return HK_PROXY_ANY
     if n == 2:

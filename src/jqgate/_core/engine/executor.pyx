@@ -330,7 +330,7 @@ cdef class PlanRun:
             elif k == OPK_CALL:
                 self._dispatch(op, fields if fields is not None else {})
                 return 0
-            elif k == OPK_RUNTIME:              # cache, xml, jwt, vault (ops_runtime.pyx)
+            elif k == OPK_RUNTIME:              # cache, xml, jwt, vault (ops/python_nodes.pyx)
                 if ops_runtime_run(self, op, fields if fields is not None else {}, self_value):
                     return 0                  # went async: completes from its callback
             elif k == OPK_BRANCH:
@@ -485,7 +485,7 @@ cdef class PlanRun:
         return 0
 
     cdef int _resume(self, int i, object ex) except -1:
-        """An async op finished: a call's exchange, or an async runtime op (ops_runtime.pyx)."""
+        """An async op finished: a call's exchange, or an async op of ops/python_nodes.pyx."""
         if type(ex) is _RuntimeAsyncResult:
             return ops_runtime_async_done(self, i, ex)
         return self._call_result(i, <ClientExchange>ex)

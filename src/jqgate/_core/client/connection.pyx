@@ -1,13 +1,13 @@
-# One upstream connection of the pool (http_client.pyx): an asyncio.Protocol that runs one
+# One upstream connection of the pool (client/pool.pyx): an asyncio.Protocol that runs one
 # exchange at a time -- writes its request, parses the response, reports it, and goes back to
 # the pool or closes. Its callbacks are where exchanges complete (no Task, no Future per
 # request). A response whose head arrives whole and plain is read by the C scanner
-# (http_head.pyx) and its Content-Length body counted here; any other goes to llhttp.
+# (http/head.pyx) and its Content-Length body counted here; any other goes to llhttp.
 #
 # What an upstream may answer is checked before anything is relayed (ERR_PROTOCOL, a 502):
 # a status outside 100-599, a 101 to anything but an upgrade request, a transfer coding
 # other than chunked, a head over the pool's max_header_bytes. Field names and values follow
-# the one validator's rules (http_head.pyx) in both readers: the scanner applies them itself,
+# the one validator's rules (http/head.pyx) in both readers: the scanner applies them itself,
 # llhttp (strict) refuses the same bytes.
 
 

@@ -3,7 +3,7 @@
 # (HttpServerProtocol) and the upstream connection (ClientConnection, out of the pool for good)
 # are joined, and bytes are relayed both ways as they are, until either side closes.
 #
-#   ProxyCall.on_switch (http_proxy.pyx) builds the Tunnel, Responder.switch_protocols writes the
+#   ProxyCall.on_switch (proxy/handler.pyx) builds the Tunnel, Responder.switch_protocols writes the
 #   101 and hands the client socket over (HttpServerProtocol._start_tunnel), then start() relays
 #   what either side sent early (frames behind the request head or the 101 head).
 #

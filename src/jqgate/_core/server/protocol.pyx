@@ -45,7 +45,7 @@ from collections import deque as _deque
 _server_log = _logging.getLogger("jqgate.server")
 
 cdef class AccessObserver:
-    """An access_log the server calls as a C method (RequestObserver in http_observe.pyx)
+    """An access_log the server calls as a C method (RequestObserver in observe/metrics.pyx)
     instead of through a Python call; any other callable works too."""
 
     cdef int observe(self, HttpRequest req, Responder resp) except -1:
@@ -211,7 +211,7 @@ cdef class HttpServerProtocol:
     cdef bint _eof                  # the client half-closed: no more requests will come
     cdef bint _in_dispatch
     cdef bint _closing              # we decided to close: dispatch nothing more
-    cdef Tunnel _tunnel             # after a 101: the upgraded connection (http_tunnel.pyx)
+    cdef Tunnel _tunnel             # after a 101: the upgraded connection (proxy/tunnel.pyx)
     cdef bytes _upgrade_rest        # bytes the client sent behind an upgrade request's head
 
     def __init__(self, ServerSettings settings, loop=None):
@@ -511,7 +511,7 @@ cdef class HttpServerProtocol:
             req._body._feed_eof()
         self._maybe_dispatch()
 
-    # -- requests the scanner read (http_head.pyx) -----------------------------------------
+    # -- requests the scanner read (http/head.pyx) -----------------------------------------
 
     cdef Py_ssize_t _scan_requests(self, bytes data) except -1:
         """Takes the whole, plain, bodiless requests at the start of data the way the parser
@@ -647,7 +647,7 @@ cdef class HttpServerProtocol:
 
     cdef void _start_tunnel(self, Responder resp, Tunnel tunnel, bytes from_upstream):
         """The 101 went out (Responder.switch_protocols): log the request, then this socket
-        belongs to `tunnel` (http_tunnel.pyx) until either side closes."""
+        belongs to `tunnel` (proxy/tunnel.pyx) until either side closes."""
         cdef HttpRequest req = self._active
         self._tunnel = tunnel
         self._active = None

@@ -5,7 +5,7 @@
 # shutdown (close()). Going through the `logging` module per request cost about three times
 # the whole proxy path.
 #
-# The RequestObserver (http_observe.pyx) calls write() as a C method; nothing here makes a
+# The RequestObserver (observe/metrics.pyx) calls write() as a C method; nothing here makes a
 # Python object per request.
 
 from posix.fcntl cimport open as c_open, O_WRONLY, O_APPEND, O_CREAT

@@ -51,13 +51,13 @@
 # allocator counts usable sizes; an array index or string repeat whose size comes from the
 # program is refused before it is allocated). Over either, libjq stops the run the way `halt`
 # does, so no try/catch in the program can keep it going, and JqBudgetError is raised: the node
-# fails, the worker goes on. Defaults: JQB_DEFAULT_* in jq_bridge.pxd, for the process through
+# fails, the worker goes on. Defaults: JQB_DEFAULT_* in jq/bridge.pxd, for the process through
 # set_jq_budgets (server_main.serve's jq_step_budget / jq_memory_budget_mib), per program
 # through JqProgram(source, step_budget, memory_budget) (a plugin's config.jq_budget).
 # Not bounded here: oniguruma's own matching (it has a retry limit of its own), and the
 # conversion of a result to Python (its size is bounded by the memory budget).
 
-include "jq_bridge.pxd"
+include "bridge.pxd"
 
 cimport cython
 import re
@@ -602,7 +602,7 @@ cdef list jqb_policy_violations(str source, list messages):
 
 @cython.final
 cdef class JqProgram:
-    """A jq program compiled once by libjq, run on Python values (see jq_bridge.pyx's header
+    """A jq program compiled once by libjq, run on Python values (see jq/bridge.pyx's header
     for conversions and the builtins DataKit refuses).
 
     run_one(value): DataKit's rule D1 -- no result gives None, one result gives it, more than

@@ -93,7 +93,7 @@ cdef class ResponseSink:
     error_kind set if the upstream failed after the head) -- or, sent with callback None,
     the sink's own on_done(ex), which saves a Python call per exchange.
 
-    A sink with takes_raw_head set may get a head the C scanner read (http_head.pyx) without
+    A sink with takes_raw_head set may get a head the C scanner read (http/head.pyx) without
     its list of headers: ex.headers is None and ex.raw_head holds the read it starts; its
     fields are in scanned_head for the time of on_head only (scanned_fields() lists them)."""
     cdef bint takes_raw_head

@@ -1,10 +1,10 @@
 # What the server hands a handler: the parsed request and its body.
 #
 # A body arrives while the handler runs; RequestBody buffers what nobody reads yet, up to
-# SRV_BODY_HIGH_WATER, then stops the connection reading (see http_server.pyx for the whole
+# SRV_BODY_HIGH_WATER, then stops the connection reading (see server/protocol.pyx for the whole
 # handler interface).
 
-# Shared with http_responder.pyx and http_server.pyx: limits, the reasons a connection stops
+# Shared with server/responder.pyx and server/protocol.pyx: limits, the reasons a connection stops
 # reading (a bit mask: reading resumes when none is left), the parser-stopping exception.
 cdef enum:
     SRV_BODY_HIGH_WATER = 262144     # unread request-body bytes before we stop reading
