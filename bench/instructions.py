@@ -1,7 +1,7 @@
 """User-space instructions per request of `jqgate run` and its nginx peers, counted by callgrind.
 
     .venv/bin/python bench/instructions.py [--flows F1,F2] [--requests N] [--keep]
-        [--peers jqgate,nginx+njs,nginx+lua,nginx] [--access-log off|file|both]
+        [--peers jqgate,jqgate-module,nginx+njs,nginx+lua,nginx] [--access-log off|file|both]
 
 Wall-clock numbers on this shared 2-core machine move by 10-20 % between runs; an instruction
 count does not, so a change to the request path can be judged before a full `make bench`.
@@ -12,6 +12,8 @@ and, for jqgate, the ten most expensive functions of its core (inclusive). Kerne
 counted: it is what nginx pays too (see bench/RESULTS.md for CPU per request). Needs valgrind
 (bench/install.sh); --keep leaves the callgrind files in bench/run/ for callgrind_annotate.
 
+--peers jqgate-module counts jqgate running the plan modules `jqgate build` compiled from the
+flow's file (`jqgate run --plan-modules`); with jqgate too, the ratios show compiled ÷ generic.
 --peers also counts the nginx peers the same way (one process: `master_process off`, `daemon
 off`, the same requests): nginx + njs (F1, F3), nginx + Lua (F1) and the plain nginx proxy
 (F2), and prints jqgate's count over each. --access-log file counts with every server's access
@@ -61,6 +63,7 @@ def read_response(conn: socket.socket, buf: bytes) -> bytes:
 
 
 JQGATE = "jqgate"
+JQGATE_MODULE = "jqgate-module"     # jqgate running the flow's compiled plan modules
 # The nginx peers and the flows they serve: (config in bench/peers, port).
 NGINX_PEERS = {
     ("nginx+njs", "F1"): ("njs_proxy.conf", layout.NJS_F1_PORT),
@@ -68,7 +71,7 @@ NGINX_PEERS = {
     ("nginx+lua", "F1"): ("lua_proxy.conf", layout.LUA_F1_PORT),
     ("nginx", "F2"): ("plain_proxy.conf", layout.NGINX_PROXY_PORT),
 }
-ALL_PEERS = [JQGATE, "nginx+njs", "nginx+lua", "nginx"]
+ALL_PEERS = [JQGATE, JQGATE_MODULE, "nginx+njs", "nginx+lua", "nginx"]
 
 
 def server_argv(peer: str, flow: str, log_on: bool, out_dir: Path) -> tuple[list[str], int] | None:
@@ -76,6 +79,10 @@ def server_argv(peer: str, flow: str, log_on: bool, out_dir: Path) -> tuple[list
     if peer == JQGATE:
         access_log = str(out_dir / "jqgate-access.log") if log_on else "off"
         return list(peers.jqgate_argv(flow, PORT, access_log=access_log)), PORT
+    if peer == JQGATE_MODULE:
+        access_log = str(out_dir / "jqgate-module-access.log") if log_on else "off"
+        return list(peers.jqgate_argv(flow, PORT, access_log=access_log,
+                                      plan_modules=peers.build_plan_modules(flow, out_dir))), PORT
     if (peer, flow) not in NGINX_PEERS:
         return None
     conf, port = NGINX_PEERS[(peer, flow)]
@@ -149,8 +156,9 @@ def main() -> int:
                     counts[(peer, flow, log_on)] = per_request
                     print(f"{flow}, {state}, {peer}: {per_request:,.0f} instructions per request "
                           "(user space)" + ("; the core's costliest functions, inclusive, per request:"
-                                            if top and peer == JQGATE else ""), flush=True)
-                    if peer == JQGATE:
+                                            if top and peer in (JQGATE, JQGATE_MODULE) else ""),
+                          flush=True)
+                    if peer in (JQGATE, JQGATE_MODULE):
                         for cost, name in top:
                             print(f"    {cost:>9,}  {name}")
                     if not args.keep:
@@ -167,10 +175,15 @@ def print_ratios(counts: dict) -> None:
     rows = []
     for (peer, flow, log_on), value in sorted(counts.items()):
         mine = counts.get((JQGATE, flow, log_on))
-        if peer == JQGATE or mine is None:
+        if peer in (JQGATE, JQGATE_MODULE) or mine is None:
             continue
         rows.append(f"  {flow} {'log on ' if log_on else 'log off'}  jqgate {mine:>9,.0f}  "
                     f"{peer:<10} {value:>9,.0f}  ratio {mine / value:.2f}x")
+    for (peer, flow, log_on), value in sorted(counts.items()):
+        generic = counts.get((JQGATE, flow, log_on))
+        if peer == JQGATE_MODULE and generic is not None:
+            rows.append(f"  {flow} {'log on ' if log_on else 'log off'}  compiled module {value:>9,.0f}  "
+                        f"generic {generic:>9,.0f}  ratio {value / generic:.2f}x")
     for flow in sorted({f for _, f, _ in counts}):
         off, on = counts.get((JQGATE, flow, False)), counts.get((JQGATE, flow, True))
         if off is not None and on is not None:

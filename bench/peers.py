@@ -27,6 +27,10 @@ UVLOOP = "ceiling: uvloop+httptools"
 JQGATE_LOG = "jqgate (access log on)"
 NJS_LOG = "nginx+njs (access log on)"
 LUA_LOG = "nginx+lua (access log on)"
+# jqgate running the plan modules `jqgate build` compiled from the flow (issue #13 item 3),
+# access log off and on (to a file), F1-F4.
+JQGATE_MODULE = "jqgate compiled module"
+JQGATE_MODULE_LOG = "jqgate compiled module (access log on)"
 LOG_FLOWS = ("F1", "F2")
 # Over TLS (issue #17): jqgate's `ssl` listener and nginx's `listen ... ssl`, the same
 # certificate (an ECDSA P-256 one made per run, bench_tls_files), F1 and F2. Kept-alive
@@ -39,11 +43,12 @@ NGINX_HANDSHAKE = "nginx TLS new connection"
 TLS_FLOWS = ("F1", "F2")
 TLS_IMPLS = (JQGATE_TLS, NGINX_TLS, JQGATE_HANDSHAKE, NGINX_HANDSHAKE)
 IMPLEMENTATIONS = [JQGATE, NJS, LUA, AIOHTTP, DIRECT, UVLOOP, JQGATE_LOG, NJS_LOG, LUA_LOG,
-                   *TLS_IMPLS]
+                   JQGATE_MODULE, JQGATE_MODULE_LOG, *TLS_IMPLS]
 assert not any("," in impl for impl in IMPLEMENTATIONS), "run.py --impls splits on commas"
 CEILINGS = [DIRECT, UVLOOP]
 # Table order of the implementations that serve flows.
-COMPARED = [JQGATE, NJS, LUA, AIOHTTP, JQGATE_LOG, NJS_LOG, LUA_LOG, *TLS_IMPLS]
+COMPARED = [JQGATE, NJS, LUA, AIOHTTP, JQGATE_LOG, NJS_LOG, LUA_LOG, JQGATE_MODULE,
+            JQGATE_MODULE_LOG, *TLS_IMPLS]
 # nginx has no DataKit flow for F2: its F2 peer is the plain reverse proxy (peers/plain_proxy.conf),
 # measured once under NJS (and NJS_LOG); LUA (LUA_LOG) compares against that same server.
 F2_PEER = {LUA: NJS, LUA_LOG: NJS_LOG}
@@ -111,8 +116,9 @@ def python() -> str:
 
 
 def jqgate_argv(flow: str, port: int, workers: int = 1, access_log: str = "off",
-                tls: tuple | None = None) -> tuple:
+                plan_modules: Path | None = None, tls: tuple | None = None) -> tuple:
     """`jqgate run` for a flow; access_log "off" or a file path (its default is stdout);
+    plan_modules: a directory from build_plan_modules (the compiled-module rows);
     tls=(cert, key): the listener says `ssl` and serves that pair."""
     exe = Path(sys.executable).parent / "jqgate"
     listen = f"{layout.HOST}:{port}" + (" ssl" if tls else "")
@@ -121,7 +127,7 @@ def jqgate_argv(flow: str, port: int, workers: int = 1, access_log: str = "off",
             "--access-log", access_log)
     if tls:
         argv += ("--ssl-cert", tls[0], "--ssl-cert-key", tls[1])
-    return argv
+    return argv + (("--plan-modules", str(plan_modules)) if plan_modules else ())
 
 
 def bench_tls_files(run_dir: Path) -> tuple[str, str]:
@@ -134,6 +140,24 @@ def bench_tls_files(run_dir: Path) -> tuple[str, str]:
                         "-days", "7", "-subj", "/CN=127.0.0.1", "-addext",
                         "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
     return str(cert), str(key)
+
+
+_BUILT: set[Path] = set()      # built in this run already
+
+
+def build_plan_modules(flow: str, run_dir: Path) -> Path:
+    """`jqgate build` of a flow's declarative file into run_dir/plan-modules/<flow> (afresh:
+    a module refuses to load under another core build)."""
+    out = run_dir / "plan-modules" / flow
+    if out in _BUILT:
+        return out
+    _BUILT.add(out)
+    if out.exists():
+        shutil.rmtree(out)
+    exe = Path(sys.executable).parent / "jqgate"
+    subprocess.run([str(exe), "build", str(layout.FLOW_FILES[flow]), "-o", str(out),
+                    "--log-level", "warning"], check=True, stdout=subprocess.DEVNULL)
+    return out
 
 
 def mocks(run_dir: Path) -> ServerSpec:
@@ -174,6 +198,19 @@ def servers_and_targets(run_dir: Path, impls: list[str], flows: list[str]):
             specs.append(ServerSpec(name, jqgate_argv(flow, port, access_log=str(
                 run_dir / name / "access.log")), port))
             targets.append(Target(JQGATE_LOG, flow, name, port))
+    for impl, base, logged in ((JQGATE_MODULE, layout.JQGATE_MODULE_BASE_PORT, False),
+                               (JQGATE_MODULE_LOG, layout.JQGATE_MODULE_LOG_BASE_PORT, True)):
+        if impl not in impls:
+            continue
+        for flow in flows:
+            port = base + layout.FLOW_INDEX[flow]
+            name = f"jqgate-module{'-log' if logged else ''}-{flow}"
+            (run_dir / name).mkdir(parents=True, exist_ok=True)
+            access_log = str(run_dir / name / "access.log") if logged else "off"
+            specs.append(ServerSpec(name, jqgate_argv(flow, port, access_log=access_log,
+                                                      plan_modules=build_plan_modules(flow, run_dir)),
+                                    port))
+            targets.append(Target(impl, flow, name, port))
     off = layout.LOG_PORT_OFFSET
     if NJS_LOG in impls:
         if "F1" in log_flows:

@@ -42,14 +42,20 @@ def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, *, log_level: 
     `load()` returned. Logs as `jqgate run` does: the ready line and diagnostics to stderr
     (unless the application configured logging itself), access lines to `access_log` (stdout,
     stderr, a file path or "off"; log_format="json" for JSON lines).
+    `plan_modules="DIR"` runs the plans `jqgate build` compiled into DIR in place of the
+    generic executor's (each plan whose module is missing: generic, one log line); with
+    `build_plan_modules=True` the missing ones are first built into DIR (docs/plan-modules.md).
     Options go to jqgate.server_main.serve (admin_listen, status_listen, drain_timeout,
     server_options, pool_options, ssl_cert, ssl_cert_key, ...: docs/configuration.md)."""
     from jqgate.compiled import CompiledGateway, compile_gateway
     from jqgate.config.model import GatewayConfig
     from jqgate.errors import Issues
+    from jqgate.plan_module.loading import use_plan_modules
     from jqgate.runtime import gateway_for, handler_factory
     from jqgate.server_main import configure_logging, serve as serve_config
 
+    plan_modules = options.pop("plan_modules", None)
+    build_plan_modules = options.pop("build_plan_modules", False)
     if isinstance(config, str):
         compiled = load(config)
     elif isinstance(config, GatewayConfig):
@@ -61,6 +67,7 @@ def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, *, log_level: 
     else:
         raise TypeError("serve() takes a file path, a GatewayConfig or a compiled gateway")
     configure_logging(log_level)
+    use_plan_modules(plan_modules, compiled, build_plan_modules)
     return serve_config(gateway_for(compiled), listen=listen, workers=workers,
                         handler_factory=handler_factory, access_log=access_log, **options)
 

@@ -1,4 +1,4 @@
-"""The `jqgate` command line: run, check, plan, demo (interface.md).
+"""The `jqgate` command line: run, build, check, plan, demo (interface.md).
 
 `jqgate run` reads its settings through jqgate.settings: defaults < settings file
 (`--settings FILE`) < environment (`JQGATE_<NAME>`, Kong's `KONG_<NAME>` where it means the
@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="quick start: a DataKit plugin file (any Kong form); repeatable "
                           "(env JQGATE_PLUGIN, one file)")
 
+    build = sub.add_parser("build", help="compile each DataKit plan into an importable extension module")
+    build.add_argument("config")
+    build.add_argument("-o", "--output", required=True, metavar="DIR", help="where the modules go")
+    _add_common(build)
+
     check = sub.add_parser("check", help="validate and compile; exit 0 when valid, 1 when not")
     check.add_argument("config")
     _add_common(check)
@@ -129,6 +134,17 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_build(args) -> int:
+    from jqgate.plan_module.build import build_plan_modules
+
+    compiled = _load_compiled(args.config, args.skip_unknown_plugins)
+    built = build_plan_modules(compiled, args.output)
+    for name, path in built:
+        print(f"{path}")
+    print(f"{args.config}: {len(built)} plan module(s) in {args.output}", file=sys.stderr)
+    return 0
+
+
 def resolve_run_settings(args):
     """The settings of `jqgate run`: flags given on the command line over the rest."""
     from jqgate.settings import resolve
@@ -156,7 +172,7 @@ def cmd_demo(args) -> int:
     return run_demo(args)
 
 
-COMMANDS = {"check": cmd_check, "plan": cmd_plan, "run": cmd_run, "demo": cmd_demo}
+COMMANDS = {"build": cmd_build, "check": cmd_check, "plan": cmd_plan, "run": cmd_run, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from jqgate.compiler import compile_datakit
 from jqgate.config.model import GatewayConfig, PluginInstance
 from jqgate.errors import Issues
 from jqgate.plan import Plan
+from jqgate.plan_module.loading import module_plan_for
 
 
 def instance_namespace(plugin: PluginInstance) -> str:
@@ -42,5 +43,6 @@ def compile_gateway(config: GatewayConfig, issues: Issues) -> CompiledGateway | 
             continue
         plan = compile_datakit(plugin.config, plugin.config_location, instance_namespace(plugin), issues)
         if plan is not None:
-            compiled.plans.append((plugin, plan))
+            # a compiled plan module built for exactly this plan runs in its place
+            compiled.plans.append((plugin, module_plan_for(plan)))
     return compiled if len(issues) == before else None

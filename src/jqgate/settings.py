@@ -240,6 +240,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("skip_unknown_plugins", False, parse_bool,
             "drop plugins other than datakit with a warning instead of refusing the "
             "configuration", target="cli", flags=("--skip-unknown-plugins",)),
+    Setting("plan_modules", None, parse_path,
+            "directory of compiled plan modules (jqgate build) whose plans run in place of the "
+            "generic executor's; a plan with no module there runs generic (one log line)",
+            target="cli", flags=("--plan-modules",), metavar="DIR"),
+    Setting("build_plan_modules", False, parse_bool,
+            "at start, first build into plan_modules the modules it lacks (needs a C compiler "
+            "and Cython; without them one log line, and the generic executor)",
+            target="cli", flags=("--build-plan-modules",)),
     Setting("drain_timeout", 10.0, parse_seconds,
             "on SIGTERM, how long in-flight requests may take to finish (seconds)",
             flags=("--drain-timeout",), metavar="SECONDS"),

@@ -104,9 +104,11 @@ class ThirdParty:
         self.server = None
         self.port = None
 
-    async def start(self):
+    async def start(self, port=0):
+        """port: 0 for any; a fixed one when the plans were compiled with its URL already in
+        (the compiled plan modules, built once per session)."""
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(lambda: _Conn(self), "127.0.0.1", 0)
+        self.server = await loop.create_server(lambda: _Conn(self), "127.0.0.1", port)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -168,7 +170,8 @@ def make_pool():
     return core.ConnectionPool(asyncio.get_running_loop())
 
 
-EXECUTORS = {"core": core.PlanRun, "reference": ref_executor.PlanRun}
+# "module": the core's executor on the plan of a compiled plan module (test_cases.py builds them)
+EXECUTORS = {"core": core.PlanRun, "reference": ref_executor.PlanRun, "module": core.PlanRun}
 
 
 async def drive(executor, plan, request, pool, ctx_shared=None, upstream=None, env=None):

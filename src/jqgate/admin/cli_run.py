@@ -9,6 +9,7 @@ from jqgate.compiled import compile_gateway
 from jqgate.config import load_any, quick_start
 from jqgate.errors import ConfigError, ConfigIssue, Issues
 from jqgate.gateway import Gateway
+from jqgate.plan_module.loading import use_plan_modules
 from jqgate.server_main import serve
 
 DEFAULT_ADMIN_LISTEN = "127.0.0.1:8001"      # jqgate.settings holds the defaults; kept for callers
@@ -35,6 +36,7 @@ def run_from_settings(settings, upstream=None, plugins=(), handler_factory=None)
     issues = Issues()
     compiled = compile_gateway(config, issues)
     issues.raise_if_any()                # ConfigError: cli.main prints every error, exits 1
+    use_plan_modules(settings.plan_modules, compiled, settings.build_plan_modules)
     options = settings.serve_options()
     return serve(Gateway(config, compiled), handler_factory=handler_factory, config_file=load,
                  **options)
