@@ -20,8 +20,13 @@ import layout
 UPSTREAM_BODY = {"ok": True, "service": "upstream-echo"}
 
 
-def fetch(port: int, path: str) -> tuple[int, dict, bytes]:
-    conn = http.client.HTTPConnection(layout.HOST, port, timeout=5)
+def fetch(port: int, path: str, tls: bool = False) -> tuple[int, dict, bytes]:
+    if tls:
+        import ssl
+        context = ssl._create_unverified_context()      # the run's own self-signed certificate
+        conn = http.client.HTTPSConnection(layout.HOST, port, timeout=5, context=context)
+    else:
+        conn = http.client.HTTPConnection(layout.HOST, port, timeout=5)
     try:
         conn.request("GET", path)
         resp = conn.getresponse()
@@ -48,13 +53,13 @@ def expected_compute_body() -> object:
     raise ValueError("F4 has no exit node")
 
 
-def check(flow: str, port: int, attempts: int = 5) -> str | None:
+def check(flow: str, port: int, attempts: int = 5, tls: bool = False) -> str | None:
     """None when the target answers like its flow; otherwise what is wrong. Retried a few times:
     a server may accept connections (a bound socket) a moment before its workers answer."""
     problem = None
     for attempt in range(attempts):
         try:
-            problem = _check(flow, port)
+            problem = _check(flow, port, tls)
         except (OSError, http.client.HTTPException, ValueError) as exc:
             problem = f"{exc.__class__.__name__}: {exc}"
         if problem is None:
@@ -69,14 +74,14 @@ def _json(headers: dict, body: bytes):
     return json.loads(body), None
 
 
-def _check(flow: str, port: int) -> str | None:
-    status, headers, body = fetch(port, layout.FLOW_PATHS.get(flow, "/anything"))
+def _check(flow: str, port: int, tls: bool = False) -> str | None:
+    status, headers, body = fetch(port, layout.FLOW_PATHS.get(flow, "/anything"), tls)
     if status != 200:
         return f"status {status}: {body[:200]!r}"
     if flow == "F1":
         if headers.get("x-seen-auth") != "Bearer tok-bench":
             return f"upstream saw Authorization {headers.get('x-seen-auth')!r}, expected 'Bearer tok-bench'"
-        status, headers, _ = fetch(port, "/anything")
+        status, headers, _ = fetch(port, "/anything", tls)
         if status != 200 or headers.get("x-seen-auth") != "Bearer tok-none":
             return f"without api_key: status {status}, upstream saw {headers.get('x-seen-auth')!r}"
     if flow in ("F1", "F2") and json.loads(body) != UPSTREAM_BODY:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System tools the benchmark needs, from Debian packages: wrk, nginx (light), the njs module,
 # the Lua module (lua-nginx-module: OpenResty's core, with LuaJIT and lua-resty-core, the runtime
-# Kong runs on) with lua-cjson for the nginx + Lua peer, and valgrind for bench/instructions.py.
+# Kong runs on) with lua-cjson for the nginx + Lua peer, valgrind for bench/instructions.py, and
+# the openssl CLI that makes the TLS runs' certificate.
 # Idempotent: does nothing when they are all present; otherwise runs apt-get update once and
 # installs what is missing (needs root). The Python side (aiohttp, jq, matplotlib: the `bench`
 # extra) is installed into .venv by `make install`, which `make bench` runs first.
@@ -18,6 +19,7 @@ command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 [ -f "$CJSON" ] || missing+=(lua-cjson)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)     # the TLS runs' certificate
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "bench/install.sh: wrk, nginx, the njs and Lua modules, lua-cjson and valgrind are installed"

@@ -30,6 +30,7 @@ JQGATE_MULTI_PORT = 18050        # the multi-worker run
 NJS_MULTI_PORT = 18060           # the multi-worker nginx + njs run (F1)
 JQGATE_LOG_BASE_PORT = 18070     # + flow index: jqgate with its access log on (to a file)
 LOG_PORT_OFFSET = 100            # nginx peers with access_log on: their ports + this
+TLS_PORT_OFFSET = 200            # the TLS listeners of jqgate and nginx: their ports + this
 JQGATE_MODULE_BASE_PORT = 18080  # + flow index: jqgate running `jqgate build`'s plan modules
 JQGATE_MODULE_LOG_BASE_PORT = 18090   # ... with its access log on (to a file)
 

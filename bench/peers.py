@@ -32,13 +32,23 @@ LUA_LOG = "nginx+lua (access log on)"
 JQGATE_MODULE = "jqgate compiled module"
 JQGATE_MODULE_LOG = "jqgate compiled module (access log on)"
 LOG_FLOWS = ("F1", "F2")
+# Over TLS (issue #17): jqgate's `ssl` listener and nginx's `listen ... ssl`, the same
+# certificate (an ECDSA P-256 one made per run, bench_tls_files), F1 and F2. Kept-alive
+# connections measure the encrypted request path; "new connection" sends `Connection: close`
+# on every request, so each one pays a full handshake: the handshake rate.
+JQGATE_TLS = "jqgate TLS"
+NGINX_TLS = "nginx TLS"
+JQGATE_HANDSHAKE = "jqgate TLS new connection"
+NGINX_HANDSHAKE = "nginx TLS new connection"
+TLS_FLOWS = ("F1", "F2")
+TLS_IMPLS = (JQGATE_TLS, NGINX_TLS, JQGATE_HANDSHAKE, NGINX_HANDSHAKE)
 IMPLEMENTATIONS = [JQGATE, NJS, LUA, AIOHTTP, DIRECT, UVLOOP, JQGATE_LOG, NJS_LOG, LUA_LOG,
-                   JQGATE_MODULE, JQGATE_MODULE_LOG]
+                   JQGATE_MODULE, JQGATE_MODULE_LOG, *TLS_IMPLS]
 assert not any("," in impl for impl in IMPLEMENTATIONS), "run.py --impls splits on commas"
 CEILINGS = [DIRECT, UVLOOP]
 # Table order of the implementations that serve flows.
 COMPARED = [JQGATE, NJS, LUA, AIOHTTP, JQGATE_LOG, NJS_LOG, LUA_LOG, JQGATE_MODULE,
-            JQGATE_MODULE_LOG]
+            JQGATE_MODULE_LOG, *TLS_IMPLS]
 # nginx has no DataKit flow for F2: its F2 peer is the plain reverse proxy (peers/plain_proxy.conf),
 # measured once under NJS (and NJS_LOG); LUA (LUA_LOG) compares against that same server.
 F2_PEER = {LUA: NJS, LUA_LOG: NJS_LOG}
@@ -58,6 +68,8 @@ class Target:
     flow: str           # F1..F4, or "fixed" for the ceilings
     server: str         # ServerSpec.key
     port: int
+    tls: bool = False
+    headers: tuple = ()  # sent by wrk on every request
 
     @property
     def key(self) -> str:
@@ -66,17 +78,18 @@ class Target:
     @property
     def url(self) -> str:
         path = layout.FLOW_PATHS.get(self.flow, "/anything")
-        return f"http://{layout.HOST}:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://{layout.HOST}:{self.port}{path}"
 
 
 def nginx_argv(conf: str, run_dir: Path, name: str, workers: int = 1, access_log: bool = False,
-               master_process: bool = True) -> tuple:
+               master_process: bool = True, tls: tuple | None = None) -> tuple:
     """Copy bench/peers/<conf> (and dk_flow.js, which js_import finds beside it) into its own
     prefix under the run directory; nginx runs in the foreground (daemon off).
 
     access_log: log every request to <prefix>/logs/access.log (buffered like jqgate's) and
     listen on the ports + layout.LOG_PORT_OFFSET, so it runs beside the log-off copy.
-    master_process=False: one process serving requests (what callgrind measures)."""
+    master_process=False: one process serving requests (what callgrind measures).
+    tls=(cert, key): every listener speaks TLS with that pair, on its port + TLS_PORT_OFFSET."""
     prefix = run_dir / name
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
     text = (layout.PEERS / conf).read_text()
@@ -87,6 +100,12 @@ def nginx_argv(conf: str, run_dir: Path, name: str, workers: int = 1, access_log
                       lambda m: f"listen 127.0.0.1:{int(m.group(1)) + layout.LOG_PORT_OFFSET}", text)
     if not master_process:
         text = re.sub(r"^master_process on;", "master_process off;", text, flags=re.M)
+    if tls is not None:
+        text = re.sub(r"listen 127\.0\.0\.1:(\d+)([^;]*);",
+                      lambda m: f"listen 127.0.0.1:{int(m.group(1)) + layout.TLS_PORT_OFFSET}"
+                                f"{m.group(2)} ssl;\n        ssl_certificate {tls[0]};\n"
+                                f"        ssl_certificate_key {tls[1]};\n"
+                                f"        ssl_protocols TLSv1.2 TLSv1.3;", text)
     (prefix / conf).write_text(text)
     shutil.copy(layout.PEERS / "dk_flow.js", prefix / "dk_flow.js")
     return ("nginx", "-p", f"{prefix}/", "-c", str(prefix / conf), "-e", str(prefix / "logs" / "error.log"))
@@ -97,14 +116,30 @@ def python() -> str:
 
 
 def jqgate_argv(flow: str, port: int, workers: int = 1, access_log: str = "off",
-                plan_modules: Path | None = None) -> tuple:
+                plan_modules: Path | None = None, tls: tuple | None = None) -> tuple:
     """`jqgate run` for a flow; access_log "off" or a file path (its default is stdout);
-    plan_modules: a directory from build_plan_modules (the compiled-module rows)."""
+    plan_modules: a directory from build_plan_modules (the compiled-module rows);
+    tls=(cert, key): the listener says `ssl` and serves that pair."""
     exe = Path(sys.executable).parent / "jqgate"
-    argv = (str(exe), "run", str(layout.FLOW_FILES[flow]), "--listen", f"{layout.HOST}:{port}",
+    listen = f"{layout.HOST}:{port}" + (" ssl" if tls else "")
+    argv = (str(exe), "run", str(layout.FLOW_FILES[flow]), "--listen", listen,
             "--workers", str(workers), "--no-admin", "--log-level", "warning",
             "--access-log", access_log)
+    if tls:
+        argv += ("--ssl-cert", tls[0], "--ssl-cert-key", tls[1])
     return argv + (("--plan-modules", str(plan_modules)) if plan_modules else ())
+
+
+def bench_tls_files(run_dir: Path) -> tuple[str, str]:
+    """An ECDSA P-256 certificate and key for 127.0.0.1 (openssl CLI), shared by jqgate and
+    nginx so both pay for the same signatures."""
+    cert, key = run_dir / "tls-cert.pem", run_dir / "tls-key.pem"
+    if not cert.exists():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(cert),
+                        "-days", "7", "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return str(cert), str(key)
 
 
 _BUILT: set[Path] = set()      # built in this run already
@@ -190,6 +225,34 @@ def servers_and_targets(run_dir: Path, impls: list[str], flows: list[str]):
         specs.append(ServerSpec("nginx-lua-log", nginx_argv("lua_proxy.conf", run_dir, "nginx-lua-log",
                                                             access_log=True), layout.LUA_F1_PORT + off))
         targets.append(Target(LUA_LOG, "F1", "nginx-lua-log", layout.LUA_F1_PORT + off))
+    tls_flows = [f for f in TLS_FLOWS if f in flows]
+    if tls_flows and set(TLS_IMPLS) & set(impls):
+        pair = bench_tls_files(run_dir)
+        tls_off = layout.TLS_PORT_OFFSET
+        close = ("Connection: close",)
+        if {JQGATE_TLS, JQGATE_HANDSHAKE} & set(impls):
+            for flow in tls_flows:
+                port = layout.JQGATE_BASE_PORT + layout.FLOW_INDEX[flow] + tls_off
+                name = f"jqgate-tls-{flow}"
+                specs.append(ServerSpec(name, jqgate_argv(flow, port, tls=pair), port))
+                if JQGATE_TLS in impls:
+                    targets.append(Target(JQGATE_TLS, flow, name, port, tls=True))
+                if JQGATE_HANDSHAKE in impls:
+                    targets.append(Target(JQGATE_HANDSHAKE, flow, name, port, tls=True,
+                                          headers=close))
+        if {NGINX_TLS, NGINX_HANDSHAKE} & set(impls):
+            for flow in tls_flows:
+                conf, name, port = (("njs_proxy.conf", "nginx-njs-tls", layout.NJS_F1_PORT)
+                                    if flow == "F1" else
+                                    ("plain_proxy.conf", "nginx-proxy-tls", layout.NGINX_PROXY_PORT))
+                port += tls_off
+                specs.append(ServerSpec(name, nginx_argv(conf, run_dir, name, tls=pair),
+                                        layout.NJS_F3_PORT + tls_off if flow == "F1" else port))
+                if NGINX_TLS in impls:
+                    targets.append(Target(NGINX_TLS, flow, name, port, tls=True))
+                if NGINX_HANDSHAKE in impls:
+                    targets.append(Target(NGINX_HANDSHAKE, flow, name, port, tls=True,
+                                          headers=close))
     if AIOHTTP in impls:
         for flow in flows:
             port = layout.AIOHTTP_BASE_PORT + layout.FLOW_INDEX[flow]

@@ -111,7 +111,11 @@ def targets_section(doc) -> list[str]:
             ("F2 ≥ 1.0× nginx plain proxy requests/s", "F2", J, N, 1.0),
             ("F1, access logs on, ≥ 1.2× nginx+njs", "F1", JL, NL, 1.2),
             ("F1, access logs on, ≥ 1.2× nginx+lua", "F1", JL, LL, 1.2),
-            ("F2, access logs on, ≥ 1.0× nginx plain proxy", "F2", JL, NL, 1.0)):
+            ("F2, access logs on, ≥ 1.0× nginx plain proxy", "F2", JL, NL, 1.0),
+            # issue #17: over TLS, kept-alive and one handshake per request
+            ("TLS F2 ≥ 0.8× nginx TLS proxy", "F2", peers.JQGATE_TLS, peers.NGINX_TLS, 0.8),
+            ("TLS handshakes/s (F2, new connection per request) ≥ 0.8× nginx", "F2",
+             peers.JQGATE_HANDSHAKE, peers.NGINX_HANDSHAKE, 0.8)):
         if f"{mine} / {flow}" not in doc["targets"]:
             continue
         row(f"{title} — wrk req/s", flow, lambda c, f=flow, m=mine: rps(doc, m, f, c),

@@ -175,7 +175,7 @@ def prepare_targets(targets, servers, failures) -> dict:
         if t.server in failures:
             entry.update(status="not_runnable", error=failures[t.server])
         else:
-            problem = checks.check(t.flow, t.port)
+            problem = checks.check(t.flow, t.port, tls=t.tls)
             entry.update(status="ok" if problem is None else "failed_check", error=problem)
             if problem:
                 log(f"CHECK FAILED {t.key}: {problem}")
@@ -192,7 +192,8 @@ def measure(target, server: procs.Server, conns: int, args, run_dir: Path) -> di
     pids = server.tree()
     mock_pids = MOCKS.tree() if MOCKS else []
     cpu_before, mocks_before, cores_before = procs.cpu_seconds(pids), procs.cpu_seconds(mock_pids), procs.core_times()
-    result = wrk.run(target.url, conns, args.duration, args.threads, args.load_core, run_dir)
+    result = wrk.run(target.url, conns, args.duration, args.threads, args.load_core, run_dir,
+                     headers=target.headers)
     cpu = procs.cpu_seconds(pids) - cpu_before
     result["mocks_cpu_share"] = (procs.cpu_seconds(mock_pids) - mocks_before) / result["seconds"] if result["seconds"] else None
     result["core_busy"] = procs.core_busy(cores_before, procs.core_times())
@@ -228,7 +229,7 @@ def benchmark(targets, results, servers, args, run_dir, conn_list, reps) -> None
     for t in runnable:
         log(f"warm-up {t.key} {args.warmup:.0f} s")
         try:
-            wrk.run(t.url, 50, args.warmup, args.threads, args.load_core, run_dir)
+            wrk.run(t.url, 50, args.warmup, args.threads, args.load_core, run_dir, headers=t.headers)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             results[t.key].update(status="failed_run", error=f"warm-up: {exc}")
         if not servers[t.server].alive():

@@ -33,12 +33,14 @@ def lua_script(run_dir: Path) -> Path:
 
 
 def run(url: str, connections: int, seconds: float, threads: int, cores: str, run_dir: Path,
-        timeout_s: int = 5) -> dict:
-    """One wrk run; returns requests/s, latency percentiles (ms) and error counts."""
+        timeout_s: int = 5, headers: tuple = ()) -> dict:
+    """One wrk run; returns requests/s, latency percentiles (ms) and error counts. `headers`
+    go on every request (`Connection: close`: a new connection, and TLS handshake, each)."""
     threads = max(1, min(threads, connections))
+    extra = [arg for h in headers for arg in ("-H", h)]
     argv = (["nice", "-n", str(NICE)] if NICE else []) + [
         "taskset", "-c", cores, "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-        f"--timeout={timeout_s}s", "--latency", "-s", str(lua_script(run_dir)), url]
+        f"--timeout={timeout_s}s", "--latency", "-s", str(lua_script(run_dir)), *extra, url]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     line = next((l for l in done.stdout.splitlines() if l.startswith("WRKJSON ")), None)
     if done.returncode != 0 or line is None:

@@ -14,6 +14,7 @@ from jqgate._core.core import (HTTPS_REQUIRED_MESSAGE, NO_ROUTE_MESSAGE,  # noqa
                                NO_SERVICE_MESSAGE, Balancer, ServiceTarget, route_request)
 from jqgate.config.model import GatewayConfig
 from jqgate.router import Router
+from jqgate.tls import EMPTY_TABLE, CertificateTable
 
 DEFAULT_VIA = ("1.1 jqgate/%s" % __version__).encode()
 DEFAULT_SERVER = ("jqgate/%s" % __version__).encode()
@@ -42,6 +43,10 @@ class Gateway:
             pairs.append((r, svc))
         self.router = Router(pairs)
         self.compiled_router = self.router.core
+        # Kong's certificates by SNI, for the TLS listeners (jqgate.tls): built with the rest of
+        # the configuration, so a reload switches certificates when it switches routes.
+        self.certificates = CertificateTable(config.certificates) if config.certificates \
+            else EMPTY_TABLE
 
     def route(self, req):
         """ProxyDecision, or (status, message) for the gateway's own answer (the compiled

@@ -4,8 +4,8 @@ A route matches when every condition it sets holds: one of its `methods`; one of
 (exact, `*.suffix` or `prefix.*` wildcards, optionally with a port); every one of its `headers`
 (one of the listed values, compared case-insensitively, or a single `~*regex` value searched in
 the lower-cased request value); one of its `paths` (a plain prefix, or `~regex` anchored at the
-start); its `snis` (only on a TLS listener: this gateway has none, so an `snis` route never
-matches plain http). Among the routes that match, Kong's order picks one:
+start); its `snis` (the server name of the TLS handshake, exact or with the hosts' wildcards:
+an `snis` route never matches plain http nor a client that sent no name). Among the routes that match, Kong's order picks one:
 
   1. routes setting more kinds of condition first (hosts, headers, paths, methods, snis), then
      by which kinds: hosts > headers > paths > methods > snis;
@@ -66,8 +66,8 @@ class Router:
             if any(_PORT.search(h.decode()) for h in entry.hosts or ()) or \
                     any(w[2] is not None for w in entry.wild_hosts):
                 core.reads_ports = True
-            if getattr(entry.route, "snis", None):
-                continue        # SNI conditions hold only on TLS listeners (none here)
+            if entry.snis is not None:
+                core.reads_sni = True
             plain = entry.has_hosts and not entry.wild_hosts
             # A regex that starts with a literal can only match paths starting with it: filed
             # under that literal like a prefix, it is tried only for such paths.
@@ -84,12 +84,12 @@ class Router:
             bucket.seal()
 
     def match(self, method: bytes, host: bytes | str, path: str, headers=None,
-              scheme: str = "http") -> RouteMatch | None:
+              scheme: str = "http", sni: str | None = None) -> RouteMatch | None:
         """The route for a request (path already normalised), for Python callers."""
         if isinstance(host, str):
             host = host.encode("latin-1")
         found = self.core.match(method, host, path.encode("latin-1"), list(headers or []),
-                                scheme == "https")
+                                scheme == "https", sni.lower().encode() if sni else None)
         if found is None:
             return None
         entry, length = found
@@ -164,6 +164,11 @@ def _entries(route, target, order):
         e.hosts = frozenset(plain)
         e.wild_hosts = tuple(wild)
         e.headers = tuple(headers) if headers else None
+        if snis:
+            e.snis = frozenset(s.lower().encode() for s in snis if "*" not in s)
+            e.wild_snis = tuple((s[1:].lower().encode(), True, None) if s.startswith("*")
+                                else (s[:-1].lower().encode(), False, None)
+                                for s in snis if "*" in s)
         protocols = route.protocols or ["http", "https"]
         e.https_only = "http" not in protocols
         e.strip_path = bool(route.strip_path)

@@ -62,23 +62,53 @@ def bind_listener(what: str, listen: str, reuse_port: bool, listen_now: bool = T
                            % (what, host, port, exc.strerror or exc)) from None
 
 
-def tls_context(ssl_cert: str | None, ssl_cert_key: str | None):
-    """The proxy listener's server-side TLS context, or None for plain HTTP. Loaded once,
-    before any worker starts, so a missing or mismatched file stops the start-up by name."""
-    if not ssl_cert and not ssl_cert_key:
-        return None
-    if not (ssl_cert and ssl_cert_key):
+def proxy_listeners(listen: str):
+    """The proxy's listeners from Kong's syntax (jqgate.listen.parse_listeners), or
+    StartupError naming what does not read."""
+    from jqgate.listen import parse_listeners
+    try:
+        listeners = parse_listeners(listen)
+    except ValueError as exc:
+        raise StartupError('the proxy listener "%s": %s' % (listen, exc)) from None
+    for listener in listeners:
+        if listener.ignored:
+            log.warning("proxy listener %s: %s accepted without effect", listener.address,
+                        " ".join(listener.ignored))
+    return listeners
+
+
+def server_tls(listeners, ssl_cert: str | None, ssl_cert_key: str | None):
+    """The ssl listeners' jqgate.tls.ServerTLS (None when no listener says ssl). Made once,
+    before any worker starts (a missing or mismatched file stops the start-up by name, and
+    every worker shares the session ticket keys)."""
+    from jqgate import tls
+    if bool(ssl_cert) != bool(ssl_cert_key):
         raise StartupError("TLS needs both ssl_cert and ssl_cert_key (got only %s)"
                            % ("ssl_cert" if ssl_cert else "ssl_cert_key"))
-    import ssl
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    secure = [listener for listener in listeners if listener.ssl]
+    if not secure:
+        if ssl_cert:
+            log.warning("ssl_cert is set but no proxy listener says ssl (e.g. --listen "
+                        "\"0.0.0.0:8443 ssl\"): it is not used")
+        return None
     try:
-        context.load_cert_chain(ssl_cert, ssl_cert_key)
-    except (OSError, ssl.SSLError) as exc:
-        raise StartupError("TLS certificate %s with key %s: %s"
-                           % (ssl_cert, ssl_cert_key, getattr(exc, "strerror", None) or exc)) \
-            from None
-    return context
+        server = tls.ServerTLS(ssl_cert, ssl_cert_key)
+        for listener in secure:
+            server.listener_context(listener.http2)
+    except tls.TLSFileError as exc:
+        raise StartupError(str(exc)) from None
+    for listener in listeners:
+        if listener.http2 and tls.alpn_protocols(True) == ("http/1.1",):
+            log.warning("proxy listener %s says http2: HTTP/2 is not served yet; it offers "
+                        "http/1.1", listener.address)
+    return server
+
+
+def listener_urls(listeners, ports) -> str:
+    return ", ".join("%s://%s:%d" % ("https" if listener.ssl else "http",
+                                      "[%s]" % listener.host if ":" in listener.host
+                                      else listener.host, port)
+                     for listener, port in zip(listeners, ports))
 
 
 def open_access_log(access_log="off", log_format: str = "plain",
@@ -125,8 +155,11 @@ def make_request_observer(json_format: bool = False, metrics=None, access_log=No
 
 class RunningGateway:
     def __init__(self, server, settings, pool, port, gateway, handler, handler_factory=None,
-                 proxy_options=None, access_log=None):
+                 proxy_options=None, access_log=None, servers=None, ports=None, tls=None):
         self.server = server
+        self.servers = servers or [server]    # one per listener (plain and TLS)
+        self.ports = ports or [port]          # their bound ports, in listener order
+        self.tls = tls                        # jqgate.tls.ServerTLS of the TLS listeners
         self.settings = settings
         self.pool = pool
         self.port = port
@@ -135,6 +168,18 @@ class RunningGateway:
         self.handler_factory = handler_factory
         self.proxy_options = proxy_options
         self.access_log = access_log          # jqgate._core AccessLog, or None
+
+    @property
+    def gateway(self) -> Gateway:
+        return self._gateway
+
+    @gateway.setter
+    def gateway(self, gateway: Gateway) -> None:
+        # Every switch of configuration (reload, the Admin API's swap) passes here: the TLS
+        # listeners' next handshakes use its certificates; connections made keep theirs.
+        self._gateway = gateway
+        if self.tls is not None:
+            self.tls.table = gateway.certificates
 
     def reopen_logs(self) -> None:
         """SIGHUP: write out the buffered access log lines and reopen its file by name (so a
@@ -160,7 +205,8 @@ class RunningGateway:
 
     async def close(self, drain_timeout: float = 10.0):
         """Stop accepting, let in-flight requests finish (bounded), close the pool."""
-        self.server.close()
+        for server in self.servers:
+            server.close()
         self.settings.drain()
         deadline = time.monotonic() + drain_timeout
         while self.settings.connections and time.monotonic() < deadline:
@@ -178,6 +224,7 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
                 sock: socket.socket | None = None, handler_factory=None, access_log_json=False,
                 server_options: dict | None = None, pool_options: dict | None = None,
                 proxy_options: dict | None = None, ssl_context=None,
+                listeners=None, tls=None, ssl_handshake_timeout: float | None = None,
                 metrics=None, access_log=None, log_format: str | None = None,
                 access_log_buffer_size: int | None = None,
                 access_log_flush_interval: float | None = None) -> RunningGateway:
@@ -187,8 +234,19 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     "stderr", a file path or an AccessLog; `log_format` "plain" or "json" (access_log_json=True
     is the older spelling of "json"); lines are buffered (access_log_buffer_size bytes, 64 KiB)
     and written at most access_log_flush_interval seconds (1.0) after they were logged, and
-    when the gateway closes."""
+    when the gateway closes.
+
+    `listeners` (jqgate.listen.Listener, e.g. from parse_listeners("0.0.0.0:8000, 0.0.0.0:8443
+    ssl http2"); each bound here unless it carries a `sock`) replaces host/port/sock: one
+    server per listener, all serving the same gateway. Those that say `ssl` use `tls` (a
+    jqgate.tls.ServerTLS: the default certificate, and the configuration's certificates by
+    SNI) and give a handshake at most `ssl_handshake_timeout` seconds (default
+    jqgate.tls.DEFAULT_HANDSHAKE_TIMEOUT, 60). `ssl_context` alone is the older form: the one
+    listener speaks TLS with that context."""
     from jqgate._core import core
+    from jqgate import tls as tls_module
+    if ssl_handshake_timeout is None:
+        ssl_handshake_timeout = tls_module.DEFAULT_HANDSHAKE_TIMEOUT
     loop = asyncio.get_running_loop()
     log_format = log_format or ("json" if access_log_json else "plain")
     access = open_access_log(access_log, log_format, access_log_buffer_size,
@@ -205,20 +263,33 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
                 scheme="https" if ssl_context is not None else "http")
     opts.update(server_options or {})
     settings = core.ServerSettings(handler, **opts)
-    if sock is None:
-        sock = bind_socket(host, port, reuse_port=False)
-    server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock,
-                                      backlog=4096, ssl=ssl_context)
-    bound = sock.getsockname()[1]
+    if listeners is None:
+        if sock is None:
+            sock = bind_socket(host, port, reuse_port=False)
+        bound_listeners = [(sock, ssl_context)]
+    else:
+        if any(listener.ssl for listener in listeners) and tls is None:
+            raise ValueError("a listener says ssl: start() needs tls=jqgate.tls.ServerTLS(...)")
+        bound_listeners = [(getattr(listener, "sock", None)
+                            or bind_socket(listener.host, listener.port, reuse_port=False),
+                            tls.listener_context(listener.http2) if listener.ssl else None)
+                           for listener in listeners]
+    servers = []
+    for listen_sock, context in bound_listeners:
+        servers.append(await loop.create_server(
+            lambda: core.HttpServerProtocol(settings, loop), sock=listen_sock, backlog=4096,
+            ssl=context, ssl_handshake_timeout=ssl_handshake_timeout if context else None))
+    ports = [s.getsockname()[1] for s, _ in bound_listeners]
     if access is not None:
         access.start(loop)
-    return RunningGateway(server, settings, pool, bound, gateway, handler, handler_factory,
-                          proxy_options, access)
+    return RunningGateway(servers[0], settings, pool, ports[0], gateway, handler,
+                          handler_factory, proxy_options, access, servers, ports, tls)
 
 
-def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_fd,
+def _run_worker(config, listeners, handler_factory, drain_timeout, ready_fd,
                 access, server_options, pool_options, proxy_options,
-                admin=None, ssl_context=None) -> int:
+                admin=None, tls=None, ssl_handshake_timeout=None) -> int:
+    """One worker: `listeners` (jqgate.listen.Listener, each with its bound `sock`)."""
     import uvloop
     from jqgate._core import core
     core.reseed_request_ids()
@@ -230,18 +301,18 @@ def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_
             loop.add_signal_handler(sig, stop.set)
         from jqgate.metrics import METRICS
         # Each worker opens the access log itself (O_APPEND): its own buffer, whole-line writes.
-        running = await start(config, host, port, sock=sock, handler_factory=handler_factory,
+        running = await start(config, listeners=listeners, handler_factory=handler_factory,
                               server_options=server_options, pool_options=pool_options,
-                              proxy_options=proxy_options, metrics=METRICS,
-                              ssl_context=ssl_context, **access)
+                              proxy_options=proxy_options, metrics=METRICS, tls=tls,
+                              ssl_handshake_timeout=ssl_handshake_timeout, **access)
         attached = await _attach_admin(running, config, admin, stop)
         # Everything built so far lives as long as the process: keep the collector from
         # walking it again on every collection.
         gc.collect()
         gc.freeze()
         if ready_fd is None:
-            log.info("jqgate ready: proxy listening on %s://%s:%d (pid %d)",
-                     "http" if ssl_context is None else "https", host, running.port, os.getpid())
+            log.info("jqgate ready: proxy listening on %s (pid %d)",
+                     listener_urls(listeners, running.ports), os.getpid())
         else:
             os.write(ready_fd, b"r")
             os.close(ready_fd)
@@ -298,7 +369,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
           access_log: str | None = "stdout", log_format: str | None = None,
           access_log_buffer_size: int = 65536, access_log_flush_interval: float = 1.0,
           supervisor_options: dict | None = None, status_listen: str | None = None,
-          ssl_cert: str | None = None, ssl_cert_key: str | None = None) -> int:
+          ssl_cert: str | None = None, ssl_cert_key: str | None = None,
+          ssl_handshake_timeout: float | None = None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
 
     `jq_step_budget` (libjq instructions per jq run, default 2,000,000: about 0.1-0.3 s of one
@@ -316,9 +388,12 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
 
     `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API; `status_listen`
     the status listener (/status, /status/ready, /metrics: jqgate.admin.status_listener).
-    `ssl_cert` + `ssl_cert_key` (PEM files) make the proxy listener speak HTTPS. A listener that
-    cannot bind, or a TLS file that cannot be loaded, raises StartupError naming it before any
-    worker starts. `config_file` is
+    `listen` is Kong's proxy_listen: "0.0.0.0:8000, 0.0.0.0:8443 ssl http2" (docs/tls.md);
+    the `ssl` listeners serve `ssl_cert` + `ssl_cert_key` (PEM files; without them a
+    self-signed default made at start-up) and the configuration's certificates by SNI, and
+    give a client `ssl_handshake_timeout` seconds (default 60) to finish its handshake. A
+    listener that cannot bind, or a TLS file that cannot be loaded, raises StartupError naming
+    it before any worker starts. `config_file` is
     what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
     GatewayConfig. Hot reload and SIGHUP work with or without the Admin API, with any number of
     workers (jqgate.admin.runtime).
@@ -336,8 +411,10 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     `supervisor_options` -> jqgate.admin.supervisor.Supervisor (heartbeat_interval,
     heartbeat_timeout; with several workers)."""
     set_jq_budgets(jq_step_budget, jq_memory_budget_mib)
-    host, port = parse_listen(listen)
-    ssl_context = tls_context(ssl_cert, ssl_cert_key)
+    listeners = proxy_listeners(listen)
+    host, port = listeners[0].host, listeners[0].port
+    tls = server_tls(listeners, ssl_cert, ssl_cert_key)
+    tls_options = {"tls": tls, "ssl_handshake_timeout": ssl_handshake_timeout}
     security = {"admin_token": admin_token, "admin_ssl_cert": admin_ssl_cert,
                 "admin_ssl_key": admin_ssl_key}
     check_access_log(access_log)
@@ -356,15 +433,20 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     if status_listen:
         admin["status_sock"] = bind_listener("status", status_listen, reuse_port=False)
     if workers <= 1:
-        sock = bind_listener("proxy", listen, reuse_port=False)
-        admin["proxy_listen"] = "%s:%d" % (host, sock.getsockname()[1])
-        return _run_worker(config, host, port, sock, handler_factory, drain_timeout, None,
+        for listener in listeners:
+            listener.sock = bind_listener("proxy", listener.address, reuse_port=False)
+        port = listeners[0].sock.getsockname()[1]
+        admin["proxy_listen"] = "%s:%d" % (host, port)
+        return _run_worker(config, listeners, handler_factory, drain_timeout, None,
                            access, server_options, pool_options, proxy_options, admin,
-                           ssl_context)
+                           **tls_options)
     # Bind once in the parent first, so a busy port fails loudly before any fork, and so
     # port 0 resolves to one port all workers share.
-    probe = bind_listener("proxy", listen, reuse_port=True, listen_now=False)
-    port = probe.getsockname()[1]
+    probes = [bind_listener("proxy", listener.address, reuse_port=True, listen_now=False)
+              for listener in listeners]
+    for listener, probe in zip(listeners, probes):
+        listener.port = probe.getsockname()[1]
+    port = listeners[0].port
     children = []
     control_socks = []
     admin["proxy_listen"] = "%s:%d" % (host, port)
@@ -384,11 +466,12 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
                 if ready_fd is not None:
                     os.close(ready_r)
                 worker_config = config if doc is None else _compile_document(doc)
-                sock = bind_socket(host, port, reuse_port=True)
-                code = _run_worker(worker_config, host, port, sock, handler_factory,
+                for listener in listeners:
+                    listener.sock = bind_socket(listener.host, listener.port, reuse_port=True)
+                code = _run_worker(worker_config, listeners, handler_factory,
                                    drain_timeout, ready_fd, access, server_options,
                                    pool_options, proxy_options, {"control_sock": child_end},
-                                   ssl_context)
+                                   **tls_options)
             except BaseException:
                 logging.getLogger("jqgate").exception("worker failed")
             finally:
@@ -401,7 +484,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
         children.append(pid)
         control_socks.append(parent_end)
     os.close(ready_w)
-    probe.close()   # workers hold their own sockets; the parent accepts nothing
+    for probe in probes:
+        probe.close()   # workers hold their own sockets; the parent accepts nothing
     got = 0
     while got < workers:
         b = os.read(ready_r, workers - got)
@@ -411,8 +495,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     os.close(ready_r)
     from jqgate.admin.runtime import run_parent
     # The parent logs the ready line once its Admin API listens too.
-    ready = ("jqgate ready: proxy listening on %s://%s:%d (%d workers)"
-             % ("http" if ssl_context is None else "https", host, port, workers)
+    ready = ("jqgate ready: proxy listening on %s (%d workers)"
+             % (listener_urls(listeners, [listener.port for listener in listeners]), workers)
              if got == workers else None)
     return run_parent(config.config if isinstance(config, Gateway) else config, children,
                       control_socks, admin_listen=admin_listen,

@@ -140,6 +140,15 @@ def parse_listen(value):
     return first
 
 
+def parse_proxy_listen(value):
+    """Kong's proxy_listen: "ADDR [ssl] [http2] [...], ADDR ..." (jqgate.listen.parse_listeners);
+    the text is kept as written once it reads."""
+    from jqgate.listen import parse_listeners
+    text = str(value).strip()
+    parse_listeners(text)           # ValueError: the setting's error
+    return text
+
+
 def parse_path(value):
     if value is None or str(value).strip() == "":
         return None
@@ -197,9 +206,10 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("config", None, parse_path, "the Kong declarative file to serve (YAML or JSON)",
             target="cli", kong_env=("KONG_DECLARATIVE_CONFIG",), metavar="FILE"),
-    Setting("proxy_listen", "0.0.0.0:8000", parse_listen, "proxy listen address HOST:PORT",
+    Setting("proxy_listen", "0.0.0.0:8000", parse_proxy_listen,
+            "proxy listeners as Kong writes them: ADDR [ssl] [http2], ... (docs/tls.md)",
             target="serve", option="listen", flags=("--listen", "--proxy-listen"),
-            kong_env=("KONG_PROXY_LISTEN",), metavar="ADDR"),
+            kong_env=("KONG_PROXY_LISTEN",), metavar="ADDRS"),
     Setting("admin_listen", "127.0.0.1:8001", parse_listen,
             'Admin API listen address, or "off"', target="serve",
             flags=("--admin-listen",), kong_env=("KONG_ADMIN_LISTEN",), metavar="ADDR"),
@@ -242,10 +252,15 @@ SETTINGS: tuple[Setting, ...] = (
             "on SIGTERM, how long in-flight requests may take to finish (seconds)",
             flags=("--drain-timeout",), metavar="SECONDS"),
     Setting("ssl_cert", None, parse_path,
-            "TLS certificate chain (PEM) for the proxy listener; with ssl_cert_key, the proxy "
-            "speaks HTTPS", flags=("--ssl-cert",), kong_env=("KONG_SSL_CERT",), metavar="FILE"),
+            "the default TLS certificate chain (PEM) of the proxy's ssl listeners (names no "
+            "certificates entity serves); without it, a self-signed one made at start-up",
+            flags=("--ssl-cert",), kong_env=("KONG_SSL_CERT",), metavar="FILE"),
     Setting("ssl_cert_key", None, parse_path, "the private key (PEM) of ssl_cert",
             flags=("--ssl-cert-key",), kong_env=("KONG_SSL_CERT_KEY",), metavar="FILE"),
+    Setting("ssl_handshake_timeout", 60.0, parse_seconds,
+            "how long a client may take to finish its TLS handshake on an ssl listener "
+            "(seconds); then it is disconnected", flags=("--ssl-handshake-timeout",),
+            metavar="SECONDS"),
     Setting("admin_token", None, parse_path,
             "require this token on every Admin API request (Authorization: Bearer, or "
             "Kong-Admin-Token), compared in constant time; default: none",

@@ -251,9 +251,9 @@ def test_top_level_keys():
     assert errors_of({"_format_version": "2.1", "certificates": [{"cert": "x"}], "vaults": [{}],
                       "servics": []}) == [
         '_format_version: unsupported format version "2.1": this gateway reads Kong 3.x files ("3.0")',
-        "certificates: not supported: TLS certificates (this gateway does not terminate TLS from the config)",
         "vaults: not supported: vault entities (the built-in `env` vault needs no entity)",
         "servics: unknown top-level key",
+        "certificates[0].key: required field missing",
     ]
     assert errors_of({"services": []}) == [
         '_format_version: missing: a Kong declarative file starts with _format_version: "3.0"']

@@ -162,3 +162,18 @@ def test_the_core_routes_the_normalised_path(raw, route_name, target):
         b"GET", b"gw", raw, b"", [], "http"
     decision = core.route_request(gw, req)
     assert (decision.route.name, decision.target) == (route_name, target)
+
+
+def test_snis_match_the_tls_server_name_only():
+    # (an snis route sorts after a paths route of as many conditions, as in Kong: hence paths)
+    r = build(route("sni", snis=["api.example.com"], paths=["/x"], protocols=["https"]),
+              route("wild-sni", snis=["*.example.org"], paths=["/"], protocols=["https"]),
+              route("plain", paths=["/"]))
+    assert r.match(b"GET", b"", "/x", scheme="https", sni="api.example.com").target == "sni"
+    assert r.match(b"GET", b"", "/x", scheme="https", sni="API.example.COM").target == "sni"
+    assert r.match(b"GET", b"", "/x", scheme="https", sni="a.example.org").target == "wild-sni"
+    # no server name (plain http, or a TLS client that sent none): the snis routes never match
+    assert r.match(b"GET", b"", "/x", scheme="https").target == "plain"
+    assert r.match(b"GET", b"", "/x").target == "plain"
+    assert r.match(b"GET", b"", "/x", scheme="https", sni="other.test").target == "plain"
+    assert r.core.reads_sni and not build(route("p", paths=["/"])).core.reads_sni

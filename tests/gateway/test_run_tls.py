@@ -33,8 +33,10 @@ def test_https_proxy_listener(tmp_path, certificate):
     config = tmp_path / "kong.json"
     config.write_text(json.dumps(declarative(up.port)))
     port = free_port()
-    run = JqgateRun([str(config), "--listen", "127.0.0.1:%d" % port, "--no-admin"],
-                    env={"KONG_SSL_CERT": cert, "JQGATE_SSL_CERT_KEY": key})
+    # Kong's syntax: the listener says ssl (KONG_PROXY_LISTEN reads the same)
+    run = JqgateRun([str(config), "--no-admin"],
+                    env={"KONG_SSL_CERT": cert, "JQGATE_SSL_CERT_KEY": key,
+                         "KONG_PROXY_LISTEN": "127.0.0.1:%d ssl" % port})
     try:
         assert any("jqgate ready: proxy listening on https://" in l for l in run.lines), run.lines
         context = ssl.create_default_context(cafile=cert)
@@ -57,7 +59,7 @@ def test_bad_tls_files_are_named(tmp_path, certificate):
     missing = str(tmp_path / "nokey.pem")
     config = tmp_path / "kong.json"
     config.write_text(json.dumps(declarative(1)))
-    run = JqgateRun([str(config), "--listen", "127.0.0.1:%d" % free_port(), "--no-admin",
+    run = JqgateRun([str(config), "--listen", "127.0.0.1:%d ssl" % free_port(), "--no-admin",
                      "--ssl-cert", cert, "--ssl-cert-key", missing])
     code, log = run.exited()
     assert code == 1
@@ -66,3 +68,50 @@ def test_bad_tls_files_are_named(tmp_path, certificate):
                      "--ssl-cert", cert])
     code, log = run.exited()
     assert code == 1 and "TLS needs both ssl_cert and ssl_cert_key" in log, log
+
+
+def test_listen_syntax_sni_with_curl_and_openssl(tmp_path):
+    """`--listen "A, B http2 ssl"` with two workers: the plain and the TLS listener both serve;
+    curl --resolve and openssl s_client -servername get the certificate of the name they ask
+    (a `certificates` entity), others the default; unknown flags are refused by name."""
+    from tls_certs import CertAuthority
+    ca = CertAuthority()
+    cert, key = ca.leaf_files(tmp_path, "default.test")
+    api_cert, api_key = ca.leaf("api.example.com")
+    up = Upstream()
+    doc = declarative(up.port)
+    doc["certificates"] = [{"cert": api_cert, "key": api_key, "snis": ["api.example.com"]}]
+    config = tmp_path / "kong.json"
+    config.write_text(json.dumps(doc))
+    plain, secure = free_port(), free_port()
+    run = JqgateRun([str(config), "--listen", "127.0.0.1:%d, 127.0.0.1:%d http2 ssl" % (
+        plain, secure), "--no-admin", "--workers", "2", "--ssl-cert", cert,
+        "--ssl-cert-key", key])
+    try:
+        ready = [l for l in run.lines if "jqgate ready" in l]
+        assert ready and "http://127.0.0.1:%d, https://127.0.0.1:%d" % (plain, secure) \
+            in ready[0], run.lines
+        assert any("says http2: HTTP/2 is not served yet" in l for l in run.lines), run.lines
+        ca_file = ca.ca_file(tmp_path)
+        done = subprocess.run(["curl", "-sS", "--resolve", "api.example.com:%d:127.0.0.1" % secure,
+                               "--cacert", ca_file, "-o", "/dev/null", "-w", "%{http_code}",
+                               "https://api.example.com:%d/x" % secure],
+                              capture_output=True, text=True, timeout=60)
+        assert done.stdout == "200", done.stderr
+        for name, subject in (("api.example.com", "CN = api.example.com"),
+                              ("other.test", "CN = default.test")):
+            done = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % secure,
+                                   "-servername", name, "-CAfile", ca_file, "-brief"],
+                                  input="", capture_output=True, text=True, timeout=60)
+            assert subject in done.stderr + done.stdout, done.stderr
+        conn = http.client.HTTPConnection("127.0.0.1", plain, timeout=30)
+        conn.request("GET", "/plain")
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        run.stop()
+        up.stop()
+    run = JqgateRun([str(config), "--listen", "127.0.0.1:%d ssl sparkles" % free_port(),
+                     "--no-admin"])
+    code, log = run.exited()
+    assert code == 1 and 'unknown listen flag "sparkles"' in log, log

@@ -41,12 +41,15 @@ def test_kong_names_and_jqgate_wins():
            "KONG_PROXY_ACCESS_LOG": "/dev/stdout", "KONG_STATUS_LISTEN": "0.0.0.0:8100",
            "KONG_DATABASE": "off"}
     s = resolve({}, None, environ=env)
-    assert s.proxy_listen == "0.0.0.0:8000" and s.admin_listen is None and s.workers == 2
+    # Kong's listen list is read whole: both addresses, the flags (docs/tls.md)
+    assert s.proxy_listen == env["KONG_PROXY_LISTEN"] and s.admin_listen is None
+    assert s.workers == 2
     assert s.config == "/etc/kong/kong.yml" and s.log_level == "info"
     assert s.access_log == "stdout" and s.status_listen == "0.0.0.0:8100"
-    # DATABASE=off is what jqgate does; the rest of Kong's listen list is said to be ignored
-    [note] = s.warnings
-    assert note.startswith("KONG_PROXY_LISTEN: only 0.0.0.0:8000 is used") and "ssl" in note
+    assert s.warnings == []             # DATABASE=off is what jqgate does
+    with pytest.raises(ConfigError) as bad:
+        resolve({}, None, environ={"KONG_PROXY_LISTEN": "0.0.0.0:8443 ssl quic"})
+    assert 'unknown listen flag "quic"' in str(bad.value)
     s = resolve({}, None, environ={"KONG_NGINX_WORKER_PROCESSES": "2", "JQGATE_WORKERS": "4"})
     assert s.workers == 4
 

@@ -39,14 +39,23 @@ class AdminGateway:
     """`admin_gateway_proc.py` in a subprocess; waits for the ready line."""
 
     def __init__(self, tmp_path, doc: dict, workers: int = 1, log_format: str = "plain",
-                 admin: bool = True, admin_host: str = "127.0.0.1", env: dict | None = None):
+                 admin: bool = True, admin_host: str = "127.0.0.1", env: dict | None = None,
+                 tls: tuple | None = None):
+        """tls=(cert file, key file): a second proxy listener, `127.0.0.1:<tls_port> ssl`,
+        with that default certificate."""
         self.config_file = str(tmp_path / "kong.json")
         self.write_config(doc)
         self.port = free_port()
         self.admin_port = free_port() if admin else None
+        listen = "127.0.0.1:%d" % self.port
+        self.tls_port = None
+        if tls is not None:
+            self.tls_port = free_port()
+            listen += ", 127.0.0.1:%d ssl" % self.tls_port
+            env = dict(env or {}, KONG_SSL_CERT=tls[0], KONG_SSL_CERT_KEY=tls[1])
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "admin_gateway_proc.py"), self.config_file,
-             "127.0.0.1:%d" % self.port,
+             listen,
              "%s:%d" % (admin_host, self.admin_port) if admin else "off", str(workers),
              log_format],
             stderr=subprocess.PIPE, text=True, env=dict(os.environ, **(env or {})))

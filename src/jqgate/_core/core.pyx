@@ -20,6 +20,7 @@ include "proxy/balancer.pyx"
 include "routing/router.pyx"
 include "routing/decision.pyx"
 include "proxy/handler.pyx"
+include "proxy/tunnel.pyx"
 
 # the engine: values and request view first, then the plan, trace, node ops and the executor
 include "engine/values.pyx"

@@ -13,7 +13,8 @@ import hashlib
 import json
 from typing import Any
 
-from jqgate.config.model import GatewayConfig, PluginInstance, Route, Service, Upstream
+from jqgate.config.model import (Certificate, GatewayConfig, PluginInstance, Route, Service,
+                                 Upstream)
 
 
 def canonical_document(config: GatewayConfig) -> dict:
@@ -23,6 +24,9 @@ def canonical_document(config: GatewayConfig) -> dict:
     doc["routes"] = [route_record(r) for r in config.routes]
     doc["upstreams"] = [upstream_record(u) for u in config.upstreams]
     doc["plugins"] = [plugin_record(p) for p in config.plugins]
+    doc["certificates"] = [certificate_record(c) for c in config.certificates]
+    doc["snis"] = [{"id": c.sni_ids[name], "name": name, "certificate": {"id": c.id}}
+                   for c in config.certificates for name in c.snis]
     return {k: v for k, v in doc.items() if v or k == "_format_version"}
 
 
@@ -61,6 +65,16 @@ def plugin_record(p: PluginInstance) -> dict:
         record["service"] = {"id": p.service_id}
     if p.route_id:
         record["route"] = {"id": p.route_id}
+    return record
+
+
+def certificate_record(c: Certificate) -> dict:
+    """A certificate without its names: the canonical document lists them under `snis`."""
+    record: dict[str, Any] = {"id": c.id, "cert": c.cert, "key": c.key}
+    if c.cert_alt:
+        record.update(cert_alt=c.cert_alt, key_alt=c.key_alt)
+    if c.tags is not None:
+        record["tags"] = c.tags
     return record
 
 
@@ -125,6 +139,17 @@ def kong_plugin(record: dict, created: int, updated: int) -> dict:
             "consumer": None, "consumer_group": None,
             "tags": record.get("tags"), "ordering": None,
             "created_at": created, "updated_at": updated}
+
+
+def kong_certificate(c: Certificate, created: int) -> dict:
+    return {"id": c.id, "cert": c.cert, "key": c.key, "cert_alt": c.cert_alt,
+            "key_alt": c.key_alt, "snis": list(c.snis), "tags": c.tags,
+            "created_at": created, "updated_at": created}
+
+
+def kong_sni(c: Certificate, name: str, created: int) -> dict:
+    return {"id": c.sni_ids[name], "name": name, "certificate": {"id": c.id}, "tags": None,
+            "created_at": created, "updated_at": created}
 
 
 def page(items: list) -> dict:

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 
 from jqgate.admin import entity_writes as w
 from jqgate.admin import handlers as h
+from jqgate.admin import tls_entities as t
 
 ROUTES = [
     ("/", {"GET": h.get_root}),
@@ -31,6 +32,12 @@ ROUTES = [
     ("/consumers/{consumer}/plugins", {"GET": h.consumer_plugins, "POST": h.consumer_plugins}),
     ("/consumer_groups/{consumer_group}/plugins", {"GET": h.consumer_plugins,
                                                    "POST": h.consumer_plugins}),
+    ("/certificates", {"GET": t.list_certificates, "POST": t.create_certificate}),
+    ("/certificates/{certificate}", {"GET": t.get_certificate, "PATCH": t.patch_certificate,
+                                     "DELETE": t.delete_certificate}),
+    ("/certificates/{certificate}/snis", {"GET": t.list_snis, "POST": t.create_sni}),
+    ("/snis", {"GET": t.list_snis, "POST": t.create_sni}),
+    ("/snis/{sni}", {"GET": t.get_sni, "PATCH": t.patch_sni, "DELETE": t.delete_sni}),
     ("/config", {"GET": h.get_config, "POST": h.post_config}),
     ("/schemas/plugins/validate", {"POST": h.validate_plugin}),
 ]

@@ -9,15 +9,18 @@ Top-level keys, decided one by one:
   differ, e.g. in regex path syntax). `_transform`, `_workspace`, `_info`, `_konnect`,
   `_comment` are metadata and ignored.
 - `services`, `routes`, `upstreams`, `targets`, `plugins`: loaded.
+- `certificates` (with nested `snis`) and top-level `snis`: loaded and checked (PEM, key pair,
+  expiry: jqgate.config.certificates); the proxy's TLS listeners serve them by SNI.
 - `consumers`, `consumer_groups`: accepted because they cannot change what this gateway does
   (nothing here authenticates); a `plugins` list under them is D31's error.
-- `certificates`, `snis`, `ca_certificates`, `vaults`, `keys`, `key_sets`, `filter_chains` and
+- `ca_certificates`, `vaults`, `keys`, `key_sets`, `filter_chains` and
   anything else: rejected, since ignoring them would change behaviour silently.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from jqgate.config import certificates as tls_records
 from jqgate.config import checks
 from jqgate.config.model import GatewayConfig, Route, Service
 from jqgate.config.plugins import (CONSUMER_SCOPE_MESSAGE, DATAKIT, PluginRecord,
@@ -30,10 +33,8 @@ from jqgate.errors import Issues, join
 FORMAT_VERSIONS = ("3.0",)
 IGNORED_KEYS = ("_transform", "_workspace", "_info", "_konnect", "_comment")
 ENTITY_KEYS = ("services", "routes", "upstreams", "targets", "plugins", "consumers",
-               "consumer_groups")
+               "consumer_groups", "certificates", "snis")
 REJECTED_KEYS = {
-    "certificates": "TLS certificates (this gateway does not terminate TLS from the config)",
-    "snis": "TLS SNIs (this gateway does not terminate TLS from the config)",
     "ca_certificates": "CA certificates",
     "vaults": "vault entities (the built-in `env` vault needs no entity)",
     "keys": "key entities", "key_sets": "key set entities",
@@ -87,7 +88,13 @@ class DeclarativeBuilder:
         for key in ("consumers", "consumer_groups"):
             for index, record in enumerate(self.entity_list(doc, key)):
                 self.check_consumer(record, f"{key}[{index}]")
+        for index, record in enumerate(self.entity_list(doc, "certificates")):
+            cert = tls_records.parse_certificate(record, f"certificates[{index}]", self.issues)
+            if cert is not None:
+                self.config.certificates.append(cert)
+        self.add_top_level_snis(doc)
         self.check_unique_names()
+        tls_records.check_unique_names(self.config.certificates, self.issues)
         self.resolve_references()
 
     def check_format_version(self, doc: dict) -> None:
@@ -163,6 +170,24 @@ class DeclarativeBuilder:
             self.issues.add(location, "missing field `upstream`")
         elif check_reference(ref, join(location, "upstream"), self.issues):
             self.target_refs.append((join(location, "upstream"), ref, target))
+
+    def add_top_level_snis(self, doc: dict) -> None:
+        """`snis: [{name, certificate: {id}}]`: each name joins its certificate."""
+        by_id = {c.id: c for c in self.config.certificates}
+        for index, record in enumerate(self.entity_list(doc, "snis")):
+            location = f"snis[{index}]"
+            parsed = tls_records.parse_sni(record, location, self.issues)
+            if parsed is None:
+                continue
+            name, sni_id, ref = parsed
+            if not check_reference(ref, join(location, "certificate"), self.issues):
+                continue
+            cert = by_id.get(reference_key(ref))
+            if cert is None:
+                self.issues.add(join(location, "certificate"),
+                                f'unknown certificate "{reference_key(ref)}"')
+                continue
+            tls_records.add_name(cert, name, sni_id)
 
     def check_consumer(self, record: Any, location: str) -> None:
         if not checks.check_object(record, location, self.issues):

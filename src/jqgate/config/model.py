@@ -61,7 +61,7 @@ class Route:
     hosts: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
     headers: dict[str, list[str]] = field(default_factory=dict)  # name -> values ("~*" regex)
-    snis: list[str] = field(default_factory=list)   # match on TLS listeners only (none today)
+    snis: list[str] = field(default_factory=list)   # the TLS server name (https requests only)
     protocols: list[str] = field(default_factory=lambda: ["http", "https"])
     strip_path: bool = True
     preserve_host: bool = False
@@ -87,9 +87,26 @@ class PluginInstance:
 
 
 @dataclass
+class Certificate:
+    """Kong's `certificates` entity: a PEM chain and its key (and optionally a second pair of
+    another key type, `cert_alt`/`key_alt`), served to TLS clients asking for one of `snis`."""
+    id: str
+    cert: str                        # PEM: the leaf first, then its chain
+    key: str                         # PEM private key of the leaf
+    cert_alt: str | None = None
+    key_alt: str | None = None
+    snis: list[str] = field(default_factory=list)        # names, exact or "*.x" / "x.*"
+    sni_ids: dict[str, str] = field(default_factory=dict)  # name -> the `snis` entity's id
+    tags: list[str] | None = None
+    not_after: float = 0.0           # expiry of the leaf (Unix time), for /certificates
+    location: str = ""
+
+
+@dataclass
 class GatewayConfig:
     services: list[Service] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     upstreams: list[Upstream] = field(default_factory=list)
     plugins: list[PluginInstance] = field(default_factory=list)
+    certificates: list[Certificate] = field(default_factory=list)
     source: str = ""                 # file name or "<admin>", for messages

@@ -5,7 +5,7 @@
 # (http/head.pyx) and its Content-Length body counted here; any other goes to llhttp.
 #
 # What an upstream may answer is checked before anything is relayed (ERR_PROTOCOL, a 502):
-# a status outside 100-599, a 101 (the gateway never asks for an upgrade), a transfer coding
+# a status outside 100-599, a 101 to anything but an upgrade request, a transfer coding
 # other than chunked, a head over the pool's max_header_bytes. Field names and values follow
 # the one validator's rules (http/head.pyx) in both readers: the scanner applies them itself,
 # llhttp (strict) refuses the same bytes.
@@ -49,6 +49,8 @@ cdef class ClientConnection:
     cdef Py_ssize_t head_budget     # bytes of head llhttp may still report
     cdef Py_ssize_t sent_bytes      # bytes of a non-idempotent request given to the transport
     cdef bint unsent                # this request provably never reached the peer
+    cdef bint switching             # a 101 to an upgrade request is being read
+    cdef public object tunnel       # after the switch: the Tunnel relaying this connection
 
     def __init__(self, ConnectionPool pool, _HostSlot slot):
         self.pool = pool
@@ -124,6 +126,9 @@ cdef class ClientConnection:
     def connection_lost(self, exc):
         cdef int prev = self.state
         self.state = CONN_CLOSED
+        if self.tunnel is not None:
+            (<Tunnel>self.tunnel).close()
+            self.tunnel = None
         self._stop_gap_timer()
         self.parser = None          # it holds our bound methods: break the cycle
         self._feed = None
@@ -181,10 +186,14 @@ cdef class ClientConnection:
         self.write_paused = True
         if self.ex is not None:
             self.ex._pause_producer()
+        elif self.tunnel is not None:
+            (<Tunnel>self.tunnel).upstream_full(True)
 
     def resume_writing(self):
         self.write_paused = False
         cdef ClientExchange ex = self.ex
+        if ex is None and self.tunnel is not None:
+            (<Tunnel>self.tunnel).upstream_full(False)
         if ex is not None:
             self.last_activity = mono_now()
             if ex._pending_size <= CLIENT_BODY_HIGH_WATER:
@@ -193,6 +202,9 @@ cdef class ClientConnection:
     def data_received(self, bytes data):
         cdef ClientExchange ex = self.ex
         if ex is None:
+            if self.tunnel is not None:
+                (<Tunnel>self.tunnel).from_upstream(data)
+                return
             # Bytes on an idle connection: the peer is confused; it cannot be reused.
             self._close()
             return
@@ -211,8 +223,11 @@ cdef class ClientConnection:
         self.feeding = ex
         try:
             self._feed(data)
-        except _httptools.HttpParserUpgrade:
-            self._fail_current(CERR_PROTOCOL, "upstream switched protocols")
+        except _httptools.HttpParserUpgrade as e:
+            if self.switching and self.ex is ex:
+                self._switch(ex, data[<Py_ssize_t>e.args[0]:] if e.args else b"")
+            else:
+                self._fail_current(CERR_PROTOCOL, "upstream switched protocols")
             return
         except _httptools.HttpParserError as e:
             if self.ex is ex and not ex._done:
@@ -298,7 +313,11 @@ cdef class ClientConnection:
         if status < 100 or status > 599:
             raise _ClientLimit("upstream answered with status %d" % status)
         if status == 101:
-            raise _ClientLimit("upstream switched protocols without an upgrade request")
+            if self.ex is None or not self.ex.upgrade or self.ex.sink is None:
+                raise _ClientLimit("upstream switched protocols without an upgrade request")
+            self.switching = True       # llhttp stops after this head: data_received switches
+            self.headers_done = True
+            return
         if 100 <= status < 200:
             self.skip_message = True
             self.head_budget = self.pool.max_header_bytes   # the final head gets its own
@@ -354,6 +373,8 @@ cdef class ClientConnection:
         return 1
 
     def on_message_complete(self):
+        if self.switching:
+            return
         if self.skip_message:
             # 1xx interim answer: forget it and wait for the real one.
             self.skip_message = False
@@ -528,6 +549,24 @@ cdef class ClientConnection:
         else:
             self._close()
             ex._finish(CERR_NONE, "")
+
+    cdef void _switch(self, ClientExchange ex, bytes rest):
+        """The 101 to ex's upgrade request is read: the connection leaves the pool's reuse for
+        good (its slot stays taken until it closes: connection_lost settles the books) and
+        goes to the sink with whatever the upstream sent behind the head."""
+        self._stop_gap_timer()
+        self.ex = None
+        self.state = CONN_TUNNEL
+        self.parser = None              # it holds our bound methods: break the cycle
+        self._feed = None
+        ex.status = 101
+        ex.headers = self.resp_headers
+        self.resp_headers = None
+        cdef ResponseSink sink = ex.sink
+        ex.sink = None
+        ex._callback = None
+        ex._finish(CERR_NONE, "")       # done: timers stopped, no callback
+        sink.on_switch(ex, self, rest)
 
     cdef void _fail_current(self, int kind, str message):
         cdef ClientExchange ex = self.ex

@@ -71,6 +71,7 @@ cdef enum ConnState:
     CONN_IDLE = 1
     CONN_BUSY = 2
     CONN_CLOSED = 3
+    CONN_TUNNEL = 4         # switched protocols (101): relayed by a Tunnel, never reused
 
 # How many request-body bytes an exchange keeps while it waits for a connection or for the
 # socket to drain before it asks its producer to pause.
@@ -118,6 +119,13 @@ cdef class ResponseSink:
     cdef int on_done(self, ClientExchange ex) except -1:
         return 0
 
+    cdef void on_switch(self, ClientExchange ex, ClientConnection conn, bytes rest):
+        """The upstream answered an upgrade request (ex.upgrade) with 101: ex.status and
+        ex.headers are its head, `conn` is out of the pool and the sink's to relay (a Tunnel)
+        or close, `rest` what the upstream sent behind the head. The exchange is over (no
+        on_done follows)."""
+        conn._close()
+
 
 cdef class BodyProducer:
     """Told to stop / restart feeding ex.write() when the upstream cannot take more body."""
@@ -161,6 +169,7 @@ cdef class ClientExchange:
     cdef public object server_hostname
     cdef public bint idempotent
     cdef public bint stream_body
+    cdef public bint upgrade             # asks to switch protocols: a 101 goes to sink.on_switch
     # The caller built `headers` for the wire (the proxy does): no CR/LF anywhere, a Host
     # header, no Content-Length / Transfer-Encoding / Connection. send() then only adds the
     # body's Content-Length instead of inspecting every header again.

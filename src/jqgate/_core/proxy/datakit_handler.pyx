@@ -11,7 +11,9 @@
 #        (bounded by the server's body limit) first;
 #     2. PlanRun.start_request_window -> exit / error: answer with the run's response;
 #     3. otherwise patch the proxied request (service_request sink: headers, query, body);
-#     4. no response window: ProxyHandler.proxy streams the upstream answer through;
+#     4. no response window, or an upgrade request (a WebSocket: the request window has run,
+#        so a flow can authenticate it; the response window does not, the answer may be a
+#        101 and a tunnel): ProxyHandler.proxy streams the upstream answer through;
 #        with one: the upstream answer is taken whole (prepare_upstream_exchange, retried on
 #        the next peer as the proxy would: service retries, proxy_may_retry), the response
 #        window runs on it, and the run's final response is sent.
@@ -229,7 +231,7 @@ cdef class DataKitFlow(RunListener):
             if problem is not None:
                 self.resp.send_error(problem[0], problem[1])
                 return 0
-        if r.needs_response_window or r.response_status is not None:
+        if (r.needs_response_window or r.response_status is not None) and not self.req.upgrade:
             # kong.response.status set in the request window also needs the upstream answer
             # in hand: the streamed relay writes the upstream's own status line.
             self._fetch_whole_upstream()

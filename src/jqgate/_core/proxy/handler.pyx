@@ -141,6 +141,7 @@ cdef tuple _proxy_request_headers(HttpRequest req, decision, bint keep_length):
     cdef list conn_values = None
     cdef list out = []
     cdef bytes xff = None
+    cdef bytes upgrade = None
     cdef int kind
     cdef tuple pair
     for item in req.headers:
@@ -155,6 +156,8 @@ cdef tuple _proxy_request_headers(HttpRequest req, decision, bint keep_length):
         elif kind == HK_X_FORWARDED_FOR:
             value = pair[1]
             xff = value if xff is None else xff + b", " + value
+        elif kind == HK_UPGRADE:
+            upgrade = pair[1]
         # everything else is hop-by-hop, ours to set (X-Forwarded-*, X-Real-IP, the request
         # id), answered already (Expect), or Content-Length the client recomputes from the
         # (possibly rewritten) body
@@ -162,6 +165,11 @@ cdef tuple _proxy_request_headers(HttpRequest req, decision, bint keep_length):
         tokens = _proxy_connection_tokens(conn_values)
         if tokens is not None:
             out = _proxy_drop_named(out, tokens)
+    if req.upgrade and upgrade is not None:
+        # Kong's $upstream_upgrade / $upstream_connection: the client's protocol switch is
+        # asked of the upstream too (a 101 then makes a tunnel: ProxyCall.on_switch).
+        out.append((b"Connection", b"Upgrade"))
+        out.append((b"Upgrade", upgrade))
     cdef bytes ip = req.client_ip_bytes
     if ip is None:
         ip = req.client_ip.encode()
@@ -237,6 +245,8 @@ cdef ClientExchange _proxy_new_exchange(ServiceTarget svc, tuple peer, HttpReque
     ex.ssl_verify = svc.tls_verify
     ex.server_hostname = svc.sni
     ex.idempotent = req.method in _PROXY_IDEMPOTENT
+    if req.upgrade:
+        ex.upgrade = True
     ex.error = ""
     # _proxy_request_headers wrote them for the wire: the parser let no CR/LF into the
     # client's headers, DataKit checks the ones it sets, and framing headers were dropped
@@ -437,6 +447,32 @@ cdef class ProxyCall(ResponseSink):
 
     cdef void on_flush(self, ClientExchange ex):
         self.resp.flush()
+
+    cdef void on_switch(self, ClientExchange ex, ClientConnection conn, bytes rest):
+        """The upstream accepted the client's upgrade (101): relay its head with the
+        Connection and Upgrade fields, then join the two sockets (proxy/tunnel.pyx). The idle
+        timeout is the service's read_timeout, as Kong's proxy_read_timeout on upgraded
+        connections."""
+        self.t_upstream_head = mono_now()
+        ex.producer = None
+        self.pump = None
+        cdef Responder resp = self.resp
+        if resp.finished or resp._proto.transport is None:
+            conn._close()
+            return
+        cdef long long length
+        cdef list out = _proxy_response_headers(ex.headers, self.handler.via, &length)
+        upgrade = None
+        for item in ex.headers:
+            if header_kind(<bytes>(<tuple>item)[0]) == HK_UPGRADE:
+                upgrade = (<tuple>item)[1]
+        out.append((b"Connection", b"Upgrade"))
+        if upgrade is not None:
+            out.append((b"Upgrade", upgrade))
+        self._add_latency_headers(out)
+        self.head_sent = True
+        resp.producer = None
+        resp.switch_protocols(out, Tunnel(resp._proto, conn, self.service.read_timeout), rest)
 
     cdef int on_done(self, ClientExchange ex) except -1:
         if ex is not self.ex:

@@ -61,13 +61,15 @@ cdef tuple _NO_SERVICE = (503, NO_SERVICE_MESSAGE)
 cdef tuple _HTTPS_REQUIRED = (426, HTTPS_REQUIRED_MESSAGE)
 
 # The last decision, remembered: a run of requests for the same method, host, path and scheme
-# skips routing. Only for a router that reads nothing else of the request (no headers
-# conditions); a reload brings a new router, which the identity check notices.
+# (and TLS server name, when some route has an snis condition) skips routing. Only for a
+# router that reads nothing else of the request (no headers conditions); a reload brings a new
+# router, which the identity check notices.
 cdef CompiledRouter _last_router = None
 cdef bytes _last_method = None
 cdef bytes _last_host = None
 cdef bytes _last_path = None
 cdef object _last_scheme = None
+cdef bytes _last_sni = None
 cdef object _last_decision = None
 
 
@@ -75,8 +77,10 @@ cdef object decision_for(CompiledRouter router, HttpRequest req):
     """Where `req` goes: a ProxyDecision (a copy carrying the request's query when it has
     one), or (status, message) for the gateway's own answer."""
     global _last_router, _last_method, _last_host, _last_path, _last_scheme, _last_decision
+    global _last_sni
     if router is _last_router and req.scheme is _last_scheme and req.method == _last_method \
-            and req.path == _last_path and req.host == _last_host:
+            and req.path == _last_path and req.host == _last_host \
+            and (not router.reads_sni or req.sni == _last_sni):
         decision = _last_decision
     else:
         decision = _decide(router, req)
@@ -86,6 +90,7 @@ cdef object decision_for(CompiledRouter router, HttpRequest req):
             _last_host = req.host
             _last_path = req.path
             _last_scheme = req.scheme
+            _last_sni = req.sni
             _last_decision = decision
     if req.query and type(decision) is ProxyDecision:
         return (<ProxyDecision>decision).with_query(req.query)
@@ -96,7 +101,8 @@ cdef object _decide(CompiledRouter router, HttpRequest req):
     """Route `req` (Kong's traditional router, routing/router.pyx) and say what to send where."""
     cdef bytes path = _normalized(req.path)
     cdef bint https = req.scheme == "https"
-    cdef RouteEntry e = router.find(req.method, req.host, path, req.headers, https)
+    cdef RouteEntry e = router.find(req.method, req.host, path, req.headers, https,
+                                       req.sni)
     if e is None:
         return _NO_ROUTE
     if e.https_only and not https:

@@ -34,6 +34,8 @@ cdef class RouteEntry:
     cdef public bytes prefix            # plain path condition (prefix)
     cdef public object regex            # compiled bytes regex path condition (anchored at start)
     cdef public bint https_only         # protocols without http: plain http gets Kong's 426
+    cdef public frozenset snis          # plain TLS server names, lower-case bytes; None = any
+    cdef public tuple wild_snis         # ("*.example.com" / "example.*" as wild_hosts, no port)
     cdef public bint strip_path
     cdef public bint preserve_host
     cdef public bint path_v1            # path_handling v1 (else v0)
@@ -61,6 +63,18 @@ cdef class RouteEntry:
             return True
         for item in self.wild_hosts:
             if _wild_host_matches(<tuple>item, host, host_port):
+                return True
+        return False
+
+    cdef bint _sni_matches(self, bytes sni):
+        """Kong: a route with `snis` matches only a TLS connection whose handshake named one
+        of them (plain http, or a client that sent no server name, never matches it)."""
+        if sni is None:
+            return False
+        if sni in self.snis:
+            return True
+        for item in self.wild_snis:
+            if _wild_host_matches(<tuple>item, sni, sni):
                 return True
         return False
 
@@ -163,7 +177,9 @@ cdef class CompiledRouter:
     cdef public RouteBuckets any_host
     cdef public bint reads_headers      # some route has a headers condition
     cdef public bint reads_ports        # some host condition names a port
+    cdef public bint reads_sni          # some route has an snis condition
     cdef public Py_ssize_t matched_len  # the last find()'s path consumption
+    cdef bytes _sni                     # the request's TLS server name, for this find()
     cdef bytes _memo_raw, _memo_host, _memo_host_port
     cdef bint _memo_https
 
@@ -172,10 +188,11 @@ cdef class CompiledRouter:
         self.any_host = RouteBuckets()
         self.reads_headers = False
         self.reads_ports = False
+        self.reads_sni = False
         self.matched_len = 0
 
     cdef RouteEntry find(self, bytes method, bytes raw_host, bytes path, list headers,
-                         bint https):
+                         bint https, bytes sni):
         cdef bytes host = b""
         cdef bytes host_port = b""
         cdef dict hdrs = None
@@ -192,6 +209,7 @@ cdef class CompiledRouter:
         if self.reads_headers and headers:
             hdrs = _header_values(headers)
         self.matched_len = 0
+        self._sni = sni
         if self.by_host and host:
             b = self.by_host.get(host)
             if b is not None:
@@ -240,15 +258,18 @@ cdef class CompiledRouter:
             e = <RouteEntry>item
             if best is not None and e.pos >= best.pos:
                 return best
+            if e.snis is not None and not e._sni_matches(self._sni):
+                continue
             got = e.match_len(method, host, host_port, hdrs, path)
             if got >= 0:
                 self.matched_len = got
                 return e
         return best
 
-    def match(self, bytes method, bytes host, bytes path, list headers=None, bint https=False):
+    def match(self, bytes method, bytes host, bytes path, list headers=None, bint https=False,
+              bytes sni=None):
         """(entry, matched length) or None: find() for Python callers (tests, tools)."""
-        cdef RouteEntry e = self.find(method, host, path, headers, https)
+        cdef RouteEntry e = self.find(method, host, path, headers, https, sni)
         return None if e is None else (e, self.matched_len)
 
 

@@ -199,6 +199,8 @@ cdef class HttpServerProtocol:
     cdef int client_port
     cdef int server_port
     cdef bytes server_port_bytes    # for X-Forwarded-Port
+    cdef str scheme                 # "https" on a TLS connection, else the settings' scheme
+    cdef bytes sni                  # the server name of its TLS handshake (jqgate.tls), or None
     cdef HttpRequest _cur
     cdef object _queue
     cdef object _queue_append       # its methods, looked up once
@@ -225,6 +227,8 @@ cdef class HttpServerProtocol:
     cdef HttpRequest _rate_req      # the streaming body whose rate is being checked
     cdef double _rate_at            # the start of its current rate window
     cdef long long _rate_bytes      # its bytes received by then
+    cdef Tunnel _tunnel             # after a 101: the upgraded connection (proxy/tunnel.pyx)
+    cdef bytes _upgrade_rest        # bytes the client sent behind an upgrade request's head
 
     def __init__(self, ServerSettings settings, loop=None):
         self.settings = settings
@@ -248,6 +252,17 @@ cdef class HttpServerProtocol:
         self.server_port = sock[1] if sock else 0
         self.client_ip_bytes = self.client_ip.encode()
         self.server_port_bytes = write_int(self.server_port)
+        # One server may listen on plain and TLS sockets: the scheme is the connection's. The
+        # TLS handshake is over by now (asyncio calls connection_made after it); jqgate.tls's
+        # SNI callback left the server name the client asked for on the SSL object.
+        self.scheme = self.settings.scheme
+        self.sni = None
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None:
+            self.scheme = "https"
+            name = getattr(tls, "jqgate_sni", None)
+            if name:
+                self.sni = name.encode("ascii", "replace").lower()
         self.parser = _httptools.HttpRequestParser(self)
         self._feed = self.parser.feed_data
         self._transport_write = transport.write
@@ -259,6 +274,9 @@ cdef class HttpServerProtocol:
     def connection_lost(self, exc):
         self.settings.connections.discard(self)
         self.transport = None
+        if self._tunnel is not None:
+            self._tunnel.close()
+            self._tunnel = None
         self.parser = None          # it holds our bound methods: break the cycle
         self._feed = None
         self._transport_write = None
@@ -289,11 +307,15 @@ cdef class HttpServerProtocol:
         self._arm_timer(self.settings.send_timeout)
         if self._active_resp is not None and self._active_resp.producer is not None:
             self._active_resp.producer.pause_producing()
+        elif self._tunnel is not None:
+            self._tunnel.client_full(True)
 
     def resume_writing(self):
         self._write_paused = False
         if self._active_resp is not None and self._active_resp.producer is not None:
             self._active_resp.producer.resume_producing()
+        elif self._tunnel is not None:
+            self._tunnel.client_full(False)
         if self._paused & PAUSE_WRITE:
             self._unpause(PAUSE_WRITE)
             self._maybe_dispatch()
@@ -306,6 +328,8 @@ cdef class HttpServerProtocol:
 
     def data_received(self, bytes data):
         if self._dead:
+            if self._tunnel is not None:
+                self._tunnel.from_client(data)
             return
         self._last_read = mono_now()
         cdef Py_ssize_t used
@@ -330,11 +354,15 @@ cdef class HttpServerProtocol:
             else:
                 self._internal_error(cause or e)
             return
-        except _httptools.HttpParserUpgrade:
-            # Upgrade / CONNECT: not proxied. The request was answered (or will be) as a plain
-            # request; whatever follows on the socket is not HTTP/1.1 we can parse.
+        except _httptools.HttpParserUpgrade as e:
+            # An upgrade request (CONNECT never gets here: 405 at its head). Whatever follows
+            # on the socket is not HTTP/1.1: nothing more is parsed. If the handler proxies it
+            # and the upstream answers 101, the socket becomes a tunnel (_start_tunnel) and
+            # these bytes are its first; any other answer ends the connection after it.
+            self._upgrade_rest = data[<Py_ssize_t>e.args[0]:] if e.args else b""
             self._dead = True
             self._pause(PAUSE_DEAD)
+            self._maybe_dispatch()      # answered already: close (nothing else is queued)
             return
         except _httptools.HttpParserError as e:
             self._protocol_error(400, "Bad request")
@@ -357,7 +385,9 @@ cdef class HttpServerProtocol:
         req.client_port = self.client_port
         req.server_port = self.server_port
         req.server_port_bytes = self.server_port_bytes
-        req.scheme = self.settings.scheme
+        req.scheme = self.scheme
+        if self.sni is not None:        # (None already: plain connections pay nothing)
+            req.sni = self.sni
         req.host = b""
         self._cur = req
         self._url = b""
@@ -413,6 +443,8 @@ cdef class HttpServerProtocol:
         if req._n_host > 1 or (req._n_host == 0 and req.http_version == "1.1"):
             raise _LimitExceeded(400, "Bad request")
         if len(url) == 0 or start[0] != 47:     # not origin-form ("/...")
+            if method == b"CONNECT":
+                raise _LimitExceeded(405, "CONNECT is not supported")    # nginx's answer
             if url[:7].lower() == b"http://" or url[:8].lower() == b"https://":
                 # absolute-form: the authority replaces Host (RFC 9112 3.2.2)
                 rest = url.split(b"//", 1)[1]
@@ -432,6 +464,8 @@ cdef class HttpServerProtocol:
         cdef bint chunked = False
         cdef int kind
         cdef bytes value
+        cdef bytes connection = None
+        cdef bint upgrade = False
         for item in req.headers:     # (bytes, bytes) tuples on_header built: no check needed
             kind = header_kind(<bytes>(<tuple>item)[0])
             if kind == HK_OTHER:
@@ -450,6 +484,12 @@ cdef class HttpServerProtocol:
                     req._expect_continue = True
                 else:
                     raise _LimitExceeded(417, "Expectation failed")
+            elif kind == HK_UPGRADE:
+                upgrade = True
+            elif kind == HK_CONNECTION:
+                connection = value if connection is None else connection + b"," + value
+        if upgrade and connection is not None and b"upgrade" in connection.lower():
+            req.upgrade = True          # llhttp's rule too: it stops parsing after this head
         if st.max_body_bytes > 0 and length > st.max_body_bytes:
             raise _LimitExceeded(413, "Request Entity Too Large")
         if chunked or length > 0:
@@ -626,6 +666,25 @@ cdef class HttpServerProtocol:
         if self.transport is not None:
             self.transport.abort()
 
+    cdef void _start_tunnel(self, Responder resp, Tunnel tunnel, bytes from_upstream):
+        """The 101 went out (Responder.switch_protocols): log the request, then this socket
+        belongs to `tunnel` (proxy/tunnel.pyx) until either side closes."""
+        cdef HttpRequest req = self._active
+        self._tunnel = tunnel
+        self._active = None
+        self._active_resp = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._log(req, resp)
+        _release_handler_state(req, resp)
+        rest = self._upgrade_rest
+        self._upgrade_rest = None
+        tunnel.start(from_upstream, rest)
+        self._paused = 0
+        if self.transport is not None:
+            self.transport.resume_reading()
+
     cdef void _log(self, HttpRequest req, Responder resp):
         cdef ServerSettings st = self.settings
         if st._access_log is None:
@@ -678,7 +737,8 @@ cdef class HttpServerProtocol:
         req.client_port = self.client_port
         req.server_port = self.server_port
         req.server_port_bytes = self.server_port_bytes
-        req.scheme = self.settings.scheme
+        req.scheme = self.scheme
+        req.sni = self.sni
         req.start_time = mono_now()
         req.request_id = write_new_request_id()
         cdef Responder resp = Responder.__new__(Responder)
@@ -751,6 +811,9 @@ cdef class HttpServerProtocol:
         return not self._queue and self._err_status == 0 and self._cur is None
 
     cdef void _drain(self):
+        if self._tunnel is not None:
+            self._tunnel.close()
+            return
         if self._active is None and self._cur is None and not self._queue:
             self._close_transport()
 
@@ -774,8 +837,8 @@ cdef class HttpServerProtocol:
         """One timer per connection, checked against timestamps: keep-alive idle, headers
         taking too long, or a body that stopped arriving while we were reading it."""
         self._timer = None
-        if self.transport is None:
-            return
+        if self.transport is None or self._tunnel is not None:
+            return              # a tunnel keeps its own idle timer
         cdef ServerSettings st = self.settings
         cdef double now = mono_now()
         cdef double deadline

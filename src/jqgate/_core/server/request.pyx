@@ -59,10 +59,12 @@ cdef class HttpRequest:
     cdef public int server_port
     cdef public bytes server_port_bytes
     cdef public str scheme
+    cdef public bytes sni             # the TLS server name the client sent; None on plain http
     cdef public bytes request_id
     cdef public object body           # bytes when buffered, None when streamed
     cdef public RequestBody body_stream
     cdef public bint keep_alive
+    cdef public bint upgrade          # `Connection: upgrade` + `Upgrade`: may become a tunnel
     cdef public double start_time     # mono_now() (the loop's clock) at the first byte
     cdef public object ctx            # free slot for the gateway (route match, plan state, ...)
     # parsing state

@@ -112,6 +112,20 @@ cdef class Responder:
         self.bytes_sent += len(head)
         self._head_buf = head
 
+    cdef void switch_protocols(self, list headers, Tunnel tunnel, bytes from_upstream):
+        """The upstream's 101 to an upgrade request: the head (its Connection and Upgrade
+        fields in `headers`) and then the socket goes to `tunnel`."""
+        cdef list extra = []
+        if self._proto.settings.request_id_header is not None:
+            extra.append((self._proto.settings.request_id_header, self.request.request_id))
+        cdef bytes head = write_head(101, headers, extra)
+        self.started = True
+        self.finished = True
+        self.status = 101
+        self.bytes_sent += len(head)
+        self._proto._write(head)
+        self._proto._start_tunnel(self, tunnel, from_upstream)
+
     cpdef write(self, bytes data):
         if self.finished or self._no_body or not data:
             return
