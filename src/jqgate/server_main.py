@@ -111,6 +111,11 @@ class RunningGateway:
         self.handler_factory = handler_factory
         self.proxy_options = proxy_options
         self.access_log = access_log          # jqgate._core AccessLog, or None
+        # Active health checks, and the targets' health carried from one configuration to
+        # the next (jqgate.health); attached again on every reload.
+        from jqgate.health import HealthChecker
+        self.health = HealthChecker()
+        self.health.attach(gateway)
 
     def reopen_logs(self) -> None:
         """SIGHUP: write out the buffered access log lines and reopen its file by name (so a
@@ -130,12 +135,14 @@ class RunningGateway:
         flight finish with the decision they started with. A custom handler takes part by
         having a `gateway` attribute (the default ProxyHandler has one)."""
         gateway = config if isinstance(config, Gateway) else Gateway(config)
+        self.health.attach(gateway)
         self.gateway = gateway
         if hasattr(self.handler, "gateway"):
             self.handler.gateway = gateway
 
     async def close(self, drain_timeout: float = 10.0):
         """Stop accepting, let in-flight requests finish (bounded), close the pool."""
+        self.health.close()
         self.server.close()
         self.settings.drain()
         deadline = time.monotonic() + drain_timeout

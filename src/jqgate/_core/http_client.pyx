@@ -127,6 +127,15 @@ cdef class BodyProducer:
         pass
 
 
+cdef class PeerTracker:
+    """Told once when an exchange sent to one of its peers ends (jqgate's Balancer, in
+    http_service.pyx: least-connections counts open exchanges per peer, passive health checks
+    count what the peer answered). `error_kind` is -1 for a cancelled exchange (nothing
+    observed about the peer); `status` is 0 when no response head arrived."""
+    cdef void exchange_ended(self, Py_ssize_t index, int status, int error_kind):
+        pass
+
+
 @cython.freelist(64)
 cdef class ClientExchange:
     """One outbound HTTP/1.1 request and its response. See the module comment for the order of
@@ -156,6 +165,10 @@ cdef class ClientExchange:
     cdef public bint headers_ready
     cdef public ResponseSink sink
     cdef public BodyProducer producer
+    # The balancer that chose this peer, when it wants to hear how the exchange ended
+    # (None for a service with a fixed host: the common case costs one comparison)
+    cdef public PeerTracker tracker
+    cdef public Py_ssize_t tracker_index
     # result
     cdef public int status
     cdef public int error_kind
@@ -213,6 +226,8 @@ cdef class ClientExchange:
         self._done = True
         self._cancelled = True
         self._stop_timer()
+        if self.tracker is not None:
+            self._end_tracking(-1)
         cdef ClientConnection conn = self._conn
         self._conn = None
         if conn is not None:
@@ -263,6 +278,11 @@ cdef class ClientExchange:
             self._producer_paused = False
             self.producer.resume_producing()
 
+    cdef void _end_tracking(self, int kind):
+        cdef PeerTracker tracker = self.tracker
+        self.tracker = None
+        tracker.exchange_ended(self.tracker_index, self.status, kind)
+
     cdef void _stop_timer(self):
         if self._timer is not None:
             self._timer.cancel()
@@ -283,6 +303,8 @@ cdef class ClientExchange:
         self._done = True
         self._stop_timer()
         self._conn = None
+        if self.tracker is not None:
+            self._end_tracking(kind)
         if kind != CERR_NONE:
             self.error_kind = kind
             self.error = message

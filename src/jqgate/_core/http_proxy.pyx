@@ -204,6 +204,8 @@ cdef ClientExchange _proxy_new_exchange(ServiceTarget svc, tuple peer, HttpReque
     # client's headers, DataKit checks the ones it sets, and framing headers were dropped
     # (kept only for a streamed body, which send() inspects as before).
     ex.headers_ready = True
+    if svc.balancer is not None:
+        svc.balancer.track(ex)      # least-connections / passive checks hear how it ends
     return ex
 
 

@@ -38,6 +38,16 @@ class LocalStats:
     async def workers(self) -> list[dict]:
         return [worker_entry(self.switch, self.settings, self.pool)]
 
+    async def upstream_health(self, name: str) -> list[dict]:
+        """Each worker's jqgate.health.health_report (here: one)."""
+        from jqgate.health import health_report
+        report = health_report(self.switch.running.gateway, name)
+        return [report] if report is not None else []
+
+    async def set_target_health(self, name: str, host: str, port: int, healthy: bool) -> None:
+        from jqgate.health import set_target_health
+        set_target_health(self.switch.running.gateway, name, host, port, healthy)
+
 
 def _node_id() -> str:
     global NODE_ID

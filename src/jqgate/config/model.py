@@ -17,6 +17,8 @@ class Target:
     port: int
     weight: int = 100
     location: str = ""
+    id: str | None = None           # as written; else a stable id from upstream and target
+    tags: list | None = None
 
 
 @dataclass
@@ -32,6 +34,10 @@ class Upstream:
     hash_fallback_header: str | None = None
     hash_fallback_query_arg: str | None = None
     location: str = ""
+    # Kong's healthchecks, complete with defaults (jqgate.config.healthchecks); None = all off
+    healthchecks: dict | None = None
+    slots: int = 10000
+    tags: list | None = None
 
 
 @dataclass
