@@ -54,9 +54,12 @@ class Gateway:
 
     def make_handler(self, pool, via=DEFAULT_VIA,
                      upstream_latency_header=b"X-Kong-Upstream-Latency",
-                     proxy_latency_header=b"X-Kong-Proxy-Latency"):
-        """The compiled request handler proxying with `pool` (a core.ConnectionPool)."""
+                     proxy_latency_header=b"X-Kong-Proxy-Latency", response_buffer_size=None):
+        """The compiled request handler proxying with `pool` (a core.ConnectionPool).
+        `response_buffer_size`: how far a route with response_buffering (Kong's default)
+        reads the upstream's answer ahead of a slow client, bytes per request (1 MiB)."""
         from jqgate._core import core
+        extra = {} if response_buffer_size is None else {"response_buffer_size": response_buffer_size}
         return core.ProxyHandler(self, pool, via=via,
                                  upstream_latency_header=upstream_latency_header,
-                                 proxy_latency_header=proxy_latency_header)
+                                 proxy_latency_header=proxy_latency_header, **extra)

@@ -275,6 +275,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
           config_file: str | None = None, admin_token: str | None = None,
           admin_ssl_cert: str | None = None, admin_ssl_key: str | None = None,
           jq_step_budget: int | None = None, jq_memory_budget_mib: int | None = None,
+          tls_certificate_verify: bool = False,
           access_log: str | None = "stdout", log_format: str | None = None,
           access_log_buffer_size: int = 65536, access_log_flush_interval: float = 1.0,
           supervisor_options: dict | None = None) -> int:
@@ -284,6 +285,9 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     core) and `jq_memory_budget_mib` (MiB a run may hold, default 64) bound every jq program
     whose plugin sets no `config.jq_budget` of its own (compiler/jq_bounds.py); a run over
     budget fails its node (500) and nothing else. None keeps the default.
+
+    `tls_certificate_verify` (Kong's kong.conf setting, default False): when True, a DataKit
+    `call` to an https URL with `ssl_verify: false` is blocked at run time (the node fails).
 
     The access log: `access_log` "stdout" (default), "stderr", a file path (appended to, by
     every worker, whole lines only) or "off"/None; `log_format` "plain" (default) or "json"
@@ -310,6 +314,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     `supervisor_options` -> jqgate.admin.supervisor.Supervisor (heartbeat_interval,
     heartbeat_timeout; with several workers)."""
     set_jq_budgets(jq_step_budget, jq_memory_budget_mib)
+    from jqgate.node_runtime.call_tls import set_tls_certificate_verify
+    set_tls_certificate_verify(tls_certificate_verify)
     host, port = parse_listen(listen)
     security = {"admin_token": admin_token, "admin_ssl_cert": admin_ssl_cert,
                 "admin_ssl_key": admin_ssl_key}

@@ -157,6 +157,11 @@ cdef class ClientExchange:
     cdef public long long max_body       # buffered response body limit; 0 = none
     cdef public bint ssl_verify
     cdef public object server_hostname
+    # https only: the trust store for this exchange (a DataKit plugin's ca_certificates),
+    # None for the pool's; a forward proxy to tunnel through (CONNECT), None for direct
+    # (jqgate.node_runtime.call_proxy.ForwardProxy: host, port, authorization, key())
+    cdef public object ssl_context
+    cdef public object tunnel
     cdef public bint idempotent
     cdef public bint stream_body
     # The caller built `headers` for the wire (the proxy does): no CR/LF anywhere, a Host
@@ -345,6 +350,7 @@ cdef class _HostSlot:
     cdef int port
     cdef object ssl
     cdef object server_hostname
+    cdef object tunnel          # https through a forward proxy: its ForwardProxy, else None
     cdef list idle
     cdef int n_open
     cdef object waiters
@@ -478,7 +484,10 @@ cdef class ConnectionPool:
 
     cdef object _key_for(self, ClientExchange ex):
         if ex.scheme == "https":
-            return (ex.scheme, ex.host, ex.port, ex.ssl_verify, ex.server_hostname)
+            if ex.tunnel is None and ex.ssl_context is None:
+                return (ex.scheme, ex.host, ex.port, ex.ssl_verify, ex.server_hostname)
+            return (ex.scheme, ex.host, ex.port, ex.ssl_verify, ex.server_hostname,
+                    ex.tunnel.key() if ex.tunnel is not None else None, ex.ssl_context)
         return (ex.scheme, ex.host, ex.port)
 
     cdef _HostSlot _slot_for(self, ClientExchange ex):
@@ -494,9 +503,14 @@ cdef class ConnectionPool:
             ssl_ctx = None
             sni = None
             if ex.scheme == "https":
-                ssl_ctx = self._ssl_context(ex.ssl_verify)
+                if ex.ssl_context is not None and ex.ssl_verify:
+                    ssl_ctx = ex.ssl_context
+                else:
+                    ssl_ctx = self._ssl_context(ex.ssl_verify)
                 sni = ex.server_hostname or ex.host
             slot = _HostSlot(key, ex.scheme, ex.host, ex.port, ssl_ctx, sni)
+            if ex.scheme == "https":
+                slot.tunnel = ex.tunnel
             self._slots[key] = slot
         if slot.ssl is None:
             self._last_slot = slot

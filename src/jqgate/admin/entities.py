@@ -25,6 +25,7 @@ def canonical_document(config: GatewayConfig) -> dict:
     doc["routes"] = [route_record(r) for r in config.routes]
     doc["upstreams"] = [upstream_record(u) for u in config.upstreams]
     doc["plugins"] = [plugin_record(p) for p in config.plugins]
+    doc["ca_certificates"] = [{"id": i, "cert": pem} for i, pem in config.ca_certificates.items()]
     return {k: v for k, v in doc.items() if v or k == "_format_version"}
 
 
@@ -155,7 +156,3 @@ def kong_plugin(record: dict, created: int, updated: int) -> dict:
             "tags": record.get("tags"), "ordering": None,
             "created_at": created, "updated_at": updated}
 
-
-def page(items: list) -> dict:
-    """Kong's paginated list shape; everything fits one page here."""
-    return {"data": items, "next": None}

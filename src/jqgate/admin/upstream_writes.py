@@ -16,19 +16,10 @@ from jqgate.admin import errors
 from jqgate.admin.bodies import decode_object
 from jqgate.admin.entities import kong_target, kong_upstream, upstream_record
 from jqgate.admin.entity_writes import _check_unique, _index
+from jqgate.admin.entity_writes import looks_like_uuid as _looks_like_uuid
 from jqgate.admin.handlers import _apply, _issue, merge_patch
 from jqgate.config.upstreams import DEFAULT_TARGET_PORT, HOST_PORT, parse_target, parse_upstream
 from jqgate.errors import Issues
-
-UUID_LENGTH = 36
-
-
-def _looks_like_uuid(text: str) -> bool:
-    try:
-        return len(text) == UUID_LENGTH and str(uuid.UUID(text)) == text.lower()
-    except ValueError:
-        return False
-
 
 def _check_upstream(body: dict) -> None:
     issues = Issues()

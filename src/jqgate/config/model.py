@@ -73,6 +73,11 @@ class Route:
     preserve_host: bool = False
     regex_priority: int = 0
     path_handling: str = "v0"        # Kong's default; v1 joins service and request paths as-is
+    # Kong's defaults. request_buffering false: the body streams to the upstream from its
+    # first byte; response_buffering true: the upstream's answer is read ahead of a slow
+    # client up to the proxy's response_buffer_size (jqgate._core http_proxy.pyx)
+    request_buffering: bool = True
+    response_buffering: bool = True
     location: str = ""
     raw: dict[str, Any] = field(default_factory=dict)   # the record as written (kong.router.route)
 
@@ -98,4 +103,5 @@ class GatewayConfig:
     routes: list[Route] = field(default_factory=list)
     upstreams: list[Upstream] = field(default_factory=list)
     plugins: list[PluginInstance] = field(default_factory=list)
+    ca_certificates: dict[str, str] = field(default_factory=dict)   # id -> PEM
     source: str = ""                 # file name or "<admin>", for messages
