@@ -1,6 +1,6 @@
 """Active health checks (Kong's `healthchecks.active`), off the request path.
 
-The health flags themselves live in each upstream's Balancer (jqgate._core http_service.pyx),
+The health flags themselves live in each upstream's Balancer (jqgate/_core/proxy/balancer.pyx),
 where the proxy reads them in C and passive checks move them as exchanges end. This module
 runs the probes: per upstream with active checks, one asyncio task for its healthy targets
 (every `active.healthy.interval` seconds) and one for its unhealthy ones (every

@@ -4,7 +4,7 @@ Active checks probe each target on their own schedule (off while both intervals 
 default); passive checks count what real proxied traffic sees (off while every threshold is
 0, Kong's default). `threshold` is the percentage of the upstream's weight that must be
 healthy for the upstream to take traffic at all. The parsed result is the complete structure
-with every default filled in, which the balancer (jqgate._core http_service.pyx) and the
+with every default filled in, which the balancer (jqgate/_core/proxy/balancer.pyx) and the
 active checker (jqgate.health) read.
 """
 from __future__ import annotations

@@ -75,7 +75,7 @@ class Route:
     path_handling: str = "v0"        # Kong's default; v1 joins service and request paths as-is
     # Kong's defaults. request_buffering false: the body streams to the upstream from its
     # first byte; response_buffering true: the upstream's answer is read ahead of a slow
-    # client up to the proxy's response_buffer_size (jqgate._core http_proxy.pyx)
+    # client up to the proxy's response_buffer_size (jqgate/_core/proxy/handler.pyx)
     request_buffering: bool = True
     response_buffering: bool = True
     location: str = ""

@@ -69,7 +69,7 @@ def parse_route(record: Any, location: str, issues: Issues) -> tuple[Route, Any]
     for key in ("strip_path", "preserve_host"):
         if record.get(key) is not None and checks.check_bool(record[key], join(location, key), issues):
             setattr(route, key, record[key])
-    # When bytes move, not which bytes (the proxy reads them: http_proxy.pyx, http_server.pyx).
+    # When bytes move, not which bytes (the proxy reads them: _core/proxy/handler.pyx, _core/server/protocol.pyx).
     for key in ("request_buffering", "response_buffering"):
         if record.get(key) is not None and checks.check_bool(record[key], join(location, key),
                                                              issues):

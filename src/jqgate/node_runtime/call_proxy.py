@@ -6,7 +6,7 @@
   is given;
 - an `https` URL with `https_proxy`: a tunnel (`CONNECT api:443`, with the same credentials)
   is opened through the proxy, then TLS to the target inside it (jqgate._core
-  http_client_conn.pyx); the proxy never sees the request;
+  client/connection.pyx); the proxy never sees the request;
 - a proxy for the other scheme only (an `http` URL with just `https_proxy`) is not used, as
   Kong (lua-resty-http) does;
 - a proxy URL is `http://host[:port]` (port 80 by default): the connection to the proxy
