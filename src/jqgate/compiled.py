@@ -42,7 +42,32 @@ def compile_gateway(config: GatewayConfig, issues: Issues) -> CompiledGateway | 
         if plugin.name != "datakit" or not plugin.enabled:
             continue
         plan = compile_datakit(plugin.config, plugin.config_location, instance_namespace(plugin), issues)
+        if plan is not None and plugin.config.get("ca_certificates"):
+            plan = with_trust_store(plan, config, plugin, issues)
         if plan is not None:
             # a compiled plan module built for exactly this plan runs in its place
             compiled.plans.append((plugin, module_plan_for(plan)))
     return compiled if len(issues) == before else None
+
+
+def with_trust_store(plan: Plan, config: GatewayConfig, plugin: PluginInstance, issues: Issues):
+    """The plugin's `config.ca_certificates` (ids of ca_certificates entities, Kong 3.16) as one
+    trust store for its call nodes' https requests; None when an id names no entity."""
+    from dataclasses import replace
+
+    from jqgate.errors import join
+    from jqgate.node_runtime.call_tls import trust_store
+    pems = []
+    for index, ref in enumerate(plugin.config["ca_certificates"]):
+        pem = config.ca_certificates.get(ref)
+        if pem is None:
+            issues.add(join(plugin.config_location, f"ca_certificates[{index}]"),
+                       f'no ca_certificates entity with id "{ref}"')
+        else:
+            pems.append(pem)
+    if len(pems) != len(plugin.config["ca_certificates"]):
+        return None
+    context = trust_store(pems)
+    ops = tuple(replace(op, params=replace(op.params, ssl_context=context))
+                if op.kind == "call" else op for op in plan.ops)
+    return replace(plan, ops=ops)

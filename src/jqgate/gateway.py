@@ -5,7 +5,9 @@ Built once per configuration (cold path). `Gateway.route(request)` returns eithe
 jqgate._core) saying where and how to send the request. Routing runs in the core for every
 request (`compiled_router`, Kong's traditional router built by jqgate.router); there is no
 per-path cache to fill or bound. `ServiceTarget.pick()` chooses the peer for each attempt
-(weighted round robin over an Upstream's targets).
+(an Upstream's Balancer: round robin, least connections or consistent hashing over its
+healthy targets). One Balancer per upstream, shared by every service that sends there, so
+health and connection counts are the upstream's; jqgate.health probes and carries them.
 """
 from __future__ import annotations
 
@@ -29,12 +31,14 @@ class Gateway:
         # caller compiled it (hot reload does): a handler_factory reads its plans from here.
         self.compiled = compiled
         upstreams = {u.name: u for u in config.upstreams}
-        # For kong.service.upstream: one balancer per named upstream, shared by the requests
-        # a DataKit flow sends there.
+        # One balancer per named upstream, shared by the services that name it and by the
+        # requests a DataKit flow sends there (kong.service.upstream).
         self.balancers = {name: Balancer(u) for name, u in upstreams.items()}
+        self.upstreams = upstreams
         self.services: dict[str, ServiceTarget] = {}
         for s in config.services:
-            self.services[s.id] = ServiceTarget(s, upstreams.get(s.host))
+            self.services[s.id] = ServiceTarget(s, upstreams.get(s.host),
+                                                self.balancers.get(s.host))
         pairs = []
         for r in config.routes:
             svc = self.services.get(r.service_id) if r.service_id else None
@@ -55,9 +59,12 @@ class Gateway:
 
     def make_handler(self, pool, via=DEFAULT_VIA,
                      upstream_latency_header=b"X-Kong-Upstream-Latency",
-                     proxy_latency_header=b"X-Kong-Proxy-Latency"):
-        """The compiled request handler proxying with `pool` (a core.ConnectionPool)."""
+                     proxy_latency_header=b"X-Kong-Proxy-Latency", response_buffer_size=None):
+        """The compiled request handler proxying with `pool` (a core.ConnectionPool).
+        `response_buffer_size`: how far a route with response_buffering (Kong's default)
+        reads the upstream's answer ahead of a slow client, bytes per request (1 MiB)."""
         from jqgate._core import core
+        extra = {} if response_buffer_size is None else {"response_buffer_size": response_buffer_size}
         return core.ProxyHandler(self, pool, via=via,
                                  upstream_latency_header=upstream_latency_header,
-                                 proxy_latency_header=proxy_latency_header)
+                                 proxy_latency_header=proxy_latency_header, **extra)

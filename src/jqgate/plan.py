@@ -90,6 +90,9 @@ class CallParams:
     ssl_verify: bool
     ssl_server_name: str | None
     max_response_size: int = 0   # bytes of response body; 0: the pool's max_call_response_bytes
+    # the plugin's ca_certificates as one trust store (ssl.SSLContext), set by
+    # jqgate.compiled.compile_gateway; None: the system's
+    ssl_context: Any = None
 
 
 @dataclass(frozen=True)

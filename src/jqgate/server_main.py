@@ -153,6 +153,15 @@ def make_request_observer(json_format: bool = False, metrics=None, access_log=No
     return RequestObserver(metrics, access_log)
 
 
+def with_read_ahead(handler, proxy_options):
+    """A factory-built proxying handler (the DataKit one) takes the proxy's
+    response_buffer_size setting too."""
+    size = (proxy_options or {}).get("response_buffer_size")
+    if size is not None and hasattr(handler, "response_buffer_size"):
+        handler.response_buffer_size = size
+    return handler
+
+
 class RunningGateway:
     def __init__(self, server, settings, pool, port, gateway, handler, handler_factory=None,
                  proxy_options=None, access_log=None, servers=None, ports=None, tls=None):
@@ -168,6 +177,11 @@ class RunningGateway:
         self.handler_factory = handler_factory
         self.proxy_options = proxy_options
         self.access_log = access_log          # jqgate._core AccessLog, or None
+        # Active health checks, and the targets' health carried from one configuration to
+        # the next (jqgate.health); attached again on every reload.
+        from jqgate.health import HealthChecker
+        self.health = HealthChecker()
+        self.health.attach(gateway)
 
     @property
     def gateway(self) -> Gateway:
@@ -191,7 +205,7 @@ class RunningGateway:
         """A request handler for `gateway`, built as start() built the first one (hot reload
         builds a whole new one and swaps it in: jqgate.admin.swap)."""
         if self.handler_factory is not None:
-            return self.handler_factory(gateway, self.pool)
+            return with_read_ahead(self.handler_factory(gateway, self.pool), self.proxy_options)
         return gateway.make_handler(self.pool, **(self.proxy_options or {}))
 
     def reload(self, config: GatewayConfig | Gateway) -> None:
@@ -199,12 +213,14 @@ class RunningGateway:
         flight finish with the decision they started with. A custom handler takes part by
         having a `gateway` attribute (the default ProxyHandler has one)."""
         gateway = config if isinstance(config, Gateway) else Gateway(config)
+        self.health.attach(gateway)
         self.gateway = gateway
         if hasattr(self.handler, "gateway"):
             self.handler.gateway = gateway
 
     async def close(self, drain_timeout: float = 10.0):
         """Stop accepting, let in-flight requests finish (bounded), close the pool."""
+        self.health.close()
         for server in self.servers:
             server.close()
         self.settings.drain()
@@ -254,9 +270,10 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     gateway = config if isinstance(config, Gateway) else Gateway(config)
     pool = core.ConnectionPool(loop, **(pool_options or {}))
     if handler_factory is not None:
-        handler = handler_factory(gateway, pool)
+        handler = with_read_ahead(handler_factory(gateway, pool), proxy_options)
     else:
-        # proxy_options: via, upstream_latency_header, proxy_latency_header (None = off)
+        # proxy_options: via, upstream_latency_header, proxy_latency_header (None = off),
+        # response_buffer_size
         handler = gateway.make_handler(pool, **(proxy_options or {}))
     opts = dict(server_header=DEFAULT_SERVER,
                 access_log=make_request_observer(metrics=metrics, access_log=access),
@@ -366,6 +383,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
           config_file: str | None = None, admin_token: str | None = None,
           admin_ssl_cert: str | None = None, admin_ssl_key: str | None = None,
           jq_step_budget: int | None = None, jq_memory_budget_mib: int | None = None,
+          tls_certificate_verify: bool = False,
           access_log: str | None = "stdout", log_format: str | None = None,
           access_log_buffer_size: int = 65536, access_log_flush_interval: float = 1.0,
           supervisor_options: dict | None = None, status_listen: str | None = None,
@@ -377,6 +395,9 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     core) and `jq_memory_budget_mib` (MiB a run may hold, default 64) bound every jq program
     whose plugin sets no `config.jq_budget` of its own (compiler/jq_bounds.py); a run over
     budget fails its node (500) and nothing else. None keeps the default.
+
+    `tls_certificate_verify` (Kong's kong.conf setting, default False): when True, a DataKit
+    `call` to an https URL with `ssl_verify: false` is blocked at run time (the node fails).
 
     The access log: `access_log` "stdout" (default), "stderr", a file path (appended to, by
     every worker, whole lines only) or "off"/None; `log_format` "plain" (default) or "json"
@@ -411,6 +432,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     `supervisor_options` -> jqgate.admin.supervisor.Supervisor (heartbeat_interval,
     heartbeat_timeout; with several workers)."""
     set_jq_budgets(jq_step_budget, jq_memory_budget_mib)
+    from jqgate.node_runtime.call_tls import set_tls_certificate_verify
+    set_tls_certificate_verify(tls_certificate_verify)
     listeners = proxy_listeners(listen)
     host, port = listeners[0].host, listeners[0].port
     tls = server_tls(listeners, ssl_cert, ssl_cert_key)

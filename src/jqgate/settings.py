@@ -188,7 +188,7 @@ class Setting:
     default: object
     parse: object                  # callable(str | typed value) -> value; raises ValueError
     help: str
-    target: str = "serve"          # "serve" | "server" | "pool" | "cli"
+    target: str = "serve"          # "serve" | "server" | "pool" | "proxy" | "cli"
     option: str = ""               # the keyword at the target (default: name)
     flags: tuple = ()              # command-line flags; the first one is shown in --help
     kong_env: tuple = ()           # Kong's names for the same thing
@@ -349,6 +349,14 @@ SETTINGS: tuple[Setting, ...] = (
             "largest upstream response head; larger fails the request with 502",
             target="pool", option="max_header_bytes", flags=("--upstream-max-header-bytes",),
             metavar="BYTES"),
+    Setting("response_buffer_size", 1024 * 1024, parse_size,
+            "how far a route with response_buffering (Kong's default) reads an upstream's "
+            "answer ahead of a slower client, per request; then the upstream waits",
+            target="proxy", flags=("--response-buffer-size",), metavar="BYTES"),
+    Setting("tls_certificate_verify", False, parse_bool,
+            "block a DataKit call to an https URL whose ssl_verify is false",
+            flags=("--tls-certificate-verify",),
+            kong_env=("KONG_TLS_CERTIFICATE_VERIFY",)),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -375,7 +383,7 @@ class Resolved(dict):
     def serve_options(self) -> dict:
         """Keyword arguments of jqgate.server_main.serve (server_options, pool_options
         included)."""
-        options = {"server_options": {}, "pool_options": {}}
+        options = {"server_options": {}, "pool_options": {}, "proxy_options": {}}
         for s in SETTINGS:
             value = self[s.name]
             if s.target == "serve":
@@ -384,6 +392,8 @@ class Resolved(dict):
                 options["server_options"][s.keyword] = value
             elif s.target == "pool":
                 options["pool_options"][s.keyword] = value
+            elif s.target == "proxy":
+                options["proxy_options"][s.keyword] = value
         return options
 
 

@@ -155,16 +155,17 @@ def test_upstreams_and_targets():
 
 def test_upstream_errors():
     document = doc(upstreams=[{"targets": [{"target": "a:99999"}, {"weight": 1}]},
-                              {"name": "p", "algorithm": "least-connections", "healthchecks": {}}],
+                              {"name": "p", "algorithm": "latency",
+                               "healthchecks": {"active": {"timeout": -1, "typo": 1}}}],
                    targets=[{"target": "x:1", "upstream": "nope"}, {"target": "y:1"}])
     assert errors_of(document) == [
         "upstreams[0]: missing field `name`",
         'upstreams[0].targets[0].target: "a:99999" is not a valid "host:port" target',
         "upstreams[0].targets[1]: missing field `target`",
-        "upstreams[1].healthchecks: not supported: this gateway balances round-robin or "
-        "consistent-hashing, without health checks",
-        'upstreams[1].algorithm: not supported: "least-connections" (this gateway balances '
-        'round-robin or consistent-hashing)',
+        'upstreams[1].algorithm: not supported: "latency" (this gateway balances '
+        'round-robin, least-connections or consistent-hashing)',
+        "upstreams[1].healthchecks.active.timeout: value should be between 0 and 65535",
+        "upstreams[1].healthchecks.active.typo: unknown field",
         "targets[1]: missing field `upstream`",
         'targets[0].upstream: unknown upstream "nope"',
     ]

@@ -1,7 +1,6 @@
 """The libjq bridge: conversions, errors, DataKit's result rule (D1), refused builtins, leaks."""
 import collections
 import enum
-import gc
 import json
 import sys
 

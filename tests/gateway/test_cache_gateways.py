@@ -8,7 +8,6 @@ import sys
 import threading
 
 import orjson
-import pytest
 import yaml
 
 from netutil import Upstream, free_port, http_get

@@ -9,8 +9,7 @@ import time
 import pytest
 
 from jqgate.config.model import Route, Service, Target, Upstream
-from netutil import (FaultProxy, GatewayThread, Upstream as UpstreamServer, free_port, header,
-                     http_get, make_config, parse_responses, raw_request)
+from netutil import (FaultProxy, GatewayThread, Upstream as UpstreamServer, free_port, http_get, make_config, parse_responses, raw_request)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ reply, in order. The admin process sends:
   {"op": "apply", "doc": {...}, "hash": "..."} -> {"ok": true, "hash": "..."} | {"ok": false, "error": "..."}
   {"op": "stats"}                                -> the worker's status entry (jqgate.admin.status)
   {"op": "ping"}                                 -> {"ok": true} (the supervisor's heartbeat)
+  {"op": "health", "upstream": name}             -> {"ok": true, "report": jqgate.health.health_report}
+  {"op": "set_health", "upstream", "host", "port", "healthy"} -> {"ok": true}
 A worker loads, compiles and swaps on its own (jqgate.admin.swap), so each worker runs a plan it
 built itself; the admin process validated the same document first, so a refusal here means
 something local (memory), reported to the Admin API caller as 500 with the worker's pid.
@@ -128,6 +130,30 @@ class WorkerStats:
         return out
 
 
+    async def upstream_health(self, name: str) -> list[dict]:
+        """Each worker's jqgate.health.health_report of the upstream (workers that do not
+        answer are left out)."""
+        replies = await self._ask_all({"op": "health", "upstream": name})
+        return [r["report"] for r in replies if r.get("report") is not None]
+
+    async def set_target_health(self, name: str, host: str, port: int, healthy: bool) -> None:
+        """Every worker marks the target: Kong's manual health is cluster-wide."""
+        await self._ask_all({"op": "set_health", "upstream": name, "host": host, "port": port,
+                             "healthy": healthy})
+
+    async def _ask_all(self, message) -> list[dict]:
+        links = live(self.links)
+        replies = await asyncio.gather(*(link.request(message, 10.0) for link in links),
+                                       return_exceptions=True)
+        out = []
+        for link, reply in zip(links, replies):
+            if isinstance(reply, BaseException):
+                log.warning("worker %d did not answer: %r", link.pid, reply)
+            else:
+                out.append(reply)
+        return out
+
+
 async def serve_control(sock, switch, settings, pool, on_parent_gone) -> None:
     """A worker's end: answer the admin process until it goes away."""
     from jqgate.admin.status import worker_entry
@@ -148,6 +174,15 @@ async def serve_control(sock, switch, settings, pool, on_parent_gone) -> None:
                     reply = {"ok": False, "error": str(exc)}
             elif op == "stats":
                 reply = worker_entry(switch, settings, pool)
+            elif op == "health":              # jqgate.health: this worker's view of an upstream
+                from jqgate.health import health_report
+                reply = {"ok": True,
+                         "report": health_report(switch.running.gateway, message["upstream"])}
+            elif op == "set_health":
+                from jqgate.health import set_target_health
+                set_target_health(switch.running.gateway, message["upstream"], message["host"],
+                                  message["port"], message["healthy"])
+                reply = {"ok": True}
             elif op == "ping":                # the parent's heartbeat (jqgate.admin.supervisor)
                 reply = {"ok": True}
             else:

@@ -13,8 +13,10 @@ import hashlib
 import json
 from typing import Any
 
+from jqgate.config.healthchecks import parse_healthchecks
 from jqgate.config.model import (Certificate, GatewayConfig, PluginInstance, Route, Service,
                                  Upstream)
+from jqgate.errors import Issues
 
 
 def canonical_document(config: GatewayConfig) -> dict:
@@ -27,6 +29,7 @@ def canonical_document(config: GatewayConfig) -> dict:
     doc["certificates"] = [certificate_record(c) for c in config.certificates]
     doc["snis"] = [{"id": c.sni_ids[name], "name": name, "certificate": {"id": c.id}}
                    for c in config.certificates for name in c.snis]
+    doc["ca_certificates"] = [{"id": i, "cert": pem} for i, pem in config.ca_certificates.items()]
     return {k: v for k, v in doc.items() if v or k == "_format_version"}
 
 
@@ -52,8 +55,32 @@ def route_record(r: Route) -> dict:
 
 
 def upstream_record(u: Upstream) -> dict:
-    return {"name": u.name, "id": u.id, "algorithm": u.algorithm,
-            "targets": [{"target": t.target, "weight": t.weight} for t in u.targets]}
+    """Every field the upstream was loaded with (hashing, health checks, tags), its targets
+    nested with their ids, so a document written back loads to the same upstream."""
+    record: dict[str, Any] = {"name": u.name, "id": u.id, "algorithm": u.algorithm,
+                              "hash_on": u.hash_on, "hash_fallback": u.hash_fallback}
+    for key in ("hash_on_header", "hash_on_query_arg", "hash_fallback_header",
+                "hash_fallback_query_arg", "tags"):
+        if getattr(u, key) is not None:
+            record[key] = getattr(u, key)
+    if u.slots != 10000:
+        record["slots"] = u.slots
+    if u.healthchecks is not None:
+        record["healthchecks"] = u.healthchecks
+    record["targets"] = [target_record(u, t) for t in u.targets]
+    return record
+
+
+def target_id(u: Upstream, t) -> str:
+    from jqgate.config.ids import stable_id
+    return t.id or stable_id("target", f"{u.id}/{t.target}")
+
+
+def target_record(u: Upstream, t) -> dict:
+    record = {"target": t.target, "weight": t.weight, "id": target_id(u, t)}
+    if t.tags is not None:
+        record["tags"] = t.tags
+    return record
 
 
 def plugin_record(p: PluginInstance) -> dict:
@@ -113,19 +140,22 @@ def kong_route(r: Route, created: int) -> dict:
 
 
 def kong_upstream(u: Upstream, created: int) -> dict:
-    return {"id": u.id, "name": u.name, "algorithm": u.algorithm, "slots": 10000,
+    return {"id": u.id, "name": u.name, "algorithm": u.algorithm,
             "hash_on": u.hash_on, "hash_fallback": u.hash_fallback,
             "hash_on_header": u.hash_on_header, "hash_fallback_header": u.hash_fallback_header,
             "hash_on_query_arg": u.hash_on_query_arg,
             "hash_fallback_query_arg": u.hash_fallback_query_arg,
-            "healthchecks": None, "tags": None,
-            "created_at": created, "updated_at": created}
+            "hash_on_cookie": None, "hash_on_cookie_path": "/", "hash_on_uri_capture": None,
+            "hash_fallback_uri_capture": None, "host_header": None, "client_certificate": None,
+            "use_srv_name": False, "slots": u.slots,
+            "healthchecks": u.healthchecks if u.healthchecks is not None else parse_healthchecks(
+                None, "", Issues()),
+            "tags": u.tags, "created_at": created, "updated_at": created}
 
 
 def kong_target(u: Upstream, t, created: int) -> dict:
-    from jqgate.config.ids import stable_id
-    return {"id": stable_id("target", f"{u.id}/{t.target}"), "target": t.target,
-            "weight": t.weight, "upstream": {"id": u.id}, "tags": None,
+    return {"id": target_id(u, t), "target": t.target, "weight": t.weight,
+            "upstream": {"id": u.id}, "tags": t.tags,
             "created_at": created, "updated_at": created}
 
 
@@ -151,7 +181,3 @@ def kong_sni(c: Certificate, name: str, created: int) -> dict:
     return {"id": c.sni_ids[name], "name": name, "certificate": {"id": c.id}, "tags": None,
             "created_at": created, "updated_at": created}
 
-
-def page(items: list) -> dict:
-    """Kong's paginated list shape; everything fits one page here."""
-    return {"data": items, "next": None}

@@ -198,3 +198,64 @@ async def delete_route(admin, call):
                               if (p.get("route") or {}).get("id") != route_id]
             await _apply(admin, doc)
     return 204, None
+
+
+# -- PUT: Kong's upsert -----------------------------------------------------------------------
+
+def looks_like_uuid(text: str) -> bool:
+    import uuid as _uuid
+    try:
+        return len(text) == 36 and str(_uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
+def _upsert_key(body: dict, ref: str) -> None:
+    """The URL names the entity: by id when `ref` is a uuid, else by name; a body naming
+    another is an error (Kong's rule)."""
+    key = "id" if looks_like_uuid(ref) else "name"
+    if body.get(key) is not None and body[key] != ref:
+        raise errors.schema_violation([_issue(key, f"the {key} in the body differs from the "
+                                                   f"{key} in the URL")])
+    body[key] = ref
+
+
+async def put_service(admin, call):
+    """PUT /services/{name|id}: the body replaces the service (fields it leaves out take their
+    defaults), or creates it; its id stays, so its routes keep pointing at it."""
+    body = decode_object(call.body, call.content_type)
+    ref = call.params["service"]
+    _upsert_key(body, ref)
+    async with admin.edit_lock:
+        doc = admin.store.copy_document()
+        services = doc.setdefault("services", [])
+        i = _index(services, ref)
+        body["id"] = services[i]["id"] if i is not None else body.get("id") or str(uuid.uuid4())
+        _check(parse_service, body)
+        _check_unique(services, body, skip_id=body["id"])
+        if i is None:
+            services.append(body)
+        else:
+            services[i] = body
+        await _apply(admin, doc)
+    return 200, _service_out(admin, body["id"])
+
+
+async def put_route(admin, call):
+    body = decode_object(call.body, call.content_type)
+    ref = call.params["route"]
+    _upsert_key(body, ref)
+    _check(parse_route, body)
+    _route_service(admin, body, call)
+    async with admin.edit_lock:
+        doc = admin.store.copy_document()
+        routes = doc.setdefault("routes", [])
+        i = _index(routes, ref)
+        body["id"] = routes[i]["id"] if i is not None else body.get("id") or str(uuid.uuid4())
+        _check_unique(routes, body, skip_id=body["id"])
+        if i is None:
+            routes.append(body)
+        else:
+            routes[i] = body
+        await _apply(admin, doc)
+    return 200, _route_out(admin, body["id"])

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from jqgate.admin import errors
 from jqgate.admin.bodies import decode_config_body, decode_object
 from jqgate.admin.entities import (kong_plugin, kong_route, kong_service, kong_target,
-                                   kong_upstream, page)
+                                   kong_upstream)
+from jqgate.admin.paging import page
 from jqgate.admin.reload import ApplyError
 from jqgate.compiled import instance_namespace
 from jqgate.compiler import compile_datakit
@@ -65,7 +66,8 @@ def _created(admin, entity_id):
 
 
 async def list_services(admin, call):
-    return 200, page([kong_service(s, _created(admin, s.id)) for s in admin.store.config.services])
+    return 200, page([kong_service(s, _created(admin, s.id))
+                      for s in admin.store.config.services], call)
 
 
 async def get_service(admin, call):
@@ -82,7 +84,7 @@ async def list_routes(admin, call):
         if s is None:
             raise errors.not_found()
         routes = [r for r in routes if r.service_id == s.id]
-    return 200, page([kong_route(r, _created(admin, r.id)) for r in routes])
+    return 200, page([kong_route(r, _created(admin, r.id)) for r in routes], call)
 
 
 async def get_route(admin, call):
@@ -103,7 +105,7 @@ async def list_plugins(admin, call):
     if scope is not None:
         key, entity_id = scope
         records = [p for p in records if (p.get(key) or {}).get("id") == entity_id]
-    return 200, page([_plugin_out(admin, p) for p in records])
+    return 200, page([_plugin_out(admin, p) for p in records], call)
 
 
 def _find_plugin(admin, plugin_id):
@@ -131,7 +133,8 @@ def _upstreams(admin):
 
 
 async def list_upstreams(admin, call):
-    return 200, page([kong_upstream(u, _created(admin, u.id)) for u in admin.store.config.upstreams])
+    return 200, page([kong_upstream(u, _created(admin, u.id))
+                      for u in admin.store.config.upstreams], call)
 
 
 async def get_upstream(admin, call):
@@ -145,7 +148,7 @@ async def list_targets(admin, call):
     u = _upstreams(admin).get(call.params["upstream"])
     if u is None:
         raise errors.not_found()
-    return 200, page([kong_target(u, t, _created(admin, u.id)) for t in u.targets])
+    return 200, page([kong_target(u, t, _created(admin, u.id)) for t in u.targets], call)
 
 
 # -- plugin writes ----------------------------------------------------------------------------
@@ -292,6 +295,37 @@ async def patch_plugin(admin, call):
         await _apply(admin, doc)
         admin.store.updated[updated["id"]] = int(time.time())
     return 200, _plugin_out(admin, updated)
+
+
+async def put_plugin(admin, call):
+    """PUT /plugins/{id|instance_name}: Kong's upsert. The body replaces the plugin (fields it
+    leaves out take their defaults) or creates it with the id or instance_name of the URL."""
+    body = decode_object(call.body, call.content_type)
+    ref = call.params["plugin"]
+    from jqgate.admin.entity_writes import looks_like_uuid
+    key = "id" if looks_like_uuid(ref) else "instance_name"
+    if body.get(key) is not None and body[key] != ref:
+        raise errors.schema_violation([_issue(key, f"the {key} in the body differs from the "
+                                                   f"{key} in the URL")])
+    body[key] = ref
+    _consumer_scope(body)
+    async with admin.edit_lock:
+        index, record = _find_plugin(admin, ref)
+        body["id"] = record["id"] if record is not None else body.get("id") or str(uuid.uuid4())
+        body.setdefault("enabled", True)
+        body.setdefault("protocols", ["grpc", "grpcs", "http", "https"])
+        validate_plugin_body(body)
+        _resolve_reference(admin, body, "service")
+        _resolve_reference(admin, body, "route")
+        check_plugin_unique(admin.store.doc.get("plugins", []), body, skip_id=body["id"])
+        doc = admin.store.copy_document()
+        if record is None:
+            doc.setdefault("plugins", []).append(body)
+        else:
+            doc["plugins"][index] = body
+        await _apply(admin, doc)
+        admin.store.updated[body["id"]] = int(time.time())
+    return 200, _plugin_out(admin, body)
 
 
 async def delete_plugin(admin, call):

@@ -9,26 +9,36 @@ from urllib.parse import unquote
 from jqgate.admin import entity_writes as w
 from jqgate.admin import handlers as h
 from jqgate.admin import tls_entities as t
+from jqgate.admin import health_api as health
+from jqgate.admin import upstream_writes as u
 
 ROUTES = [
     ("/", {"GET": h.get_root}),
     ("/status", {"GET": h.get_status}),
     ("/metrics", {"GET": h.get_metrics}),
     ("/services", {"GET": h.list_services, "POST": w.create_service}),
-    ("/services/{service}", {"GET": h.get_service, "PATCH": w.patch_service,
-                             "DELETE": w.delete_service}),
+    ("/services/{service}", {"GET": h.get_service, "PUT": w.put_service,
+                             "PATCH": w.patch_service, "DELETE": w.delete_service}),
     ("/services/{service}/routes", {"GET": h.list_routes, "POST": w.create_route}),
     ("/services/{service}/plugins", {"GET": h.list_plugins, "POST": h.create_plugin}),
     ("/routes", {"GET": h.list_routes, "POST": w.create_route}),
-    ("/routes/{route}", {"GET": h.get_route, "PATCH": w.patch_route, "DELETE": w.delete_route}),
+    ("/routes/{route}", {"GET": h.get_route, "PUT": w.put_route, "PATCH": w.patch_route,
+                         "DELETE": w.delete_route}),
     ("/routes/{route}/plugins", {"GET": h.list_plugins, "POST": h.create_plugin}),
     ("/plugins", {"GET": h.list_plugins, "POST": h.create_plugin}),
     ("/plugins/enabled", {"GET": h.enabled_plugins}),          # before /plugins/{plugin}
-    ("/plugins/{plugin}", {"GET": h.get_plugin, "PATCH": h.patch_plugin,
-                           "DELETE": h.delete_plugin}),
-    ("/upstreams", {"GET": h.list_upstreams}),
-    ("/upstreams/{upstream}", {"GET": h.get_upstream}),
-    ("/upstreams/{upstream}/targets", {"GET": h.list_targets}),
+    ("/plugins/{plugin}", {"GET": h.get_plugin, "PUT": h.put_plugin,
+                           "PATCH": h.patch_plugin, "DELETE": h.delete_plugin}),
+    ("/upstreams", {"GET": h.list_upstreams, "POST": u.create_upstream}),
+    ("/upstreams/{upstream}", {"GET": h.get_upstream, "PUT": u.put_upstream,
+                               "PATCH": u.patch_upstream, "DELETE": u.delete_upstream}),
+    ("/upstreams/{upstream}/health", {"GET": health.get_health}),
+    ("/upstreams/{upstream}/targets", {"GET": h.list_targets, "POST": u.create_target}),
+    ("/upstreams/{upstream}/targets/{target}", {"GET": u.get_target, "PUT": u.put_target,
+                                                "PATCH": u.patch_target,
+                                                "DELETE": u.delete_target}),
+    ("/upstreams/{upstream}/targets/{target}/healthy", {"POST": health.post_healthy}),
+    ("/upstreams/{upstream}/targets/{target}/unhealthy", {"POST": health.post_unhealthy}),
     ("/consumers/{consumer}/plugins", {"GET": h.consumer_plugins, "POST": h.consumer_plugins}),
     ("/consumer_groups/{consumer_group}/plugins", {"GET": h.consumer_plugins,
                                                    "POST": h.consumer_plugins}),

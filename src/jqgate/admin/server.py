@@ -78,7 +78,7 @@ class AdminHandler(core.RequestHandler):
             return
         call = AdminCall(method=method, params=params,
                          query=dict(parse_qsl(req.query.decode("latin-1"))), body=body,
-                         content_type=req.header(b"content-type"))
+                         content_type=req.header(b"content-type"), extra={"path": path})
         task = asyncio.get_running_loop().create_task(self._run(handler, call, resp))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

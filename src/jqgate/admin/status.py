@@ -41,6 +41,16 @@ class LocalStats:
     def expected_workers(self) -> int:
         return 1
 
+    async def upstream_health(self, name: str) -> list[dict]:
+        """Each worker's jqgate.health.health_report (here: one)."""
+        from jqgate.health import health_report
+        report = health_report(self.switch.running.gateway, name)
+        return [report] if report is not None else []
+
+    async def set_target_health(self, name: str, host: str, port: int, healthy: bool) -> None:
+        from jqgate.health import set_target_health
+        set_target_health(self.switch.running.gateway, name, host, port, healthy)
+
 
 def _node_id() -> str:
     global NODE_ID

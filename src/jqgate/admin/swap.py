@@ -45,6 +45,7 @@ class PlanSwitch:
         """Switch to a prepared handler: on the event loop thread."""
         gateway, handler = prepared
         previous = [self.running.gateway, self.running.handler]
+        self.running.health.attach(gateway)     # targets keep their health; probes restart
         # The two assignments below are the switch (see the module docstring).
         self.settings.handler = handler
         self.settings._handler = handler

@@ -17,8 +17,9 @@ import uuid
 
 from jqgate.admin import errors
 from jqgate.admin.bodies import decode_object
-from jqgate.admin.entities import kong_certificate, kong_sni, page
+from jqgate.admin.entities import kong_certificate, kong_sni
 from jqgate.admin.handlers import _apply, _created, _issue, merge_patch
+from jqgate.admin.paging import page
 from jqgate.config.certificates import parse_certificate, parse_sni
 from jqgate.errors import Issues
 
@@ -82,7 +83,8 @@ def _names(body: dict) -> list:
 # -- certificates -----------------------------------------------------------------------------
 
 async def list_certificates(admin, call):
-    return 200, page([kong_certificate(c, _created(admin, c.id)) for c in _certificates(admin)])
+    return 200, page([kong_certificate(c, _created(admin, c.id)) for c in _certificates(admin)],
+                     call)
 
 
 async def get_certificate(admin, call):
@@ -152,7 +154,7 @@ async def list_snis(admin, call):
             raise errors.not_found()
     return 200, page([kong_sni(c, name, _created(admin, c.sni_ids[name]))
                       for c in _certificates(admin) if only is None or c is only
-                      for name in c.snis])
+                      for name in c.snis], call)
 
 
 async def get_sni(admin, call):

@@ -36,8 +36,9 @@ def validate_datakit_schema(config: Any, location: str, issues: Issues) -> list[
         return []
     checks.check_known_keys(config, location, issues, CONFIG_FIELDS)
     if config.get("ca_certificates") is not None:
-        issues.add(join(location, "ca_certificates"),
-                   "not supported (an unreleased Kong 3.16 feature); remove it")
+        # ids of ca_certificates entities, resolved by jqgate.compiled.compile_gateway
+        checks.check_string_list(config["ca_certificates"], join(location, "ca_certificates"),
+                                 issues)
     if config.get("debug") is not None:
         checks.check_bool(config["debug"], join(location, "debug"), issues)
     if config.get("resources") is not None:

@@ -13,7 +13,8 @@ Top-level keys, decided one by one:
   expiry: jqgate.config.certificates); the proxy's TLS listeners serve them by SNI.
 - `consumers`, `consumer_groups`: accepted because they cannot change what this gateway does
   (nothing here authenticates); a `plugins` list under them is D31's error.
-- `ca_certificates`, `vaults`, `keys`, `key_sets`, `filter_chains` and
+- `ca_certificates`: loaded, for the DataKit plugins' `config.ca_certificates`.
+- `vaults`, `keys`, `key_sets`, `filter_chains` and
   anything else: rejected, since ignoring them would change behaviour silently.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from jqgate.config import certificates as tls_records
 from jqgate.config import checks
+from jqgate.config.ca_certificates import parse_ca_certificate
 from jqgate.config.model import GatewayConfig, Route, Service
 from jqgate.config.plugins import (CONSUMER_SCOPE_MESSAGE, DATAKIT, PluginRecord,
                                   check_reference, log, parse_plugin, reference_key)
@@ -33,9 +35,8 @@ from jqgate.errors import Issues, join
 FORMAT_VERSIONS = ("3.0",)
 IGNORED_KEYS = ("_transform", "_workspace", "_info", "_konnect", "_comment")
 ENTITY_KEYS = ("services", "routes", "upstreams", "targets", "plugins", "consumers",
-               "consumer_groups", "certificates", "snis")
+               "consumer_groups", "certificates", "snis", "ca_certificates")
 REJECTED_KEYS = {
-    "ca_certificates": "CA certificates",
     "vaults": "vault entities (the built-in `env` vault needs no entity)",
     "keys": "key entities", "key_sets": "key set entities",
     "filter_chains": "Wasm filter chains (use the datakit plugin)",
@@ -83,6 +84,10 @@ class DeclarativeBuilder:
                 self.config.upstreams.append(upstream)
         for index, record in enumerate(self.entity_list(doc, "targets")):
             self.add_top_level_target(record, f"targets[{index}]")
+        for index, record in enumerate(self.entity_list(doc, "ca_certificates")):
+            parsed = parse_ca_certificate(record, f"ca_certificates[{index}]", self.issues)
+            if parsed is not None:
+                self.config.ca_certificates[parsed[0]] = parsed[1]
         for index, record in enumerate(self.entity_list(doc, "plugins")):
             self.add_plugin(record, f"plugins[{index}]", service_id=None, route_id=None)
         for key in ("consumers", "consumer_groups"):

@@ -17,6 +17,8 @@ class Target:
     port: int
     weight: int = 100
     location: str = ""
+    id: str | None = None           # as written; else a stable id from upstream and target
+    tags: list | None = None
 
 
 @dataclass
@@ -32,6 +34,10 @@ class Upstream:
     hash_fallback_header: str | None = None
     hash_fallback_query_arg: str | None = None
     location: str = ""
+    # Kong's healthchecks, complete with defaults (jqgate.config.healthchecks); None = all off
+    healthchecks: dict | None = None
+    slots: int = 10000
+    tags: list | None = None
 
 
 @dataclass
@@ -67,6 +73,11 @@ class Route:
     preserve_host: bool = False
     regex_priority: int = 0
     path_handling: str = "v0"        # Kong's default; v1 joins service and request paths as-is
+    # Kong's defaults. request_buffering false: the body streams to the upstream from its
+    # first byte; response_buffering true: the upstream's answer is read ahead of a slow
+    # client up to the proxy's response_buffer_size (jqgate/_core/proxy/handler.pyx)
+    request_buffering: bool = True
+    response_buffering: bool = True
     location: str = ""
     raw: dict[str, Any] = field(default_factory=dict)   # the record as written (kong.router.route)
 
@@ -109,4 +120,5 @@ class GatewayConfig:
     upstreams: list[Upstream] = field(default_factory=list)
     plugins: list[PluginInstance] = field(default_factory=list)
     certificates: list[Certificate] = field(default_factory=list)
+    ca_certificates: dict[str, str] = field(default_factory=dict)   # id -> PEM
     source: str = ""                 # file name or "<admin>", for messages

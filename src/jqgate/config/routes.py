@@ -69,10 +69,11 @@ def parse_route(record: Any, location: str, issues: Issues) -> tuple[Route, Any]
     for key in ("strip_path", "preserve_host"):
         if record.get(key) is not None and checks.check_bool(record[key], join(location, key), issues):
             setattr(route, key, record[key])
-    # Buffering flags change when bytes move, not which bytes: checked, then ignored.
+    # When bytes move, not which bytes (the proxy reads them: _core/proxy/handler.pyx, _core/server/protocol.pyx).
     for key in ("request_buffering", "response_buffering"):
-        if record.get(key) is not None:
-            checks.check_bool(record[key], join(location, key), issues)
+        if record.get(key) is not None and checks.check_bool(record[key], join(location, key),
+                                                             issues):
+            setattr(route, key, record[key])
     if record.get("regex_priority") is not None and checks.check_int(
             record["regex_priority"], join(location, "regex_priority"), issues):
         route.regex_priority = int(record["regex_priority"])

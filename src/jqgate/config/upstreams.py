@@ -1,10 +1,12 @@
-"""Kong `upstreams` and `targets`: weights, round robin or consistent hashing."""
+"""Kong `upstreams` and `targets`: weights, round robin, least connections or consistent hashing,
+health checks."""
 from __future__ import annotations
 
 import re
 from typing import Any
 
 from jqgate.config import checks
+from jqgate.config.healthchecks import parse_healthchecks
 from jqgate.config.model import Target, Upstream
 from jqgate.config.services import check_tags, entity_id
 from jqgate.errors import Issues, join
@@ -12,12 +14,13 @@ from jqgate.errors import Issues, join
 DEFAULT_TARGET_PORT = 8000      # Kong's default when a target has no port
 HASH_FIELDS = ("hash_on", "hash_on_header", "hash_on_query_arg", "hash_fallback",
                "hash_fallback_header", "hash_fallback_query_arg")
-UPSTREAM_FIELDS = ("name", "id", "algorithm", "targets", "tags", "slots") + HASH_FIELDS
+UPSTREAM_FIELDS = ("name", "id", "algorithm", "targets", "tags", "slots", "healthchecks") + HASH_FIELDS
 TARGET_FIELDS = ("target", "weight", "tags", "id", "upstream")
-# Kong upstream fields that change balancing or health; not implemented here.
-UNSUPPORTED_UPSTREAM_FIELDS = ("healthchecks", "hash_on_cookie", "hash_on_cookie_path",
+# Kong upstream fields that change balancing; not implemented here.
+UNSUPPORTED_UPSTREAM_FIELDS = ("hash_on_cookie", "hash_on_cookie_path",
                                "hash_on_uri_capture", "hash_fallback_uri_capture", "host_header",
                                "client_certificate", "use_srv_name")
+ALGORITHMS = ("round-robin", "least-connections", "consistent-hashing")
 HASH_SOURCES = ("none", "ip", "header", "path", "query_arg")
 # Kong hash sources this gateway cannot read (no consumers, no cookie setting, no captures).
 UNSUPPORTED_HASH_SOURCES = ("consumer", "cookie", "uri_capture")
@@ -31,8 +34,7 @@ def parse_upstream(record: Any, location: str, issues: Issues) -> Upstream | Non
     for key in record:
         if key in UNSUPPORTED_UPSTREAM_FIELDS:
             if record[key] is not None:
-                issues.add(join(location, key), "not supported: this gateway balances round-robin "
-                                                "or consistent-hashing, without health checks")
+                issues.add(join(location, key), "not supported by this gateway")
         elif key not in UPSTREAM_FIELDS:
             issues.add(join(location, str(key)), "unknown field")
     name = record.get("name")
@@ -45,18 +47,23 @@ def parse_upstream(record: Any, location: str, issues: Issues) -> Upstream | Non
                                      location, issues),
                         location=location)
     if record.get("algorithm") is not None:
-        if record["algorithm"] in ("least-connections", "latency", "sticky-sessions"):
+        if record["algorithm"] in ("latency", "sticky-sessions"):
             issues.add(join(location, "algorithm"),
                        f'not supported: "{record["algorithm"]}" (this gateway balances '
-                       f'round-robin or consistent-hashing)')
+                       f'round-robin, least-connections or consistent-hashing)')
         elif checks.check_enum(record["algorithm"], join(location, "algorithm"), issues,
-                               ("round-robin", "consistent-hashing")):
+                               ALGORITHMS):
             upstream.algorithm = record["algorithm"]
     parse_hashing(record, upstream, location, issues)
     if record.get("slots") is not None:
-        # Kong's hash ring size: no effect on round robin, only range-checked.
-        checks.check_int(record["slots"], join(location, "slots"), issues, minimum=10, maximum=2**16)
+        # Kong's hash ring size: this gateway hashes by rendezvous (no ring), only range-checked.
+        if checks.check_int(record["slots"], join(location, "slots"), issues, minimum=10,
+                            maximum=2**16):
+            upstream.slots = record["slots"]
+    upstream.healthchecks = parse_healthchecks(record.get("healthchecks"),
+                                               join(location, "healthchecks"), issues)
     check_tags(record, location, issues)
+    upstream.tags = record.get("tags")
     targets = record.get("targets")
     if targets is not None and checks.check_list(targets, join(location, "targets"), issues):
         for index, item in enumerate(targets):
@@ -118,4 +125,8 @@ def parse_target(record: Any, location: str, issues: Issues, nested: bool) -> Ta
                                                minimum=0, maximum=65535) and target is not None:
         target.weight = int(weight)
     check_tags(record, location, issues)
+    if target is not None:
+        target.tags = record.get("tags")
+        if isinstance(record.get("id"), str):
+            target.id = record["id"]
     return target if len(issues) == before else None

@@ -34,6 +34,9 @@ from jqgate.reference.trace import (NODE_PENDING, NODE_RUNNING, Trace,
                                     trace_requested, trace_value)
 from jqgate.reference.values import BadJson, NodeError, convert, to_wire, type_name
 from jqgate.node_runtime import ops as R
+from jqgate.node_runtime.call_proxy import (PROXY_INPUTS, ProxyInputError, absolute_target,
+                                            forward_proxy)
+from jqgate.node_runtime.call_tls import UnverifiedBlocked, check_unverified
 from jqgate.node_runtime.errors import NodeFailure
 from jqgate.node_runtime.vault import mask
 
@@ -193,6 +196,7 @@ class PlanRun:
         if self.trace:
             self.trace.run(op.node, self._input_values(fields, self_value, op))
         if op.kind == "call":
+            R.xml_body_headers(op.inputs, self.plan.xml_slots, fields)
             try:
                 ex = self._call_exchange(op, fields)
             except NodeError as e:
@@ -336,6 +340,25 @@ class PlanRun:
         ex.idempotent = p.method in N.IDEMPOTENT
         # a third party's answer is held whole: bounded as the core bounds it
         ex.max_body = p.max_response_size or getattr(self.pool, "max_call_response_bytes", 0)
+        if target.scheme == "https":
+            if not p.ssl_verify:
+                try:
+                    check_unverified(target.host)
+                except UnverifiedBlocked as e:
+                    raise NodeError(str(e)) from None
+            ex.ssl_context = getattr(p, "ssl_context", None)
+        if any(fields.get(k) is not None for k in PROXY_INPUTS):
+            try:
+                proxy = forward_proxy(fields, target.scheme)
+            except ProxyInputError as e:
+                raise NodeError(str(e)) from None
+            if proxy is not None and proxy.tunnel:
+                ex.tunnel = proxy
+            elif proxy is not None:
+                ex.target = absolute_target(target.scheme, target.host, target.port, ex.target)
+                ex.host, ex.port = proxy.host, proxy.port
+                if proxy.authorization is not None:
+                    ex.headers.append((b"Proxy-Authorization", proxy.authorization))
         if self.trace:
             self._trace_urls[op.index] = "%s://%s:%s%s" % (target.scheme, target.host,
                                                            target.port, request_target)

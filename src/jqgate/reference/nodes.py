@@ -137,10 +137,6 @@ IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 
 def call_request(params, fields: dict):
     """-> (CallTarget, request target str, [(name, value)], body bytes | None)."""
-    for k in ("http_proxy", "https_proxy", "proxy_auth_username", "proxy_auth_password"):
-        if fields.get(k) is not None:
-            # sending directly would bypass the egress proxy the flow asked for
-            raise NodeError('input "%s": forward proxies are not supported by this gateway' % k)
     url_in = fields.get("url")
     target = parse_call_url(url_in) if url_in is not None else params.url
     if target is None:

@@ -11,6 +11,13 @@
 # llhttp (strict) refuses the same bytes.
 
 
+class _TunnelRefused(Exception):
+    """A forward proxy did not open the tunnel (its CONNECT answer was not 2xx)."""
+
+
+CLIENT_TUNNEL_HEAD_LIMIT = 16384     # bytes of a proxy's CONNECT answer read at most
+
+
 cdef class ClientConnection:
     """One upstream connection (asyncio.Protocol). Runs at most one exchange at a time."""
 
@@ -63,8 +70,11 @@ cdef class ClientConnection:
         cdef _HostSlot slot = self.slot
         loop = self.pool.loop
         try:
-            coro = loop.create_connection(lambda: self, slot.host, slot.port, ssl=slot.ssl,
-                                          server_hostname=slot.server_hostname)
+            if slot.tunnel is not None:
+                coro = self._connect_tunnelled(loop, slot)
+            else:
+                coro = loop.create_connection(lambda: self, slot.host, slot.port, ssl=slot.ssl,
+                                              server_hostname=slot.server_hostname)
             if connect_timeout > 0:
                 await _asyncio.wait_for(coro, connect_timeout)
             else:
@@ -76,6 +86,10 @@ cdef class ClientConnection:
         except (TimeoutError, _asyncio.TimeoutError):
             self.state = CONN_CLOSED
             self.pool._connect_failed(self, CERR_TIMEOUT, "connect timed out")
+            return
+        except _TunnelRefused as exc:
+            self.state = CONN_CLOSED
+            self.pool._connect_failed(self, CERR_CONNECT, str(exc))
             return
         except OSError as exc:
             self.state = CONN_CLOSED
@@ -91,6 +105,44 @@ cdef class ClientConnection:
             return
         self.state = CONN_IDLE
         self.pool._connection_ready(self)
+
+    async def _connect_tunnelled(self, loop, _HostSlot slot):
+        """A connection to the target through a forward proxy's tunnel: TCP to the proxy,
+        `CONNECT host:port`, a 2xx answer, then TLS with the target inside the tunnel."""
+        from jqgate.node_runtime.call_proxy import connect_request
+        proxy = slot.tunnel
+        infos = await loop.getaddrinfo(proxy.host, proxy.port, type=_socket.SOCK_STREAM)
+        if not infos:
+            raise OSError("cannot resolve the proxy %s" % proxy.host)
+        family, kind, proto, _, address = infos[0]
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+            await loop.sock_sendall(sock, connect_request(slot.host, slot.port,
+                                                          proxy.authorization))
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                piece = await loop.sock_recv(sock, 4096)
+                if not piece:
+                    raise _TunnelRefused("proxy %s:%d closed the connection during CONNECT"
+                                         % (proxy.host, proxy.port))
+                answer += piece
+                if len(answer) > CLIENT_TUNNEL_HEAD_LIMIT:
+                    raise _TunnelRefused("proxy %s:%d answered CONNECT with a head over %d bytes"
+                                         % (proxy.host, proxy.port, CLIENT_TUNNEL_HEAD_LIMIT))
+            status_line = answer.split(b"\r\n", 1)[0].split(None, 2)
+            if (len(status_line) < 2 or not status_line[0].startswith(b"HTTP/")
+                    or not status_line[1].startswith(b"2")):
+                raise _TunnelRefused("proxy %s:%d refused CONNECT %s:%d: %s"
+                                     % (proxy.host, proxy.port, slot.host, slot.port,
+                                        answer.split(b"\r\n", 1)[0][:80].decode("latin-1")))
+            await loop.create_connection(lambda: self, sock=sock, ssl=slot.ssl,
+                                         server_hostname=slot.server_hostname)
+        except BaseException:
+            if self.transport is None:
+                sock.close()
+            raise
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 

@@ -145,6 +145,15 @@ cdef class ExchangeWaiter:
         return 0
 
 
+cdef class PeerTracker:
+    """Told once when an exchange sent to one of its peers ends (jqgate's Balancer, in
+    proxy/balancer.pyx: least-connections counts open exchanges per peer, passive health checks
+    count what the peer answered). `error_kind` is -1 for a cancelled exchange (nothing
+    observed about the peer); `status` is 0 when no response head arrived."""
+    cdef void exchange_ended(self, Py_ssize_t index, int status, int error_kind):
+        pass
+
+
 @cython.freelist(64)
 cdef class ClientExchange:
     """One outbound HTTP/1.1 request and its response. See the module comment for the order of
@@ -167,6 +176,11 @@ cdef class ClientExchange:
     cdef public bint body_over_limit     # failed because the buffered body passed max_body
     cdef public bint ssl_verify
     cdef public object server_hostname
+    # https only: the trust store for this exchange (a DataKit plugin's ca_certificates),
+    # None for the pool's; a forward proxy to tunnel through (CONNECT), None for direct
+    # (jqgate.node_runtime.call_proxy.ForwardProxy: host, port, authorization, key())
+    cdef public object ssl_context
+    cdef public object tunnel
     cdef public bint idempotent
     cdef public bint stream_body
     cdef public bint upgrade             # asks to switch protocols: a 101 goes to sink.on_switch
@@ -178,6 +192,10 @@ cdef class ClientExchange:
                                           # ending in CRLF), Host among them: the proxy's
     cdef public ResponseSink sink
     cdef public BodyProducer producer
+    # The balancer that chose this peer, when it wants to hear how the exchange ended
+    # (None for a service with a fixed host: the common case costs one comparison)
+    cdef public PeerTracker tracker
+    cdef public Py_ssize_t tracker_index
     # result
     cdef public int status
     cdef public int error_kind
@@ -236,6 +254,8 @@ cdef class ClientExchange:
         self._done = True
         self._cancelled = True
         self._stop_timer()
+        if self.tracker is not None:
+            self._end_tracking(-1)
         cdef ClientConnection conn = self._conn
         self._conn = None
         if conn is not None:
@@ -286,6 +306,11 @@ cdef class ClientExchange:
             self._producer_paused = False
             self.producer.resume_producing()
 
+    cdef void _end_tracking(self, int kind):
+        cdef PeerTracker tracker = self.tracker
+        self.tracker = None
+        tracker.exchange_ended(self.tracker_index, self.status, kind)
+
     cdef void _stop_timer(self):
         if self._timer is not None:
             self._timer.cancel()
@@ -306,6 +331,8 @@ cdef class ClientExchange:
         self._done = True
         self._stop_timer()
         self._conn = None
+        if self.tracker is not None:
+            self._end_tracking(kind)
         if kind != CERR_NONE:
             self.error_kind = kind
             self.error = message
@@ -348,6 +375,7 @@ cdef class _HostSlot:
     cdef int port
     cdef object ssl
     cdef object server_hostname
+    cdef object tunnel          # https through a forward proxy: its ForwardProxy, else None
     cdef list idle
     cdef int n_open
     cdef object waiters
@@ -497,7 +525,10 @@ cdef class ConnectionPool:
 
     cdef object _key_for(self, ClientExchange ex):
         if ex.scheme == "https":
-            return (ex.scheme, ex.host, ex.port, ex.ssl_verify, ex.server_hostname)
+            if ex.tunnel is None and ex.ssl_context is None:
+                return (ex.scheme, ex.host, ex.port, ex.ssl_verify, ex.server_hostname)
+            return (ex.scheme, ex.host, ex.port, ex.ssl_verify, ex.server_hostname,
+                    ex.tunnel.key() if ex.tunnel is not None else None, ex.ssl_context)
         return (ex.scheme, ex.host, ex.port)
 
     cdef _HostSlot _slot_for(self, ClientExchange ex):
@@ -513,9 +544,14 @@ cdef class ConnectionPool:
             ssl_ctx = None
             sni = None
             if ex.scheme == "https":
-                ssl_ctx = self._ssl_context(ex.ssl_verify)
+                if ex.ssl_context is not None and ex.ssl_verify:
+                    ssl_ctx = ex.ssl_context
+                else:
+                    ssl_ctx = self._ssl_context(ex.ssl_verify)
                 sni = ex.server_hostname or ex.host
             slot = _HostSlot(key, ex.scheme, ex.host, ex.port, ssl_ctx, sni)
+            if ex.scheme == "https":
+                slot.tunnel = ex.tunnel
             self._slots[key] = slot
         if slot.ssl is None:
             self._last_slot = slot

@@ -48,9 +48,8 @@
 # service_request.body / response.body keeps the original body; a non-2xx call response whose
 # JSON body does not parse keeps the raw text as `body` for the trace; header bytes are text as
 # latin-1 (lossless round trip); a property GET with no inputs runs in the request window, so
-# kong.service.response.status reads null there; a connected http_proxy / https_proxy /
-# proxy_auth_* input fails the call (sending directly would bypass the proxy the flow asked
-# for); node types without a runtime here (cache, vault, xml, jwt) fail with a clear error.
+# kong.service.response.status reads null there; node types without a runtime here (cache,
+# vault, xml, jwt) fail with a clear error.
 #
 # Order of work, and why: ops are in topological order, so one forward pass over a window
 # runs every op whose dependency countdown reached zero (an op only unblocks later ops). Calls
@@ -375,6 +374,7 @@ cdef class PlanRun:
                 if self.tracing:
                     self.trace.complete(op.node, [trace_value("$self", v)])
             elif k == OPK_CALL:
+                ops_runtime_xml_body(self, op, fields)
                 self._dispatch(op, fields if fields is not None else {})
                 return 0
             elif k == OPK_RUNTIME:              # cache, xml, jwt, vault (ops/python_nodes.pyx)

@@ -35,6 +35,8 @@ MSG_BAD_GATEWAY = "An invalid response was received from the upstream server"
 MSG_TIMEOUT = "The upstream server is timing out"
 MSG_NO_PEER = "failure to get a peer from the ring-balancer"
 MSG_OVERLOAD = "The upstream server is currently unavailable: too many requests waiting for a connection"
+# Kong's response_buffering read-ahead per request (ProxyHandler.response_buffer_size)
+PROXY_RESPONSE_BUFFER_SIZE = 1 << 20
 
 
 cdef void proxy_answer_failure(Responder resp, ClientExchange ex):
@@ -83,15 +85,22 @@ cdef class ProxyHandler(RequestHandler):
     cdef public bytes upstream_latency_header  # None = off
     cdef public bytes proxy_latency_header     # None = off
     cdef CompiledRouter router                  # the gateway's compiled router
+    cdef bint _any_unbuffered                   # some route has request_buffering false
+    # Kong's response_buffering (the route's, default true): how far the upstream's answer is
+    # read ahead of a client that reads slower, in bytes per request (nginx's proxy_buffers;
+    # beyond it the upstream is paused, as with response_buffering false from the start)
+    cdef public long long response_buffer_size
 
     def __init__(self, gateway, ConnectionPool pool, via=b"1.1 jqgate/0.1.0",
                  upstream_latency_header=b"X-Kong-Upstream-Latency",
-                 proxy_latency_header=b"X-Kong-Proxy-Latency"):
+                 proxy_latency_header=b"X-Kong-Proxy-Latency",
+                 response_buffer_size=PROXY_RESPONSE_BUFFER_SIZE):
         self.gateway = gateway
         self.pool = pool
         self.via = via
         self.upstream_latency_header = upstream_latency_header
         self.proxy_latency_header = proxy_latency_header
+        self.response_buffer_size = response_buffer_size
 
     @property
     def gateway(self):
@@ -102,9 +111,27 @@ cdef class ProxyHandler(RequestHandler):
         """Set at start and on reload: routing follows the new gateway (and its router) at once."""
         self._gateway = gateway
         self.router = gateway.compiled_router
+        config = getattr(gateway, "config", None)
+        self._any_unbuffered = config is not None and any(
+            not getattr(r, "request_buffering", True) for r in config.routes)
+
+    cdef bint streams_request_body(self, HttpRequest req):
+        """Kong's request_buffering = false: routed when the head is in (the decision is kept
+        for handle()), so the body streams to the upstream from its first byte."""
+        if not self._any_unbuffered:
+            return False
+        decision = req.ctx
+        if decision is None:
+            decision = decision_for(self.router, req)
+            if type(decision) is tuple:
+                return False        # answered by handle(), with the body in as usual
+            req.ctx = decision
+        return not decision.route.request_buffering
 
     cpdef handle(self, HttpRequest req, Responder resp):
-        decision = decision_for(self.router, req)
+        decision = req.ctx
+        if decision is None:
+            decision = decision_for(self.router, req)
         if type(decision) is tuple:
             resp.send_error(decision[0], decision[1])
             return
@@ -114,6 +141,7 @@ cdef class ProxyHandler(RequestHandler):
     cpdef proxy(self, HttpRequest req, Responder resp, decision):
         cdef ProxyCall call = ProxyCall.__new__(ProxyCall)
         call.takes_raw_head = True
+        call.read_ahead = -1
         call.handler = self
         call.req = req
         call.resp = resp
@@ -252,6 +280,8 @@ cdef ClientExchange _proxy_new_exchange(ServiceTarget svc, tuple peer, HttpReque
     # client's headers, DataKit checks the ones it sets, and framing headers were dropped
     # (kept only for a streamed body, which send() inspects as before).
     ex.headers_ready = True
+    if svc.balancer is not None:
+        svc.balancer.track(ex)      # least-connections / passive checks hear how it ends
     return ex
 
 
@@ -362,6 +392,9 @@ cdef class ProxyCall(ResponseSink):
     cdef _ProxyBodyProducer body_producer
     cdef double t_upstream_start
     cdef double t_upstream_head
+    cdef bint client_full           # the client's socket is over its high water mark
+    cdef bint upstream_paused       # ... and we stopped reading the upstream for it
+    cdef long long read_ahead       # -1 until the client first fills up
 
     cdef void _attempt(self):
         cdef ProxyHandler h = self.handler
@@ -444,6 +477,36 @@ cdef class ProxyCall(ResponseSink):
 
     cdef void on_data(self, ClientExchange ex, bytes data):
         self.resp.write(data)
+        if self.client_full and not self.upstream_paused:
+            self._check_read_ahead()
+
+    cdef void _client_paused(self):
+        """The client reads slower than the upstream sends. response_buffering false: stop
+        reading the upstream now. true (Kong's default): keep reading it into the client's
+        buffer up to response_buffer_size bytes (the upstream is done sooner), then stop."""
+        self.client_full = True
+        if self.read_ahead < 0:
+            route = self.decision.route
+            self.read_ahead = (self.handler.response_buffer_size
+                               if getattr(route, "response_buffering", True) else 0)
+        self._check_read_ahead()
+
+    cdef void _check_read_ahead(self):
+        cdef ClientExchange ex = self.ex
+        if ex is None or self.resp._proto is None:
+            return
+        transport = self.resp._proto.transport
+        if (self.read_ahead <= 0 or transport is None
+                or transport.get_write_buffer_size() >= self.read_ahead):
+            self.upstream_paused = True
+            ex.pause_reading()
+
+    cdef void _client_resumed(self):
+        self.client_full = False
+        if self.upstream_paused:
+            self.upstream_paused = False
+            if self.ex is not None:
+                self.ex.resume_reading()
 
     cdef void on_flush(self, ClientExchange ex):
         self.resp.flush()
@@ -537,12 +600,10 @@ cdef class _ProxyClientFlow(ResponseProducer):
     cdef ProxyCall call
 
     cdef void pause_producing(self):
-        if self.call.ex is not None:
-            self.call.ex.pause_reading()
+        self.call._client_paused()
 
     cdef void resume_producing(self):
-        if self.call.ex is not None:
-            self.call.ex.resume_reading()
+        self.call._client_resumed()
 
     cdef void client_gone(self):
         cdef ProxyCall call = self.call

@@ -174,6 +174,12 @@ cdef class RequestHandler:
     cpdef handle(self, HttpRequest req, Responder resp):
         resp.send_error(404, "no Route matched with those values")
 
+    cdef bint streams_request_body(self, HttpRequest req):
+        """Whether `req` goes to handle() now, its body to be read as it arrives, rather than
+        once the whole body (or body_buffer_size of it) is in: Kong's route
+        request_buffering = false (ProxyHandler)."""
+        return False
+
 
 cdef class _CallableHandler(RequestHandler):
     cdef object fn
@@ -598,7 +604,8 @@ cdef class HttpServerProtocol:
                     req._continue_sent = True
                     self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 if not req._large:
-                    if rb.received <= self.settings.body_buffer_size:
+                    if (rb.received <= self.settings.body_buffer_size
+                            and not self.settings._handler.streams_request_body(req)):
                         return  # small so far: wait to hand the handler the whole body
                     req._large = True   # filled while an earlier request was answered
                     self._start_rate_window(req)

@@ -2,6 +2,8 @@
 # node's parameters and inputs, and turning the pool's answer into outputs or a failure.
 # The executor owns dispatch, resumption and cancellation (engine/executor.pyx).
 
+from jqgate.node_runtime import call_proxy as _call_proxy
+from jqgate.node_runtime import call_tls as _call_tls
 from jqgate.node_runtime.call_url import UnsafeUrl as _UnsafeUrl
 from jqgate.node_runtime.call_url import split_safe_url as _split_safe_url
 
@@ -34,6 +36,7 @@ cdef class _OpsCallTemplate:
     cdef bytes target           # path + query of the configured URL, for the request line
     cdef bytes host_header
     cdef long long max_body     # the node's max_response_size; 0: the pool's default
+    cdef object ssl_context     # the plugin's ca_certificates as a trust store, or None
 
 
 cdef _OpsCallTemplate ops_call_template(p):
@@ -45,6 +48,7 @@ cdef _OpsCallTemplate ops_call_template(p):
     t.ssl_verify = p.ssl_verify
     t.server_name = p.ssl_server_name
     t.max_body = p.max_response_size
+    t.ssl_context = getattr(p, "ssl_context", None)
     url = p.url
     t.has_url = url is not None
     if url is not None:
@@ -64,11 +68,11 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
     cdef str k
     cdef bytes target
     cdef bytes host_header
+    cdef bint proxied = False
     for k in _PROXY_INPUTS:
         if fields.get(k) is not None:
-            # Sending the request directly would bypass the egress proxy the flow asked for.
-            raise EngineNodeError('input "%s": forward proxies are not supported by this gateway'
-                                  % k)
+            proxied = True
+            break
     url_in = fields.get("url")
     if url_in is not None:
         scheme, host, port, path, query, hh = ops_parse_url(url_in)
@@ -114,7 +118,40 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
     ex.idempotent = t.idempotent
     ex.max_body = t.max_body        # 0: the executor applies the pool's default
     ex.error = ""
+    if scheme == "https":
+        if not t.ssl_verify:
+            _ops_tls_check(host)
+        ex.ssl_context = t.ssl_context
+    if proxied:
+        _ops_forward_proxy(ex, fields, scheme, host, port)
     return ex
+
+
+cdef void _ops_tls_check(str host) except *:
+    """ssl_verify false under the gateway's tls_certificate_verify: the call is blocked."""
+    try:
+        _call_tls.check_unverified(host)
+    except _call_tls.UnverifiedBlocked as e:
+        raise EngineNodeError(str(e)) from None
+
+
+cdef void _ops_forward_proxy(ClientExchange ex, dict fields, str scheme, str host,
+                             int port) except *:
+    """The http_proxy / https_proxy / proxy_auth_* inputs (jqgate.node_runtime.call_proxy)."""
+    try:
+        proxy = _call_proxy.forward_proxy(fields, scheme)
+    except _call_proxy.ProxyInputError as e:
+        raise EngineNodeError(str(e)) from None
+    if proxy is None:
+        return
+    if proxy.tunnel:
+        ex.tunnel = proxy
+        return
+    ex.target = _call_proxy.absolute_target(scheme, host, port, ex.target)
+    ex.host = proxy.host
+    ex.port = proxy.port
+    if proxy.authorization is not None:
+        ex.headers.append((b"Proxy-Authorization", proxy.authorization))
 
 
 cdef str ops_exchange_url(ClientExchange ex):
