@@ -183,7 +183,10 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     settings = core.ServerSettings(handler, **opts)
     if sock is None:
         sock = bind_socket(host, port, reuse_port=False)
-    server = await loop.create_server(lambda: core.HttpServerProtocol(settings, loop), sock=sock,
+    if settings.http2 is not None and ssl_context is not None:
+        # HTTP/2 on TLS is chosen in the handshake (ALPN); clients without it get HTTP/1.1.
+        ssl_context.set_alpn_protocols(core.ALPN_PROTOCOLS)
+    server = await loop.create_server(core.listener_protocol_factory(settings, loop), sock=sock,
                                       backlog=4096, ssl=ssl_context)
     bound = sock.getsockname()[1]
     if access is not None:
@@ -298,7 +301,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
 
     Limits and timeouts, each with its documented default where it is defined:
     `server_options` -> core.ServerSettings (header/body/keep-alive/send timeouts, body
-    buffering, size limits), `pool_options` -> core.ConnectionPool (max_per_host, queue_limit,
+    buffering, size limits; `http2`: HTTP/2 too, h2c prior knowledge or ALPN h2, with its
+    limits: core.Http2Limits), `pool_options` -> core.ConnectionPool (max_per_host, queue_limit,
     queue_timeout, keepalive_pool_size, keepalive_max_requests, idle_timeout),
     `supervisor_options` -> jqgate.admin.supervisor.Supervisor (heartbeat_interval,
     heartbeat_timeout; with several workers)."""

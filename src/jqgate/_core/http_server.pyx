@@ -66,7 +66,10 @@ cdef class ServerSettings:
       body_timeout 60: the longest gap between two reads of the request body, nginx's
         client_body_timeout (while the gateway itself has stopped reading, the gap is not
         the client's and is not counted);
-      keepalive_timeout 60: an idle keep-alive connection."""
+      keepalive_timeout 60: an idle keep-alive connection.
+    http2 (False): this listener also speaks HTTP/2 -- True, a dict of Http2Limits options or
+      an Http2Limits; the listener's protocol factory is listener_protocol_factory
+      (http2_server.pyx)."""
     cdef public object handler
     cdef public RequestHandler _handler
     cdef public int max_uri_bytes
@@ -85,12 +88,13 @@ cdef class ServerSettings:
     cdef public set connections
     cdef public bint draining
     cdef public long long n_requests
+    cdef public object http2                   # Http2Limits, or None: HTTP/1.1 only
 
     def __init__(self, handler, max_uri_bytes=8192, max_header_bytes=32768, max_body_bytes=0,
                  body_buffer_size=65536, header_timeout=60.0, body_timeout=60.0,
                  keepalive_timeout=60.0, server_header=b"jqgate/0.1.0",
                  request_id_header=b"X-Kong-Request-Id", scheme="http", access_log=None,
-                 send_timeout=60.0):
+                 send_timeout=60.0, http2=False):
         self.handler = handler
         self._handler = handler if isinstance(handler, RequestHandler) else _CallableHandler(handler)
         self.max_uri_bytes = max_uri_bytes
@@ -109,6 +113,7 @@ cdef class ServerSettings:
         self.access_log = access_log
         self.connections = set()
         self.draining = False
+        self.http2 = http2_limits_of(http2)
 
     @property
     def access_log(self):
@@ -132,7 +137,7 @@ cdef class ServerSettings:
         cdef HttpServerProtocol proto
         cdef int n = 0
         for proto in self.connections:
-            if proto._active is not None or proto._cur is not None or proto._queue:
+            if proto._busy():
                 n += 1
         return n
 
@@ -726,6 +731,9 @@ cdef class HttpServerProtocol:
         received are answered in order first, and only the final one says Connection: close.
         (Asked only once the connection is dead or draining.)"""
         return not self._queue and self._err_status == 0 and self._cur is None
+
+    cdef bint _busy(self):
+        return self._active is not None or self._cur is not None or bool(self._queue)
 
     cdef void _drain(self):
         if self._active is None and self._cur is None and not self._queue:
