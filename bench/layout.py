@@ -30,6 +30,8 @@ JQGATE_MULTI_PORT = 18050        # the multi-worker run
 NJS_MULTI_PORT = 18060           # the multi-worker nginx + njs run (F1)
 JQGATE_LOG_BASE_PORT = 18070     # + flow index: jqgate with its access log on (to a file)
 LOG_PORT_OFFSET = 100            # nginx peers with access_log on: their ports + this
+JQGATE_H2_PORT = 18080           # F2 over HTTP/2 (h2c prior knowledge): jqgate
+NGINX_H2_PORT = 18081            # F2 over HTTP/2: nginx `listen ... http2`, the plain proxy
 
 TOKEN_URL = f"http://{HOST}:{TOKEN_PORT}/token"
 UPSTREAM_URL = f"http://{HOST}:{UPSTREAM_PORT}"

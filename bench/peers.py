@@ -63,7 +63,7 @@ class Target:
 
 
 def nginx_argv(conf: str, run_dir: Path, name: str, workers: int = 1, access_log: bool = False,
-               master_process: bool = True) -> tuple:
+               master_process: bool = True, http2_port: int | None = None) -> tuple:
     """Copy bench/peers/<conf> (and dk_flow.js, which js_import finds beside it) into its own
     prefix under the run directory; nginx runs in the foreground (daemon off).
 
@@ -80,6 +80,9 @@ def nginx_argv(conf: str, run_dir: Path, name: str, workers: int = 1, access_log
                       lambda m: f"listen 127.0.0.1:{int(m.group(1)) + layout.LOG_PORT_OFFSET}", text)
     if not master_process:
         text = re.sub(r"^master_process on;", "master_process off;", text, flags=re.M)
+    if http2_port is not None:
+        # nginx 1.22's plaintext `http2` listener speaks h2c with prior knowledge only
+        text = re.sub(r"listen 127\.0\.0\.1:\d+", f"listen 127.0.0.1:{http2_port} http2", text)
     (prefix / conf).write_text(text)
     shutil.copy(layout.PEERS / "dk_flow.js", prefix / "dk_flow.js")
     return ("nginx", "-p", f"{prefix}/", "-c", str(prefix / conf), "-e", str(prefix / "logs" / "error.log"))
@@ -95,6 +98,29 @@ def jqgate_argv(flow: str, port: int, workers: int = 1, access_log: str = "off")
     return (str(exe), "run", str(layout.FLOW_FILES[flow]), "--listen", f"{layout.HOST}:{port}",
             "--workers", str(workers), "--no-admin", "--log-level", "warning",
             "--access-log", access_log)
+
+
+H2_JQGATE = "jqgate (HTTP/2)"
+H2_NGINX = "nginx (HTTP/2)"
+
+
+def http2(run_dir: Path, impls: list[str]):
+    """F2 over HTTP/2 (h2load, h2c prior knowledge): jqgate with http2 on its listener, and the
+    plain nginx proxy listening with `http2` (peers/plain_proxy.conf, its listen rewritten)."""
+    specs: list[ServerSpec] = []
+    targets: list[Target] = []
+    if JQGATE in impls:
+        specs.append(ServerSpec("jqgate-h2", (python(), str(layout.PEERS / "jqgate_h2.py"),
+                                              str(layout.FLOW_FILES["F2"]),
+                                              f"{layout.HOST}:{layout.JQGATE_H2_PORT}"),
+                                layout.JQGATE_H2_PORT))
+        targets.append(Target(H2_JQGATE, "F2", "jqgate-h2", layout.JQGATE_H2_PORT))
+    if NJS in impls:
+        specs.append(ServerSpec("nginx-proxy-h2", nginx_argv(
+            "plain_proxy.conf", run_dir, "nginx-proxy-h2", http2_port=layout.NGINX_H2_PORT),
+            layout.NGINX_H2_PORT))
+        targets.append(Target(H2_NGINX, "F2", "nginx-proxy-h2", layout.NGINX_H2_PORT))
+    return specs, targets
 
 
 def mocks(run_dir: Path) -> ServerSpec:

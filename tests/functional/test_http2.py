@@ -454,3 +454,34 @@ def test_curl_http2_over_tls(tls_gw, cert_files):
     body, _, tail = out.rpartition(b"\n")
     assert tail == b"2 200"
     assert json.loads(body)["path"] == "/echo/curl"
+
+
+def test_a_stalled_request_body_times_out_on_its_stream_only(upstream):
+    g = gateway_with(upstream, body_timeout=0.5)
+    try:
+        c = H2Client(g.port)
+        stalled = c.request("/echo/slow", method="POST", body=b"a" * 100, end=False)
+        r = c.get("/echo/fine")
+        assert r["headers"][b":status"] == b"200"
+        late = c.response(stalled)             # the gateway answers it once the gap is over
+        assert late["headers"][b":status"] == b"408"
+        assert c.get("/echo/after")["headers"][b":status"] == b"200"
+        c.close()
+    finally:
+        g.stop()
+
+
+def test_a_stream_whose_window_stays_shut_is_cancelled(upstream):
+    """send_timeout per stream: the client never acknowledges the answer's DATA, so the
+    gateway's bytes wait on its window; the stream is reset (CANCEL) and the upstream
+    released, while the connection stays."""
+    g = gateway_with(upstream, send_timeout=0.5)
+    try:
+        c = H2Client(g.port, settings={h2_settings().INITIAL_WINDOW_SIZE: 100})
+        c.auto_ack = False
+        r = c.get("/big/100000")
+        assert r["reset"] == ErrorCodes.CANCEL
+        assert len(r["body"]) <= 100
+        c.close()
+    finally:
+        g.stop()

@@ -106,6 +106,7 @@ cdef class _H2Stream:
     cdef bint reset                 # the stream is gone (reset by either side): write nothing
     cdef bint producer_paused
     cdef double blocked_since       # pending bytes waiting on the client's window since
+    cdef double last_data           # the request head or body bytes last arrived
 
 
 cdef class Http2RequestBody(RequestBody):
@@ -289,12 +290,16 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
 
     def pause_writing(self):
         HttpServerProtocol.pause_writing(self)   # arms the send timer
+        # A client that sends without reading (PING or SETTINGS floods, CVE-2019-9512/9515)
+        # would grow our write buffer with the acknowledgements: read nothing until it reads.
+        self._pause(PAUSE_WRITE)
         cdef _H2Stream s
         for s in list(self._streams.values()):
             self._pause_producer(s)
 
     def resume_writing(self):
         self._write_paused = False
+        self._unpause(PAUSE_WRITE)
         cdef _H2Stream s
         for s in list(self._streams.values()):
             if s.pending_bytes < H2_PENDING_HIGH_WATER:
@@ -335,7 +340,8 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         elif t is _h2_events.RemoteSettingsChanged:
             self._on_window(0)
         elif t is _h2_events.StreamReset:
-            self._on_reset(event.stream_id)
+            if event.remote_reset:
+                self._on_reset(event.stream_id)
         elif t is _h2_events.ConnectionTerminated:
             # The client's GOAWAY. h2 sends nothing more after one (its connection state is
             # CLOSED), so the streams in flight cannot be answered: abandoned, and we close.
@@ -395,6 +401,7 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         s.stream_id = sid
         s.req = req
         s.pending = []
+        s.last_data = req.start_time
         self._streams[sid] = s
         req.request_id = write_new_request_id()
         cdef int status = self._check_head(req, method, path)
@@ -409,6 +416,7 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
                 body._high_water = st.body_buffer_size
             s.body = body
             req._body = body
+            self._arm_timer(st.body_timeout)
             length = req.header(b"content-length")
             if length is not None and st.max_body_bytes > 0 and int(length) > st.max_body_bytes:
                 self._refuse(s, 413, "Request Entity Too Large")
@@ -463,6 +471,7 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
                 self._refuse(s, 413, "Request Entity Too Large")
             return
         body._unacked += flow_len - len(data)       # padding counts against the window too
+        s.last_data = self._last_read
         body._feed(data)
         if not s.dispatched and body.received > st.body_buffer_size:
             self._dispatch_stream(s)
@@ -803,14 +812,26 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
                 self._reset_stream(s, _H2Errors.CANCEL)
                 self._cancel_stream(s, "send timeout")
             elif s.body is not None and not s.body.eof and s.body.error is None \
-                    and not s.body._consumer_paused and st.body_timeout > 0 \
-                    and now >= self._last_read + st.body_timeout:
+                    and s.body._unacked == 0 and not s.body._consumer_paused \
+                    and st.body_timeout > 0 and now >= s.last_data + st.body_timeout:
+                # Only while the client's window is open: a body we stopped acknowledging
+                # is waiting on us, not on the client.
                 if s.dispatched:
                     s.body._fail(408, "Request timeout")
                 else:
                     self._refuse(s, 408, "Request timeout")
         self._flush()
-        self._arm_timer(1.0)
+        self._arm_timer(self._check_interval())
+
+    cdef double _check_interval(self):
+        """How often streams are looked at: a second, or sooner for shorter timeouts."""
+        cdef ServerSettings st = self.settings
+        cdef double every = 1.0
+        if 0 < st.body_timeout < every:
+            every = st.body_timeout
+        if 0 < st.send_timeout < every:
+            every = st.send_timeout
+        return every
 
 
 cdef dict _H2_REFUSALS = {400: "Bad request", 414: "Request-URI too large",
