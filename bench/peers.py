@@ -110,9 +110,7 @@ def http2(run_dir: Path, impls: list[str]):
     specs: list[ServerSpec] = []
     targets: list[Target] = []
     if JQGATE in impls:
-        specs.append(ServerSpec("jqgate-h2", (python(), str(layout.PEERS / "jqgate_h2.py"),
-                                              str(layout.FLOW_FILES["F2"]),
-                                              f"{layout.HOST}:{layout.JQGATE_H2_PORT}"),
+        specs.append(ServerSpec("jqgate-h2", jqgate_argv("F2", layout.JQGATE_H2_PORT) + ("--http2",),
                                 layout.JQGATE_H2_PORT))
         targets.append(Target(H2_JQGATE, "F2", "jqgate-h2", layout.JQGATE_H2_PORT))
     if NJS in impls:

@@ -485,3 +485,33 @@ def test_a_stream_whose_window_stays_shut_is_cancelled(upstream):
         c.close()
     finally:
         g.stop()
+
+
+def test_expect_100_continue(gw):
+    c = H2Client(gw.port)
+    try:
+        sid = c.request("/echo/expect", method="POST", end=False,
+                        headers=[("expect", "100-continue")])
+        events = []
+        while not any(type(e).__name__ == "InformationalResponseReceived" for e in events):
+            events = c.read_once()
+        c.send_body(sid, b"after-100")
+        assert json.loads(c.response(sid)["body"])["body_len"] == 9
+    finally:
+        c.close()
+
+
+def test_jqgate_run_http2_flags(upstream):
+    """`jqgate run --http2 --http2-max-concurrent-streams 9`: the flags reach the listener."""
+    from test_admin_cli_run import Run
+    run = Run("--upstream", "http://127.0.0.1:%d" % upstream.port, "--listen", "127.0.0.1:{port}",
+              "--no-admin", "--http2", "--http2-max-concurrent-streams", "9")
+    try:
+        c = H2Client(run.port)
+        r = c.get("/echo/cli")
+        assert r["headers"][b":status"] == b"200"
+        assert c.conn.remote_settings.max_concurrent_streams == 9
+        c.close()
+    finally:
+        run.stop()
+    assert run.proc.returncode == 0
