@@ -10,7 +10,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-# The same command tests/functional/test_packaging.py runs.
+# The same command tests/gateway/test_packaging.py runs.
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim

@@ -224,13 +224,20 @@ core = Extension(
     extra_objects=[LIBJQ, LIBONIG],
     extra_compile_args=["-O2"],
     libraries=["m"],
-    depends=sorted(glob.glob("src/jqgate/_core/*.pxd") + glob.glob("src/jqgate/_core/*.pxi")
-                   + glob.glob("src/jqgate/_core/*.pyx") + glob.glob("csrc/*.h")) + PATCHES,
+    # Every .pyx/.pxd/.pxi under _core/ (its folders by concept included), so a change to any
+    # of them recompiles the one extension that includes them.
+    depends=sorted(glob.glob("src/jqgate/_core/**/*.pxd", recursive=True)
+                   + glob.glob("src/jqgate/_core/**/*.pxi", recursive=True)
+                   + glob.glob("src/jqgate/_core/**/*.pyx", recursive=True)
+                   + glob.glob("csrc/*.h")) + PATCHES,
 )
 
 setup(
     ext_modules=cythonize(
         [core],
+        # cimports name their .pxd by package path (jqgate._core.includes.libjq); files in the
+        # core's folders are not packages themselves, so Cython looks the path up from src/.
+        include_path=["src"],
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
                              "embedsignature": True},
     ),

@@ -1,5 +1,5 @@
 """Routing cost among 1,000 routes: the core's decision per request (Kong's traditional router,
-jqgate._core http_router.pyx, and the ProxyDecision built from the matched route).
+jqgate._core routing/router.pyx, and the ProxyDecision built from the matched route).
 
     .venv/bin/python bench/routing.py [--routes 1000] [--requests 20000] [--repeat 5]
                                       [--kinds prefix,mixed,regex]

@@ -1,4 +1,4 @@
-/* The access log's line formatter and write buffer (jqgate/_core/access_log.pyx drives it).
+/* The access log's line formatter and write buffer (jqgate/_core/observe/access_log.pyx drives it).
  *
  * One request = one line, formatted straight into a buffer from the request's fields, with no
  * Python object made on the way. The buffer is written out in whole lines (like nginx's

@@ -45,7 +45,7 @@ class Gateway:
 
     def route(self, req):
         """ProxyDecision, or (status, message) for the gateway's own answer (the compiled
-        handlers' lookup: jqgate._core http_decision.pyx)."""
+        handlers' lookup: jqgate._core routing/decision.pyx)."""
         return route_request(self, req)
 
     def make_handler(self, pool, via=DEFAULT_VIA,

@@ -28,7 +28,7 @@ from jqgate._core.core import LATENCY_BUCKETS, LatencyHistogram, RequestSeries
 PREFIX = "jqgate_"
 # LATENCY_BUCKETS (seconds) are the same boundaries for every latency family, so they can be
 # compared. The histograms and per-(route, service) series are compiled (jqgate._core,
-# http_observe.pyx): the server's per-request observer counts into them directly.
+# observe/metrics.pyx): the server's per-request observer counts into them directly.
 
 HELP = {
     "http_requests_total": ("counter", "Requests answered by the proxy, by route, service and status code"),

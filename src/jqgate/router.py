@@ -16,7 +16,7 @@ matches plain http). Among the routes that match, Kong's order picks one:
 
 A route with several paths sorts once per path (Kong splits it), so `/a/long/path` on a route
 can beat another route's `/a` while the same route's `/` does not. The matching runs in the core
-(jqgate._core http_router.pyx); this module orders the entries and files them in buckets.
+(jqgate._core routing/router.pyx); this module orders the entries and files them in buckets.
 Differences from Kong: regexes are Python's (`(?<name>...)` is accepted as PCRE writes it);
 a host condition with a port also matches a request for that host without a port when the
 port is the scheme's default; the match is the first route in this order, always (Kong's

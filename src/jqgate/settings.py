@@ -21,7 +21,7 @@ names every row).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from jqgate.errors import ConfigError, ConfigIssue
 

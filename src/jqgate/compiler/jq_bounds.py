@@ -1,7 +1,7 @@
 """How much a jq program may do per run: the plugin's `config.jq_budget` and the warnings
 `jqgate check` gives for programs that can run or grow without bound.
 
-Every jq run has a step budget and a memory budget (jq_bridge.pyx, patches/): over either, the
+Every jq run has a step budget and a memory budget (jq/bridge.pyx, patches/): over either, the
 node fails with a 500 and the gateway goes on. The process defaults are server settings
 (`server_main.serve(jq_step_budget=..., jq_memory_budget_mib=...)`, built-in 2,000,000 steps
 and 64 MiB); a plugin can set its own in its config:

@@ -2,7 +2,7 @@
 
 `lower(source)` returns (description, None) for a program in the native subset, or
 (None, reason) for one that stays on libjq. The description is a tree of tuples that
-`jqgate._core.core.NativeJq` turns into typed evaluator nodes (jq_native.pyx); its node kinds:
+`jqgate._core.core.NativeJq` turns into typed evaluator nodes (jq/native.pyx); its node kinds:
 
     ("identity",) ("index", src, key, optional) ("try", src) ("const", value) ("format", parts)
     ("array", items) ("object", ((key, value), ...)) ("pipe", a, b) ("alt", a, b)

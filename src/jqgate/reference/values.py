@@ -1,8 +1,8 @@
 """Value rules shared by every node of the reference executor (datakit.md §3.4, §4, §5.1, §11).
 
 Plain functions, written for clarity. The compiled core has its own typed copy
-(`_core/values.pyx`); the engine tests run both executors on the same cases, so any divergence
-between the two copies shows up as a failing case.
+(`_core/engine/values.pyx`); the engine tests run both executors on the same cases, so any
+divergence between the two copies shows up as a failing case.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote_plus
 
 import orjson
 
-from jqgate.node_runtime.errors import json_type_name as type_name
+from jqgate.json_types import json_type_name as type_name
 from jqgate.plan import (CONV_BOOLEAN, CONV_MAP, CONV_NONE, CONV_NUMBER, CONV_OBJECT,
                          CONV_STRING)
 

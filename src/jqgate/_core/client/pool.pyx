@@ -1,0 +1,695 @@
+# The outbound HTTP/1.1 client: a keep-alive connection pool and one exchange per request.
+#
+# Shape (why it looks like this): the DataKit executor and the proxy path issue thousands of
+# outbound requests per second; an asyncio Task/Future per request costs more than the request's
+# own user-space work. So an exchange is a plain cdef object, the pool hands it to a connection,
+# and the connection's protocol callbacks (data_received / connection_lost) complete it and call
+# the caller's callback directly. Only *opening* a connection uses a coroutine (DNS + connect +
+# TLS handshake through loop.create_connection); that cost is paid per connection, not per request.
+#
+# Order of events for one exchange:
+#   send(ex, cb) -> serialise the head once -> idle connection (LIFO) | new connection | FIFO wait
+#   -> ClientConnection.start(ex): write head (+ body) -> parse the response with llhttp
+#   -> on_message_complete: ex.status/headers/body set, connection back to the pool (or closed),
+#      then cb(ex) -- exactly once. cancel() closes the connection and suppresses the callback.
+# Failures are values (ex.error_kind / ex.error), never exceptions out of the callback.
+#
+# Timeouts: ex.timeout bounds the whole exchange (0 = none); ex.connect_timeout bounds opening a
+# connection and the wait for one in the per-host FIFO (so does the pool's queue_timeout); ex.read_timeout is the longest gap
+# between response bytes, ex.write_timeout the longest time the socket may stay full (Kong's
+# service timeouts). Limits: the response head (pool max_header_bytes) and, when buffered, the
+# body (ex.max_body) -- over them the exchange fails with CERR_PROTOCOL.
+# Pool keys are (scheme, host, port), plus (ssl_verify, server_hostname) for https so a
+# connection opened without verification never serves a request that asked for it.
+#
+# Streaming (used by the proxy so big bodies never sit in memory whole):
+#   * ex.sink (a ResponseSink): the head is reported through sink.on_head(ex), each body piece
+#     through sink.on_data(ex, bytes); ex.body stays b"". The sink may call ex.pause_reading() /
+#     ex.resume_reading() to apply back-pressure to the upstream socket.
+#   * ex.stream_body = True: send() writes only the head; the caller then feeds ex.write(chunk)
+#     and ex.write_eof(). Without a Content-Length header from the caller the body goes chunked.
+#     ex.producer (a BodyProducer) is told to pause/resume when the upstream socket is full.
+
+import asyncio as _asyncio
+import collections as _collections
+import socket as _socket
+import ssl as _ssl
+import httptools as _httptools
+
+cdef extern from "<errno.h>":
+    int errno
+    enum:
+        EAGAIN          # EWOULDBLOCK is the same on Linux
+        EINTR
+
+cdef extern from "<sys/socket.h>":
+    ssize_t recv(int fd, void* buf, size_t n, int flags) nogil
+    enum:
+        MSG_PEEK
+        MSG_DONTWAIT
+
+# An exchange's error_kind: C constants for the core, and (cpdef) the same names and values for
+# Python code and tests as the IntEnum core.ClientErr (core.ClientErr.CERR_CONNECT).
+cpdef enum ClientErr:
+    CERR_NONE = 0
+    CERR_CONNECT = 1
+    CERR_TIMEOUT = 2
+    CERR_RESET = 3
+    CERR_PROTOCOL = 4
+    CERR_TLS = 5
+    CERR_OVERLOAD = 6       # the per-host queue for a connection is full: nothing was sent
+
+cdef enum ConnState:
+    CONN_CONNECTING = 0
+    CONN_IDLE = 1
+    CONN_BUSY = 2
+    CONN_CLOSED = 3
+
+# How many request-body bytes an exchange keeps while it waits for a connection or for the
+# socket to drain before it asks its producer to pause.
+cdef enum:
+    CLIENT_BODY_HIGH_WATER = 262144
+
+DEFAULT_MAX_CALL_RESPONSE_BYTES = 10 * 1024 * 1024
+
+cdef object _METHOD_HEAD = b"HEAD"
+cdef frozenset _BODY_METHODS = frozenset([b"POST", b"PUT", b"PATCH"])
+
+
+class _StrayBytes(Exception):
+    """A message started after the answer, in the same read: the connection is retired."""
+
+
+class _ClientLimit(Exception):
+    """Raised from a parser callback to stop reading a response that is over a limit."""
+
+
+cdef class ResponseSink:
+    """Receives a streamed response (set ex.sink before send()). Subclass in Cython.
+
+    on_head(ex) is called once the status line and headers are parsed (ex.status, ex.headers),
+    on_data(ex, data) for each piece of body; the exchange's callback still ends it (with
+    error_kind set if the upstream failed after the head) -- or, sent with callback None,
+    the sink's own on_done(ex), which saves a Python call per exchange.
+
+    A sink with takes_raw_head set may get a head the C scanner read (http/head.pyx) without
+    its list of headers: ex.headers is None and ex.raw_head holds the read it starts; its
+    fields are in scanned_head for the time of on_head only (scanned_fields() lists them)."""
+    cdef bint takes_raw_head
+
+    cdef void on_head(self, ClientExchange ex):
+        pass
+
+    cdef void on_data(self, ClientExchange ex, bytes data):
+        pass
+
+    cdef void on_flush(self, ClientExchange ex):
+        """End of one read from the upstream socket: a good moment to write what was relayed."""
+        pass
+
+    cdef int on_done(self, ClientExchange ex) except -1:
+        return 0
+
+
+cdef class BodyProducer:
+    """Told to stop / restart feeding ex.write() when the upstream cannot take more body."""
+
+    cdef void pause_producing(self):
+        pass
+
+    cdef void resume_producing(self):
+        pass
+
+
+@cython.freelist(64)
+cdef class ClientExchange:
+    """One outbound HTTP/1.1 request and its response. See the module comment for the order of
+    events. Request fields are read at send(); `headers` and `body` are then replaced by the
+    response's (the serialised request is kept internally for the one retry)."""
+
+    cdef public str scheme
+    cdef public str host
+    cdef public int port
+    cdef public bytes method
+    cdef public bytes target
+    cdef public list headers
+    cdef bytes raw_head                  # see ResponseSink.takes_raw_head
+    cdef public object body
+    cdef public double timeout           # total for the exchange; 0 = none
+    cdef public double connect_timeout   # for opening a connection; 0 = bounded by timeout only
+    cdef public double read_timeout      # max gap between response bytes; 0 = none
+    cdef public double write_timeout     # max time the socket may stay full; 0 = none
+    cdef public long long max_body       # buffered response body limit; 0 = none
+    cdef public bint ssl_verify
+    cdef public object server_hostname
+    cdef public bint idempotent
+    cdef public bint stream_body
+    # The caller built `headers` for the wire (the proxy does): no CR/LF anywhere, a Host
+    # header, no Content-Length / Transfer-Encoding / Connection. send() then only adds the
+    # body's Content-Length instead of inspecting every header again.
+    cdef public bint headers_ready
+    cdef public ResponseSink sink
+    cdef public BodyProducer producer
+    # result
+    cdef public int status
+    cdef public int error_kind
+    cdef public str error
+    cdef public bint reused              # served on a pooled (reused) connection
+    cdef public int attempts
+    # internal
+    cdef ConnectionPool _pool
+    cdef ClientConnection _conn
+    cdef object _callback
+    cdef bytes _head
+    cdef object _timer
+    cdef object _wait_timer     # bounds the wait for a connection when there is no total
+    cdef list _pending          # body chunks waiting for a connection / for the socket
+    cdef Py_ssize_t _pending_size
+    cdef bint _eof_pending
+    cdef bint _body_ended       # write_eof() was called (stream_body mode)
+    cdef bint _close_after      # the request said Connection: close
+    cdef bint _body_started     # some body bytes went to a socket: no replay possible
+    cdef bint _done
+    cdef bint _cancelled
+    cdef bint _producer_paused
+    cdef bint _fresh_only
+
+    def __init__(self, scheme="http", host="", port=80, method=b"GET", target=b"/",
+                 headers=None, body=None, timeout=60.0):
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.method = method
+        self.target = target
+        self.headers = headers if headers is not None else []
+        self.body = body
+        self.timeout = timeout
+        self.ssl_verify = True
+        self.server_hostname = None
+        self.idempotent = False
+        self.status = 0
+        self.error_kind = CERR_NONE
+        self.error = ""
+        self._pending = None
+
+    def __repr__(self):
+        return "<ClientExchange %s %s://%s:%d%s status=%d err=%d>" % (
+            self.method, self.scheme, self.host, self.port, self.target, self.status,
+            self.error_kind)
+
+    # -- caller side -----------------------------------------------------------------------
+
+    def cancel(self):
+        """Abandon the exchange: its connection is closed (never pooled) and the callback is
+        not called."""
+        if self._done:
+            return
+        self._done = True
+        self._cancelled = True
+        self._stop_timer()
+        cdef ClientConnection conn = self._conn
+        self._conn = None
+        if conn is not None:
+            conn._abandon()
+
+    def write(self, bytes data):
+        """Feed a piece of request body (stream_body mode)."""
+        if self._done or not data:
+            return
+        if self._conn is not None and self._pending is None:
+            self._conn._write_body(data)
+            return
+        if self._pending is None:
+            self._pending = []
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size > CLIENT_BODY_HIGH_WATER:
+            self._pause_producer()
+
+    def write_eof(self):
+        """End the streamed request body."""
+        self._body_ended = True
+        if self._done:
+            return
+        if self._conn is not None and self._pending is None:
+            self._conn._write_body_eof()
+        else:
+            self._eof_pending = True
+
+    def pause_reading(self):
+        """Back-pressure from a ResponseSink: stop reading the upstream socket."""
+        if self._conn is not None:
+            self._conn._set_reading(False)
+
+    def resume_reading(self):
+        if self._conn is not None:
+            self._conn._set_reading(True)
+
+    # -- internal --------------------------------------------------------------------------
+
+    cdef void _pause_producer(self):
+        if self.producer is not None and not self._producer_paused:
+            self._producer_paused = True
+            self.producer.pause_producing()
+
+    cdef void _resume_producer(self):
+        if self.producer is not None and self._producer_paused:
+            self._producer_paused = False
+            self.producer.resume_producing()
+
+    cdef void _stop_timer(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._wait_timer is not None:
+            self._wait_timer.cancel()
+            self._wait_timer = None
+
+    def _on_wait_timeout(self):
+        self._wait_timer = None
+        if not self._done and self._conn is None:
+            self._finish(CERR_TIMEOUT, "timed out waiting for a connection")
+
+    cdef void _finish(self, int kind, str message):
+        """Complete the exchange (success when kind == 0) and call the callback once."""
+        if self._done:
+            return
+        self._done = True
+        self._stop_timer()
+        self._conn = None
+        if kind != CERR_NONE:
+            self.error_kind = kind
+            self.error = message
+            if self.status == 0 or self.sink is None:
+                # Before the head went to a sink, a failed exchange has no response.
+                self.headers = []
+                self.body = b""
+        self._pending = None
+        cb = self._callback
+        self._callback = None
+        if cb is None and self.sink is None:
+            return
+        try:
+            if cb is not None:
+                cb(self)
+            else:
+                self.sink.on_done(self)
+        except BaseException as exc:   # a buggy callback must not break the connection
+            self._pool._report_callback_error(exc)
+
+    def _on_total_timeout(self):
+        self._timer = None
+        if self._done:
+            return
+        cdef ClientConnection conn = self._conn
+        if conn is not None:
+            conn._fail_current(CERR_TIMEOUT, "upstream timed out")
+        else:
+            self._finish(CERR_TIMEOUT, "timed out waiting for a connection")
+
+
+cdef class _HostSlot:
+    """Per (scheme, host, port[, tls options]) state: idle connections (a LIFO stack), the
+    number open or opening, and the FIFO of exchanges waiting for one."""
+    cdef object key
+    cdef str scheme
+    cdef str host
+    cdef int port
+    cdef object ssl
+    cdef object server_hostname
+    cdef list idle
+    cdef int n_open
+    cdef object waiters
+
+    def __init__(self, key, scheme, host, port, ssl, server_hostname):
+        self.key = key
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.ssl = ssl
+        self.server_hostname = server_hostname
+        self.idle = []
+        self.n_open = 0
+        self.waiters = _collections.deque()
+
+
+cdef class ConnectionPool:
+    """Keep-alive HTTP/1.1 connections, one pool per process.
+
+    send(ex, callback): callback(ex) exactly once (success or error), never after ex.cancel().
+
+    Limits, each per key (scheme, host, port), with their defaults:
+      max_per_host=256       open connections; further exchanges wait in a FIFO queue
+      queue_limit=1024       exchanges waiting; one more fails at once with ERR_OVERLOAD (503)
+      queue_timeout=60.0     seconds an exchange may wait for a connection (ERR_TIMEOUT, 504;
+                             the exchange's connect_timeout bounds it too); 0 = no bound
+      keepalive_pool_size=512     idle connections kept (Kong's upstream_keepalive_pool_size)
+      keepalive_max_requests=1000 requests per connection, then it is closed (Kong's
+                                  upstream_keepalive_max_requests); 0 = unlimited
+      idle_timeout=60.0      seconds an idle connection is kept (Kong's
+                             upstream_keepalive_idle_timeout)
+    Idle connections are reused newest first, each checked on checkout for a peer that already
+    closed it (a pending EOF or stray bytes: it is dropped, never written to).
+
+    max_call_response_bytes (default 10 MiB): the largest response body a DataKit `call` node
+    takes (a node's `max_response_size` overrides it). The body is held whole to decode it, so
+    a bigger answer fails the call (the connection is closed, never pooled) instead of holding
+    the memory; 0 = no limit."""
+
+    cdef object loop
+    cdef public int max_per_host
+    cdef public int queue_limit
+    cdef public double queue_timeout
+    cdef public int keepalive_pool_size
+    cdef public int keepalive_max_requests
+    cdef public long long max_call_response_bytes
+    cdef public double idle_timeout
+    cdef public Py_ssize_t max_header_bytes
+    cdef dict _slots
+    cdef _HostSlot _last_slot       # the slot the last plain-http exchange went to
+    cdef object _sweeper
+    cdef object _ssl_verify_ctx
+    cdef object _ssl_noverify_ctx
+    cdef bint _closed
+    cdef public long long n_created
+    cdef public long long n_reused
+    cdef public long long n_retried
+    cdef public long long n_requests
+    cdef public long long n_stale           # pooled connections found closed by the peer
+    cdef public long long n_overloaded      # exchanges refused: the queue was full
+    cdef set _all
+
+    def __init__(self, loop, max_per_host=256, idle_timeout=60.0, ssl_context=None,
+                 max_header_bytes=65536, max_call_response_bytes=DEFAULT_MAX_CALL_RESPONSE_BYTES,
+                 queue_limit=1024, queue_timeout=60.0, keepalive_pool_size=512,
+                 keepalive_max_requests=1000):
+        if max_per_host < 1 or queue_limit < 0 or keepalive_pool_size < 0 \
+                or keepalive_max_requests < 0 or queue_timeout < 0 or idle_timeout < 0:
+            raise ValueError("connection pool limits must not be negative (max_per_host >= 1)")
+        self.loop = loop
+        self.max_call_response_bytes = max_call_response_bytes
+        self.max_header_bytes = max_header_bytes
+        self.max_per_host = max_per_host
+        self.queue_limit = queue_limit
+        self.queue_timeout = queue_timeout
+        self.keepalive_pool_size = keepalive_pool_size
+        self.keepalive_max_requests = keepalive_max_requests
+        self.idle_timeout = idle_timeout
+        self._slots = {}
+        self._all = set()
+        # ssl_context replaces the verifying default (tests pass one that trusts their CA).
+        self._ssl_verify_ctx = ssl_context
+
+    @property
+    def stats(self):
+        cdef int n_idle = 0
+        cdef int n_open = 0
+        cdef int n_wait = 0
+        cdef _HostSlot slot
+        for slot in self._slots.values():
+            n_idle += len(slot.idle)
+            n_open += slot.n_open
+            n_wait += len(slot.waiters)
+        return {"open": n_open, "idle": n_idle, "created": self.n_created,
+                "reused": self.n_reused, "retried": self.n_retried,
+                "requests": self.n_requests, "waiting": n_wait, "stale": self.n_stale,
+                "overloaded": self.n_overloaded}
+
+    cpdef send(self, ClientExchange ex, callback):
+        ex._pool = self
+        ex._callback = callback
+        ex._done = False
+        ex._cancelled = False
+        ex.status = 0
+        ex.error_kind = CERR_NONE
+        ex.error = ""
+        ex.attempts = 0
+        ex._fresh_only = False
+        ex._body_started = False
+        ex._pending_size = 0
+        ex._eof_pending = False
+        ex._body_ended = False
+        ex._close_after = False
+        ex._producer_paused = False
+        self.n_requests += 1
+        try:
+            ex._head = _client_build_head(ex)
+        except Exception as exc:
+            ex._finish(CERR_PROTOCOL, "bad request for upstream: %s" % (exc,))
+            return
+        if ex.body is not None and not ex.stream_body:
+            if not isinstance(ex.body, bytes):
+                ex.body = bytes(ex.body)
+        ex.headers = []   # from here on `headers` means the response's
+        if self._closed:
+            ex._finish(CERR_CONNECT, "connection pool is closed")
+            return
+        if ex.timeout > 0:
+            ex._timer = self.loop.call_later(ex.timeout, ex._on_total_timeout)
+        self._dispatch(ex)
+
+    cdef object _key_for(self, ClientExchange ex):
+        if ex.scheme == "https":
+            return (ex.scheme, ex.host, ex.port, ex.ssl_verify, ex.server_hostname)
+        return (ex.scheme, ex.host, ex.port)
+
+    cdef _HostSlot _slot_for(self, ClientExchange ex):
+        # Most exchanges in a row go to the same service, whose host and scheme are the same
+        # str objects each time: compared by identity first, without building the key.
+        cdef _HostSlot slot = self._last_slot
+        if slot is not None and ex.host is slot.host and ex.scheme is slot.scheme \
+                and ex.port == slot.port and slot.ssl is None:
+            return slot
+        key = self._key_for(ex)
+        slot = self._slots.get(key)
+        if slot is None:
+            ssl_ctx = None
+            sni = None
+            if ex.scheme == "https":
+                ssl_ctx = self._ssl_context(ex.ssl_verify)
+                sni = ex.server_hostname or ex.host
+            slot = _HostSlot(key, ex.scheme, ex.host, ex.port, ssl_ctx, sni)
+            self._slots[key] = slot
+        if slot.ssl is None:
+            self._last_slot = slot
+        return slot
+
+    cdef object _ssl_context(self, bint verify):
+        if verify:
+            if self._ssl_verify_ctx is None:
+                self._ssl_verify_ctx = _ssl.create_default_context()
+            return self._ssl_verify_ctx
+        if self._ssl_noverify_ctx is None:
+            ctx = _ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = _ssl.CERT_NONE
+            self._ssl_noverify_ctx = ctx
+        return self._ssl_noverify_ctx
+
+    cdef void _dispatch(self, ClientExchange ex):
+        cdef _HostSlot slot = self._slot_for(ex)
+        cdef ClientConnection conn
+        if not ex._fresh_only:
+            while slot.idle:
+                conn = slot.idle.pop()
+                if conn.state == CONN_IDLE and not conn.transport.is_closing() \
+                        and not conn._peer_closed():
+                    self.n_reused += 1
+                    conn._start(ex, True)
+                    return
+                conn._close()
+        if len(slot.waiters) >= self.queue_limit and slot.n_open >= self.max_per_host \
+                and not ex._fresh_only:
+            self.n_overloaded += 1
+            ex._finish(CERR_OVERLOAD, "too many requests waiting for a connection to %s:%d"
+                       % (ex.host, ex.port))
+            return
+        slot.waiters.append(ex)
+        cdef double wait = ex.connect_timeout
+        if self.queue_timeout > 0 and (wait <= 0 or self.queue_timeout < wait):
+            wait = self.queue_timeout
+        if wait > 0 and ex._wait_timer is None:
+            ex._wait_timer = self.loop.call_later(wait, ex._on_wait_timeout)
+        if slot.n_open < self.max_per_host or ex._fresh_only:
+            self._open(slot, ex.connect_timeout)
+
+    cdef void _open(self, _HostSlot slot, double connect_timeout):
+        slot.n_open += 1
+        self.n_created += 1
+        conn = ClientConnection(self, slot)
+        self._all.add(conn)
+        self.loop.create_task(conn._connect(connect_timeout))
+
+    cdef ClientExchange _next_waiter(self, _HostSlot slot):
+        cdef ClientExchange ex
+        while slot.waiters:
+            ex = slot.waiters.popleft()
+            if not ex._done:
+                return ex
+        return None
+
+    cdef void _connection_ready(self, ClientConnection conn):
+        """A new connection is up, or a used one became free: serve the oldest waiter."""
+        cdef _HostSlot slot = conn.slot
+        cdef ClientExchange ex = self._next_waiter(slot)
+        if ex is not None:
+            if conn.n_served > 0:
+                if conn._peer_closed():
+                    # It goes back to the head of the queue; connection_lost opens a new
+                    # connection for it. (An idle one is checked when it is taken instead.)
+                    slot.waiters.appendleft(ex)
+                    conn._close()
+                    return
+                self.n_reused += 1
+            conn._start(ex, conn.n_served > 0)
+            return
+        if self._closed or len(slot.idle) >= self.keepalive_pool_size:
+            conn._close()
+            return
+        conn.state = CONN_IDLE
+        conn.idle_since = mono_now()
+        slot.idle.append(conn)
+        if self._sweeper is None and self.idle_timeout > 0:
+            self._sweeper = self.loop.call_later(self.idle_timeout / 2 + 0.01, self._sweep)
+
+    cdef void _connect_failed(self, ClientConnection conn, int kind, str message):
+        """Opening failed: the oldest waiter gets the error; capacity goes to the next one."""
+        cdef _HostSlot slot = conn.slot
+        self._forget(conn)
+        cdef ClientExchange ex = self._next_waiter(slot)
+        if ex is not None:
+            ex._finish(kind, message)
+        if slot.waiters and slot.n_open < self.max_per_host and not self._closed:
+            ex = slot.waiters[0]
+            self._open(slot, ex.connect_timeout)
+
+    cdef void _forget(self, ClientConnection conn):
+        """The connection is gone: drop it from the books, let a waiter open a new one."""
+        cdef _HostSlot slot = conn.slot
+        if conn in self._all:
+            self._all.discard(conn)
+            slot.n_open -= 1
+        if conn in slot.idle:
+            slot.idle.remove(conn)
+
+    cdef void _connection_closed(self, ClientConnection conn):
+        cdef _HostSlot slot = conn.slot
+        self._forget(conn)
+        cdef ClientExchange ex
+        if slot.waiters and slot.n_open < self.max_per_host and not self._closed:
+            ex = self._next_waiter(slot)
+            if ex is not None:
+                slot.waiters.appendleft(ex)
+                self._open(slot, ex.connect_timeout)
+
+    cdef void _retry(self, ClientExchange ex):
+        self.n_retried += 1
+        ex._fresh_only = True
+        self._dispatch(ex)
+
+    def _sweep(self):
+        self._sweeper = None
+        cdef double now = mono_now()
+        cdef _HostSlot slot
+        cdef ClientConnection conn
+        cdef bint any_idle = False
+        for slot in list(self._slots.values()):
+            # idle is newest-last: expired connections are at the front.
+            while slot.idle:
+                conn = slot.idle[0]
+                if now - conn.idle_since < self.idle_timeout:
+                    break
+                slot.idle.pop(0)
+                conn._close()
+            if slot.idle:
+                any_idle = True
+            elif slot.n_open == 0 and not slot.waiters:
+                del self._slots[slot.key]     # hosts seen once don't accumulate
+                if slot is self._last_slot:
+                    self._last_slot = None
+        if any_idle and not self._closed:
+            self._sweeper = self.loop.call_later(self.idle_timeout / 2 + 0.01, self._sweep)
+
+    def close(self):
+        """Close every connection; waiting and running exchanges fail with CERR_RESET."""
+        self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        cdef _HostSlot slot
+        cdef ClientExchange ex
+        cdef ClientConnection conn
+        for slot in list(self._slots.values()):
+            while True:
+                ex = self._next_waiter(slot)
+                if ex is None:
+                    break
+                ex._finish(CERR_RESET, "connection pool closed")
+        for conn in list(self._all):
+            conn._fail_current(CERR_RESET, "connection pool closed")
+            conn._close()
+
+    cdef void _report_callback_error(self, exc):
+        ctx = {"message": "exception in ClientExchange callback", "exception": exc}
+        self.loop.call_exception_handler(ctx)
+
+
+cdef bytes _client_build_head(ClientExchange ex):
+    """The request line and headers, serialised once (reused verbatim for the retry)."""
+    cdef bytes line = ex.method + b" " + (ex.target or b"/") + b" HTTP/1.1\r\n"
+    if ex.headers_ready and not ex.stream_body:
+        if ex.body is not None:
+            return write_message_head(line, ex.headers, [(b"Content-Length", write_int(len(ex.body)))])
+        if ex.method in _BODY_METHODS:
+            return write_message_head(line, ex.headers, [(b"Content-Length", b"0")])
+        return write_message_head(line, ex.headers, None)
+    cdef list headers = ex.headers
+    cdef list kept = None        # a filtered copy, made only when some header must go
+    cdef bint has_host = False
+    cdef bint has_length = False
+    cdef bint has_te = False
+    cdef bint skip
+    cdef int kind
+    cdef tuple pair
+    cdef bytes name
+    cdef bytes value
+    cdef Py_ssize_t i
+    for i in range(len(headers)):
+        pair = _write_pair(headers[i])
+        name = <bytes>pair[0]
+        value = <bytes>pair[1]
+        problem = header_field_problem(name, value)
+        if problem is not None:
+            raise ValueError(problem)
+        kind = header_kind(name)
+        skip = False
+        if kind == HK_HOST:
+            has_host = True
+        elif kind == HK_CONTENT_LENGTH:
+            has_length = ex.stream_body
+            skip = not ex.stream_body      # recomputed from the body below
+        elif kind == HK_TRANSFER_ENCODING:
+            has_te = ex.stream_body
+            skip = not ex.stream_body
+        elif kind == HK_CONNECTION and value.lower().find(b"close") >= 0:
+            ex._close_after = True      # the caller asked the peer to close: never pool it
+        if skip:
+            if kept is None:
+                kept = headers[:i]
+        elif kept is not None:
+            kept.append(pair)
+    cdef list extra = []
+    if not has_host:
+        if (ex.scheme == "https" and ex.port == 443) or (ex.scheme == "http" and ex.port == 80):
+            host = ex.host.encode("idna") if not ex.host.isascii() else ex.host.encode()
+        else:
+            host = ("%s:%d" % (ex.host, ex.port)).encode()
+        extra.append((b"Host", host))
+    if ex.stream_body:
+        if not has_length and not has_te:
+            extra.append((b"Transfer-Encoding", b"chunked"))
+    elif ex.body is not None:
+        extra.append((b"Content-Length", write_int(len(ex.body))))
+    elif ex.method in _BODY_METHODS:
+        extra.append((b"Content-Length", b"0"))
+    return write_message_head(line, kept if kept is not None else headers, extra)

@@ -1,0 +1,351 @@
+# Value rules of the compiled core (datakit.md §3.4, §4, §5.1, §11): header maps, query strings,
+# body encoding and the runtime conversions of bindings. The reference executor has the same
+# rules in plain Python (jqgate/reference/values.py); the engine tests run both on every case.
+#
+# Server note: `values_header_map`, `values_decode_query`, `values_encode_query` and
+# `SinkPatch.apply` are plain functions the HTTP server may reuse (they are module-level in
+# jqgate._core.core).
+
+import math as _math
+from urllib.parse import quote as _quote
+
+import orjson as _orjson
+
+from jqgate.json_types import json_type_name as _json_type_name
+
+# Framing and hop-by-hop headers: never taken from a header patch, never relayed from a call
+# response; the writer of the message owns them (§5.1).
+VALUES_HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection",
+                               "transfer-encoding", "te", "trailer", "upgrade"))
+VALUES_FRAMING = VALUES_HOP_BY_HOP | {"content-length"}
+
+# the plan's CONV_* codes, generated from jqgate/plan.py
+include "plan_codes.pxi"
+
+
+class EngineNodeError(Exception):
+    """A node failure; its text is what the log line, debug body and trace show."""
+
+
+cdef class BadJson:
+    """A body under a JSON content type that does not parse (D10): stored in the slot so the
+    first node consuming it fails, while raw_body stays usable."""
+    cdef readonly str what
+    cdef readonly str error
+
+    def __init__(self, str what, str error):
+        self.what = what
+        self.error = error
+
+    cpdef str text(self):
+        return "invalid JSON in %s: %s" % (self.what, self.error)
+
+
+cdef inline str values_to_str(object x):
+    if type(x) is bytes:
+        return (<bytes>x).decode("latin-1")
+    return x
+
+
+cdef bytes values_to_wire(str s):
+    try:
+        return s.encode("latin-1")
+    except UnicodeEncodeError:
+        return s.encode("utf-8")
+
+
+cdef str values_number_text(object n):
+    cdef double f
+    if type(n) is float:
+        f = n
+        if _math.isfinite(f) and f == <double>(<long long>f) and abs(f) < 1e17:
+            return str(<long long>f)
+        return repr(n)
+    return str(n)
+
+
+cdef str values_scalar_text(object v):
+    if type(v) is str:
+        return v
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, (int, float)):
+        return values_number_text(v)
+    return _orjson.dumps(v).decode()
+
+
+cdef str values_type_name(object v):
+    return _json_type_name(v)         # error texts and traces only: never on a success path
+
+
+cdef bint values_is_json_ct(object ct):
+    cdef str mt
+    if not ct:
+        return False
+    if type(ct) is list:
+        ct = ct[0] if ct else ""
+    if ct == "application/json":
+        return True                 # the usual value, without splitting and folding it
+    mt = (<str>ct).split(";", 1)[0].strip().lower()
+    return mt == "application/json" or mt.endswith("+json")
+
+
+cdef bint values_is_form_ct(object ct):
+    if not ct:
+        return False
+    if type(ct) is list:
+        ct = ct[0] if ct else ""
+    return (<str>ct).split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+
+
+cdef inline str values_body_text(bytes body):
+    return body.decode("utf-8", "replace")
+
+
+cdef bint values_blank(bytes body) noexcept:
+    """Empty or only ASCII whitespace (what bytes.strip() removes), without copying it."""
+    cdef const unsigned char* p = <const unsigned char*>body
+    cdef Py_ssize_t i
+    for i in range(len(body)):
+        if not (p[i] == 32 or 9 <= p[i] <= 13):
+            return False
+    return True
+
+
+cdef object values_decode_json(bytes body, str what):
+    """JSON-decode a body; empty -> null; invalid -> BadJson (D10)."""
+    if values_blank(body):
+        return None
+    try:
+        return _orjson.loads(body)
+    except _orjson.JSONDecodeError as e:
+        return BadJson(what, str(e).split(":", 1)[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# header maps (§4.1: client casing kept, repeated -> array; D23: first-seen casing wins)
+
+def values_header_map(pairs):
+    cdef dict out = {}
+    cdef dict first = {}
+    cdef str name, value, low, key
+    for n, v in pairs:
+        name = values_to_str(n)
+        value = values_to_str(v)
+        low = name.lower()
+        key = first.get(low)
+        if key is None:
+            first[low] = name
+            out[name] = value
+        else:
+            cur = out[key]
+            if type(cur) is list:
+                (<list>cur).append(value)
+            else:
+                out[key] = [cur, value]
+    return out
+
+
+cdef dict values_response_header_map(list pairs):
+    return values_header_map([(n, v) for n, v in pairs
+                              if values_to_str(n).lower() not in VALUES_HOP_BY_HOP])
+
+
+cdef object values_content_type(object pairs):
+    """values_header_get(pairs, "content-type"); wire (bytes) names are compared in place."""
+    for n, v in pairs:
+        if type(n) is bytes:
+            if len(<bytes>n) == 12 and _names_equal(<const char*><bytes>n, b"content-type", 12):
+                return values_to_str(v)
+        elif values_to_str(n).lower() == "content-type":
+            return values_to_str(v)
+    return None
+
+
+cdef object values_header_get(object pairs, str lname):
+    for n, v in pairs:
+        if values_to_str(n).lower() == lname:
+            return values_to_str(v)
+    return None
+
+
+cdef list values_header_entries(str name, object value):
+    if value is None:
+        return []
+    if type(value) is list:
+        return [(name, values_scalar_text(x)) for x in value if x is not None]
+    return [(name, values_scalar_text(value))]
+
+
+def values_patch_headers(pairs, patch):
+    """Apply a header patch (§4.2): keys replace headers case-insensitively, arrays repeat,
+    null removes, the rest is kept; framing keys in the patch are ignored. Headers the patch
+    does not touch stay as given (wire bytes pass through unchanged); the patched entries
+    are (str, str)."""
+    cdef dict touched
+    cdef str k
+    if not patch:
+        return list(pairs)
+    touched = {}
+    for k, v in (<dict>patch).items():
+        if k.lower() in VALUES_FRAMING:
+            continue
+        touched[k.lower()] = (k, v)
+    cdef list out = [pair for pair in pairs if values_to_str(pair[0]).lower() not in touched]
+    for k, v in touched.values():
+        out.extend(values_header_entries(k, v))
+    return out
+
+
+cdef bint values_patch_has(object patch, str lname):
+    cdef str k
+    if not patch:
+        return False
+    for k, v in (<dict>patch).items():
+        if v is not None and k.lower() == lname:
+            return True
+    return False
+
+
+cdef object values_patch_get(object patch, str lname):
+    cdef str k
+    if not patch:
+        return None
+    for k, v in (<dict>patch).items():
+        if k.lower() == lname:
+            return v
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# query strings (D6, D8)
+
+cdef extern from "url_decode.h":
+    size_t jqg_percent_decode(const char *src, size_t length, char *dst, int plus_is_space) nogil
+
+
+cdef str values_unquote_plus(str text):
+    """urllib's unquote_plus (escapes are UTF-8, invalid ones kept, errors replaced), in one C
+    pass; text without '%' or '+' is returned as it is."""
+    if "%" not in text and "+" not in text:
+        return text
+    cdef bytes raw = text.encode("utf-8", "surrogatepass")
+    cdef bytearray out = bytearray(len(raw))
+    cdef size_t n = jqg_percent_decode(raw, len(raw), out, 1)
+    return out[:n].decode("utf-8", "replace")
+
+
+def values_decode_query(str qs):
+    """D8: URL-decoded (`+` is a space); a key without `=` is true; repeated keys -> array."""
+    cdef dict out = {}
+    cdef str part, k
+    if not qs:
+        return out
+    for part in qs.split("&"):
+        if not part:
+            continue
+        if "=" in part:
+            k, v = part.split("=", 1)
+            k = values_unquote_plus(k)
+            v = values_unquote_plus(v)
+        else:
+            k = values_unquote_plus(part)
+            v = True
+        if k in out:
+            cur = out[k]
+            if type(cur) is list:
+                (<list>cur).append(v)
+            else:
+                out[k] = [cur, v]
+        else:
+            out[k] = v
+    return out
+
+
+def values_encode_query(dict m, bint sort=False):
+    """D6: true -> bare key; false/null omitted; numbers as text; arrays -> repeated keys."""
+    cdef list parts = []
+    cdef str ek
+    for k in (sorted(m) if sort else m):
+        v = m[k]
+        ek = _quote(str(k), safe="")
+        for x in (v if type(v) is list else (v,)):
+            if x is None or x is False:
+                continue
+            if x is True:
+                parts.append(ek)
+            else:
+                parts.append(ek + "=" + _quote(values_scalar_text(x), safe=""))
+    return "&".join(parts)
+
+
+cdef tuple values_encode_body(object body, bint ct_given, bint form):
+    """-> (bytes | None, content type to add | None); see reference.values.encode_body."""
+    if body is None:
+        return None, None
+    if type(body) is str:
+        return (<str>body).encode("utf-8"), None
+    if form and type(body) is dict:
+        return values_encode_query(body, True).encode("ascii"), None
+    return _orjson.dumps(body), (None if ct_given else "application/json")
+
+
+cdef object values_check_map(object v, str what):
+    if v is not None and type(v) is not dict:
+        raise EngineNodeError("%s: expected an object, got %s" % (what, values_type_name(v)))
+    return v
+
+
+# ---------------------------------------------------------------------------------------------
+# runtime conversions on bindings (plan.py CONV_*)
+
+cdef str _conv_what(str port, str source):
+    cdef str what = "input %s" % (('"%s"' % port) if port else "$self")
+    if source:
+        what += " (from %s)" % source
+    return what
+
+
+cdef object values_convert(object value, int conv, str port, str source):
+    cdef str what, s
+    if conv == CONV_NONE or value is None:
+        return value
+    if conv == CONV_MAP or conv == CONV_OBJECT:
+        if type(value) is dict:
+            return value
+        raise EngineNodeError("%s: expected an object, got %s"
+                              % (_conv_what(port, source), values_type_name(value)))
+    if conv == CONV_STRING:
+        if type(value) is str:
+            return value
+        if type(value) is int or type(value) is float:
+            return values_number_text(value)
+        raise EngineNodeError("%s: expected a string, got %s"
+                              % (_conv_what(port, source), values_type_name(value)))
+    if conv == CONV_NUMBER:
+        if type(value) is int or type(value) is float:
+            return value
+        if type(value) is str:
+            s = (<str>value).strip()
+            try:
+                return int(s)
+            except ValueError:
+                pass
+            try:
+                f = float(s)
+                if _math.isfinite(f):
+                    return f
+            except ValueError:
+                pass
+            raise EngineNodeError('%s: expected a number, got the string "%s"'
+                                  % (_conv_what(port, source), value))
+        raise EngineNodeError("%s: expected a number, got %s"
+                              % (_conv_what(port, source), values_type_name(value)))
+    if conv == CONV_BOOLEAN:
+        if type(value) is bool:
+            return value
+        raise EngineNodeError("%s: expected a boolean, got %s"
+                              % (_conv_what(port, source), values_type_name(value)))
+    raise EngineNodeError("%s: unknown conversion %r" % (_conv_what(port, source), conv))

@@ -1,0 +1,215 @@
+# What the server hands a handler: the parsed request and its body.
+#
+# A body arrives while the handler runs; RequestBody buffers what nobody reads yet, up to
+# SRV_BODY_HIGH_WATER, then stops the connection reading (see server/protocol.pyx for the whole
+# handler interface).
+
+# Shared with server/responder.pyx and server/protocol.pyx: limits, the reasons a connection stops
+# reading (a bit mask: reading resumes when none is left), the parser-stopping exception.
+cdef enum:
+    SRV_BODY_HIGH_WATER = 262144     # unread request-body bytes before we stop reading
+    SRV_PIPELINE_DEPTH = 16          # queued pipelined requests before we stop reading
+
+cdef enum PauseReason:
+    PAUSE_BODY = 1        # a request body is buffered and nobody reads it yet
+    PAUSE_CONSUMER = 2    # the body consumer asked (its upstream is slow)
+    PAUSE_PIPELINE = 4    # too many pipelined requests queued
+    PAUSE_DEAD = 8        # a parse error: we read nothing more
+    PAUSE_WRITE = 16      # the client does not read our answers: take no new requests
+
+cdef bytes _SERVER_HEADER_NAME = b"Server"
+
+
+class _LimitExceeded(Exception):
+    """Raised from a parser callback to stop parsing with an HTTP status."""
+
+    def __init__(self, status, message):
+        self.status = status
+        self.message = message
+
+
+cdef class BodyConsumer:
+    """Receives a streamed request body (RequestBody.pipe)."""
+
+    cdef void on_body_data(self, bytes data):
+        pass
+
+    cdef void on_body_end(self):
+        pass
+
+    cdef void on_body_error(self, int status, str message):
+        pass
+
+
+# The per-request objects (this one, Responder, ClientExchange, ProxyCall, ...) keep free lists:
+# their memory is reused by the next request instead of going back to the allocator.
+@cython.freelist(64)
+cdef class HttpRequest:
+    """One parsed request. Headers keep arrival order and original casing."""
+    cdef public bytes method
+    cdef public bytes target          # raw request-target
+    cdef public bytes path
+    cdef public bytes query           # without the '?'; b"" when none
+    cdef public str http_version      # "1.1" | "1.0"
+    cdef public list headers
+    cdef public bytes host            # Host header value (first), b"" when absent
+    cdef public str client_ip
+    cdef public bytes client_ip_bytes
+    cdef public int client_port
+    cdef public int server_port
+    cdef public bytes server_port_bytes
+    cdef public str scheme
+    cdef public bytes request_id
+    cdef public object body           # bytes when buffered, None when streamed
+    cdef public RequestBody body_stream
+    cdef public bint keep_alive
+    cdef public double start_time     # mono_now() (the loop's clock) at the first byte
+    cdef public object ctx            # free slot for the gateway (route match, plan state, ...)
+    # parsing state
+    cdef bint _headers_done
+    cdef bint _large                  # more than body_buffer_size arrived: stream the body
+    cdef bint _expect_continue
+    cdef bint _continue_sent
+    cdef RequestBody _body            # None when the request has no body
+    cdef int _n_host
+
+    def header(self, name, default=None):
+        """First value of a header (case-insensitive name, bytes or str)."""
+        if isinstance(name, str):
+            name = name.encode()
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return default
+
+    def __repr__(self):
+        return "<HttpRequest %s %s>" % (self.method, self.target)
+
+
+cdef class RequestBody:
+    """A request body that arrives while the handler runs. Unread data is buffered up to
+    SRV_BODY_HIGH_WATER, then the connection stops reading until the consumer catches up."""
+    cdef HttpServerProtocol _proto
+    cdef list _buffer
+    cdef Py_ssize_t _buffered
+    # Unread bytes before the connection stops reading: SRV_BODY_HIGH_WATER for a body the
+    # handler reads as it streams; the server's body_buffer_size for one it waits to hand over
+    # whole (stopping below that would wait forever for the rest: http_server._head_complete).
+    cdef Py_ssize_t _high_water
+    cdef public long long received
+    cdef public bint eof
+    cdef public int error_status
+    cdef public str error
+    cdef BodyConsumer _consumer
+
+    def __init__(self):
+        self._buffer = []
+        self._high_water = SRV_BODY_HIGH_WATER
+
+    cdef void _feed(self, bytes data):
+        self.received += len(data)
+        if self._consumer is not None and not self._buffer:
+            self._consumer.on_body_data(data)
+            return
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered > self._high_water and self._proto is not None:
+            self._proto._pause(PAUSE_BODY)
+
+    cdef void _feed_eof(self):
+        self.eof = True
+        cdef BodyConsumer consumer = self._consumer
+        if consumer is not None and not self._buffer:
+            # The consumer's work is done: forget it, so it and what it points at (often
+            # this body's request) die by reference count, not in a cycle.
+            self._consumer = None
+            consumer.on_body_end()
+
+    cdef void _fail(self, int status, str message):
+        if self.eof or self.error is not None:
+            return
+        self.error_status = status
+        self.error = message
+        cdef BodyConsumer consumer = self._consumer
+        if consumer is not None:
+            self._consumer = None
+            consumer.on_body_error(status, message)
+
+    cdef bytes _take_all(self):
+        cdef bytes data = b"".join(self._buffer)
+        self._buffer = []
+        self._buffered = 0
+        return data
+
+    def pipe(self, BodyConsumer consumer):
+        """Deliver everything (buffered first) to `consumer`."""
+        self._consumer = consumer
+        cdef bytes chunk
+        while self._buffer and self._consumer is consumer:
+            chunk = self._buffer.pop(0)
+            self._buffered -= len(chunk)
+            consumer.on_body_data(chunk)
+        if self._proto is not None:
+            self._proto._unpause(PAUSE_BODY)
+        if self._consumer is not consumer:
+            return
+        if self.error is not None:
+            self._consumer = None
+            consumer.on_body_error(self.error_status, self.error)
+        elif self.eof and not self._buffer:
+            self._consumer = None
+            consumer.on_body_end()
+
+    def read_all(self, callback, long long limit=0):
+        """Collect the whole body; callback(bytes), or callback(None) on error / over limit."""
+        self.pipe(_BodyCollector(callback, limit))
+
+    def pause(self):
+        if self._proto is not None:
+            self._proto._pause(PAUSE_CONSUMER)
+
+    def resume(self):
+        if self._proto is not None:
+            self._proto._unpause(PAUSE_CONSUMER)
+
+
+cdef class _BodyCollector(BodyConsumer):
+    """read_all's consumer. It keeps the pieces only until it hands them over joined."""
+    cdef object callback
+    cdef list parts
+    cdef long long size
+    cdef long long limit
+
+    def __init__(self, callback, long long limit):
+        self.callback = callback
+        self.parts = []
+        self.limit = limit
+
+    cdef void on_body_data(self, bytes data):
+        if self.parts is None:
+            return
+        self.size += len(data)
+        if self.limit and self.size > self.limit:
+            self.parts = None
+            cb = self.callback
+            self.callback = None
+            if cb is not None:
+                cb(None)
+            return
+        self.parts.append(data)
+
+    cdef void on_body_end(self):
+        cb = self.callback
+        self.callback = None
+        parts = self.parts
+        self.parts = None
+        if cb is not None:
+            cb(b"".join(parts))
+
+    cdef void on_body_error(self, int status, str message):
+        cb = self.callback
+        self.callback = None
+        self.parts = None
+        if cb is not None:
+            cb(None)
