@@ -7,10 +7,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 
 import pytest
 from h2.errors import ErrorCodes
@@ -18,7 +21,7 @@ from hpack import Encoder
 from hyperframe.frame import ContinuationFrame, GoAwayFrame, HeadersFrame, RstStreamFrame
 
 from h2client import PREFACE, H2Client, RawFrames
-from netutil import GatewayThread, http_get, make_config
+from netutil import HARNESS, GatewayThread, free_port, http_get, make_config
 
 
 def gateway_with(upstream, **server_options):
@@ -503,15 +506,22 @@ def test_expect_100_continue(gw):
 
 def test_jqgate_run_http2_flags(upstream):
     """`jqgate run --http2 --http2-max-concurrent-streams 9`: the flags reach the listener."""
-    from test_admin_cli_run import Run
-    run = Run("--upstream", "http://127.0.0.1:%d" % upstream.port, "--listen", "127.0.0.1:{port}",
-              "--no-admin", "--http2", "--http2-max-concurrent-streams", "9")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, os.path.join(HARNESS, "cli_run_proc.py"),
+                             "--upstream", "http://127.0.0.1:%d" % upstream.port,
+                             "--listen", "127.0.0.1:%d" % port, "--no-admin", "--http2",
+                             "--http2-max-concurrent-streams", "9"],
+                            stderr=subprocess.PIPE, text=True)
     try:
-        c = H2Client(run.port)
+        for line in proc.stderr:
+            if "jqgate ready" in line:
+                break
+        c = H2Client(port)
         r = c.get("/echo/cli")
         assert r["headers"][b":status"] == b"200"
         assert c.conn.remote_settings.max_concurrent_streams == 9
         c.close()
     finally:
-        run.stop()
-    assert run.proc.returncode == 0
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0

@@ -69,7 +69,7 @@ cdef class ServerSettings:
       keepalive_timeout 60: an idle keep-alive connection.
     http2 (False): this listener also speaks HTTP/2 -- True, a dict of Http2Limits options or
       an Http2Limits; the listener's protocol factory is listener_protocol_factory
-      (http2_server.pyx)."""
+      (server/http2.pyx)."""
     cdef public object handler
     cdef public RequestHandler _handler
     cdef public int max_uri_bytes
