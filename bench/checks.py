@@ -102,3 +102,20 @@ def _check(flow: str, port: int, tls: bool = False) -> str | None:
         if doc != expected:
             return f"compute gave {json.dumps(doc)[:200]}, expected {json.dumps(expected)[:200]}"
     return None
+
+
+def check_h2(flow: str, port: int, attempts: int = 5) -> str | None:
+    """check() over HTTP/2 (curl --http2-prior-knowledge): status 200, HTTP/2, a JSON body."""
+    import subprocess
+    url = f"http://{layout.HOST}:{port}{layout.FLOW_PATHS.get(flow, '/anything')}"
+    problem = None
+    for attempt in range(attempts):
+        done = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null",
+                               "-w", "%{http_version} %{response_code} %{content_type}", url],
+                              capture_output=True, text=True, timeout=30)
+        problem = None if done.stdout.startswith("2 200 application/json") else (
+            f"curl --http2-prior-knowledge: {done.stdout!r} {done.stderr.strip()[:200]}")
+        if problem is None:
+            return None
+        time.sleep(0.5)
+    return problem

@@ -20,9 +20,10 @@ command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)     # the TLS runs' certificate
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "bench/install.sh: wrk, nginx, the njs and Lua modules, lua-cjson and valgrind are installed"
+    echo "bench/install.sh: wrk, nginx, the njs and Lua modules, lua-cjson, valgrind and h2load are installed"
     exit 0
 fi
 

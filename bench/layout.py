@@ -33,6 +33,8 @@ LOG_PORT_OFFSET = 100            # nginx peers with access_log on: their ports +
 TLS_PORT_OFFSET = 200            # the TLS listeners of jqgate and nginx: their ports + this
 JQGATE_MODULE_BASE_PORT = 18080  # + flow index: jqgate running `jqgate build`'s plan modules
 JQGATE_MODULE_LOG_BASE_PORT = 18090   # ... with its access log on (to a file)
+JQGATE_H2_PORT = 18300           # F2 over HTTP/2 (h2c prior knowledge): jqgate
+NGINX_H2_PORT = 18301            # F2 over HTTP/2: nginx `listen ... http2`, the plain proxy
 
 TOKEN_URL = f"http://{HOST}:{TOKEN_PORT}/token"
 UPSTREAM_URL = f"http://{HOST}:{UPSTREAM_PORT}"

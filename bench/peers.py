@@ -82,7 +82,8 @@ class Target:
 
 
 def nginx_argv(conf: str, run_dir: Path, name: str, workers: int = 1, access_log: bool = False,
-               master_process: bool = True, tls: tuple | None = None) -> tuple:
+               master_process: bool = True, tls: tuple | None = None,
+               http2_port: int | None = None) -> tuple:
     """Copy bench/peers/<conf> (and dk_flow.js, which js_import finds beside it) into its own
     prefix under the run directory; nginx runs in the foreground (daemon off).
 
@@ -106,6 +107,9 @@ def nginx_argv(conf: str, run_dir: Path, name: str, workers: int = 1, access_log
                                 f"{m.group(2)} ssl;\n        ssl_certificate {tls[0]};\n"
                                 f"        ssl_certificate_key {tls[1]};\n"
                                 f"        ssl_protocols TLSv1.2 TLSv1.3;", text)
+    if http2_port is not None:
+        # nginx 1.22's plaintext `http2` listener speaks h2c with prior knowledge only
+        text = re.sub(r"listen 127\.0\.0\.1:\d+", f"listen 127.0.0.1:{http2_port} http2", text)
     (prefix / conf).write_text(text)
     shutil.copy(layout.PEERS / "dk_flow.js", prefix / "dk_flow.js")
     return ("nginx", "-p", f"{prefix}/", "-c", str(prefix / conf), "-e", str(prefix / "logs" / "error.log"))
@@ -158,6 +162,27 @@ def build_plan_modules(flow: str, run_dir: Path) -> Path:
     subprocess.run([str(exe), "build", str(layout.FLOW_FILES[flow]), "-o", str(out),
                     "--log-level", "warning"], check=True, stdout=subprocess.DEVNULL)
     return out
+
+
+H2_JQGATE = "jqgate (HTTP/2)"
+H2_NGINX = "nginx (HTTP/2)"
+
+
+def http2(run_dir: Path, impls: list[str]):
+    """F2 over HTTP/2 (h2load, h2c prior knowledge): jqgate with http2 on its listener, and the
+    plain nginx proxy listening with `http2` (peers/plain_proxy.conf, its listen rewritten)."""
+    specs: list[ServerSpec] = []
+    targets: list[Target] = []
+    if JQGATE in impls:
+        specs.append(ServerSpec("jqgate-h2", jqgate_argv("F2", layout.JQGATE_H2_PORT) + ("--http2",),
+                                layout.JQGATE_H2_PORT))
+        targets.append(Target(H2_JQGATE, "F2", "jqgate-h2", layout.JQGATE_H2_PORT))
+    if NJS in impls:
+        specs.append(ServerSpec("nginx-proxy-h2", nginx_argv(
+            "plain_proxy.conf", run_dir, "nginx-proxy-h2", http2_port=layout.NGINX_H2_PORT),
+            layout.NGINX_H2_PORT))
+        targets.append(Target(H2_NGINX, "F2", "nginx-proxy-h2", layout.NGINX_H2_PORT))
+    return specs, targets
 
 
 def mocks(run_dir: Path) -> ServerSpec:

@@ -280,11 +280,44 @@ def multi_section(doc) -> list[str]:
     return lines
 
 
+def http2_section(doc) -> list[str]:
+    """F2 over HTTP/2 (h2load): jqgate against nginx `http2`, the issue's target 0.7x nginx."""
+    h2 = doc.get("http2") or {}
+    if not h2:
+        return ["Not run."]
+    targets = h2["targets"]
+    lines = [f"F2 over HTTP/2 with h2c prior knowledge, `h2load -m {h2['streams']}` on the load core, "
+             "server on the server core, median of repetitions. Target: jqgate ≥ 0.7 × nginx.", "",
+             "| implementation | connections | req/s | server CPU µs/req | errors |", "|---|---:|---:|---:|---:|"]
+    for entry in targets.values():
+        if entry["status"] != "ok":
+            lines.append(f"| {entry['impl']} | | **{entry['status'].replace('_', ' ')}** | | |")
+            continue
+        for c, m in entry.get("median", {}).items():
+            lines.append(f"| {entry['impl']} | {c} | {m['rps']:,.0f} | {fmt(m['cpu_us_per_request'], '{:.1f}')} | "
+                         f"{m['errors']} |")
+    ours = [e for e in targets.values() if e["impl"].startswith("jqgate") and e["status"] == "ok"]
+    theirs = [e for e in targets.values() if e["impl"].startswith("nginx") and e["status"] == "ok"]
+    if ours and theirs:
+        lines += [""]
+        for c in ours[0].get("median", {}):
+            a, b = ours[0]["median"].get(c), theirs[0].get("median", {}).get(c)
+            if a and b and b["rps"]:
+                ratio = a["rps"] / b["rps"]
+                cpu = (b["cpu_us_per_request"] / a["cpu_us_per_request"]
+                       if a["cpu_us_per_request"] and b["cpu_us_per_request"] else None)
+                lines.append(f"- {c} connections: jqgate/nginx {ratio:.2f}× by req/s"
+                             + (f", {cpu:.2f}× per server CPU-second" if cpu else "")
+                             + f" — **{'met' if ratio >= 0.7 else 'short'}**")
+    return lines
+
+
 def problems_section(doc) -> list[str]:
     lines = []
     multi = doc.get("multi_worker") or {}
     everything = list(doc["targets"].items()) + [
-        (f"{key} ({multi['workers']} workers)", entry) for key, entry in multi.get("targets", {}).items()]
+        (f"{key} ({multi['workers']} workers)", entry) for key, entry in multi.get("targets", {}).items()] + list(
+        (doc.get("http2") or {}).get("targets", {}).items())
     for key, entry in everything:
         if entry["status"] != "ok":
             error = (entry.get("error") or "").strip().replace("\n", "\n    ")
@@ -366,6 +399,7 @@ def render(doc: dict, json_path: Path, plots: list[Path]) -> str:
             "from `/proc` after the idle period (summed over its processes, so pages a master shares with its "
             "workers count once per process; PSS splits them instead). The target is judged on RSS.", ""] + idle_section(doc) + [""]
     out += ["## Multi-worker", ""] + multi_section(doc) + [""]
+    out += ["## HTTP/2", ""] + http2_section(doc) + [""]
     if plots:
         out += ["## Plots", ""] + [f"![{p.stem}](results/{p.name})" for p in plots] + [""]
     return "\n".join(out)

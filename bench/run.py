@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import checks  # noqa: E402
 import flows as flow_files  # noqa: E402
+import h2load  # noqa: E402
 import layout  # noqa: E402
 import peers  # noqa: E402
 import procs  # noqa: E402
@@ -57,15 +58,20 @@ def parse_args(argv=None):
     p.add_argument("--idle-impls", default=f"{peers.JQGATE},{peers.NJS},{peers.AIOHTTP}")
     p.add_argument("--multi-workers", type=int, default=2, help="workers in the multi-worker run (0: skip)")
     p.add_argument("--multi-conns", type=int, default=200)
+    p.add_argument("--h2-conns", default="10,100",
+                   help="h2load connection counts for F2 over HTTP/2 (empty: skip)")
+    p.add_argument("--h2-streams", type=int, default=10, help="h2load concurrent streams per connection")
     p.add_argument("--out", default=None, help="result JSON (default bench/results/<date>[-quick].json)")
     p.add_argument("--no-report", action="store_true", help="do not rewrite RESULTS.md and the plots")
     args = p.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.reps = 2.0, 1.0, 1
         args.conns = "10,200" if args.conns == p.get_default("conns") else args.conns
+        args.h2_conns = "10" if args.h2_conns == p.get_default("h2_conns") else args.h2_conns
         if args.idle_impls == p.get_default("idle_impls"):
             args.idle_impls = f"{peers.JQGATE},{peers.NJS}"   # aiohttp takes ~40 s to open 10k
     args.conn_list = [int(c) for c in args.conns.split(",")]
+    args.h2_conn_list = [int(c) for c in args.h2_conns.split(",") if c]
     args.impl_list = [i for i in args.impls.split(",") if i]
     args.flow_list = [f for f in args.flows.split(",") if f]
     return args
@@ -125,7 +131,7 @@ def tool_versions() -> dict:
 
 
 def require_tools() -> None:
-    missing = [t for t in ("wrk", "nginx", "taskset") if shutil.which(t) is None]
+    missing = [t for t in ("wrk", "nginx", "taskset", "h2load", "curl") if shutil.which(t) is None]
     if not Path("/usr/lib/nginx/modules/ngx_http_js_module.so").exists():
         missing.append("libnginx-mod-http-js (/usr/lib/nginx/modules/ngx_http_js_module.so)")
     if not Path("/usr/lib/nginx/modules/ngx_http_lua_module.so").exists():
@@ -322,11 +328,74 @@ def multi_worker_run(args, run_dir) -> dict:
     return {"workers": args.multi_workers, "cores": cores, "connections": args.multi_conns, "targets": results}
 
 
+def http2_run(args, run_dir) -> dict:
+    """F2 over HTTP/2 with h2load (h2c prior knowledge), jqgate and nginx on the server core,
+    h2load on the load core; per repetition and connection count one timed run, with the
+    server's CPU from /proc as for wrk."""
+    if not args.h2_conn_list:
+        return {}
+    specs, targets = peers.http2(run_dir, args.impl_list)
+    log(f"HTTP/2 run: F2, {args.h2_streams} streams per connection, connections "
+        + ",".join(map(str, args.h2_conn_list)))
+    servers, failures = start_servers(specs, args.server_core, run_dir)
+    results = {}
+    for t in targets:
+        entry = {"impl": t.impl, "flow": t.flow, "url": t.url, "server": t.server, "runs": {}}
+        if t.server in failures:
+            entry.update(status="not_runnable", error=failures[t.server])
+        else:
+            problem = checks.check_h2(t.flow, t.port)
+            entry.update(status="ok" if problem is None else "failed_check", error=problem)
+        results[t.key] = entry
+    for rep in range(args.reps):
+        for t in targets:
+            entry = results[t.key]
+            for conns in args.h2_conn_list:
+                if entry["status"] != "ok":
+                    break
+                server = servers[t.server]
+                pids = server.tree()
+                cpu_before = procs.cpu_seconds(pids)
+                try:
+                    run = h2load.run(t.url, conns, args.h2_streams, args.duration, args.load_core,
+                                     args.warmup)
+                except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+                    entry.update(status="failed_run", error=str(exc))
+                    break
+                cpu = procs.cpu_seconds(pids) - cpu_before
+                # h2load's -D seconds are the measured part; the warm-up's CPU is counted too,
+                # so this is CPU per request over the whole run.
+                total = run["requests"] * (1 + args.warmup / run["seconds"]) if run["seconds"] else 0
+                run["cpu_us_per_request"] = cpu * 1e6 / total if total else None
+                if run.get("status", {}).get("2xx", 0) < run["succeeded"] - max(10, run["requests"] // 1000):
+                    entry.update(status="wrong_answers", error=f"non-2xx answers: {run.get('status')}")
+                    break
+                if not server.alive():
+                    entry.update(status="crashed", error=server.log_tail())
+                    break
+                entry["runs"].setdefault(str(conns), []).append(run)
+                log(f"rep {rep + 1}/{args.reps} {t.key:<34} c={conns:<5} m={args.h2_streams:<3} "
+                    f"{run['rps']:>9.0f} req/s  cpu {run['cpu_us_per_request'] or 0:6.1f} µs/req"
+                    + (f"  errors {run['error_count']}" if run["error_count"] else ""))
+    for entry in results.values():
+        entry["median"] = {c: {"rps": statistics.median(r["rps"] for r in runs),
+                               "cpu_us_per_request": statistics.median(
+                                   r["cpu_us_per_request"] or 0 for r in runs),
+                               "errors": sum(r["error_count"] for r in runs),
+                               "requests": sum(r["requests"] for r in runs)}
+                           for c, runs in entry["runs"].items()}
+    for key in list(servers):
+        procs.stop(servers[key])
+        STARTED.remove(servers[key])
+    return {"streams": args.h2_streams, "connections": args.h2_conn_list, "targets": results}
+
+
 def main(argv=None) -> int:
     global NICE
     args = parse_args(argv)
     NICE = args.nice
     wrk.NICE = args.nice
+    h2load.NICE = args.nice
     require_tools()
     fd_limit = raise_fd_limit()
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -351,6 +420,7 @@ def main(argv=None) -> int:
             procs.stop(servers[key])
             STARTED.remove(servers[key])
         multi = multi_worker_run(args, run_dir)
+        http2 = http2_run(args, run_dir)
     finally:
         stop_all()
     doc = {
@@ -364,7 +434,7 @@ def main(argv=None) -> int:
             "loadavg_1m": {"start": load_before, "end": loadavg()}, "wall_s": round(time.monotonic() - started, 1),
             "command": "bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
         },
-        "targets": results, "idle": idle, "multi_worker": multi,
+        "targets": results, "idle": idle, "multi_worker": multi, "http2": http2,
     }
     out = Path(args.out) if args.out else layout.RESULTS / f"{now:%Y-%m-%d}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -378,6 +448,7 @@ def main(argv=None) -> int:
         log("wrote bench/RESULTS.md and " + ", ".join(p.name for p in plots))
     everything = dict(results)
     everything.update({f"{k} (x{multi['workers']})": v for k, v in multi.get("targets", {}).items()})
+    everything.update(http2.get("targets", {}))
     bad = {k: v for k, v in everything.items() if v["status"] != "ok"}
     for key, entry in bad.items():
         log(f"{entry['status'].upper()}: {key}: {first_line(entry.get('error'))[:200]}")

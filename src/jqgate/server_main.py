@@ -283,20 +283,27 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
     if listeners is None:
         if sock is None:
             sock = bind_socket(host, port, reuse_port=False)
-        bound_listeners = [(sock, ssl_context)]
+        bound_listeners = [(sock, ssl_context, settings.http2 is not None)]
+        if settings.http2 is not None and ssl_context is not None:
+            # HTTP/2 on TLS is chosen in the handshake (ALPN); clients without it get HTTP/1.1.
+            ssl_context.set_alpn_protocols(core.ALPN_PROTOCOLS)
     else:
         if any(listener.ssl for listener in listeners) and tls is None:
             raise ValueError("a listener says ssl: start() needs tls=jqgate.tls.ServerTLS(...)")
+        # --http2 alone: every listener; a listen list that names http2 listeners: those.
+        everywhere = settings.http2 is not None and not any(l.http2 for l in listeners)
         bound_listeners = [(getattr(listener, "sock", None)
                             or bind_socket(listener.host, listener.port, reuse_port=False),
-                            tls.listener_context(listener.http2) if listener.ssl else None)
+                            tls.listener_context(listener.http2 or everywhere)
+                            if listener.ssl else None,
+                            settings.http2 is not None and (listener.http2 or everywhere))
                            for listener in listeners]
     servers = []
-    for listen_sock, context in bound_listeners:
+    for listen_sock, context, http2 in bound_listeners:
         servers.append(await loop.create_server(
-            lambda: core.HttpServerProtocol(settings, loop), sock=listen_sock, backlog=4096,
+            core.listener_protocol_factory(settings, loop, http2), sock=listen_sock, backlog=4096,
             ssl=context, ssl_handshake_timeout=ssl_handshake_timeout if context else None))
-    ports = [s.getsockname()[1] for s, _ in bound_listeners]
+    ports = [s.getsockname()[1] for s, _, _ in bound_listeners]
     if access is not None:
         access.start(loop)
     return RunningGateway(servers[0], settings, pool, ports[0], gateway, handler,
@@ -428,7 +435,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     `server_options` -> core.ServerSettings (header/body/keep-alive/send timeouts, body
     buffering, size limits), `pool_options` -> core.ConnectionPool (max_per_host, queue_limit,
     queue_timeout, keepalive_pool_size, keepalive_max_requests, idle_timeout,
-    max_call_response_bytes, max_service_response_bytes),
+    max_call_response_bytes, max_service_response_bytes); `http2` in server_options: HTTP/2
+    too, h2c prior knowledge or ALPN h2, with its limits (core.Http2Limits),
     `supervisor_options` -> jqgate.admin.supervisor.Supervisor (heartbeat_interval,
     heartbeat_timeout; with several workers)."""
     set_jq_budgets(jq_step_budget, jq_memory_budget_mib)

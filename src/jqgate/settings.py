@@ -12,6 +12,7 @@ help text, and where its value goes when the gateway starts:
     "serve"   a keyword option of jqgate.server_main.serve
     "server"  a keyword of core.ServerSettings (serve's `server_options`)
     "pool"    a keyword of core.ConnectionPool (serve's `pool_options`)
+    "http2"   a keyword of core.Http2Limits (server_options["http2"], when http2 is on)
     "cli"     read by the command itself (which file to serve, how to log)
 
 Adding a new server limit is one row. docs/configuration.md is the reference (a test checks it
@@ -312,6 +313,32 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("body_min_rate_window", 10.0, parse_seconds,
             "the span each body_min_rate check covers (seconds, more than 0)", target="server",
             flags=("--body-min-rate-window",), metavar="SECONDS"),
+    # HTTP/2 to clients (core.Http2Limits; docs/limits-and-safety.md).
+    Setting("http2", False, parse_bool,
+            "every proxy listener speaks HTTP/2 too (h2c with prior knowledge on plaintext, "
+            "ALPN h2 on TLS; HTTP/1.1 stays available), unless the listen list names the "
+            "listeners that do with Kong's `http2` flag", target="http2", option="enabled",
+            flags=("--http2",)),
+    Setting("http2_max_concurrent_streams", 128, parse_count,
+            "HTTP/2 streams a client may have open on one connection (advertised; nginx's "
+            "http2_max_concurrent_streams)", target="http2", option="max_concurrent_streams",
+            flags=("--http2-max-concurrent-streams",), metavar="N"),
+    Setting("http2_max_header_list_size", 0, parse_size,
+            "decoded bytes of one HTTP/2 header block (HPACK bombs); 0 = max_header_bytes; "
+            "over it the connection gets GOAWAY", target="http2",
+            option="max_header_list_size", flags=("--http2-max-header-list-size",),
+            metavar="BYTES"),
+    Setting("http2_initial_window_size", 65535, parse_count,
+            "bytes of request body a client may send on one HTTP/2 stream before the gateway "
+            "acknowledges them", target="http2", option="initial_window_size",
+            flags=("--http2-initial-window-size",), metavar="BYTES"),
+    Setting("http2_max_resets", 200, parse_count,
+            "client stream resets per connection per http2_reset_interval (rapid reset, "
+            "CVE-2023-44487); one more and the connection gets GOAWAY", target="http2",
+            option="max_resets", flags=("--http2-max-resets",), metavar="N"),
+    Setting("http2_reset_interval", 10.0, parse_seconds,
+            "the interval http2_max_resets counts over (seconds)", target="http2",
+            option="reset_interval", flags=("--http2-reset-interval",), metavar="SECONDS"),
     # The upstream connection pool of each worker (core.ConnectionPool).
     Setting("upstream_max_per_host", 256, parse_count,
             "open connections per upstream host and port, per worker", target="pool",
@@ -384,6 +411,7 @@ class Resolved(dict):
         """Keyword arguments of jqgate.server_main.serve (server_options, pool_options
         included)."""
         options = {"server_options": {}, "pool_options": {}, "proxy_options": {}}
+        http2 = {}
         for s in SETTINGS:
             value = self[s.name]
             if s.target == "serve":
@@ -394,7 +422,23 @@ class Resolved(dict):
                 options["pool_options"][s.keyword] = value
             elif s.target == "proxy":
                 options["proxy_options"][s.keyword] = value
+            elif s.target == "http2":
+                http2[s.keyword] = value
+        if http2.get("max_header_list_size") == 0:
+            http2["max_header_list_size"] = None        # the server's max_header_bytes
+        # HTTP/2 is configured when --http2 says every listener speaks it, or when a listener
+        # of the listen list says `http2` (server_main.start decides per listener).
+        if http2.pop("enabled", False) or _names_http2(self["proxy_listen"]):
+            options["server_options"]["http2"] = http2
         return options
+
+
+def _names_http2(listen) -> bool:
+    from jqgate.listen import parse_listeners
+    try:
+        return any(listener.http2 for listener in parse_listeners(listen or ""))
+    except ValueError:
+        return False                 # serve() reports the unreadable listen list by name
 
 
 def _parse(setting: Setting, value, where: str, errors: list):

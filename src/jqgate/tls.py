@@ -36,7 +36,7 @@ import tempfile
 
 log = logging.getLogger("jqgate.tls")
 
-HTTP2_SERVED = False          # set by the HTTP/2 server once it serves h2 (see the docstring)
+HTTP2_SERVED = True           # the core's HTTP/2 server (server/http2.pyx) serves h2
 DEFAULT_HANDSHAKE_TIMEOUT = 60.0    # seconds; nginx bounds a handshake by client_header_timeout
 
 

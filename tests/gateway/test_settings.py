@@ -110,6 +110,22 @@ def test_serve_options_reach_their_targets():
         assert getattr(plain, name) == value, name
 
 
+def test_http2_settings_become_the_listeners_limits():
+    from jqgate._core import core
+    off = resolve({"http2_max_resets": "5"}, None, environ={}).serve_options()
+    assert "http2" not in off["server_options"]          # the limits alone turn nothing on
+    assert core.ServerSettings(lambda req, resp: None, **off["server_options"]).http2 is None
+    on = resolve({"http2": True, "http2_max_concurrent_streams": "16", "http2_max_resets": "5",
+                  "http2_reset_interval": "2s"}, None, environ={"JQGATE_HTTP2_MAX_HEADER_LIST_SIZE": "8k"})
+    limits = core.ServerSettings(lambda req, resp: None, **on.serve_options()["server_options"]).http2
+    assert (limits.max_concurrent_streams, limits.max_resets, limits.reset_interval) == (16, 5, 2.0)
+    assert limits.max_header_list_size == 8192 and limits.initial_window_size == 65535
+    default = resolve({"http2": True}, None, environ={}).serve_options()["server_options"]["http2"]
+    assert default["max_header_list_size"] is None      # the server's max_header_bytes
+    with pytest.raises(ConfigError):
+        resolve({"http2_max_concurrent_streams": "0"}, None, environ={})
+
+
 def test_every_serve_setting_is_a_serve_keyword():
     import inspect
     from jqgate.server_main import serve

@@ -73,7 +73,10 @@ cdef class ServerSettings:
     10) during which the gateway was reading it. Below it the body fails like a timed-out one
     (408, its upstream request abandoned and that connection closed), so a client that sends a
     buffer's worth fast and then trickles holds an upstream connection for a window, not for
-    as long as it likes (Apache's mod_reqtimeout MinRate; nginx has only the gap timeout)."""
+    as long as it likes (Apache's mod_reqtimeout MinRate; nginx has only the gap timeout).
+    http2 (False): this listener also speaks HTTP/2 -- True, a dict of Http2Limits options or
+      an Http2Limits; the listener's protocol factory is listener_protocol_factory
+      (server/http2.pyx)."""
     cdef public object handler
     cdef public RequestHandler _handler
     cdef public int max_uri_bytes
@@ -94,12 +97,14 @@ cdef class ServerSettings:
     cdef public set connections
     cdef public bint draining
     cdef public long long n_requests
+    cdef public object http2                   # Http2Limits, or None: HTTP/1.1 only
 
     def __init__(self, handler, max_uri_bytes=8192, max_header_bytes=32768, max_body_bytes=0,
                  body_buffer_size=65536, header_timeout=60.0, body_timeout=60.0,
                  keepalive_timeout=60.0, server_header=b"jqgate/0.1.0",
                  request_id_header=b"X-Kong-Request-Id", scheme="http", access_log=None,
-                 send_timeout=60.0, body_min_rate=1024.0, body_min_rate_window=10.0):
+                 send_timeout=60.0, body_min_rate=1024.0, body_min_rate_window=10.0,
+                 http2=False):
         if body_min_rate < 0 or body_min_rate_window <= 0:
             raise ValueError("body_min_rate must be >= 0 and body_min_rate_window > 0")
         self.handler = handler
@@ -122,6 +127,7 @@ cdef class ServerSettings:
         self.access_log = access_log
         self.connections = set()
         self.draining = False
+        self.http2 = http2_limits_of(http2)
 
     @property
     def access_log(self):
@@ -145,7 +151,7 @@ cdef class ServerSettings:
         cdef HttpServerProtocol proto
         cdef int n = 0
         for proto in self.connections:
-            if proto._active is not None or proto._cur is not None or proto._queue:
+            if proto._busy():
                 n += 1
         return n
 
@@ -816,6 +822,9 @@ cdef class HttpServerProtocol:
         received are answered in order first, and only the final one says Connection: close.
         (Asked only once the connection is dead or draining.)"""
         return not self._queue and self._err_status == 0 and self._cur is None
+
+    cdef bint _busy(self):
+        return self._active is not None or self._cur is not None or bool(self._queue)
 
     cdef void _drain(self):
         if self._tunnel is not None:
