@@ -97,10 +97,6 @@ def server_tls(listeners, ssl_cert: str | None, ssl_cert_key: str | None):
             server.listener_context(listener.http2)
     except tls.TLSFileError as exc:
         raise StartupError(str(exc)) from None
-    for listener in listeners:
-        if listener.http2 and tls.alpn_protocols(True) == ("http/1.1",):
-            log.warning("proxy listener %s says http2: HTTP/2 is not served yet; it offers "
-                        "http/1.1", listener.address)
     return server
 
 

@@ -18,10 +18,9 @@ takes them from the context the handshake started on; the keys are made when the
 before workers fork, so a ticket from one worker resumes at another).
 
 ALPN: `alpn_protocols(http2)` is what a listener offers: "http/1.1", and "h2" first when the
-listener says `http2` AND `HTTP2_SERVED` is true. The HTTP/2 server (issue #17 item 2) sets
-HTTP2_SERVED when it exists and reads `ssl_object.selected_alpn_protocol()` in its
-connection_made; until then an `http2` listener speaks HTTP/1.1 and says so at start-up.
-Certificate contexts are made per ALPN list (OpenSSL takes ALPN from the context switched to).
+listener says `http2` (the core's HTTP/2 server, _core/server/http2.pyx, reads
+`ssl_object.selected_alpn_protocol()` when the connection is made). Certificate contexts are
+made per ALPN list (OpenSSL takes ALPN from the context switched to).
 
 Hot reload: a new configuration brings a new CertificateTable, built off the event loop; the
 assignment `tls.table = ...` is the switch. A handshake in progress or done keeps its context,
@@ -36,7 +35,6 @@ import tempfile
 
 log = logging.getLogger("jqgate.tls")
 
-HTTP2_SERVED = True           # the core's HTTP/2 server (server/http2.pyx) serves h2
 DEFAULT_HANDSHAKE_TIMEOUT = 60.0    # seconds; nginx bounds a handshake by client_header_timeout
 
 
@@ -45,7 +43,7 @@ class TLSFileError(Exception):
 
 
 def alpn_protocols(http2: bool) -> tuple[str, ...]:
-    return ("h2", "http/1.1") if http2 and HTTP2_SERVED else ("http/1.1",)
+    return ("h2", "http/1.1") if http2 else ("http/1.1",)
 
 
 def base_context(alpn: tuple[str, ...]) -> ssl.SSLContext:

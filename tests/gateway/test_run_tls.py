@@ -91,13 +91,24 @@ def test_listen_syntax_sni_with_curl_and_openssl(tmp_path):
         ready = [l for l in run.lines if "jqgate ready" in l]
         assert ready and "http://127.0.0.1:%d, https://127.0.0.1:%d" % (plain, secure) \
             in ready[0], run.lines
-        assert any("says http2: HTTP/2 is not served yet" in l for l in run.lines), run.lines
         ca_file = ca.ca_file(tmp_path)
         done = subprocess.run(["curl", "-sS", "--resolve", "api.example.com:%d:127.0.0.1" % secure,
                                "--cacert", ca_file, "-o", "/dev/null", "-w", "%{http_code}",
                                "https://api.example.com:%d/x" % secure],
                               capture_output=True, text=True, timeout=60)
         assert done.stdout == "200", done.stderr
+        # The listener that says http2 offers h2 by ALPN; the plain one without it speaks
+        # HTTP/1.1 only (no h2c).
+        done = subprocess.run(["curl", "-sS", "--http2", "--resolve",
+                               "api.example.com:%d:127.0.0.1" % secure, "--cacert", ca_file,
+                               "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
+                               "https://api.example.com:%d/x" % secure],
+                              capture_output=True, text=True, timeout=60)
+        assert done.stdout == "200 2", done.stderr
+        done = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null",
+                               "-w", "%{http_version}", "http://127.0.0.1:%d/x" % plain],
+                              capture_output=True, text=True, timeout=60)
+        assert done.stdout != "2", done.stdout
         for name, subject in (("api.example.com", "CN = api.example.com"),
                               ("other.test", "CN = default.test")):
             done = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % secure,
