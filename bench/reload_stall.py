@@ -114,7 +114,8 @@ def main() -> int:
         jqgate = os.path.join(os.path.dirname(sys.executable), "jqgate")
         proc = subprocess.Popen([jqgate, "run", config, "--listen", "127.0.0.1:%d" % port,
                                  "--admin-listen", "127.0.0.1:%d" % admin_port],
-                                stderr=subprocess.PIPE, text=True)
+                                # the default access log (stdout) stays on, read by nobody
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             for line in proc.stderr:
                 if "jqgate ready" in line:
