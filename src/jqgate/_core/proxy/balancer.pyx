@@ -17,14 +17,6 @@ cdef inline uint64_t _fnv1a(const unsigned char* s, Py_ssize_t n) noexcept:
     return h
 
 
-# Kong's upstream `hash_on` / `hash_fallback` sources this balancer reads.
-cdef enum:
-    HASH_NONE = 0
-    HASH_IP = 1
-    HASH_HEADER = 2
-    HASH_PATH = 3
-    HASH_QUERY_ARG = 4
-
 _HASH_SOURCES = {"none": HASH_NONE, "ip": HASH_IP, "header": HASH_HEADER, "path": HASH_PATH,
                  "query_arg": HASH_QUERY_ARG}
 
@@ -40,17 +32,6 @@ cdef class Balancer:
     and a target gets keys in proportion to its weight. A retry takes the key's next target.
     A request without a key (no such header, ...) is balanced round robin, as Kong does.
     Weight 0 disables a target."""
-    cdef public str name
-    cdef public list peers          # [(host, port)]
-    cdef public list weights
-    cdef public list current
-    cdef public long long total
-    cdef public str algorithm
-    cdef public int hash_on
-    cdef public bytes hash_on_name          # header (lower-case) or query argument name
-    cdef public int hash_fallback
-    cdef public bytes hash_fallback_name
-    cdef list _seeds                # per peer: FNV-1a state after "host:port", a Python int
 
     def __init__(self, upstream):
         self.name = upstream.name
@@ -163,20 +144,6 @@ cdef object _hash_key(HttpRequest req, int source, bytes name):
 
 cdef class ServiceTarget:
     """One configured Service: where its requests go and with which timeouts."""
-    cdef public object service          # the config Service record
-    cdef public str scheme              # "http" | "https"
-    cdef public str host
-    cdef public int port
-    cdef public object path             # str or None
-    cdef public double connect_timeout  # seconds
-    cdef public double read_timeout
-    cdef public double write_timeout
-    cdef public int retries
-    cdef public bint tls_verify
-    cdef public object sni              # str or None
-    cdef public Balancer balancer       # None: the service's own host and port
-    cdef public bytes host_header
-    cdef tuple _peer
 
     def __init__(self, service, upstream):
         self.service = service

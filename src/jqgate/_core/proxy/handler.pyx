@@ -77,12 +77,6 @@ cdef list _proxy_drop_named(list headers, set names):
 
 cdef class ProxyHandler(RequestHandler):
     """Routes with the gateway and proxies over the pool (see the module comment)."""
-    cdef object _gateway
-    cdef public ConnectionPool pool
-    cdef public bytes via                      # b"1.1 jqgate/0.1.0"; None = no Via header
-    cdef public bytes upstream_latency_header  # None = off
-    cdef public bytes proxy_latency_header     # None = off
-    cdef CompiledRouter router                  # the gateway's compiled router
 
     def __init__(self, gateway, ConnectionPool pool, via=b"1.1 jqgate/0.1.0",
                  upstream_latency_header=b"X-Kong-Upstream-Latency",
@@ -295,21 +289,6 @@ cpdef list filter_response_headers(list headers, bytes via=b"1.1 jqgate/0.1.0"):
 
 @cython.freelist(64)
 cdef class ProxyCall(ResponseSink):
-    cdef ProxyHandler handler
-    cdef HttpRequest req
-    cdef Responder resp
-    cdef object decision
-    cdef ServiceTarget service
-    cdef list headers
-    cdef ClientExchange ex
-    cdef int tries_left
-    cdef bint streamed
-    cdef bint head_sent
-    cdef bint gone
-    cdef _ProxyBodyPump pump
-    cdef _ProxyBodyProducer body_producer
-    cdef double t_upstream_start
-    cdef double t_upstream_head
 
     cdef void _attempt(self):
         cdef ProxyHandler h = self.handler
@@ -456,7 +435,6 @@ cdef class ProxyCall(ResponseSink):
 @cython.freelist(64)
 cdef class _ProxyClientFlow(ResponseProducer):
     """The client socket's back-pressure, applied to the upstream socket."""
-    cdef ProxyCall call
 
     cdef void pause_producing(self):
         if self.call.ex is not None:
@@ -481,8 +459,6 @@ cdef class _ProxyBodyPump(BodyConsumer):
     the failed exchange, though none reached the upstream: so they are kept here too
     (references, bounded by the exchange's high water mark) until a piece finds the exchange
     connected, and a retry replays them before piping the rest again."""
-    cdef ProxyCall call
-    cdef list unsent
 
     cdef void on_body_data(self, bytes data):
         cdef ClientExchange ex = self.call.ex
@@ -514,7 +490,6 @@ cdef class _ProxyBodyPump(BodyConsumer):
 
 cdef class _ProxyBodyProducer(BodyProducer):
     """The upstream socket's back-pressure, applied to the client socket."""
-    cdef RequestBody body
 
     cdef void pause_producing(self):
         self.body.pause()
