@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+# The build requirements pinned in pyproject.toml (the venv builds without isolation, for speed).
+BUILD_REQUIRES := $(shell sed -n 's/^requires = \[\(.*\)\]/\1/p' pyproject.toml | tr -d '",')
 
 .PHONY: all install test demo bench clean
 
@@ -11,11 +13,19 @@ all: install
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip setuptools wheel "cython>=3.0"
+	$(PIP) install --quiet --upgrade pip $(BUILD_REQUIRES)
 
 # Rebuild the package (and its compiled core) whenever a source file changed.
 $(STAMP): $(VENV)/bin/python pyproject.toml setup.py $(shell find src -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' | grep -v '_core/core.c$$') $(wildcard csrc/*.c csrc/*.h) $(wildcard patches/*.patch)
-	$(PIP) install --quiet --no-build-isolation ".[test,bench]"
+	@echo "jqgate: building the compiled core and installing into $(VENV)."
+	@echo "jqgate: this compiles libjq (first time only) and one large Cython extension:"
+	@echo "jqgate: 2-3 minutes on 2 cores, during which pip prints nothing. It has not hung."
+	@start=$$(date +%s); \
+	$(PIP) install --quiet --no-build-isolation ".[test,bench]" & pid=$$!; \
+	while kill -0 $$pid 2>/dev/null; do sleep 15; kill -0 $$pid 2>/dev/null && \
+		echo "jqgate: still building... $$(( $$(date +%s) - start ))s"; done; \
+	wait $$pid
+	@echo "jqgate: installed."
 	touch $(STAMP)
 
 install: $(STAMP)

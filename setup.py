@@ -1,100 +1,199 @@
 """Build of jqgate's compiled core.
 
 libjq is linked statically into the one Cython extension, `jqgate._core.core`. Its source is not
-kept in this repository: at build time the `jq` sdist is fetched from the package index with pip
-(pinned below), the jq release tarball inside it is unpacked under build/, and libjq plus its
-bundled oniguruma are compiled with -O2. The result is cached in build/ so rebuilds only
-recompile our own code. Between unpacking and configuring, the patches in patches/ are applied
-(apply_jq_patches): they add the step and memory budgets jqgate runs every program under.
+kept in the git repository; the build goes through three steps, each done once and cached:
+
+1. `jq_release_tarball()`: the jq release tarball is at third_party/jq-<version>.tar.gz. An sdist
+   carries it (so building from an sdist needs no network). In a git checkout it is fetched once
+   from the package index: the PyPI `jq` sdist (pinned below, checked by sha256) carries it. The
+   fetch uses urllib, not pip: pip is not importable inside pip's isolated build environment.
+2. `unpack_jq_source()`: unpack it under build/deps, then `apply_jq_patches()` (patches/*.patch,
+   in name order, `patch -p1` in the jq source tree). A change to the patches unpacks afresh.
+3. `build_libjq()`: configure and compile libjq.a and its bundled oniguruma with -O2.
 """
+import configparser
 import glob
 import hashlib
+import html.parser
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import urllib.parse
+import urllib.request
 
 from Cython.Build import cythonize
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.sdist import sdist
 from setuptools.extension import Extension
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JQ_SDIST_VERSION = "1.13.0"   # the PyPI `jq` release whose sdist carries the jq source
+JQ_SDIST_SHA256 = "e62bdddeab3b8a0a404581a7bb6f1e8c4cc6082280870031f746074f4cac52c0"
 JQ_SOURCE_VERSION = "1.8.2"    # the jq release inside that sdist
+JQ_SOURCE_SHA256 = "71b8d6e8f5fe81f6c6d0d110e3892251f6ce76ed095abd315e26e6e1193af3af"
+THIRD_PARTY = os.path.join(HERE, "third_party")
+JQ_TARBALL = os.path.join(THIRD_PARTY, "jq-%s.tar.gz" % JQ_SOURCE_VERSION)
+PATCHES = sorted(glob.glob(os.path.join(HERE, "patches", "*.patch")))
 DEPS_DIR = os.path.join(HERE, "build", "deps")
 JQ_DIR = os.path.join(DEPS_DIR, "jq-" + JQ_SOURCE_VERSION)
+PATCH_STAMP = os.path.join(JQ_DIR, ".jqgate-patches")
 LIBJQ = os.path.join(JQ_DIR, ".libs", "libjq.a")
 LIBONIG = os.path.join(JQ_DIR, "vendor", "oniguruma", "src", ".libs", "libonig.a")
 JQ_CFLAGS = "-O2 -fPIC -pthread"
-JQ_PATCHES = sorted(glob.glob(os.path.join(HERE, "patches", "jq-%s-*.patch" % JQ_SOURCE_VERSION)))
-# Records which patches the unpacked source carries; another set means a fresh unpack.
-JQ_PATCH_STAMP = os.path.join(JQ_DIR, ".jqgate-patches")
+
+
+def _say(message):
+    # pip hides a build's output unless it fails or -v is given; `make` shows these lines.
+    print("jqgate build: " + message, flush=True)
 
 
 def _run(args, cwd):
-    print("libjq build:", " ".join(args), flush=True)
+    _say(" ".join(args))
     subprocess.check_call(args, cwd=cwd)
 
 
-def fetch_jq_source():
-    """Unpack the jq release tarball from the `jq` sdist into build/deps (once)."""
-    if os.path.exists(os.path.join(JQ_DIR, "configure")):
-        return
-    os.makedirs(DEPS_DIR, exist_ok=True)
-    sdist = os.path.join(DEPS_DIR, "jq-%s.tar.gz" % JQ_SDIST_VERSION)
-    if not os.path.exists(sdist):
-        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-              "--dest", DEPS_DIR, "jq==" + JQ_SDIST_VERSION], cwd=HERE)
-    inner = "jq-%s/deps/jq-%s.tar.gz" % (JQ_SDIST_VERSION, JQ_SOURCE_VERSION)
-    with tarfile.open(sdist, "r:gz") as outer:
-        member = outer.extractfile(inner)
-        with tarfile.open(fileobj=member, mode="r:gz") as jq_tar:
-            jq_tar.extractall(DEPS_DIR, filter="data")
-
-
-def jq_patches_digest():
-    """sha256 over the names and contents of the patches, in the order they are applied."""
+def _sha256(path):
     digest = hashlib.sha256()
-    for path in JQ_PATCHES:
-        digest.update(os.path.basename(path).encode() + b"\0")
-        with open(path, "rb") as f:
-            digest.update(f.read())
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
-def jq_source_patched_with(digest):
+# -- 1. the jq release tarball -------------------------------------------------------------------
+
+def package_index_url():
+    """The index pip is configured with: PIP_INDEX_URL, else index-url from pip's configuration
+    files (PIP_CONFIG_FILE, then the user's, then the site's), else PyPI."""
+    if os.environ.get("PIP_INDEX_URL"):
+        return os.environ["PIP_INDEX_URL"]
+    files = [os.environ.get("PIP_CONFIG_FILE"),
+             os.path.join(os.environ.get("XDG_CONFIG_HOME", os.path.expanduser("~/.config")),
+                          "pip", "pip.conf"),
+             os.path.expanduser("~/.pip/pip.conf"),
+             os.path.join(sys.prefix, "pip.conf"), "/etc/pip.conf"]
+    files += [os.path.join(d, "pip", "pip.conf")
+              for d in os.environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(":")]
+    for path in files:
+        if not path or not os.path.isfile(path):
+            continue
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(path)
+        except configparser.Error:
+            continue
+        for section in ("install", "download", "global"):
+            if parser.has_option(section, "index-url"):
+                return parser.get(section, "index-url")
+    return "https://pypi.org/simple"
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.links.extend(value for name, value in attrs if name == "href" and value)
+
+
+def _fetch_jq_sdist(dest):
+    """Download the pinned `jq` sdist from the package index's simple page into `dest`."""
+    index = package_index_url().rstrip("/") + "/"
+    page_url = urllib.parse.urljoin(index, "jq/")
+    wanted = "jq-%s.tar.gz" % JQ_SDIST_VERSION
+    _say("fetching %s from %s (once; an sdist of jqgate carries the jq source)" % (wanted, index))
+    listing = page_url
+    if page_url.startswith("file:"):            # a local index: the page is a directory's file
+        listing = urllib.parse.urljoin(page_url, "index.html")
+    with urllib.request.urlopen(listing, timeout=120) as page:
+        parser = _Links()
+        parser.feed(page.read().decode("utf-8", "replace"))
+    for href in parser.links:
+        if urllib.parse.urlsplit(href).path.rsplit("/", 1)[-1] == wanted:
+            url = urllib.parse.urljoin(page_url, href)
+            break
+    else:
+        raise RuntimeError("%s is not listed on %s" % (wanted, page_url))
+    with urllib.request.urlopen(url, timeout=300) as response, open(dest + ".part", "wb") as out:
+        shutil.copyfileobj(response, out)
+    if _sha256(dest + ".part") != JQ_SDIST_SHA256:
+        os.unlink(dest + ".part")
+        raise RuntimeError("%s from %s does not have the expected sha256" % (wanted, url))
+    os.replace(dest + ".part", dest)
+
+
+def jq_release_tarball():
+    """third_party/jq-<version>.tar.gz, fetched (through the `jq` sdist) when missing."""
+    if os.path.exists(JQ_TARBALL):
+        return JQ_TARBALL
+    os.makedirs(DEPS_DIR, exist_ok=True)
+    jq_sdist = os.path.join(DEPS_DIR, "jq-%s.tar.gz" % JQ_SDIST_VERSION)
+    if not os.path.exists(jq_sdist) or _sha256(jq_sdist) != JQ_SDIST_SHA256:
+        _fetch_jq_sdist(jq_sdist)
+    inner = "jq-%s/deps/jq-%s.tar.gz" % (JQ_SDIST_VERSION, JQ_SOURCE_VERSION)
+    os.makedirs(THIRD_PARTY, exist_ok=True)
+    with tarfile.open(jq_sdist, "r:gz") as outer, open(JQ_TARBALL + ".part", "wb") as out:
+        shutil.copyfileobj(outer.extractfile(inner), out)
+    if _sha256(JQ_TARBALL + ".part") != JQ_SOURCE_SHA256:
+        os.unlink(JQ_TARBALL + ".part")
+        raise RuntimeError("%s in the jq sdist does not have the expected sha256" % inner)
+    os.replace(JQ_TARBALL + ".part", JQ_TARBALL)
+    return JQ_TARBALL
+
+
+# -- 2. unpacked and patched -----------------------------------------------------------------------
+
+def _patches_digest():
+    digest = hashlib.sha256()
+    for path in PATCHES:
+        digest.update(os.path.basename(path).encode() + b"\0")
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest() if PATCHES else ""
+
+
+def _applied_digest():
     try:
-        with open(JQ_PATCH_STAMP) as f:
-            return f.read().strip() == digest
-    except OSError:
-        return False
+        with open(PATCH_STAMP) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""
 
 
-def apply_jq_patches():
-    """Apply patches/ to the unpacked jq source, once: a source stamped with the current patch
-    digest is left alone; a source stamped otherwise (or built before patches existed) is
-    unpacked afresh, so a changed patch never lands on top of an old one and everything it
-    touches is recompiled."""
-    digest = jq_patches_digest()
-    if jq_source_patched_with(digest):
+def apply_jq_patches(jq_dir):
+    """Apply patches/*.patch (name order) to a freshly unpacked jq source tree."""
+    for path in PATCHES:
+        _run(["patch", "-p1", "--forward", "--batch", "-i", path], cwd=jq_dir)
+    with open(os.path.join(jq_dir, ".jqgate-patches"), "w") as f:
+        f.write(_patches_digest())
+
+
+def unpack_jq_source():
+    """build/deps/jq-<version>: the release unpacked and patched (again when patches change)."""
+    if os.path.exists(os.path.join(JQ_DIR, "configure")) and _applied_digest() == _patches_digest():
         return
-    if os.path.exists(JQ_DIR):
-        shutil.rmtree(JQ_DIR)
-    fetch_jq_source()
-    for path in JQ_PATCHES:
-        _run(["patch", "-p1", "--forward", "--batch", "-i", path], cwd=JQ_DIR)
-    with open(JQ_PATCH_STAMP, "w") as f:
-        f.write(digest + "\n")
+    tarball = jq_release_tarball()
+    shutil.rmtree(JQ_DIR, ignore_errors=True)
+    os.makedirs(DEPS_DIR, exist_ok=True)
+    _say("unpacking %s" % os.path.basename(tarball))
+    with tarfile.open(tarball, "r:gz") as jq_tar:
+        jq_tar.extractall(DEPS_DIR, filter="data")
+    apply_jq_patches(JQ_DIR)
 
+
+# -- 3. compiled -----------------------------------------------------------------------------------
 
 def build_libjq():
-    """Configure and compile libjq.a and libonig.a with optimisation (once per patch set)."""
-    if (os.path.exists(LIBJQ) and os.path.exists(LIBONIG)
-            and jq_source_patched_with(jq_patches_digest())):
+    """Configure and compile libjq.a and libonig.a with optimisation (once)."""
+    unpack_jq_source()
+    if os.path.exists(LIBJQ) and os.path.exists(LIBONIG):
         return
-    apply_jq_patches()
+    _say("compiling libjq %s and oniguruma (once; about a minute)" % JQ_SOURCE_VERSION)
     jobs = "-j%d" % max(1, os.cpu_count() or 1)
     _run(["./configure", "CFLAGS=" + JQ_CFLAGS, "--disable-maintainer-mode", "--disable-docs",
           "--disable-shared", "--enable-static", "--with-oniguruma=builtin"], cwd=JQ_DIR)
@@ -106,7 +205,16 @@ def build_libjq():
 class BuildExtWithLibjq(build_ext):
     def run(self):
         build_libjq()
+        _say("compiling the core extension (one large C file: 2-3 minutes on 2 cores)")
         build_ext.run(self)
+
+
+class SdistWithJqSource(sdist):
+    """The sdist carries third_party/jq-<version>.tar.gz (MANIFEST.in), so fetch it first."""
+
+    def run(self):
+        jq_release_tarball()
+        sdist.run(self)
 
 
 core = Extension(
@@ -121,7 +229,7 @@ core = Extension(
     depends=sorted(glob.glob("src/jqgate/_core/**/*.pxd", recursive=True)
                    + glob.glob("src/jqgate/_core/**/*.pxi", recursive=True)
                    + glob.glob("src/jqgate/_core/**/*.pyx", recursive=True)
-                   + glob.glob("csrc/*.h")) + JQ_PATCHES,
+                   + glob.glob("csrc/*.h")) + PATCHES,
 )
 
 setup(
@@ -133,5 +241,5 @@ setup(
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
                              "embedsignature": True},
     ),
-    cmdclass={"build_ext": BuildExtWithLibjq},
+    cmdclass={"build_ext": BuildExtWithLibjq, "sdist": SdistWithJqSource},
 )

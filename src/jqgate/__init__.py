@@ -2,7 +2,9 @@
 
     plan = jqgate.compile(datakit_config)   # dict -> Plan; raises ConfigError (.errors)
     gw = jqgate.load("kong.yaml")           # declarative file -> compiled gateway configuration
+    gw.run({"method": "GET", "path": "/x"})  # through the gateway's routing (jqgate.loaded)
     jqgate.serve("kong.yaml", listen="0.0.0.0:8000", workers=2)
+    jqgate.asgi.DataKitMiddleware(app, flow)  # a DataKit flow in front of an ASGI app
 """
 from jqgate.errors import ConfigError, ConfigIssue
 
@@ -19,26 +21,34 @@ def compile(config, location: str = "config", instance: str = ""):
 
 
 def load(path: str, skip_unknown_plugins: bool = False):
-    """Load and compile a Kong declarative file; raises ConfigError with every located error."""
+    """Load and compile a Kong declarative file; raises ConfigError with every located error.
+    The answer (jqgate.loaded.LoadedGateway) runs requests through the gateway's routing:
+    `.run(request)` / `await .run_async(request)`; `jqgate.serve()` serves it."""
     from jqgate.compiled import compile_gateway
     from jqgate.config import load_file
     from jqgate.errors import Issues
+    from jqgate.loaded import LoadedGateway
 
     config = load_file(path, skip_unknown_plugins=skip_unknown_plugins)
     issues = Issues()
     compiled = compile_gateway(config, issues)
     issues.raise_if_any()
-    return compiled
+    return LoadedGateway(compiled)
 
 
-def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, **options) -> int:
+def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, *, log_level: str = "info",
+          access_log: str = "stdout", **options) -> int:
     """Serve until SIGTERM/SIGINT: `config` is a declarative file path, a GatewayConfig or what
-    `load()` returned. Options go to jqgate.server_main.serve (drain_timeout, ...)."""
+    `load()` returned. Logs as `jqgate run` does: the ready line and diagnostics to stderr
+    (unless the application configured logging itself), access lines to `access_log` (stdout,
+    stderr, a file path or "off"; log_format="json" for JSON lines).
+    Options go to jqgate.server_main.serve (admin_listen, status_listen, drain_timeout,
+    server_options, pool_options, ssl_cert, ssl_cert_key, ...: docs/configuration.md)."""
     from jqgate.compiled import CompiledGateway, compile_gateway
     from jqgate.config.model import GatewayConfig
     from jqgate.errors import Issues
     from jqgate.runtime import gateway_for, handler_factory
-    from jqgate.server_main import serve as serve_config
+    from jqgate.server_main import configure_logging, serve as serve_config
 
     if isinstance(config, str):
         compiled = load(config)
@@ -50,8 +60,9 @@ def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, **options) -> 
         compiled = config
     else:
         raise TypeError("serve() takes a file path, a GatewayConfig or a compiled gateway")
+    configure_logging(log_level)
     return serve_config(gateway_for(compiled), listen=listen, workers=workers,
-                        handler_factory=handler_factory, **options)
+                        handler_factory=handler_factory, access_log=access_log, **options)
 
 
 __all__ = ["compile", "load", "serve", "ConfigError", "ConfigIssue", "__version__"]

@@ -1,7 +1,10 @@
 """The `jqgate` command line: run, check, plan, demo (interface.md).
 
-Every flag also reads an environment variable `JQGATE_<FLAG>` (`JQGATE_LISTEN`, `JQGATE_WORKERS`…);
-a flag given on the command line wins.
+`jqgate run` reads its settings through jqgate.settings: defaults < settings file
+(`--settings FILE`) < environment (`JQGATE_<NAME>`, Kong's `KONG_<NAME>` where it means the
+same) < flags. Its flags are generated from that table, so --help shows each one's default and
+environment names. check, plan and demo read `JQGATE_LOG_LEVEL` and
+`JQGATE_SKIP_UNKNOWN_PLUGINS` too.
 """
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ import logging
 import os
 import sys
 
-from jqgate.errors import ConfigError, Issues
+from jqgate import __version__
+from jqgate.errors import ConfigError, Issues, StartupError
+from jqgate.settings import BY_NAME, SETTINGS, describe, parse_bool
 
 log = logging.getLogger("jqgate")
 
@@ -20,40 +25,59 @@ def _env(name: str, default=None):
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
+    """--log-level and --skip-unknown-plugins for check, plan and demo."""
     p.add_argument("--log-level", default=_env("log_level", "info"),
                    choices=["debug", "info", "warning", "error"],
-                   help="logging level; at debug, unexpected errors show their traceback")
+                   help=describe(BY_NAME["log_level"]))
     p.add_argument("--skip-unknown-plugins", action="store_true",
-                   default=_env("skip_unknown_plugins", "") not in ("", "0", "false"),
-                   help="drop plugins other than datakit with a warning instead of refusing the config (D32)")
+                   default=parse_bool(_env("skip_unknown_plugins", "") or False),
+                   help=describe(BY_NAME["skip_unknown_plugins"]))
+
+
+def _add_settings_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per setting (jqgate.settings.SETTINGS); default None = "not given", so the
+    settings layer can tell a flag from a default."""
+    for setting in SETTINGS:
+        if not setting.flags:
+            continue
+        kwargs = {"dest": setting.name, "default": None, "help": describe(setting)}
+        if setting.parse is parse_bool:
+            kwargs["action"] = "store_const"
+            kwargs["const"] = True
+        else:
+            kwargs["metavar"] = setting.metavar or setting.name.upper()
+            choices = getattr(setting.parse, "choices", None)
+            if choices:
+                kwargs["metavar"] = "{%s}" % ",".join(choices)
+        p.add_argument(*setting.flags, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jqgate", description="Kong DataKit flows on a compiled core")
+    parser = argparse.ArgumentParser(
+        prog="jqgate", description="An edge gateway that runs Kong DataKit flows.",
+        epilog="Settings reference: docs/configuration.md. `jqgate run --help` lists every "
+               "setting with its default and environment variables.")
+    parser.add_argument("--version", action="version", version="jqgate " + __version__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="serve a configuration")
-    run.add_argument("config", nargs="?", default=_env("config"), help="Kong declarative file (YAML or JSON)")
-    run.add_argument("--listen", default=_env("listen", "0.0.0.0:8000"), help="proxy listen address")
-    run.add_argument("--admin-listen", default=_env("admin_listen"), help="Admin API listen address")
-    run.add_argument("--no-admin", action="store_true", default=_env("no_admin", "") not in ("", "0", "false"))
-    run.add_argument("--admin-token", default=_env("admin_token"),
-                     help="require this token on every Admin API request (Authorization: Bearer "
-                          "or Kong-Admin-Token); default: none")
-    run.add_argument("--admin-ssl-cert", default=_env("admin_ssl_cert"),
-                     help="serve the Admin API over TLS with this PEM certificate (chain)")
-    run.add_argument("--admin-ssl-key", default=_env("admin_ssl_key"),
-                     help="the PEM private key of --admin-ssl-cert")
-    run.add_argument("--access-log", default=_env("access_log", "stdout"), metavar="PATH|stdout|stderr|off",
-                     help="where the access log goes (default stdout): lines are buffered (64 KiB) and "
-                          "written at least every second, on SIGHUP (which reopens the file) and at exit")
-    run.add_argument("--log-format", default=_env("log_format", "plain"), choices=["plain", "json"],
-                     help="access log lines: plain text or one JSON object per request")
-    run.add_argument("--workers", default=_env("workers", "1"), help="worker processes, or 'auto'")
-    run.add_argument("--upstream", default=_env("upstream"), help="quick start: the one service's URL")
+    run = sub.add_parser(
+        "run", help="serve a configuration",
+        description="Serve a Kong declarative configuration. Each setting comes from, in "
+                    "increasing precedence: its default, the settings file, the environment "
+                    "(JQGATE_<NAME>, or Kong's KONG_<NAME> where shown), the flag.")
+    run.add_argument("config", nargs="?", default=None, metavar="CONFIG",
+                     help=describe(BY_NAME["config"]))
+    run.add_argument("--settings", default=_env("settings"), metavar="FILE",
+                     help="a YAML settings file (keys: the setting names in "
+                          "docs/configuration.md; env JQGATE_SETTINGS)")
+    _add_settings_flags(run)
+    run.add_argument("--no-admin", action="store_const", const="off", dest="no_admin",
+                     help="no Admin API (the same as --admin-listen off)")
+    run.add_argument("--upstream", default=_env("upstream"),
+                     help="quick start: the one service's URL (env JQGATE_UPSTREAM)")
     run.add_argument("--plugin", action="append", default=[p for p in [_env("plugin")] if p],
-                     help="quick start: a DataKit plugin file (any Kong form); repeatable")
-    _add_common(run)
+                     help="quick start: a DataKit plugin file (any Kong form); repeatable "
+                          "(env JQGATE_PLUGIN, one file)")
 
     check = sub.add_parser("check", help="validate and compile; exit 0 when valid, 1 when not")
     check.add_argument("config")
@@ -65,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(plan)
 
     demo = sub.add_parser("demo", help="the seed flow in front of built-in loopback services")
-    demo.add_argument("--listen", default=_env("listen", "127.0.0.1:0"))
+    demo.add_argument("--listen", default=_env("listen", "127.0.0.1:0"),
+                      help="the demo gateway's address (default: 127.0.0.1:0, any free port)")
     _add_common(demo)
     return parser
 
@@ -104,10 +129,26 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def resolve_run_settings(args):
+    """The settings of `jqgate run`: flags given on the command line over the rest."""
+    from jqgate.settings import resolve
+    flags = {s.name: getattr(args, s.name, None) for s in SETTINGS}
+    flags["config"] = args.config
+    if args.no_admin:
+        flags["admin_listen"] = "off"
+    return resolve(flags, settings_file=args.settings)
+
+
 def cmd_run(args) -> int:
-    from jqgate.admin.cli_run import run_from_args
+    from jqgate.admin.cli_run import run_from_settings
     from jqgate.runtime import handler_factory
-    return run_from_args(args, handler_factory=handler_factory)
+    from jqgate.server_main import configure_logging
+    settings = resolve_run_settings(args)
+    configure_logging(settings.log_level)
+    for warning in settings.warnings:
+        log.warning("%s", warning)
+    return run_from_settings(settings, args.upstream, args.plugin,
+                             handler_factory=handler_factory)
 
 
 def cmd_demo(args) -> int:
@@ -120,17 +161,23 @@ COMMANDS = {"check": cmd_check, "plan": cmd_plan, "run": cmd_run, "demo": cmd_de
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command != "run":            # run configures logging from its settings
+        logging.basicConfig(level=args.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args) or 0
     except ConfigError as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
         return 1
+    except StartupError as exc:
+        print(f"jqgate: cannot start: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
     except Exception as exc:  # never a traceback unless asked for
-        if args.log_level == "debug":
+        if getattr(args, "log_level", None) == "debug" or logging.getLogger().isEnabledFor(
+                logging.DEBUG):
             raise
         print(f"jqgate: error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         return 2

@@ -7,6 +7,8 @@
     result = plan.run({"method": "GET", "path": "/x", "headers": {"X-A": "1"},
                        "query": {"a": "1"}, "body": {"k": "v"}})
     result = await plan.run_async({...})             # inside a running event loop
+                                                     # (aiohttp, FastAPI...): run() there
+                                                     # raises, naming run_async
 
     result.exited        True when the plan answered (exit node, error 500, trace)
     result.status / .headers [(str, str)] / .body bytes      the client answer when exited
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 
 import orjson
 
@@ -110,7 +113,46 @@ class Result:
         return "<Result proxy %r>" % (self.service_request,)
 
 
-_request_view = core.embed_request_view
+def _text(value):
+    """An exact str: header names and values may be str subclasses (aiohttp's istr)."""
+    if type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    return value
+
+
+def plain_request(request):
+    """The request description as the core reads it: a dict whose headers are a dict or a
+    list of (str, str). Any mapping is accepted for both, with any str subclass as keys;
+    multi-valued mappings (multidict) keep every value."""
+    if request is None:
+        return None
+    if type(request) is not dict:
+        request = dict(request)
+    headers = request.get("headers")
+    if headers is None or (type(headers) is dict and all(
+            type(k) is str and type(v) is str for k, v in headers.items())):
+        return request
+    items = headers.items() if isinstance(headers, Mapping) or hasattr(headers, "items") \
+        else headers
+    request = dict(request)
+    request["headers"] = [(_text(name), _text(value)) for name, value in items]
+    return request
+
+
+def _request_view(request):
+    return core.embed_request_view(plain_request(request))
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _upstream(spec):
@@ -138,11 +180,15 @@ class RunnablePlan:
 
     def run(self, request=None, upstream=None, ctx_shared=None) -> Result:
         if self._has_calls:
+            if _loop_running():
+                raise RuntimeError(
+                    "plan.run() cannot drive this flow's calls inside a running event loop; "
+                    "use `await plan.run_async(...)` there")
             loop = getattr(_THREAD, "loop", None)       # one private loop per thread, shared
             if loop is None:                            # by every plan (so one pool too)
                 loop = _THREAD.loop = _new_loop()
             return loop.run_until_complete(self.run_async(request, upstream, ctx_shared))
-        run = core.embed_run_sync(self.compiled, request, self.env, ctx_shared)
+        run = core.embed_run_sync(self.compiled, plain_request(request), self.env, ctx_shared)
         if upstream is not None and not run.exited and run.needs_response_window:
             run.start_response_window(*_upstream(upstream), None)
         return Result(run)
@@ -150,6 +196,14 @@ class RunnablePlan:
     # -- async
 
     async def run_async(self, request=None, upstream=None, ctx_shared=None) -> Result:
+        result = await self.request_window(request, ctx_shared)
+        if upstream is not None:
+            await self.response_window(result, upstream)
+        return result
+
+    async def request_window(self, request=None, ctx_shared=None) -> Result:
+        """The flow up to the upstream call: exited, or `service_request` to send. A caller
+        that is its own upstream (jqgate.asgi) sends it, then calls response_window."""
         loop = asyncio.get_running_loop()
         req = _request_view(request)
         ctx = {} if ctx_shared is None else ctx_shared
@@ -157,12 +211,24 @@ class RunnablePlan:
         done = loop.create_future()
         if run.start_request_window(lambda r: done.set_result(None)) == RUN_PENDING:
             await done
-        if upstream is not None and not run.exited and run.needs_response_window:
-            done = loop.create_future()
-            if run.start_response_window(*_upstream(upstream),
-                                         lambda r: done.set_result(None)) == RUN_PENDING:
-                await done
         return Result(run)
+
+    @staticmethod
+    def needs_response(result: Result) -> bool:
+        """Whether the flow reads or changes the upstream's response (else it can stream)."""
+        return not result.exited and result.run.needs_response_window
+
+    async def response_window(self, result: Result, upstream) -> Result:
+        """Run the rest of the flow on the upstream's answer {"status", "headers", "body"};
+        `result` then carries the client response."""
+        run = result.run
+        if run.exited or not run.needs_response_window:
+            return result
+        done = asyncio.get_running_loop().create_future()
+        if run.start_response_window(*_upstream(upstream),
+                                     lambda r: done.set_result(None)) == RUN_PENDING:
+            await done
+        return result
 
 
 def _new_loop():

@@ -56,3 +56,8 @@ def join(location: str, key: str | int) -> str:
     if not location:
         return key
     return f"{location}.{key}"
+
+
+class StartupError(Exception):
+    """The gateway cannot start, for a reason outside the configuration document: a listener's
+    address is taken, a TLS file cannot be read. The message names which one."""

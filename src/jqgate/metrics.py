@@ -195,11 +195,15 @@ class _SnapshotCollector:
         yield info
 
 
-def render(snap: dict, config_info: list[tuple[str, str]] = ()) -> bytes:
-    """The Prometheus text exposition format (version 0.0.4) of a merged snapshot."""
+def render(snap: dict, config_info: list[tuple[str, str]] = (), pids=()) -> bytes:
+    """The Prometheus text exposition format (version 0.0.4) of a merged snapshot, with the
+    process_* families of `pids` added up (jqgate.process_metrics)."""
     from prometheus_client import CollectorRegistry, generate_latest
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_SnapshotCollector(snap, list(config_info)))
+    if pids:
+        from jqgate.process_metrics import GatewayProcessCollector
+        registry.register(GatewayProcessCollector(pids))
     return generate_latest(registry)
 
 

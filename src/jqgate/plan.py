@@ -197,12 +197,7 @@ class Plan:
     response_start: int          # ops[:response_start] run in the request window
     slot_template: tuple[Any, ...]
     slot_names: tuple[str, ...]  # "NODE.field" / "NODE" per slot, for dumps and traces
-    constant_slots: frozenset[int]
-    waves: tuple[tuple[int, ...], ...]   # call ops grouped: wave k = calls that have k calls before them
-    request_fields: tuple[tuple[str, int], ...]   # request outputs to materialise: (field, slot)
-    reads_request_body: bool
-    reads_response_body: bool    # service_response.body/raw_body read (buffer the upstream body)
-    writes_response_body: bool
+    reads_request_body: bool     # request.body is read: the server reads a streamed body whole first
     has_response_window: bool    # anything runs after the upstream answered
     debug: bool
     config_hash: str

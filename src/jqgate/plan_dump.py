@@ -85,12 +85,9 @@ def plan_to_dict(plan: Plan) -> dict:
         })
     return {
         "instance": plan.instance, "config_hash": plan.config_hash, "debug": plan.debug,
-        "slots": list(plan.slot_names), "constant_slots": sorted(plan.constant_slots),
+        "slots": list(plan.slot_names),
         "ops": ops, "response_start": plan.response_start,
-        "waves": [[plan.nodes[plan.ops[i].node].name for i in wave] for wave in plan.waves],
-        "request_fields": [f for f, _ in plan.request_fields],
-        "reads_request_body": plan.reads_request_body, "reads_response_body": plan.reads_response_body,
-        "writes_response_body": plan.writes_response_body, "has_response_window": plan.has_response_window,
+        "reads_request_body": plan.reads_request_body, "has_response_window": plan.has_response_window,
         "edges": [list(e) for e in plan.edges],
     }
 
@@ -125,8 +122,6 @@ def plan_to_text(plan: Plan) -> str:
             lines.append(f"        runs: {runs}")
     if plan.response_start == len(plan.ops):
         lines.append("response window: (nothing runs after proxying; the response streams through)")
-    waves = ["[" + ", ".join(plan.nodes[plan.ops[i].node].name for i in w) + "]" for w in plan.waves]
-    lines.append("call waves: " + (" then ".join(waves) if waves else "(no calls)"))
     return "\n".join(lines) + "\n"
 
 

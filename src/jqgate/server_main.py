@@ -27,21 +27,11 @@ import sys
 import time
 
 from jqgate.config.model import GatewayConfig
+from jqgate.errors import StartupError
 from jqgate.gateway import DEFAULT_SERVER, Gateway
+from jqgate.listen import parse_listen  # noqa: F401  (callers import it from here too)
 
 log = logging.getLogger("jqgate")
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """"HOST:PORT", ":PORT", "PORT" or "[v6]:PORT"."""
-    listen = listen.strip()
-    if listen.startswith("["):
-        host, _, port = listen[1:].partition("]:")
-    elif ":" in listen:
-        host, _, port = listen.rpartition(":")
-    else:
-        host, port = "", listen
-    return host or "0.0.0.0", int(port)
 
 
 def bind_socket(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket.socket:
@@ -55,6 +45,40 @@ def bind_socket(host: str, port: int, reuse_port: bool, listen: bool = True) -> 
         sock.listen(4096)
     sock.setblocking(False)
     return sock
+
+
+def bind_listener(what: str, listen: str, reuse_port: bool, listen_now: bool = True):
+    """bind_socket for the `what` listener ("proxy", "Admin API", "status"): a failure says
+    which listener and which address, e.g. "the status listener 0.0.0.0:8100: Address already
+    in use"."""
+    try:
+        host, port = parse_listen(listen)
+    except ValueError:
+        raise StartupError('the %s listener: "%s" is not HOST:PORT' % (what, listen)) from None
+    try:
+        return bind_socket(host, port, reuse_port=reuse_port, listen=listen_now)
+    except OSError as exc:
+        raise StartupError("the %s listener %s:%d: %s"
+                           % (what, host, port, exc.strerror or exc)) from None
+
+
+def tls_context(ssl_cert: str | None, ssl_cert_key: str | None):
+    """The proxy listener's server-side TLS context, or None for plain HTTP. Loaded once,
+    before any worker starts, so a missing or mismatched file stops the start-up by name."""
+    if not ssl_cert and not ssl_cert_key:
+        return None
+    if not (ssl_cert and ssl_cert_key):
+        raise StartupError("TLS needs both ssl_cert and ssl_cert_key (got only %s)"
+                           % ("ssl_cert" if ssl_cert else "ssl_cert_key"))
+    import ssl
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(ssl_cert, ssl_cert_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise StartupError("TLS certificate %s with key %s: %s"
+                           % (ssl_cert, ssl_cert_key, getattr(exc, "strerror", None) or exc)) \
+            from None
+    return context
 
 
 def open_access_log(access_log="off", log_format: str = "plain",
@@ -194,7 +218,7 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
 
 def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_fd,
                 access, server_options, pool_options, proxy_options,
-                admin=None) -> int:
+                admin=None, ssl_context=None) -> int:
     import uvloop
     from jqgate._core import core
     core.reseed_request_ids()
@@ -208,15 +232,16 @@ def _run_worker(config, host, port, sock, handler_factory, drain_timeout, ready_
         # Each worker opens the access log itself (O_APPEND): its own buffer, whole-line writes.
         running = await start(config, host, port, sock=sock, handler_factory=handler_factory,
                               server_options=server_options, pool_options=pool_options,
-                              proxy_options=proxy_options, metrics=METRICS, **access)
+                              proxy_options=proxy_options, metrics=METRICS,
+                              ssl_context=ssl_context, **access)
         attached = await _attach_admin(running, config, admin, stop)
         # Everything built so far lives as long as the process: keep the collector from
         # walking it again on every collection.
         gc.collect()
         gc.freeze()
         if ready_fd is None:
-            log.info("jqgate ready: proxy listening on http://%s:%d (pid %d)",
-                     host, running.port, os.getpid())
+            log.info("jqgate ready: proxy listening on %s://%s:%d (pid %d)",
+                     "http" if ssl_context is None else "https", host, running.port, os.getpid())
         else:
             os.write(ready_fd, b"r")
             os.close(ready_fd)
@@ -250,7 +275,9 @@ async def _attach_admin(running, config, admin, stop):
                                        proxy_listen=admin["proxy_listen"],
                                        config_file=admin.get("config_file"),
                                        admin_sock=admin.get("admin_sock"),
-                                       security=admin.get("security"))
+                                       security=admin.get("security"),
+                                       status_listen=admin.get("status_listen"),
+                                       status_sock=admin.get("status_sock"))
 
 
 def set_jq_budgets(steps: int | None = None, memory_mib: int | None = None) -> None:
@@ -270,7 +297,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
           jq_step_budget: int | None = None, jq_memory_budget_mib: int | None = None,
           access_log: str | None = "stdout", log_format: str | None = None,
           access_log_buffer_size: int = 65536, access_log_flush_interval: float = 1.0,
-          supervisor_options: dict | None = None) -> int:
+          supervisor_options: dict | None = None, status_listen: str | None = None,
+          ssl_cert: str | None = None, ssl_cert_key: str | None = None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
 
     `jq_step_budget` (libjq instructions per jq run, default 2,000,000: about 0.1-0.3 s of one
@@ -286,7 +314,11 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     full, `access_log_flush_interval` seconds (1.0) after they were logged, on SIGHUP (which
     also reopens the file, for log rotation) and when it stops.
 
-    `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API. `config_file` is
+    `admin_listen` ("HOST:PORT", None = no Admin API) serves the Admin API; `status_listen`
+    the status listener (/status, /status/ready, /metrics: jqgate.admin.status_listener).
+    `ssl_cert` + `ssl_cert_key` (PEM files) make the proxy listener speak HTTPS. A listener that
+    cannot bind, or a TLS file that cannot be loaded, raises StartupError naming it before any
+    worker starts. `config_file` is
     what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
     GatewayConfig. Hot reload and SIGHUP work with or without the Admin API, with any number of
     workers (jqgate.admin.runtime).
@@ -304,6 +336,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     heartbeat_timeout; with several workers)."""
     set_jq_budgets(jq_step_budget, jq_memory_budget_mib)
     host, port = parse_listen(listen)
+    ssl_context = tls_context(ssl_cert, ssl_cert_key)
     security = {"admin_token": admin_token, "admin_ssl_cert": admin_ssl_cert,
                 "admin_ssl_key": admin_ssl_key}
     check_access_log(access_log)
@@ -312,20 +345,24 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
               "access_log_buffer_size": access_log_buffer_size,
               "access_log_flush_interval": access_log_flush_interval}
     admin = {"admin_listen": admin_listen, "config_file": config_file,
-             "proxy_listen": "%s:%d" % (host, port), "admin_sock": None, "security": security}
+             "proxy_listen": "%s:%d" % (host, port), "admin_sock": None, "security": security,
+             "status_listen": status_listen, "status_sock": None}
     if admin_listen:
         from jqgate.admin.runtime import admin_ssl_context
         admin_ssl_context(admin_ssl_cert, admin_ssl_key)     # unusable files: fail before forking
-        # Bound first: a busy Admin API port fails before any worker starts.
-        admin["admin_sock"] = bind_socket(*parse_listen(admin_listen), reuse_port=False)
+        # The other listeners are bound first: a busy port fails before any worker starts.
+        admin["admin_sock"] = bind_listener("Admin API", admin_listen, reuse_port=False)
+    if status_listen:
+        admin["status_sock"] = bind_listener("status", status_listen, reuse_port=False)
     if workers <= 1:
-        sock = bind_socket(host, port, reuse_port=False)
+        sock = bind_listener("proxy", listen, reuse_port=False)
         admin["proxy_listen"] = "%s:%d" % (host, sock.getsockname()[1])
         return _run_worker(config, host, port, sock, handler_factory, drain_timeout, None,
-                           access, server_options, pool_options, proxy_options, admin)
+                           access, server_options, pool_options, proxy_options, admin,
+                           ssl_context)
     # Bind once in the parent first, so a busy port fails loudly before any fork, and so
     # port 0 resolves to one port all workers share.
-    probe = bind_socket(host, port, reuse_port=True, listen=False)
+    probe = bind_listener("proxy", listen, reuse_port=True, listen_now=False)
     port = probe.getsockname()[1]
     children = []
     control_socks = []
@@ -349,7 +386,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
                 sock = bind_socket(host, port, reuse_port=True)
                 code = _run_worker(worker_config, host, port, sock, handler_factory,
                                    drain_timeout, ready_fd, access, server_options,
-                                   pool_options, proxy_options, {"control_sock": child_end})
+                                   pool_options, proxy_options, {"control_sock": child_end},
+                                   ssl_context)
             except BaseException:
                 logging.getLogger("jqgate").exception("worker failed")
             finally:
@@ -372,12 +410,14 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     os.close(ready_r)
     from jqgate.admin.runtime import run_parent
     # The parent logs the ready line once its Admin API listens too.
-    ready = ("jqgate ready: proxy listening on http://%s:%d (%d workers)" % (host, port, workers)
+    ready = ("jqgate ready: proxy listening on %s://%s:%d (%d workers)"
+             % ("http" if ssl_context is None else "https", host, port, workers)
              if got == workers else None)
     return run_parent(config.config if isinstance(config, Gateway) else config, children,
                       control_socks, admin_listen=admin_listen,
                       proxy_listen=admin["proxy_listen"], config_file=config_file,
                       ready_message=ready, admin_sock=admin["admin_sock"], security=security,
+                      status_listen=status_listen, status_sock=admin["status_sock"],
                       spawn=spawn, supervisor_options=supervisor_options)
 
 
@@ -416,5 +456,12 @@ def _close_parent_sockets(keep: int) -> None:
 
 
 def configure_logging(level: str = "info") -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """What `jqgate run` and `jqgate.serve()` log besides the access log (which the core writes
+    itself: open_access_log): the `jqgate` loggers to stderr at `level`. Logging an application
+    configured itself is left alone."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    else:
+        logging.getLogger("jqgate").setLevel(getattr(logging, level.upper(), logging.INFO))

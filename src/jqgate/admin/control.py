@@ -112,6 +112,9 @@ class WorkerStats:
         self.links = links
         self.admin_metrics = admin_metrics     # reload counters live in the admin process
 
+    def expected_workers(self) -> int:
+        return len(self.links)
+
     async def workers(self) -> list[dict]:
         links = live(self.links)
         replies = await asyncio.gather(*(link.request({"op": "stats"}, 10.0) for link in links),

@@ -41,14 +41,19 @@ def _compile(pattern: str) -> re.Pattern:
     return re.compile("^" + regex + "$")
 
 
-TABLE = [(_compile(pattern), methods) for pattern, methods in ROUTES]
+def compile_table(routes) -> list:
+    return [(_compile(pattern), methods) for pattern, methods in routes]
 
 
-def match(method: str, path: str):
+TABLE = compile_table(ROUTES)
+
+
+def match(method: str, path: str, table=None):
     """(handler, params); (None, None) for an unknown path; (None, {}) for a wrong method."""
+    table = TABLE if table is None else table
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/") or "/"
-    for regex, methods in TABLE:
+    for regex, methods in table:
         m = regex.match(path)
         if m is None:
             continue

@@ -23,6 +23,7 @@ from jqgate.admin.reload import ApplyError, ConfigStore
 from jqgate.admin.server import Admin, start_admin
 from jqgate.admin.status import LocalStats
 from jqgate.admin.supervisor import Supervisor
+from jqgate.admin.status_listener import listen_status
 from jqgate.admin.swap import PlanSwitch
 from jqgate.errors import ConfigError, ConfigIssue
 from jqgate.metrics import Metrics
@@ -49,16 +50,21 @@ class LocalApplier:
 class AdminRuntime:
     """What was attached; close() stops the Admin API listener."""
 
-    def __init__(self, store, admin_server=None, admin_settings=None, admin_port=None):
+    def __init__(self, store, admin_server=None, admin_settings=None, admin_port=None,
+                 status=(None, None, None)):
         self.store = store
         self.admin_server = admin_server
         self.admin_settings = admin_settings
         self.admin_port = admin_port
+        self.status_server, self.status_settings, self.status_port = status
 
     def close(self):
-        if self.admin_server is not None:
-            self.admin_server.close()
-            self.admin_settings.drain()
+        # The status listener first: a draining gateway stops answering /status/ready at once.
+        for server, settings in ((self.status_server, self.status_settings),
+                                 (self.admin_server, self.admin_settings)):
+            if server is not None:
+                server.close()
+                settings.drain()
 
 
 def install_sighup(store: ConfigStore, also=None) -> None:
@@ -125,7 +131,8 @@ async def _listen_admin(admin: Admin, admin_listen: str | None, sock=None,
 
 
 async def attach_single(running, config, *, admin_listen: str | None, proxy_listen: str,
-                        config_file, admin_sock=None, security: dict | None = None) -> AdminRuntime:
+                        config_file, admin_sock=None, security: dict | None = None,
+                        status_listen: str | None = None, status_sock=None) -> AdminRuntime:
     """One process: Admin API + SIGHUP on this loop, swapping this process's handler."""
     switch = PlanSwitch(running, initial_hash(config))
     store = ConfigStore(config, LocalApplier(switch), config_file)
@@ -133,7 +140,8 @@ async def attach_single(running, config, *, admin_listen: str | None, proxy_list
                   admin_listen or "off")
     install_sighup(store, also=running.reopen_logs)
     server, settings, port = await _listen_admin(admin, admin_listen, admin_sock, security)
-    return AdminRuntime(store, server, settings, port)
+    status = await listen_status(admin, status_listen, status_sock)
+    return AdminRuntime(store, server, settings, port, status)
 
 
 async def attach_worker(running, config, control_sock, on_parent_gone) -> asyncio.Task:
@@ -146,9 +154,11 @@ async def attach_worker(running, config, control_sock, on_parent_gone) -> asynci
 def run_parent(config, children: list[int], control_socks: list, *, admin_listen: str | None,
                proxy_listen: str, config_file, ready_message: str | None,
                admin_sock=None, security: dict | None = None, spawn=None,
-               supervisor_options: dict | None = None) -> int:
-    """The parent of several workers: Admin API, SIGHUP, signal forwarding, supervision
-    (spawn(config) -> (pid, control socket) starts a replacement: jqgate.admin.supervisor)."""
+               supervisor_options: dict | None = None, status_listen: str | None = None,
+               status_sock=None) -> int:
+    """The parent of several workers: Admin API, status listener, SIGHUP, signal forwarding,
+    supervision (spawn(config) -> (pid, control socket) starts a replacement:
+    jqgate.admin.supervisor)."""
     import uvloop
 
     async def main():
@@ -169,14 +179,20 @@ def run_parent(config, children: list[int], control_socks: list, *, admin_listen
                 except ProcessLookupError:
                     pass
         install_sighup(store, also=forward_sighup)
+
+        def stop(signum):
+            admin.draining = True            # /status/ready answers 503 from now on
+            stats.supervisor.stop(signum)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stats.supervisor.stop, signal.SIGTERM)
+            loop.add_signal_handler(sig, stop, signal.SIGTERM)
         server, settings, _ = await _listen_admin(admin, admin_listen, admin_sock, security)
+        status_server, _, _ = await listen_status(admin, status_listen, status_sock)
         if ready_message:
             logging.getLogger("jqgate").info("%s", ready_message)
         codes = await stats.supervisor.run()
-        if server is not None:
-            server.close()
+        for listener in (server, status_server):
+            if listener is not None:
+                listener.close()
         return 0 if all(code == 0 for code in codes) else 1
 
     return uvloop.run(main())

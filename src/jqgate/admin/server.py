@@ -37,6 +37,7 @@ class Admin:
         self.admin_listen = admin_listen
         self.edit_lock = asyncio.Lock()
         self.guard = guard if guard is not None else AdminGuard()   # set again once bound
+        self.draining = False              # shutting down: not ready for new traffic
 
 
 def _dumps(obj) -> bytes:
@@ -44,12 +45,16 @@ def _dumps(obj) -> bytes:
 
 
 class AdminHandler(core.RequestHandler):
-    def __init__(self, admin: Admin):
+    def __init__(self, admin: Admin, match=routes.match, guarded=True):
         self.admin = admin
+        self.match = match                 # the status listener serves a smaller table
+        # The Admin API's guard (token, Origin, content type); the status listener is read-only
+        # and unauthenticated, like Kong's status_listen.
+        self.guarded = guarded
         self.tasks: set = set()
 
     def handle(self, req, resp):
-        refused = self.admin.guard.check(req.method.decode("latin-1"), req.header,
+        refused = None if not self.guarded else self.admin.guard.check(req.method.decode("latin-1"), req.header,
                                          req.body_stream is not None or bool(req.body))
         if refused is not None:      # before the body is read: it is not wanted
             self._send(resp, refused.status, refused.body,
@@ -66,7 +71,7 @@ class AdminHandler(core.RequestHandler):
     def _dispatch(self, req, resp, body: bytes):
         method = req.method.decode("latin-1")
         path = req.path.decode("latin-1")
-        handler, params = routes.match(method, path)
+        handler, params = self.match(method, path)
         if handler is None:
             err = errors.not_found() if params is None else errors.method_not_allowed()
             self._send(resp, err.status, err.body)
@@ -111,14 +116,16 @@ def log_admin_request(req, resp) -> None:
                               req.request_id.decode())
 
 
-async def start_admin(admin: Admin, host: str, port: int, sock=None, ssl_context=None):
-    """Listen for the Admin API on the running loop (TLS with `ssl_context`); returns
-    (asyncio Server, settings, port)."""
+async def start_admin(admin: Admin, host: str, port: int, sock=None, ssl_context=None,
+                      match=routes.match, access_log=log_admin_request,
+                      max_body_bytes=MAX_ADMIN_BODY, guarded=True):
+    """Listen for the Admin API (or, with the status table, the status listener) on the
+    running loop (TLS with `ssl_context`); returns (asyncio Server, settings, port)."""
     from jqgate.server_main import bind_socket
     loop = asyncio.get_running_loop()
-    settings = core.ServerSettings(AdminHandler(admin), server_header=DEFAULT_SERVER,
-                                   body_buffer_size=1024 * 1024, max_body_bytes=MAX_ADMIN_BODY,
-                                   access_log=log_admin_request,
+    settings = core.ServerSettings(AdminHandler(admin, match, guarded), server_header=DEFAULT_SERVER,
+                                   body_buffer_size=1024 * 1024, max_body_bytes=max_body_bytes,
+                                   access_log=access_log,
                                    scheme="https" if ssl_context is not None else "http")
     if sock is None:
         sock = bind_socket(host, port, reuse_port=False)

@@ -38,6 +38,9 @@ class LocalStats:
     async def workers(self) -> list[dict]:
         return [worker_entry(self.switch, self.settings, self.pool)]
 
+    def expected_workers(self) -> int:
+        return 1
+
 
 def _node_id() -> str:
     global NODE_ID
@@ -81,4 +84,6 @@ async def metrics_text(admin) -> bytes:
     if admin.stats.admin_metrics is not None:
         snaps.append(admin.stats.admin_metrics.snapshot())
     info = [(str(w["pid"]), w["configuration_hash"]) for w in workers]
-    return render(merge(snaps), info)
+    # process_*: the whole gateway, this process and every worker (jqgate.process_metrics).
+    pids = sorted({os.getpid()} | {w["pid"] for w in workers})
+    return render(merge(snaps), info, pids)

@@ -8,7 +8,7 @@ everything that is wrong):
                    topological order                                              (G1-G12, G16)
     nodes.py       per-node semantic checks: jq programs compiled once through
                    the libjq bridge, property names and modes, cache resources    (S18, G13, G15)
-    lower.py       slots, op records, waves, split URLs, constants in the slot template -> Plan
+    lower.py       slots, op records, split URLs, constants in the slot template -> Plan
 """
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from typing import Any
 from jqgate.compiler.graph import build_graph
 from jqgate.compiler.lower import lower
 from jqgate.compiler.nodes import check_nodes
-from jqgate.compiler.ports import USER_NODE_PORTS
 from jqgate.compiler.schema import validate_datakit_schema
 from jqgate.errors import ConfigError, Issues
+from jqgate.nodes import USER_NODE_PORTS
 from jqgate.plan import Plan
 
 

@@ -20,10 +20,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from jqgate.compiler.ports import (IMPLICIT_NAMES, IMPLICIT_PORTS, LITERAL, OBJECT, STRING,
-                                   USER_NODE_PORTS, NodePorts, literal_type)
 from jqgate.compiler.types import edge_conversion, type_label
 from jqgate.errors import Issues, join
+from jqgate.nodes import USER_NODE_PORTS
+from jqgate.nodes.ports import (IMPLICIT_NAMES, IMPLICIT_PORTS, LITERAL, OBJECT, STRING, NodePorts,
+                                literal_type)
 from jqgate.plan import SELF
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from jqgate.compiler.graph import Graph
-from jqgate.compiler.ports import IMPLICIT_NAMES
+from jqgate.nodes.ports import IMPLICIT_NAMES
 from jqgate.node_runtime.call_url import split_safe_url
 from jqgate.plan import (CONV_NAMES, SELF, WINDOW_REQUEST, WINDOW_RESPONSE, Binding, BranchParams,
                          CacheParams, CallParams, CallTarget, ExitParams, GenericParams, JqParams,
@@ -37,13 +37,11 @@ class _Slots:
     def __init__(self) -> None:
         self.names: list[str] = []
         self.template: list[Any] = []
-        self.constants: set[int] = set()
 
-    def new(self, name: str, constant: Any = None, is_constant: bool = False) -> int:
+    def new(self, name: str, constant: Any = None) -> int:
+        """A new slot, holding `constant` before anything runs (a static node's values)."""
         self.names.append(name)
         self.template.append(constant)
-        if is_constant:
-            self.constants.add(len(self.names) - 1)
         return len(self.names) - 1
 
 
@@ -138,23 +136,23 @@ def lower(graph: Graph, config: dict, programs: dict, properties: dict, instance
     slots = _Slots()
     out_self: dict[str, int] = {}
     out_fields: dict[str, list[tuple[str, int]]] = {}
-    request_fields: list[tuple[str, int]] = []
+    reads_request_body = False
     for name in order:
         node = graph.nodes[name]
         ports = node.ports
         fields: list[tuple[str, int]] = []
         if node.type == "static":
             values = node.config["values"]
-            out_self[name] = slots.new(name, values, True)
+            out_self[name] = slots.new(name, values)
             for key, value in values.items():
-                fields.append((key, slots.new(f"{name}.{key}", value, True)))
+                fields.append((key, slots.new(f"{name}.{key}", value)))
         elif name == "request":
             wanted = used.get(name, set())
             all_fields = SELF in wanted
             for f in ports.fields_out or {}:
                 if all_fields or f in wanted:
                     fields.append((f, slots.new(f"{name}.{f}")))
-            request_fields = list(fields)
+            reads_request_body = any(f == "body" for f, _ in fields)
             if all_fields:
                 out_self[name] = slots.new(name)
         elif name == "vault":
@@ -210,25 +208,10 @@ def lower(graph: Graph, config: dict, programs: dict, properties: dict, instance
             inputs=inputs, out_self=out_self.get(name, -1), out_fields=tuple(out_fields[name]),
             params=params, is_async=_is_async(node.type, params)))
 
-    # Waves: a call's wave is the number of calls on the longest dependency chain before it.
-    calls_before = [0] * len(ops)
-    for op in ops:
-        before = max((calls_before[d] + (1 if ops[d].kind == "call" else 0) for d in op.deps), default=0)
-        calls_before[op.index] = before
-    wave_count = max((calls_before[op.index] for op in ops if op.kind == "call"), default=-1) + 1
-    waves = tuple(tuple(op.index for op in ops if op.kind == "call" and calls_before[op.index] == k)
-                  for k in range(wave_count))
-
-    sr_used = used.get("service_response", set())
-    response_inputs = {b.port for b in bindings.get("response", [])}
     return Plan(
         nodes=tuple(plan_nodes), ops=tuple(ops), response_start=response_start,
         slot_template=tuple(slots.template), slot_names=tuple(slots.names),
-        constant_slots=frozenset(slots.constants),
-        waves=waves, request_fields=tuple(request_fields),
-        reads_request_body=any(f == "body" for f, _ in request_fields),
-        reads_response_body=bool(sr_used & {SELF, "body", "raw_body"}),
-        writes_response_body="body" in response_inputs or SELF in response_inputs,
+        reads_request_body=reads_request_body,
         has_response_window=response_start < len(ops),
         debug=bool(config.get("debug", False)),
         config_hash=config_hash(config), instance=instance,

@@ -1,7 +1,7 @@
 """Edge type rules (datakit.md §3.4): is `source type -> target type` allowed, and with which runtime check."""
 from __future__ import annotations
 
-from jqgate.compiler.ports import ANY, BOOLEAN, LITERAL, MAP, NUMBER, OBJECT, STRING
+from jqgate.nodes.ports import ANY, BOOLEAN, LITERAL, MAP, NUMBER, OBJECT, STRING
 from jqgate.plan import (CONV_BOOLEAN, CONV_MAP, CONV_NONE, CONV_NUMBER, CONV_OBJECT,
                          CONV_STRING)
 

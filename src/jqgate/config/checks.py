@@ -10,27 +10,9 @@ import re
 from typing import Any, Iterable
 
 from jqgate.errors import Issues, join
+from jqgate.json_types import json_type_name as type_name   # the config loaders' messages use it
 
 INT32_MAX = 2147483646      # Kong's upper bound for timeouts and pool sizes
-
-
-def type_name(value: Any) -> str:
-    """The JSON name of a value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return type(value).__name__      # YAML timestamps, binary, sets …
 
 
 def check_string(value: Any, location: str, issues: Issues, *, min_len: int = 1,

@@ -10,10 +10,10 @@ from jqgate.config.checks import INT32_MAX
 from jqgate.config.ids import stable_id
 from jqgate.config.model import Service
 from jqgate.errors import Issues, join
+from jqgate.http_url import DEFAULT_PORTS
 
 WHITESPACE = re.compile(r"\s")
 PROTOCOLS = ("http", "https")
-DEFAULT_PORTS = {"http": 80, "https": 443}
 TIMEOUTS = ("connect_timeout", "read_timeout", "write_timeout")
 # Fields of a Kong service this gateway honours. `routes` / `plugins` are nested entities.
 SERVICE_FIELDS = ("name", "id", "url", "protocol", "host", "port", "path", "retries", *TIMEOUTS,

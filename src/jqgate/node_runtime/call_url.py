@@ -21,9 +21,9 @@ Both executors and the config check use this module: one rule.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
+from jqgate.http_url import split_http_url
 
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -50,27 +50,18 @@ def encode_part(text: str, safe: str) -> str:
 
 
 def split_safe_url(url: str):
-    """-> (scheme, host, port, path, query, host_header) of an absolute http(s) URL, path and
-    query encoded as the module docstring says. Raises UnsafeUrl with the reason."""
+    """-> (scheme, host, port, path, query, host_header) of an absolute http(s) URL (split by
+    jqgate.http_url), path and query encoded as the module docstring says. Raises UnsafeUrl with the reason."""
     bad = forbidden_character(url)
     if bad is not None:
         raise UnsafeUrl("URL %r has a character not allowed in a request target (%s)"
                         % (url, bad))
     try:
-        parts = urlsplit(url)
-        port = parts.port
+        parts = split_http_url(url)
     except ValueError as e:
         raise UnsafeUrl("invalid URL %r: %s" % (url, e)) from None
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise UnsafeUrl("invalid URL %r: an absolute http or https URL is required" % url)
-    path = encode_part(parts.path or "/", _PATH_SAFE)
+    path = encode_part(parts.path, _PATH_SAFE)
     if _DOT_SEGMENT.search(path):
         raise UnsafeUrl("URL %r has a dot segment (\".\" or \"..\") in its path" % url)
     query = encode_part(parts.query, _QUERY_SAFE) if parts.query else ""
-    host = parts.hostname
-    default = DEFAULT_PORTS[scheme]
-    host_header = ("[%s]" % host) if ":" in host else host
-    if port is not None and port != default:
-        host_header += ":%d" % port
-    return scheme, host, port or default, path, query, host_header
+    return parts.scheme, parts.host, parts.port, path, query, parts.host_header

@@ -12,12 +12,6 @@ from __future__ import annotations
 
 from jqgate.node_runtime.errors import NodeFailure
 
-# Node types whose node-wise input is an object split into these fields (datakit.md §3.4).
-OBJECT_INPUT_FIELDS = {
-    "cache": ("key", "ttl", "data"),
-    "jwt_sign": ("claims", "key"),
-    "jwt_verify": ("token", "key"),
-}
 RUNTIME_KINDS = frozenset(("cache", "xml_to_json", "json_to_xml", "jwt_decode", "jwt_sign",
                            "jwt_verify", "vault"))
 SINK_KINDS = frozenset(("exit", "service_request", "response"))

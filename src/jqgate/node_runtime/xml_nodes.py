@@ -41,7 +41,8 @@ from dataclasses import dataclass
 import orjson
 from lxml import etree
 
-from jqgate.node_runtime.errors import NodeFailure, json_type_name
+from jqgate.json_types import json_type_name
+from jqgate.node_runtime.errors import NodeFailure
 
 DEFAULT_TEXT_BLOCK = "#text"
 MAX_XML_BYTES = 64 * 1024 * 1024          # refuse to parse absurd bodies outright

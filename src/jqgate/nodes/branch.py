@@ -1,10 +1,12 @@
 """`branch`: conditional scheduling (§5.6, 3.12+). S21. Membership rules are graph rule G12."""
-from jqgate.nodes.spec import NO_FIELDS, NodeSpec, node_name_list
+from jqgate.nodes.ports import ANY, BOOLEAN, NodePorts
+from jqgate.nodes.spec import NodeSpec, node_name_list
 
 SPEC = NodeSpec(
     type="branch",
     fields={"then": node_name_list(), "else": node_name_list()},
-    input_fields=NO_FIELDS,
-    output_fields=("then", "else"),
+    # then/else are control outputs: connecting them schedules, they carry no value
+    ports=NodePorts(self_in=BOOLEAN, fields_in={}, fields_in_allowed=False,
+                    self_out=None, fields_out={"then": ANY, "else": ANY}, fields_out_allowed=True),
     since="3.12",
 )

@@ -6,6 +6,7 @@ import re
 from jqgate.config.checks import INT32_MAX
 from jqgate.node_runtime.call_url import UnsafeUrl, split_safe_url
 from jqgate.errors import Issues
+from jqgate.nodes.ports import ANY, MAP, NUMBER, OBJECT, STRING, NodePorts
 from jqgate.nodes.spec import NodeSpec, boolean, integer, string
 
 
@@ -47,8 +48,11 @@ SPEC = NodeSpec(
         # gateway's max_call_response_bytes, 10 MiB); over it the call fails (500).
         "max_response_size": integer(1, INT32_MAX),
     },
-    input_fields=("body", "headers", "query", "url", "http_proxy", "https_proxy",
-                  "proxy_auth_username", "proxy_auth_password"),
-    output_fields=("body", "headers", "status", "raw_body"),
+    ports=NodePorts(
+        self_in=OBJECT, fields_in_allowed=True,
+        fields_in={"body": ANY, "headers": MAP, "query": MAP, "url": STRING, "http_proxy": STRING,
+                   "https_proxy": STRING, "proxy_auth_username": STRING, "proxy_auth_password": STRING},
+        self_out=OBJECT, fields_out_allowed=True,
+        fields_out={"body": ANY, "headers": MAP, "status": NUMBER, "raw_body": STRING}),
     extra_check=check_call,
 )

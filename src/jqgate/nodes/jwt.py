@@ -1,7 +1,8 @@
 """`jwt_decode`, `jwt_sign`, `jwt_verify` (§5.10–§5.12, 3.14+). S24."""
 from jqgate.config import checks
 from jqgate.errors import Issues, join
-from jqgate.nodes.spec import NO_FIELDS, NodeSpec, boolean, enum, enum_list, integer, string, string_list
+from jqgate.nodes.ports import ANY, MAP, OBJECT, STRING, NodePorts
+from jqgate.nodes.spec import NodeSpec, boolean, enum, enum_list, integer, string, string_list
 
 ALGORITHMS = ("ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512",
               "PS256", "PS384", "PS512", "RS256", "RS384", "RS512")
@@ -19,8 +20,9 @@ def check_static_claims(value, location: str, issues: Issues) -> bool:
 
 JWT_DECODE = NodeSpec(
     type="jwt_decode",
-    input_fields=NO_FIELDS,
-    output_fields=("header", "payload", "signature"),
+    ports=NodePorts(self_in=STRING, fields_in={}, fields_in_allowed=False,
+                    self_out=OBJECT, fields_out={"header": MAP, "payload": MAP, "signature": STRING},
+                    fields_out_allowed=True),
     since="3.14",
 )
 
@@ -35,8 +37,9 @@ JWT_SIGN = NodeSpec(
         "static_claims": check_static_claims,
     },
     required=("algorithm",),
-    input_fields=("claims", "key"),
-    output_fields=("token", "claims", "header"),
+    ports=NodePorts(self_in=OBJECT, fields_in={"claims": MAP, "key": STRING}, fields_in_allowed=True,
+                    self_out=OBJECT, fields_out={"token": STRING, "claims": MAP, "header": MAP},
+                    fields_out_allowed=True),
     since="3.14",
 )
 
@@ -51,7 +54,7 @@ JWT_VERIFY = NodeSpec(
         "validate_exp": boolean(),
         "validate_nbf": boolean(),
     },
-    input_fields=("token", "key"),
-    output_fields=("claims", "header"),
+    ports=NodePorts(self_in=OBJECT, fields_in={"token": STRING, "key": ANY}, fields_in_allowed=True,
+                    self_out=OBJECT, fields_out={"claims": MAP, "header": MAP}, fields_out_allowed=True),
     since="3.14",
 )

@@ -1,5 +1,6 @@
 """`property`: get/set gateway properties (§5.4). S19 (property names are checked by G15)."""
-from jqgate.nodes.spec import NO_FIELDS, NodeSpec, boolean, enum, string
+from jqgate.nodes.ports import ANY, NodePorts
+from jqgate.nodes.spec import NodeSpec, boolean, enum, string
 
 CONTENT_TYPES = ("application/json", "application/octet-stream", "text/plain")
 
@@ -11,6 +12,7 @@ SPEC = NodeSpec(
         "non_nil": boolean(),
     },
     required=("property",),
-    input_fields=NO_FIELDS,         # `inputs`/`outputs` on property: graph rule G3
-    output_fields=NO_FIELDS,
+    # `inputs`/`outputs` on property: graph rule G3
+    ports=NodePorts(self_in=ANY, fields_in={}, fields_in_allowed=False,
+                    self_out=ANY, fields_out={}, fields_out_allowed=False),
 )

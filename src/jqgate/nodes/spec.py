@@ -1,7 +1,8 @@
 """The schema of a node type: its own fields with their checks, and its ports (§3.3, §5).
 
-`NodeSpec` is data: the schema validator (`jqgate.compiler.schema`) walks it, and the graph
-stage can read the port tables (`input_fields`, `output_fields`) to resolve `NODE.FIELD`.
+`NodeSpec` is data: the schema validator (`jqgate.compiler.schema`) walks its fields, the graph
+stage types and resolves `NODE.FIELD` connections with its `ports`, and both executors read the
+object-input fields derived from them (`jqgate.nodes.OBJECT_INPUT_FIELDS`).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, Callable
 
 from jqgate.config import checks
 from jqgate.errors import Issues
+from jqgate.nodes.ports import NodePorts
 
 FieldCheck = Callable[[Any, str, Issues], bool]
 ExtraCheck = Callable[[dict, str, Issues], None]
@@ -26,14 +28,38 @@ class NodeSpec:
     type: str
     fields: dict[str, FieldCheck] = field(default_factory=dict)   # type-specific, optional unless required
     required: tuple[str, ...] = ()
-    # False when the type's schema has no `input`/`inputs` (or `output`/`outputs`) at all:
-    # reported by the schema as an unknown field. Only `static` (no inputs) and `exit` (no outputs).
-    has_inputs: bool = True
-    has_outputs: bool = True
-    input_fields: tuple[str, ...] | str = NO_FIELDS
-    output_fields: tuple[str, ...] | str = NO_FIELDS
+    ports: NodePorts | None = None             # every type has them; typed (§3.3, §3.4)
     extra_check: ExtraCheck | None = None      # cross-field rules (S13, S23)
     since: str = "3.11"
+
+    def __post_init__(self) -> None:
+        if self.ports is None:
+            raise TypeError(f"node type {self.type!r} has no ports")
+
+    # The schema's view of the ports. False when the type's schema has no `input`/`inputs` (or
+    # `output`/`outputs`) at all: reported as an unknown field. Only `static` has no inputs and
+    # only `exit` no outputs.
+    @property
+    def has_inputs(self) -> bool:
+        return self.ports.self_in is not None or self.ports.fields_in_allowed
+
+    @property
+    def has_outputs(self) -> bool:
+        return self.ports.self_out is not None or self.ports.fields_out_allowed
+
+    @property
+    def input_fields(self) -> tuple[str, ...] | str:
+        return _field_names(self.ports.fields_in, self.ports.fields_in_allowed)
+
+    @property
+    def output_fields(self) -> tuple[str, ...] | str:
+        return _field_names(self.ports.fields_out, self.ports.fields_out_allowed)
+
+
+def _field_names(fields: dict[str, str] | None, allowed: bool) -> tuple[str, ...] | str:
+    if fields is None:
+        return ANY_FIELDS
+    return tuple(fields) if allowed else NO_FIELDS
 
 
 # Field check factories: `string(max_len=255)` returns a FieldCheck.

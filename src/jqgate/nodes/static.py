@@ -1,13 +1,14 @@
 """`static`: constant values (§5.5). S20. Its schema has no `input`/`inputs`.
 
-Output fields are the keys of `values`, so the port table is per node (ANY_FIELDS here).
+Output fields are the keys of `values`, so the port table is per node (`fields_out=None` here).
 """
-from jqgate.nodes.spec import ANY_FIELDS, NodeSpec, object_
+from jqgate.nodes.ports import LITERAL, NodePorts
+from jqgate.nodes.spec import NodeSpec, object_
 
 SPEC = NodeSpec(
     type="static",
     fields={"values": object_()},
     required=("values",),
-    has_inputs=False,
-    output_fields=ANY_FIELDS,
+    ports=NodePorts(self_in=None, fields_in={}, fields_in_allowed=False,
+                    self_out=LITERAL, fields_out=None, fields_out_allowed=True),
 )

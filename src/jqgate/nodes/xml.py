@@ -1,6 +1,7 @@
 """`xml_to_json` and `json_to_xml` (§5.8, §5.9, 3.13+). S23."""
 from jqgate.errors import Issues
-from jqgate.nodes.spec import ANY_FIELDS, NO_FIELDS, NodeSpec, boolean, string
+from jqgate.nodes.ports import ANY, STRING, NodePorts
+from jqgate.nodes.spec import NodeSpec, boolean, string
 
 
 def check_attribute_option(node: dict, location: str, issues: Issues) -> None:
@@ -19,8 +20,8 @@ XML_TO_JSON = NodeSpec(
         "recognize_type": boolean(),
         "xpath": string(max_len=256),
     },
-    input_fields=NO_FIELDS,
-    output_fields=NO_FIELDS,
+    ports=NodePorts(self_in=STRING, fields_in={}, fields_in_allowed=False,
+                    self_out=ANY, fields_out={}, fields_out_allowed=False),
     extra_check=check_attribute_option,
     since="3.13",
 )
@@ -33,8 +34,9 @@ JSON_TO_XML = NodeSpec(
         "text_block_name": string(max_len=32),
         "root_element_name": string(max_len=64),
     },
-    input_fields=ANY_FIELDS,
-    output_fields=NO_FIELDS,
+    # user-defined inputs: an object is built from them
+    ports=NodePorts(self_in=ANY, fields_in=None, fields_in_allowed=True,
+                    self_out=STRING, fields_out={}, fields_out_allowed=False),
     extra_check=check_attribute_option,
     since="3.13",
 )

@@ -24,12 +24,13 @@ import time
 
 import orjson
 
+from jqgate.nodes import OBJECT_INPUT_FIELDS
 from jqgate.plan import (OP_REQUEST, OP_RESPONSE, OP_SERVICE_REQUEST, OP_SERVICE_RESPONSE,
                          SELF)
 from jqgate.reference import nodes as N
 from jqgate.reference.properties import property_get, property_set
 from jqgate.reference.request import DEFAULT_ENV
-from jqgate.reference.trace import (NODE_CANCELED, NODE_PENDING, NODE_RUNNING, Trace,
+from jqgate.reference.trace import (NODE_PENDING, NODE_RUNNING, Trace,
                                     trace_requested, trace_value)
 from jqgate.reference.values import BadJson, NodeError, convert, to_wire, type_name
 from jqgate.node_runtime import ops as R
@@ -231,7 +232,7 @@ class PlanRun:
                 raise NodeError(v.text())
             v = convert(v, b.convert, b.port, b.source)
             if b.port == SELF:
-                names = N.OBJECT_INPUT_FIELDS.get(op.kind) or R.OBJECT_INPUT_FIELDS.get(op.kind)
+                names = OBJECT_INPUT_FIELDS.get(op.kind)
                 if names is None:
                     self_value = v
                 elif v is not None:

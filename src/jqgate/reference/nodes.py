@@ -7,6 +7,7 @@ and the trace.
 from __future__ import annotations
 
 from jqgate.node_runtime.call_url import UnsafeUrl, split_safe_url
+from jqgate.nodes import REQUEST_FIELDS
 from jqgate.plan import CallTarget
 from jqgate.reference.values import (FRAMING, BadJson, NodeError, decode_body_text,
                                      decode_json_body, decode_query, encode_body, encode_query,
@@ -14,19 +15,6 @@ from jqgate.reference.values import (FRAMING, BadJson, NodeError, decode_body_te
                                      is_form_content_type, is_json_content_type, patch_get,
                                      patch_has, patch_headers, response_header_map, to_str,
                                      type_name)
-
-# Input fields of the nodes whose node-wise input is an object (any -> object delivers the
-# matching keys to these fields, §3.4).
-OBJECT_INPUT_FIELDS = {
-    "call": ("body", "headers", "query", "url", "http_proxy", "https_proxy",
-             "proxy_auth_username", "proxy_auth_password"),
-    "exit": ("body", "headers"),
-    "service_request": ("body", "headers", "query"),
-    "response": ("body", "headers"),
-}
-
-REQUEST_FIELDS = ("body", "headers", "query", "path", "raw_path", "port", "method", "scheme",
-                  "version")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,11 +35,6 @@ class RequestView:
         self.consumer = None
         self.consumer_groups = None
         self.credential = None
-        # trusted X-Forwarded-* values, when the server honours them; None -> the direct values
-        self.forwarded_ip = None
-        self.forwarded_port = None
-        self.forwarded_host = None
-        self.forwarded_scheme = None
 
 
 class EngineEnv:

@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote_plus
 
 import orjson
 
-from jqgate.node_runtime.errors import json_type_name as type_name
+from jqgate.json_types import json_type_name as type_name
 from jqgate.plan import (CONV_BOOLEAN, CONV_MAP, CONV_NONE, CONV_NUMBER, CONV_OBJECT,
                          CONV_STRING)
 

@@ -12,7 +12,9 @@ cdef extern from "<sys/socket.h>":
         MSG_PEEK
         MSG_DONTWAIT
 
-cdef enum ClientErr:
+# An exchange's error_kind: C constants for the core, and (cpdef) the same names and values for
+# Python code and tests as the IntEnum core.ClientErr (core.ClientErr.CERR_CONNECT).
+cpdef enum ClientErr:
     CERR_NONE = 0
     CERR_CONNECT = 1
     CERR_TIMEOUT = 2

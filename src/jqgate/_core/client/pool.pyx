@@ -18,7 +18,7 @@
 # connection and the wait for one in the per-host FIFO (so does the pool's queue_timeout); ex.read_timeout is the longest gap
 # between response bytes, ex.write_timeout the longest time the socket may stay full (Kong's
 # service timeouts). Limits: the response head (pool max_header_bytes) and, when buffered, the
-# body (ex.max_body) -- over them the exchange fails with ERR_PROTOCOL.
+# body (ex.max_body) -- over them the exchange fails with CERR_PROTOCOL.
 # Pool keys are (scheme, host, port), plus (ssl_verify, server_hostname) for https so a
 # connection opened without verification never serves a request that asked for it.
 #
@@ -36,13 +36,6 @@ import socket as _socket
 import ssl as _ssl
 import httptools as _httptools
 
-ERR_NONE = 0
-ERR_CONNECT = 1
-ERR_TIMEOUT = 2
-ERR_RESET = 3
-ERR_PROTOCOL = 4
-ERR_TLS = 5
-ERR_OVERLOAD = 6
 
 DEFAULT_MAX_CALL_RESPONSE_BYTES = 10 * 1024 * 1024
 
@@ -507,7 +500,7 @@ cdef class ConnectionPool:
             self._sweeper = self.loop.call_later(self.idle_timeout / 2 + 0.01, self._sweep)
 
     def close(self):
-        """Close every connection; waiting and running exchanges fail with ERR_RESET."""
+        """Close every connection; waiting and running exchanges fail with CERR_RESET."""
         self._closed = True
         if self._sweeper is not None:
             self._sweeper.cancel()

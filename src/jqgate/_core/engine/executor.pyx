@@ -31,8 +31,8 @@
 #       req.consumer                              -> kong.client.consumer SET
 #
 #   Response window (only when run.needs_response_window: the plan reads/writes the response,
-#   or a trace was asked for; buffer the upstream body when plan.reads_response_body or
-#   plan.writes_response_body, else pass body=None):
+#   or a trace was asked for; pass the upstream body as bytes (the DataKit handler buffers it),
+#   or body=None to stream it unchanged):
 #   if run.start_response_window(status, headers, body, on_done) == RUN_PENDING: ...on_done(run)
 #   then
 #   run.exited       -> answer with exit_* as above (exit in the response window, D12, or 500)
@@ -81,9 +81,9 @@ def compile_plan(plan):
 
 # A call's outcome for the call-node metric: answered (ok / failed: non-2xx or bad JSON), or
 # the transport error that stopped it.
-EXEC_CALL_ERRORS = {ERR_CONNECT: "connect_error", ERR_TIMEOUT: "timeout", ERR_RESET: "reset",
-                    ERR_PROTOCOL: "protocol_error", ERR_TLS: "tls_error",
-                    ERR_OVERLOAD: "overload"}
+EXEC_CALL_ERRORS = {CERR_CONNECT: "connect_error", CERR_TIMEOUT: "timeout", CERR_RESET: "reset",
+                    CERR_PROTOCOL: "protocol_error", CERR_TLS: "tls_error",
+                    CERR_OVERLOAD: "overload"}
 
 
 @cython.freelist(64)

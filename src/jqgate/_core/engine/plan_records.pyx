@@ -12,18 +12,11 @@ _OPK_BY_NAME = {"static": OPK_STATIC, "jq": OPK_JQ, "call": OPK_CALL, "exit": OP
 for _kind in _runtime_ops.RUNTIME_KINDS:
     _OPK_BY_NAME[_kind] = OPK_RUNTIME
 
-# Input fields of the node types whose node-wise input is an object: an any -> object binding
-# delivers the value's matching keys to these fields (§3.4).
-_OBJECT_INPUT_FIELDS = {
-    OPK_CALL: ("body", "headers", "query", "url", "http_proxy", "https_proxy",
-               "proxy_auth_username", "proxy_auth_password"),
-    OPK_EXIT: ("body", "headers"),
-    OPK_SERVICE_REQUEST: ("body", "headers", "query"),
-    OPK_RESPONSE: ("body", "headers"),
-}
-
-EXEC_REQUEST_FIELDS = ("body", "headers", "query", "path", "raw_path", "port", "method",
-                       "scheme", "version")
+# Input fields of the node types whose node-wise input is an object (an any -> object binding
+# delivers the value's matching keys to these fields, §3.4), and the request node's fields:
+# gathered from the node modules (jqgate/nodes), the same tables the reference executor reads.
+from jqgate.nodes import OBJECT_INPUT_FIELDS as _OBJECT_INPUT_FIELDS
+from jqgate.nodes import REQUEST_FIELDS as EXEC_REQUEST_FIELDS
 
 
 cdef class CompiledBinding:
@@ -83,8 +76,7 @@ cdef class CompiledPlan:
                     cop.has_self_input = True
                 bindings.append(cb)
             cop.inputs = tuple(bindings)
-            cop.obj_fields = _OBJECT_INPUT_FIELDS.get(cop.kind) \
-                or _runtime_ops.OBJECT_INPUT_FIELDS.get(op.kind)
+            cop.obj_fields = _OBJECT_INPUT_FIELDS.get(op.kind)
             cop.out_self = op.out_self
             cop.out_names = tuple(f for f, _ in op.out_fields)
             cop.out_slots = tuple(s for _, s in op.out_fields)

@@ -4,7 +4,6 @@ cdef class RequestView:
     cdef public object method, path, raw_path, query, headers, body
     cdef public object client_ip, client_port, server_port, scheme, http_version, request_id
     cdef public object route, service, consumer, consumer_groups, credential
-    cdef public object forwarded_ip, forwarded_port, forwarded_host, forwarded_scheme
 
 cdef class EngineEnv:
     cdef public dict configuration

@@ -21,7 +21,6 @@ cdef class RequestView:
     request_id   str            X-Kong-Request-Id (error bodies, log lines)
     route, service              matched records (dicts) for kong.router.* / kong.route_* ...
     consumer, consumer_groups, credential     kong.client.*; consumer is SET by DataKit
-    forwarded_ip/_port/_host/_scheme          trusted X-Forwarded-* values, None = direct ones
     """
 
     def __init__(self, method="GET", path="/", raw_path=None, query="", headers=(), body=None,

@@ -1,13 +1,7 @@
 # Declarations of engine/values.pyx: what the rest of the core uses from it (via core.pxd).
 
-# the plan's CONV_* codes (jqgate/plan.py)
-cdef enum:
-    VALUES_CONV_NONE = 0
-    VALUES_CONV_MAP = 1
-    VALUES_CONV_OBJECT = 2
-    VALUES_CONV_STRING = 3
-    VALUES_CONV_NUMBER = 4
-    VALUES_CONV_BOOLEAN = 5
+# the plan's CONV_* codes, generated from jqgate/plan.py
+include "plan_codes.pxi"
 
 cdef class BadJson:
     cdef readonly str what

@@ -11,6 +11,8 @@ from urllib.parse import quote as _quote
 
 import orjson as _orjson
 
+from jqgate.json_types import json_type_name as _json_type_name
+
 # Framing and hop-by-hop headers: never taken from a header patch, never relayed from a call
 # response; the writer of the message owns them (§5.1).
 VALUES_HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection",
@@ -70,19 +72,7 @@ cdef str values_scalar_text(object v):
 
 
 cdef str values_type_name(object v):
-    if v is None:
-        return "null"
-    if type(v) is bool:
-        return "boolean"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return type(v).__name__
+    return _json_type_name(v)         # error texts and traces only: never on a success path
 
 
 cdef bint values_is_json_ct(object ct):
@@ -312,21 +302,21 @@ cdef str _conv_what(str port, str source):
 
 cdef object values_convert(object value, int conv, str port, str source):
     cdef str what, s
-    if conv == VALUES_CONV_NONE or value is None:
+    if conv == CONV_NONE or value is None:
         return value
-    if conv == VALUES_CONV_MAP or conv == VALUES_CONV_OBJECT:
+    if conv == CONV_MAP or conv == CONV_OBJECT:
         if type(value) is dict:
             return value
         raise EngineNodeError("%s: expected an object, got %s"
                               % (_conv_what(port, source), values_type_name(value)))
-    if conv == VALUES_CONV_STRING:
+    if conv == CONV_STRING:
         if type(value) is str:
             return value
         if type(value) is int or type(value) is float:
             return values_number_text(value)
         raise EngineNodeError("%s: expected a string, got %s"
                               % (_conv_what(port, source), values_type_name(value)))
-    if conv == VALUES_CONV_NUMBER:
+    if conv == CONV_NUMBER:
         if type(value) is int or type(value) is float:
             return value
         if type(value) is str:
@@ -345,7 +335,7 @@ cdef object values_convert(object value, int conv, str port, str source):
                                   % (_conv_what(port, source), value))
         raise EngineNodeError("%s: expected a number, got %s"
                               % (_conv_what(port, source), values_type_name(value)))
-    if conv == VALUES_CONV_BOOLEAN:
+    if conv == CONV_BOOLEAN:
         if type(value) is bool:
             return value
         raise EngineNodeError("%s: expected a boolean, got %s"

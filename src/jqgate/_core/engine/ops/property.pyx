@@ -39,10 +39,12 @@ cdef object ops_property_raw(PlanRun run, str family, object key):
         return req.client_port
     if family == "kong.client.protocol":
         return req.scheme
+    # The forwarded_* families: Kong reads X-Forwarded-* only from trusted proxies
+    # (trusted_ips, empty by default); this gateway trusts none, so they are the direct values.
     if family == "kong.client.forwarded_ip":
-        return req.forwarded_ip if req.forwarded_ip is not None else req.client_ip
+        return req.client_ip
     if family == "kong.client.forwarded_port":
-        return req.forwarded_port if req.forwarded_port is not None else req.client_port
+        return req.client_port
     if family == "kong.client.consumer":
         return req.consumer
     if family == "kong.client.consumer_groups":
@@ -52,11 +54,11 @@ cdef object ops_property_raw(PlanRun run, str family, object key):
     if family == "kong.client.identity_realm_source":
         return None
     if family == "kong.request.forwarded_host":
-        return req.forwarded_host if req.forwarded_host is not None else _host_header(req)
+        return _host_header(req)
     if family == "kong.request.forwarded_port":
-        return req.forwarded_port if req.forwarded_port is not None else req.server_port
+        return req.server_port
     if family == "kong.request.forwarded_scheme":
-        return req.forwarded_scheme if req.forwarded_scheme is not None else req.scheme
+        return req.scheme
     if family == "kong.request.port":
         return req.server_port
     if family == "kong.request.scheme":

@@ -1,0 +1,35 @@
+"""request.query decoding (D8) through the C percent-decoder: equal to urllib's parse rules."""
+from urllib.parse import unquote_plus
+
+from hypothesis import given, settings, strategies as st
+
+from hypothesis_budget import examples
+
+from jqgate._core.core import values_decode_query
+
+PIECES = list("ab+%=/ é中") + ["%20", "%2", "%zz", "%C3%A9", "%E4%B8%AD", "%ff", "%2B", "%C3"]
+COMPONENT = st.lists(st.sampled_from(PIECES), max_size=8).map("".join)
+
+
+@settings(max_examples=examples(400))
+@given(st.lists(st.tuples(COMPONENT.filter(lambda s: "=" not in s and s), COMPONENT), max_size=4))
+def test_decoding_matches_urllib(pairs):
+    qs = "&".join(f"{k}={v}".replace("&", "") for k, v in pairs)
+    expected = {}
+    for part in qs.split("&"):
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        k, v = unquote_plus(k), unquote_plus(v)
+        if k in expected:
+            expected[k] = (expected[k] if isinstance(expected[k], list) else [expected[k]]) + [v]
+        else:
+            expected[k] = v
+    assert values_decode_query(qs) == expected
+
+
+def test_d8_bare_keys_repeats_and_escapes():
+    assert values_decode_query("a&b=1&b=2&c=x%20y+z&d=%zz&e=%") == {
+        "a": True, "b": ["1", "2"], "c": "x y z", "d": "%zz", "e": "%"}
+    assert values_decode_query("") == {}
+    assert values_decode_query("name=%E4%B8%AD%ff") == {"name": "中\ufffd"}
