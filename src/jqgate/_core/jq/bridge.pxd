@@ -53,9 +53,9 @@ cdef class JqProgram:
     cdef readonly unsigned long long own_step_budget
     cdef readonly long long own_memory_budget
 
-    cdef unsigned long long c_step_budget(self) noexcept
-    cdef long long c_memory_budget(self) noexcept
-    cdef void _start(self, jv input_value) noexcept
+    cdef inline unsigned long long c_step_budget(self) noexcept
+    cdef inline long long c_memory_budget(self) noexcept
+    cdef inline void _start(self, jv input_value) noexcept
     cdef object c_run_one(self, object value)
     cdef int _raise_if_failed(self, jv end) except -1
     cpdef object run_one(self, object value)

@@ -8,7 +8,7 @@ cdef class LatencyHistogram:
     cdef public double sum
     cdef public long long count
 
-    cdef void add(self, double value) noexcept
+    cdef inline void add(self, double value) noexcept
 
 cdef class RequestSeries:
     cdef public dict codes
