@@ -1,9 +1,9 @@
 """Absolute http(s) URLs: the one place that splits them and knows the default ports.
 
 A `call` node's `url` is split here when the plan is compiled (compiler/lower.py), and a URL
-that arrives on its `url` input is split here per request, by both executors (_core/ops_call.pyx,
-reference/nodes.py); the schema's S14 check (nodes/call.py) and a service's `url`
-(config/services.py) accept what this accepts."""
+that arrives on its `url` input is split here per request, by both executors
+(_core/engine/ops/call.pyx, reference/nodes.py); the schema's S14 check (nodes/call.py) and a
+service's `url` (config/services.py) accept what this accepts."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit

@@ -1,6 +1,6 @@
 """A node type's ports have one home, its module in jqgate/nodes: the schema, the graph stage,
 the compiled core and the reference executor all read the tables gathered from those modules,
-not copies of them (there were four: compiler/ports.py, _core/executor_plan.pyx,
+not copies of them (there were four: compiler/ports.py, _core/engine/plan_records.pyx,
 reference/nodes.py and node_runtime/ops.py)."""
 from __future__ import annotations
 

@@ -1,12 +1,21 @@
 # cython: language_level=3
 """jqgate's compiled core: one extension built from the files included below.
 
-Each included file holds one runtime concept; declarations shared between them live in the
-matching .pxd files so calls between them are C calls.
+Each included file holds one concept, in a folder by concern (server/, client/, http/, routing/,
+proxy/, engine/ with ops/, jq/, observe/). Its classes and C functions are declared in the .pxd
+beside it, which core.pxd includes, so calls between files are C calls and no file depends on
+the order below; that order is only the order in which the files' module-level code runs.
 """
 
+# Every included file may use cython's decorators (@cython.final, boundscheck, ...).
+cimport cython
+
 include "clock.pyx"
+include "jq/convert.pyx"
 include "jq/bridge.pyx"
+include "jq/native_values.pyx"
+include "jq/native_ops.pyx"
+include "jq/native_nodes.pyx"
 include "jq/native.pyx"
 include "http/names.pyx"
 include "http/head.pyx"

@@ -21,43 +21,6 @@ CLIENT_TUNNEL_HEAD_LIMIT = 16384     # bytes of a proxy's CONNECT answer read at
 cdef class ClientConnection:
     """One upstream connection (asyncio.Protocol). Runs at most one exchange at a time."""
 
-    cdef ConnectionPool pool
-    cdef _HostSlot slot
-    cdef public object transport
-    cdef object parser
-    cdef object _feed               # parser.feed_data and transport.write, looked up once
-    cdef object _transport_write
-    cdef object _transport_closing  # transport.is_closing, looked up once
-    cdef int state
-    cdef ClientExchange ex
-    cdef double idle_since
-    cdef int n_served
-    cdef bint reused_now        # the current exchange runs on a reused connection
-    cdef bint got_bytes         # some response byte arrived for the current exchange
-    cdef bint headers_done
-    cdef bint has_length        # Content-Length or chunked: the body end is known
-    cdef bint skip_message      # a 1xx interim response is being skipped
-    cdef bint head_request
-    cdef bint chunked_out       # streamed request body framed by us as chunked
-    cdef bint write_paused
-    cdef list resp_headers
-    cdef list body_parts
-    cdef Py_ssize_t head_bytes  # bytes read before the response head was complete
-    cdef long long body_size
-    cdef object gap_timer
-    cdef double gap_fire_at
-    cdef bint parser_dirty      # the parser can't take the next response (after HEAD)
-    cdef bint read_paused       # a sink paused us; undone before the connection is reused
-    cdef double last_activity
-    cdef long long scanned_left     # body bytes still due after a scanned head; -1: llhttp
-    cdef ClientExchange feeding     # the exchange whose bytes llhttp is reading
-    cdef bint scanned_keep_alive
-    cdef int fd                     # the socket, for the stale check on checkout; -1: none
-    cdef Py_ssize_t head_budget     # bytes of head llhttp may still report
-    cdef Py_ssize_t sent_bytes      # bytes of a non-idempotent request given to the transport
-    cdef bint unsent                # this request provably never reached the peer
-    cdef bint switching             # a 101 to an upgrade request is being read
-    cdef public object tunnel       # after the switch: the Tunnel relaying this connection
 
     def __init__(self, ConnectionPool pool, _HostSlot slot):
         self.pool = pool
@@ -643,7 +606,6 @@ cdef class ClientConnection:
         self.state = CONN_CLOSED
         if self.transport is not None:
             self.transport.close()   # connection_lost updates the pool's books
-
 
 
 cdef bint _conn_is_chunked(bytes value):

@@ -36,47 +36,6 @@ import socket as _socket
 import ssl as _ssl
 import httptools as _httptools
 
-cdef extern from "<errno.h>":
-    int errno
-    enum:
-        EAGAIN          # EWOULDBLOCK is the same on Linux
-        EINTR
-
-cdef extern from "<sys/socket.h>":
-    ssize_t recv(int fd, void* buf, size_t n, int flags) nogil
-    enum:
-        MSG_PEEK
-        MSG_DONTWAIT
-
-cdef extern from "<sys/ioctl.h>":
-    int ioctl(int fd, unsigned long request, ...) nogil
-
-cdef extern from "<linux/sockios.h>":
-    enum:
-        SIOCOUTQ        # bytes written to a TCP socket and not yet acknowledged by the peer
-
-# An exchange's error_kind: C constants for the core, and (cpdef) the same names and values for
-# Python code and tests as the IntEnum core.ClientErr (core.ClientErr.CERR_CONNECT).
-cpdef enum ClientErr:
-    CERR_NONE = 0
-    CERR_CONNECT = 1
-    CERR_TIMEOUT = 2
-    CERR_RESET = 3
-    CERR_PROTOCOL = 4
-    CERR_TLS = 5
-    CERR_OVERLOAD = 6       # the per-host queue for a connection is full: nothing was sent
-
-cdef enum ConnState:
-    CONN_CONNECTING = 0
-    CONN_IDLE = 1
-    CONN_BUSY = 2
-    CONN_CLOSED = 3
-    CONN_TUNNEL = 4         # switched protocols (101): relayed by a Tunnel, never reused
-
-# How many request-body bytes an exchange keeps while it waits for a connection or for the
-# socket to drain before it asks its producer to pause.
-cdef enum:
-    CLIENT_BODY_HIGH_WATER = 262144
 
 DEFAULT_MAX_CALL_RESPONSE_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_SERVICE_RESPONSE_BYTES = 10 * 1024 * 1024
@@ -104,7 +63,6 @@ cdef class ResponseSink:
     A sink with takes_raw_head set may get a head the C scanner read (http/head.pyx) without
     its list of headers: ex.headers is None and ex.raw_head holds the read it starts; its
     fields are in scanned_head for the time of on_head only (scanned_fields() lists them)."""
-    cdef bint takes_raw_head
 
     cdef void on_head(self, ClientExchange ex):
         pass
@@ -160,66 +118,6 @@ cdef class ClientExchange:
     events. Request fields are read at send(); `headers` and `body` are then replaced by the
     response's (the serialised request is kept internally for the one retry)."""
 
-    cdef public str scheme
-    cdef public str host
-    cdef public int port
-    cdef public bytes method
-    cdef public bytes target
-    cdef public list headers
-    cdef bytes raw_head                  # see ResponseSink.takes_raw_head
-    cdef public object body
-    cdef public double timeout           # total for the exchange; 0 = none
-    cdef public double connect_timeout   # for opening a connection; 0 = bounded by timeout only
-    cdef public double read_timeout      # max gap between response bytes; 0 = none
-    cdef public double write_timeout     # max time the socket may stay full; 0 = none
-    cdef public long long max_body       # buffered response body limit; 0 = none
-    cdef public bint body_over_limit     # failed because the buffered body passed max_body
-    cdef public bint ssl_verify
-    cdef public object server_hostname
-    # https only: the trust store for this exchange (a DataKit plugin's ca_certificates),
-    # None for the pool's; a forward proxy to tunnel through (CONNECT), None for direct
-    # (jqgate.node_runtime.call_proxy.ForwardProxy: host, port, authorization, key())
-    cdef public object ssl_context
-    cdef public object tunnel
-    cdef public bint idempotent
-    cdef public bint stream_body
-    cdef public bint upgrade             # asks to switch protocols: a 101 goes to sink.on_switch
-    # The caller built `headers` for the wire (the proxy does): no CR/LF anywhere, a Host
-    # header, no Content-Length / Transfer-Encoding / Connection. send() then only adds the
-    # body's Content-Length instead of inspecting every header again.
-    cdef public bint headers_ready
-    cdef public bytes head_fields         # field lines sent after `headers`, serialised (each
-                                          # ending in CRLF), Host among them: the proxy's
-    cdef public ResponseSink sink
-    cdef public BodyProducer producer
-    # The balancer that chose this peer, when it wants to hear how the exchange ended
-    # (None for a service with a fixed host: the common case costs one comparison)
-    cdef public PeerTracker tracker
-    cdef public Py_ssize_t tracker_index
-    # result
-    cdef public int status
-    cdef public int error_kind
-    cdef public str error
-    cdef public bint reused              # served on a pooled (reused) connection
-    cdef public int attempts
-    # internal
-    cdef ConnectionPool _pool
-    cdef ClientConnection _conn
-    cdef object _callback
-    cdef bytes _head
-    cdef object _timer          # the total timeout while waiting for a connection
-    cdef double _deadline       # mono_now() when the total timeout expires; 0 = none
-    cdef object _wait_timer     # bounds the wait for a connection when there is no total
-    cdef list _pending          # body chunks waiting for a connection / for the socket
-    cdef Py_ssize_t _pending_size
-    cdef bint _eof_pending
-    cdef bint _body_ended       # write_eof() was called (stream_body mode)
-    cdef bint _close_after      # the request said Connection: close
-    cdef bint _body_started     # some body bytes went to a socket: no replay possible
-    cdef bint _done
-    cdef bint _cancelled
-    cdef bint _producer_paused
-    cdef bint _fresh_only
 
     def __init__(self, scheme="http", host="", port=80, method=b"GET", target=b"/",
                  headers=None, body=None, timeout=60.0):
@@ -369,16 +267,6 @@ cdef class ClientExchange:
 cdef class _HostSlot:
     """Per (scheme, host, port[, tls options]) state: idle connections (a LIFO stack), the
     number open or opening, and the FIFO of exchanges waiting for one."""
-    cdef object key
-    cdef str scheme
-    cdef str host
-    cdef int port
-    cdef object ssl
-    cdef object server_hostname
-    cdef object tunnel          # https through a forward proxy: its ForwardProxy, else None
-    cdef list idle
-    cdef int n_open
-    cdef object waiters
 
     def __init__(self, key, scheme, host, port, ssl, server_hostname):
         self.key = key
@@ -422,30 +310,6 @@ cdef class ConnectionPool:
     over it the client gets 502 and the upstream connection is closed; 0 = no limit. A
     streamed (plain proxied) answer is not held, so it has no such limit."""
 
-    cdef object loop
-    cdef public int max_per_host
-    cdef public int queue_limit
-    cdef public double queue_timeout
-    cdef public int keepalive_pool_size
-    cdef public int keepalive_max_requests
-    cdef public long long max_call_response_bytes
-    cdef public long long max_service_response_bytes
-    cdef public double idle_timeout
-    cdef public Py_ssize_t max_header_bytes
-    cdef dict _slots
-    cdef _HostSlot _last_slot       # the slot the last plain-http exchange went to
-    cdef object _sweeper
-    cdef object _ssl_verify_ctx
-    cdef object _ssl_noverify_ctx
-    cdef bint _closed
-    cdef public long long n_created
-    cdef public long long n_reused
-    cdef public long long n_retried
-    cdef public long long n_requests
-    cdef public long long n_stale           # pooled connections found closed by the peer
-    cdef public long long n_replayed_unsent # requests, any method, sent again: provably unseen
-    cdef public long long n_overloaded      # exchanges refused: the queue was full
-    cdef set _all
 
     def __init__(self, loop, max_per_host=256, idle_timeout=60.0, ssl_context=None,
                  max_header_bytes=65536, max_call_response_bytes=DEFAULT_MAX_CALL_RESPONSE_BYTES,

@@ -69,15 +69,6 @@ _log = _logging.getLogger("jqgate.datakit")
 RUN_DONE = 0
 RUN_PENDING = 1
 
-# op states
-cdef enum:
-    ST_PENDING = 0
-    ST_RUNNING = 1
-    ST_COMPLETE = 2
-    ST_ERROR = 3
-    ST_CANCELED = 4
-    ST_SKIPPED = 5
-
 EXEC_GENERIC_ERROR = "An unexpected error occurred"
 
 
@@ -99,8 +90,6 @@ EXEC_CALL_ERRORS = {CERR_CONNECT: "connect_error", CERR_TIMEOUT: "timeout", CERR
 cdef class _CallWaiter(ExchangeWaiter):
     """The pool callback of one call: resumes the run directly (no Future); the compiled pool
     calls exchange_done in C, any other pool calls the object."""
-    cdef PlanRun run
-    cdef int index
 
     cdef int exchange_done(self, object ex) except -1:
         return self.run._on_call_done(self.index, ex)
@@ -120,37 +109,6 @@ cdef class RunListener:
 
 @cython.freelist(16)            # one per request: reuse the memory of finished runs
 cdef class PlanRun:
-    cdef readonly CompiledPlan cp
-    cdef public RequestView request
-    cdef public object pool
-    cdef public dict ctx_shared
-    cdef public dict ctx_plugin           # kong.ctx.plugin.*: this instance, this request
-    cdef public EngineEnv env
-    cdef list slots
-    cdef int countdown[EXEC_MAX_OPS]
-    cdef unsigned char state[EXEC_MAX_OPS]
-    cdef list exchanges                   # op index -> exchange in flight (None otherwise)
-    cdef int lo, hi, cursor, pending_calls
-    cdef bint in_response, pumping, window_open
-    cdef list deferred                    # pool callbacks that arrived during a pass
-    cdef object on_done
-    cdef TraceRecorder trace
-    cdef double started[EXEC_MAX_OPS]     # when each op began (a call: when it was dispatched)
-    # How long each finished op took, and which finished in what order: the metrics observer
-    # reads them in C (node_timings builds the Python view). A (type, seconds) tuple per op
-    # cost ~250 instructions to make and as much again to count.
-    cdef double took[EXEC_MAX_OPS]
-    cdef int timed[EXEC_MAX_OPS]
-    cdef int n_timed
-    cdef public list call_outcomes        # ["ok" | "failed" | "timeout" | ...] per call
-    cdef readonly bint tracing, finished, exited, needs_response_window
-    cdef public object exit_status, exit_headers, exit_body, exit_source
-    cdef public object error_text, error_node
-    cdef SinkPatch _service_request, _response_patch     # None until a sink runs
-    cdef public object response_status, service_target, service_scheme, service_upstream
-    cdef public object upstream_status, upstream_headers, upstream_body
-    cdef public object response_headers, response_body
-    cdef public list secrets              # resolved vault values: masked in traces and logs
 
     def __init__(self, plan, RequestView request, pool=None, ctx_shared=None, EngineEnv env=None):
         cdef CompiledPlan cp = plan if type(plan) is CompiledPlan else executor_compiled(plan)

@@ -22,9 +22,6 @@ cdef class RequestView:
     route, service              matched records (dicts) for kong.router.* / kong.route_* ...
     consumer, consumer_groups, credential     kong.client.*; consumer is SET by DataKit
     """
-    cdef public object method, path, raw_path, query, headers, body
-    cdef public object client_ip, client_port, server_port, scheme, http_version, request_id
-    cdef public object route, service, consumer, consumer_groups, credential
 
     def __init__(self, method="GET", path="/", raw_path=None, query="", headers=(), body=None,
                  client_ip="127.0.0.1", client_port=0, server_port=8000, scheme="http",
@@ -47,9 +44,6 @@ cdef class RequestView:
 
 cdef class EngineEnv:
     """Per-process values behind kong.configuration.*, kong.node.id, kong.version."""
-    cdef public dict configuration
-    cdef public str node_id
-    cdef public str version
 
     def __init__(self, configuration=None, node_id=None, version=None):
         import jqgate

@@ -42,13 +42,6 @@ cdef dict trace_value(str key, object value):
 
 
 cdef class TraceRecorder:
-    cdef tuple nodes
-    cdef double started_at
-    cdef double t0
-    cdef list events
-    cdef list status
-    cdef dict errors
-    cdef dict started
 
     def __init__(self, tuple nodes):
         self.nodes = nodes

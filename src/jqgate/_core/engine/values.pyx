@@ -19,9 +19,6 @@ VALUES_HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection",
                                "transfer-encoding", "te", "trailer", "upgrade"))
 VALUES_FRAMING = VALUES_HOP_BY_HOP | {"content-length"}
 
-# the plan's CONV_* codes, generated from jqgate/plan.py
-include "plan_codes.pxi"
-
 
 class EngineNodeError(Exception):
     """A node failure; its text is what the log line, debug body and trace show."""
@@ -30,8 +27,6 @@ class EngineNodeError(Exception):
 cdef class BadJson:
     """A body under a JSON content type that does not parse (D10): stored in the slot so the
     first node consuming it fails, while raw_body stays usable."""
-    cdef readonly str what
-    cdef readonly str error
 
     def __init__(self, str what, str error):
         self.what = what
@@ -283,9 +278,6 @@ cdef object values_patch_get(object patch, str lname):
 
 # ---------------------------------------------------------------------------------------------
 # query strings (D6, D8)
-
-cdef extern from "url_decode.h":
-    size_t jqg_percent_decode(const char *src, size_t length, char *dst, int plus_is_space) nogil
 
 
 cdef str values_unquote_plus(str text):

@@ -2,23 +2,6 @@
 # whole and plain: the server takes bodiless requests this way, the pool upstream responses
 # framed by Content-Length. Everything else still goes through httptools.
 
-cdef extern from "http_head.h":
-    ctypedef struct jqg_field:
-        unsigned int name_at, name_len, value_at, value_len
-    ctypedef struct jqg_head:
-        int status
-        unsigned int method_len, target_at, target_len
-        int connection_close
-        long long content_length
-        size_t head_len
-        int n_fields
-        jqg_field fields[64]
-    int jqg_scan_response_head(const char *buf, size_t length, jqg_head *out)
-    int jqg_scan_request_head(const char *buf, size_t length, jqg_head *out)
-    int jqg_is_token(const char *s, size_t n)
-    int jqg_is_field_value(const char *s, size_t n)
-    int jqg_is_authority(const char *s, size_t n)
-
 # -- the one field validator (every path: call nodes, the service request, responses, exits,
 #    relayed answers; the client's own fields are llhttp's or the scanner's, which apply the
 #    same rules) -------------------------------------------------------------------------------

@@ -5,24 +5,6 @@
 # each time; header_kind() compares in place, ASCII case-insensitively, and most names fall out
 # at the length switch. Only the names the gateway treats specially have a kind.
 
-cdef enum HeaderKind:
-    HK_OTHER = 0
-    HK_HOST
-    HK_CONTENT_LENGTH
-    HK_TRANSFER_ENCODING
-    HK_CONNECTION
-    HK_KEEP_ALIVE
-    HK_PROXY_ANY            # proxy-connection, proxy-authenticate, proxy-authorization, proxy-*
-    HK_TE
-    HK_TRAILER              # trailer, trailers
-    HK_UPGRADE
-    HK_EXPECT
-    HK_VIA
-    HK_X_KONG_REQUEST_ID
-    HK_X_FORWARDED_FOR
-    HK_X_FORWARDED_OTHER    # x-forwarded-proto / -host / -port / -path / -prefix
-    HK_X_REAL_IP
-
 
 cdef inline bint _names_equal(const char* name, const char* lower, Py_ssize_t n) noexcept:
     """name[:n] equals the lower-case ASCII `lower`, ignoring ASCII case."""

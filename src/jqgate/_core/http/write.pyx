@@ -6,13 +6,6 @@ from cpython.tuple cimport PyTuple_GET_SIZE
 from cpython.ref cimport PyObject
 from libc.string cimport memchr, memcpy
 
-cdef extern from "Python.h":
-    # The same macros as cpython.bytes / cpython.tuple, on borrowed pointers: no reference
-    # counting in the loops that copy header lists into a head.
-    char* _bytes_data "PyBytes_AS_STRING" (PyObject* o)
-    Py_ssize_t _bytes_size "PyBytes_GET_SIZE" (PyObject* o)
-    PyObject* _tuple_item "PyTuple_GET_ITEM" (PyObject* o, Py_ssize_t i)
-
 import email.utils as _email_utils
 import http as _http
 import os as _os

@@ -1,11 +1,6 @@
-# C-level declarations of the libjq bridge, included at the top of jq/bridge.pyx.
-#
-# Why an `include`d .pxd and not a cimported one: core.pyx builds ONE extension from included
-# .pyx files, and Cython only honours the .pxd of the module being compiled (core.pxd). The
-# `cdef class JqProgram` therefore keeps its attribute declarations in jq/bridge.pyx; included
-# files that come after it in core.pyx see the class and call `JqProgram.c_run_one` as a plain C
-# call (the class is final, so no virtual dispatch). If core.pxd is ever added, move the class
-# declarations there, asyncpg style.
+# Declarations of jq/bridge.pyx: the libjq bridge's C-level imports, limits and defaults, its
+# conversion functions and the JqProgram class (core.pxd includes this, so every file of the
+# core calls `JqProgram.c_run_one` as a plain C call: the class is final, no virtual dispatch).
 
 from libc.math cimport modf, fabs, isinf, isnan
 from libc.float cimport DBL_MAX
@@ -29,7 +24,6 @@ cdef extern from "Python.h":
     char* PyOS_double_to_string(double, char, int, int, int*) except NULL
     int Py_DTSF_ADD_DOT_0
 
-
 cdef enum:
     # Deepest nesting converted in either direction; jq's own parser and printer stop at the same
     # depth (MAX_PARSING_DEPTH, MAX_PRINT_DEPTH). Conversion recurses in C; 10 000 frames of a
@@ -39,16 +33,29 @@ cdef enum:
     # error instead of looping forever while being counted.
     JQB_MAX_COUNTED_RESULTS = 10000
 
-# Default budgets of one jq run (jq_next to its last result), for the process unless
-# set_jq_budgets changes them; a plugin's config.jq_budget overrides them for its programs.
-# 2,000,000 libjq instructions are roughly 0.1-0.3 s of one core; 64 MiB is what the run may
-# hold at once (net of what it frees), counted by libjq's allocator.
-cdef unsigned long long JQB_DEFAULT_STEP_BUDGET = 2000000
-cdef long long JQB_DEFAULT_MEMORY_BUDGET = 64 * 1024 * 1024
-# Compiling evaluates constant expressions (`"x" * 1e9` is folded into one string): a compile may
-# allocate its program's memory budget plus this much for libjq's own bytecode and builtins.
-cdef long long JQB_COMPILE_MEMORY_HEADROOM = 32 * 1024 * 1024
+# Default budgets of one jq run and the compile headroom (values and reasons in jq/bridge.pyx).
+cdef unsigned long long JQB_DEFAULT_STEP_BUDGET
+cdef long long JQB_DEFAULT_MEMORY_BUDGET
+cdef long long JQB_COMPILE_MEMORY_HEADROOM
+# 2**53: beyond this an integer may not survive a trip through a double.
+cdef double JQB_EXACT_INT_LIMIT
 
-# 2**53: beyond this an integer may not survive a trip through a double, so it travels to jq as a
-# decimal literal and comes back from that literal.
-cdef double JQB_EXACT_INT_LIMIT = 9007199254740992.0
+cdef str jqb_size_text(long long size)
+cdef str jqb_message_text(jv message)
+cdef object jqb_runtime_error(jv end)
+cdef void jqb_collect_message(void* messages, jv message) noexcept nogil
+cdef void jqb_drop_message(void* unused, jv message) noexcept nogil
+cdef list jqb_compile(jq_state* jq, bytes source, long long memory_budget)
+cdef object jqb_policy()
+cdef class JqProgram:
+    cdef jq_state* _jq
+    cdef readonly str source
+    cdef readonly unsigned long long own_step_budget
+    cdef readonly long long own_memory_budget
+
+    cdef inline unsigned long long c_step_budget(self) noexcept
+    cdef inline long long c_memory_budget(self) noexcept
+    cdef inline void _start(self, jv input_value) noexcept
+    cdef object c_run_one(self, object value)
+    cdef int _raise_if_failed(self, jv end) except -1
+    cpdef object run_one(self, object value)

@@ -9,36 +9,11 @@
 #   set_jq_budgets(steps, memory_bytes), jq_budgets()   the process's default budgets.
 #   DEFAULT_JQ_STEP_BUDGET, DEFAULT_JQ_MEMORY_BUDGET    their built-in values.
 #
-# Values, Python -> jq (as if the value were written by json.dumps and read by jq 1.8):
-#   None, bool, int, float, str, list, tuple, dict with str keys. Any other type, or a non-str
-#   key, raises TypeError. Integers within +-2**53 become doubles; larger ones carry their exact
-#   decimal text (jq's number literals). Finite floats carry float.__repr__ text too, so
-#   `tostring`/`tojson` render them as jq renders the JSON text json.dumps writes; NaN and
-#   infinities are plain doubles. Strings are UTF-8. A str holding surrogate code points (not
-#   valid Unicode text) is repaired rather than refused: a high+low pair becomes the character it
-#   encodes and each lone surrogate becomes U+FFFD, as jq treats invalid UTF-8 in its input
-#   (the PyPI binding fails there with jq's "Invalid \uXXXX\uXXXX surrogate pair escape").
-# Values, jq -> Python (as the PyPI `jq` binding returns them):
-#   NaN -> None; +-infinity -> +-1.7976931348623157e+308 (float); a number carrying an integer
-#   literal beyond 2**53 -> that exact int (the PyPI binding rounds it through a double; this is
-#   the one deliberate difference); any other integral number -> int, else float.
-# Nesting deeper than JQB_MAX_DEPTH levels either way raises JqRuntimeError (no crash).
+# Values cross in both directions by jq/convert.pyx (its header gives the rules).
 #
-# Programs: rejected at compile time, with a JqCompileError naming the reason --
-#   $ENV, env                 would expose the gateway's environment (secrets) to configs.
-#   input, inputs             a DataKit jq node has exactly one input, `.`; there is no stream.
-#   halt, halt_error          stop the jq process, which here is the gateway; use error(...).
-#   input_filename, input_line_number   there is no input file.
-#   import, include, module, modulemeta, get_search_list, get_prog_origin, get_jq_origin
-#                             jq modules would read files from the gateway's disk.
-#   Allowed: $__loc__ (constant), debug and stderr (identity; libjq drops the message because
-#   no callback is installed), now/mktime/strftime and friends, regexes (oniguruma).
-# Detection of builtin calls uses jq's own binder, so it cannot be fooled by syntax: the program
-# is compiled a second time after definitions of the forbidden names whose bodies call undefined
-# functions; jq binds every call of the builtin to our definition and reports it, while a
-# program's own `def env: ...` shadows ours and stays allowed. `$ENV` cannot be shadowed that way,
-# so it is found by a scan of the program text that skips strings (not their interpolations) and
-# comments; the variable name is refused even when the program binds it itself.
+# Programs: what DataKit refuses in a jq program (env, input, halt, modules, ...) is decided
+# by jqgate.compiler.jq_policy, a plain-Python scanner that runs only when a program is
+# compiled; JqProgram's constructor applies it to every program, so no caller can skip it.
 #
 # Runs: one jq_state per program for its whole life. Between jq_start and the last jq_next no
 # Python code runs (results are converted afterwards), so a run can never be re-entered from a
@@ -57,10 +32,22 @@
 # Not bounded here: oniguruma's own matching (it has a retry limit of its own), and the
 # conversion of a result to Python (its size is bounded by the memory budget).
 
-include "bridge.pxd"
-
 cimport cython
 import re
+
+# Default budgets of one jq run (jq_next to its last result), for the process unless
+# set_jq_budgets changes them; a plugin's config.jq_budget overrides them for its programs.
+# 2,000,000 libjq instructions are roughly 0.1-0.3 s of one core; 64 MiB is what the run may
+# hold at once (net of what it frees), counted by libjq's allocator.
+JQB_DEFAULT_STEP_BUDGET = 2000000
+JQB_DEFAULT_MEMORY_BUDGET = 64 * 1024 * 1024
+# Compiling evaluates constant expressions (`"x" * 1e9` is folded into one string): a compile may
+# allocate its program's memory budget plus this much for libjq's own bytecode and builtins.
+JQB_COMPILE_MEMORY_HEADROOM = 32 * 1024 * 1024
+
+# 2**53: beyond this an integer may not survive a trip through a double, so it travels to jq as a
+# decimal literal and comes back from that literal.
+JQB_EXACT_INT_LIMIT = 9007199254740992.0
 
 
 class JqCompileError(ValueError):
@@ -122,239 +109,6 @@ cdef str jqb_size_text(long long size):
     if size % (1024 * 1024) == 0:
         return "%d MiB" % (size // (1024 * 1024))
     return "%d bytes" % size
-
-
-# ---------------------------------------------------------------------------------------------
-# Python -> jv
-
-cdef int jqb_str_to_jv(object text, jv* out) except -1:
-    cdef Py_ssize_t size
-    cdef const char* data = jqb_utf8_and_size(text, &size)
-    if data == NULL:
-        if not PyErr_ExceptionMatches(UnicodeEncodeError):
-            return -1  # MemoryError and the like: already set, propagate it
-        PyErr_Clear()
-        # Surrogate code points: pairs join into their character, lone ones become U+FFFD (see
-        # the file header). Rare, so the slow path is plain Python.
-        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-        data = jqb_utf8_and_size(text, &size)
-        if data == NULL:
-            return -1
-    if size > INT_MAX:
-        raise ValueError("string of %d bytes is too long for jq" % size)
-    # jv_string_sized validates the bytes again (CPython's UTF-8 is already valid); libjq has no
-    # public constructor that skips that pass.
-    out[0] = jv_string_sized(data, <int>size)
-    return 0
-
-
-cdef int jqb_int_to_jv(object number, jv* out) except -1:
-    cdef int overflow = 0
-    cdef long long small = PyLong_AsLongLongAndOverflow(number, &overflow)
-    if overflow == 0 and -9007199254740992 <= small <= 9007199254740992:
-        out[0] = jv_number(<double>small)
-        return 0
-    # int.__repr__, not str(): an int subclass may override __str__, json.dumps ignores that.
-    cdef bytes digits = int.__repr__(number).encode("ascii")
-    out[0] = jv_number_with_literal(digits)
-    if jv_get_kind(out[0]) == JV_KIND_INVALID:
-        raise OverflowError("integer with %d digits is too large for jq" % len(digits))
-    return 0
-
-
-cdef int jqb_float_to_jv(double number, jv* out) except -1:
-    if isnan(number) or isinf(number):
-        out[0] = jv_number(number)
-        return 0
-    cdef char* text = PyOS_double_to_string(number, b'r', 0, Py_DTSF_ADD_DOT_0, NULL)
-    out[0] = jv_number_with_literal(text)
-    PyMem_Free(text)
-    if jv_get_kind(out[0]) == JV_KIND_INVALID:
-        out[0] = jv_number(number)
-    return 0
-
-
-cdef int jqb_dict_to_jv(object mapping, jv* out, int depth) except -1:
-    cdef jv obj = jv_object()
-    cdef jv key
-    cdef jv item
-    cdef Py_ssize_t pos = 0
-    cdef PyObject* k
-    cdef PyObject* v
-    try:
-        if type(mapping) is dict:
-            while PyDict_Next(mapping, &pos, &k, &v):
-                jqb_key_to_jv(<object>k, &key)
-                try:
-                    jqb_from_py(<object>v, &item, depth)
-                except BaseException:
-                    jv_free(key)
-                    raise
-                obj = jv_object_set(obj, key, item)
-        else:
-            # dict subclasses (OrderedDict...) may order items differently from their storage.
-            for pk, pv in mapping.items():
-                jqb_key_to_jv(pk, &key)
-                try:
-                    jqb_from_py(pv, &item, depth)
-                except BaseException:
-                    jv_free(key)
-                    raise
-                obj = jv_object_set(obj, key, item)
-    except BaseException:
-        jv_free(obj)
-        raise
-    out[0] = obj
-    return 0
-
-
-cdef int jqb_key_to_jv(object key, jv* out) except -1:
-    if not isinstance(key, str):
-        raise TypeError("jq object keys must be str, not %s (%r)" % (type(key).__name__, key))
-    return jqb_str_to_jv(key, out)
-
-
-# Bounds stay checked here: converting an item can run Python code (a dict subclass's items())
-# that shrinks the list being read.
-@cython.boundscheck(True)
-cdef int jqb_sequence_to_jv(object sequence, jv* out, int depth) except -1:
-    cdef Py_ssize_t count = len(sequence)
-    cdef Py_ssize_t i
-    cdef jv arr = jv_array_sized(<int>count if count > 0 else 1)
-    cdef jv item
-    try:
-        for i in range(count):
-            jqb_from_py(sequence[i], &item, depth)
-            arr = jv_array_set(arr, <int>i, item)
-    except BaseException:
-        jv_free(arr)
-        raise
-    out[0] = arr
-    return 0
-
-
-cdef int jqb_from_py(object value, jv* out, int depth) except -1:
-    """Store in *out a new jv equal to value; `depth` counts the containers around value."""
-    if isinstance(value, str):
-        return jqb_str_to_jv(value, out)
-    if value is None:
-        out[0] = jv_null()
-        return 0
-    if value is True:
-        out[0] = jv_true()
-        return 0
-    if value is False:
-        out[0] = jv_false()
-        return 0
-    if isinstance(value, int):
-        return jqb_int_to_jv(value, out)
-    if isinstance(value, float):
-        return jqb_float_to_jv(PyFloat_AS_DOUBLE(value), out)
-    if depth >= JQB_MAX_DEPTH:
-        raise JqRuntimeError("value is nested deeper than %d levels" % JQB_MAX_DEPTH)
-    if isinstance(value, dict):
-        return jqb_dict_to_jv(value, out, depth + 1)
-    if isinstance(value, (list, tuple)):
-        return jqb_sequence_to_jv(value, out, depth + 1)
-    raise TypeError("cannot convert %s to a jq value" % type(value).__name__)
-
-
-# ---------------------------------------------------------------------------------------------
-# jv -> Python
-
-cdef inline str jqb_str_from_jv(jv text):
-    """The Python str of a jv string; does not consume it."""
-    return PyUnicode_DecodeUTF8(<char*>jv_string_value(text),
-                                jv_string_length_bytes(jv_copy(text)), NULL)
-
-
-cdef bint jqb_is_integer_literal(const char* literal) noexcept:
-    """True when a jq number literal is digits with an optional minus: no point, no exponent."""
-    if literal[0] == b'-':
-        literal += 1
-    if literal[0] == 0:
-        return False
-    while literal[0] != 0:
-        if literal[0] < b'0' or literal[0] > b'9':
-            return False
-        literal += 1
-    return True
-
-
-cdef object jqb_number_from_jv(jv number):
-    """Does not consume number."""
-    cdef double value = jv_number_value(number)
-    cdef double whole
-    cdef const char* literal
-    if fabs(value) >= JQB_EXACT_INT_LIMIT and jv_number_has_literal(number):
-        literal = jv_number_get_literal(number)
-        if literal != NULL and jqb_is_integer_literal(literal):
-            return PyLong_FromString(<char*>literal, NULL, 10)
-    if isnan(value):
-        return None
-    if isinf(value):
-        return DBL_MAX if value > 0 else -DBL_MAX
-    if modf(value, &whole) == 0:
-        return PyLong_FromDouble(value)
-    return value
-
-
-cdef object jqb_to_py(jv value, int depth):
-    """Consume value and return it as a Python object; `depth` counts the containers around it."""
-    cdef jv_kind kind = jv_get_kind(value)
-    if kind == JV_KIND_STRING:
-        try:
-            return jqb_str_from_jv(value)
-        finally:
-            jv_free(value)
-    if kind == JV_KIND_NUMBER:
-        try:
-            return jqb_number_from_jv(value)
-        finally:
-            jv_free(value)
-    if kind == JV_KIND_NULL:
-        return None
-    if kind == JV_KIND_TRUE:
-        return True
-    if kind == JV_KIND_FALSE:
-        return False
-    if kind == JV_KIND_OBJECT or kind == JV_KIND_ARRAY:
-        try:
-            if depth >= JQB_MAX_DEPTH:
-                raise JqRuntimeError("result is nested deeper than %d levels" % JQB_MAX_DEPTH)
-            if kind == JV_KIND_OBJECT:
-                return jqb_object_to_py(value, depth + 1)
-            return jqb_array_to_py(value, depth + 1)
-        finally:
-            jv_free(value)
-    jv_free(value)
-    raise JqRuntimeError("jq produced an invalid value")
-
-
-cdef dict jqb_object_to_py(jv obj, int depth):
-    """Does not consume obj."""
-    cdef dict result = {}
-    cdef int it = jv_object_iter(obj)
-    cdef jv key
-    while jv_object_iter_valid(obj, it):
-        key = jv_object_iter_key(obj, it)
-        try:
-            py_key = jqb_str_from_jv(key)
-        finally:
-            jv_free(key)
-        result[py_key] = jqb_to_py(jv_object_iter_value(obj, it), depth)
-        it = jv_object_iter_next(obj, it)
-    return result
-
-
-cdef list jqb_array_to_py(jv arr, int depth):
-    """Does not consume arr."""
-    cdef int count = jv_array_length(jv_copy(arr))
-    cdef int i
-    cdef list result = []
-    for i in range(count):
-        result.append(jqb_to_py(jv_array_get(jv_copy(arr), i), depth))
-    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,166 +193,21 @@ cdef list jqb_compile(jq_state* jq, bytes source, long long memory_budget):
 
 
 # ---------------------------------------------------------------------------------------------
-# Policy: what a per-request gateway program may not use (see the header of this file)
-
-_ENV_MESSAGE = ("$ENV and env are not available in DataKit jq programs: "
-                "they would expose the gateway's environment")
-_FORBIDDEN_BUILTINS = {
-    # name: (arities, reason)
-    "env": ((0,), None),
-    "input": ((0,), "a jq node has exactly one input, `.`"),
-    "inputs": ((0,), "a jq node has exactly one input, `.`"),
-    "halt": ((0,), "it would stop the gateway's jq engine; use error(...) to fail the node"),
-    "halt_error": ((0, 1), "it would stop the gateway's jq engine; use error(...) to fail the node"),
-    "input_filename": ((0,), "the input is not read from a file"),
-    "input_line_number": ((0,), "the input is not read from a file"),
-    "modulemeta": ((0,), "jq modules are not available"),
-    "get_search_list": ((0,), "jq modules are not available"),
-    "get_prog_origin": ((0,), "jq modules are not available"),
-    "get_jq_origin": ((0,), "jq modules are not available"),
-}
-_PROBE_PREFIX = "__jqgate_forbidden_"
-_PROBE_DEFINITIONS = "".join(
-    "def %s%s: %s%s; " % (name, "(%s)" % "; ".join("p%d" % i for i in range(arity)) if arity else "",
-                          _PROBE_PREFIX, name)
-    for name, (arities, _) in _FORBIDDEN_BUILTINS.items() for arity in arities
-)  # no newline: the program keeps its own line numbers ($__loc__), as it runs with these in front
-_PROBE_HIT = re.compile(re.escape(_PROBE_PREFIX) + r"([A-Za-z_0-9]+)/0 is not defined")
-_IDENT_CHAR = re.compile(r"[A-Za-z0-9_]")
-_BINDING = re.compile(r"\$(?:[a-zA-Z_][a-zA-Z_0-9]*::)*[a-zA-Z_][a-zA-Z_0-9]*")
-_BLANK = " \t\r\n"
-
-# setup.py compiles with boundscheck and wraparound off; the cold-path text helpers below index
-# Python strings and lists, so they turn both back on.
-
-
-def _forbidden_message(name):
-    reason = _FORBIDDEN_BUILTINS[name][1]
-    if reason is None:
-        return _ENV_MESSAGE
-    return "%s is not available in DataKit jq programs: %s" % (name, reason)
-
-
-@cython.boundscheck(True)
-@cython.wraparound(True)
-def _skip_comment(str source, Py_ssize_t i):
-    """Index just past the jq comment starting at source[i] == '#'. As in jq's lexer, a
-    backslash before a newline continues the comment, and a doubled backslash is literal."""
-    cdef Py_ssize_t n = len(source)
-    i += 1
-    while i < n:
-        c = source[i]
-        if c == "\\" and i + 1 < n and source[i + 1] in "\\\n":
-            i += 2
-        elif c == "\\" and source.startswith("\r\n", i + 1):
-            i += 3
-        elif c == "\n":
-            return i + 1
-        else:
-            i += 1
-    return n
-
-
-@cython.boundscheck(True)
-@cython.wraparound(True)
-def _first_word(str source):
-    """The first token of the program when it is a word (jq directives can only come first)."""
-    cdef Py_ssize_t i = 0
-    cdef Py_ssize_t n = len(source)
-    while i < n:
-        if source[i] in _BLANK:
-            i += 1
-        elif source[i] == "#":
-            i = _skip_comment(source, i)
-        else:
-            break
-    start = i
-    while i < n and _IDENT_CHAR.match(source, i):
-        i += 1
-    return source[start:i]
-
-
-@cython.boundscheck(True)
-@cython.wraparound(True)
-def _variables_used(str source):
-    """Names of the `$variables` in the program's code: outside string literals (but inside
-    their \\( ... ) interpolations) and outside comments."""
-    cdef Py_ssize_t i = 0
-    cdef Py_ssize_t n = len(source)
-    names = set()
-    # One entry per string interpolation being read: how many '(' are open inside it.
-    interpolations = []
-    in_string = False
-    while i < n:
-        c = source[i]
-        if in_string:
-            if c == "\\":
-                if source.startswith("(", i + 1):
-                    interpolations.append(0)
-                    in_string = False
-                i += 2
-            elif c == '"':
-                in_string = False
-                i += 1
-            else:
-                i += 1
-        elif c == '"':
-            in_string = True
-            i += 1
-        elif c == "#":
-            i = _skip_comment(source, i)
-        elif c == "$":
-            match = _BINDING.match(source, i)
-            if match is None:
-                i += 1
-            else:
-                names.add(match.group()[1:])
-                i = match.end()
-        elif c == "(" and interpolations:
-            interpolations[-1] += 1
-            i += 1
-        elif c == ")" and interpolations:
-            if interpolations[-1] == 0:
-                interpolations.pop()
-                in_string = True  # back in the string the interpolation opened from
-            else:
-                interpolations[-1] -= 1
-            i += 1
-        else:
-            i += 1
-    return names
-
-
-@cython.boundscheck(True)
-@cython.wraparound(True)
-cdef list jqb_policy_violations(str source, list messages):
-    """Messages for everything in a program that DataKit does not allow, given libjq's
-    messages from compiling it behind the probe definitions (empty when that compiled)."""
-    cdef list problems = []
-    first = _first_word(source)
-    if first in ("import", "include", "module"):
-        return ["%s is not available in DataKit jq programs: jq modules are not available"
-                % first]
-    if "ENV" in _variables_used(source):
-        problems.append(_ENV_MESSAGE)
-    hits = []
-    for message in messages:
-        for name in _PROBE_HIT.findall(message):
-            if name in _FORBIDDEN_BUILTINS and name not in hits:
-                hits.append(name)
-    if messages and not hits:
-        # The program compiled alone but not after our definitions: fail closed.
-        return ["jq program could not be checked for builtins DataKit does not allow: "
-                + "; ".join(messages)]
-    for name in hits:
-        message = _forbidden_message(name)
-        if message not in problems:
-            problems.append(message)
-    return problems
-
-
-# ---------------------------------------------------------------------------------------------
 # The compiled program
+
+cdef object _jqb_policy_module = None
+
+
+cdef object jqb_policy():
+    """jqgate.compiler.jq_policy, imported on the first compile rather than when the core loads:
+    the compiler package imports the core, and a program is only ever compiled after both are
+    loaded."""
+    global _jqb_policy_module
+    if _jqb_policy_module is None:
+        from jqgate.compiler import jq_policy
+        _jqb_policy_module = jq_policy
+    return _jqb_policy_module
+
 
 @cython.final
 cdef class JqProgram:
@@ -611,10 +220,6 @@ cdef class JqProgram:
     the process's (set_jq_budgets). Over budget a run raises JqBudgetError.
     """
 
-    cdef jq_state* _jq
-    cdef readonly str source
-    cdef readonly unsigned long long own_step_budget
-    cdef readonly long long own_memory_budget
 
     def __cinit__(self, str source, unsigned long long step_budget=0,
                   long long memory_budget=0):
@@ -630,21 +235,23 @@ cdef class JqProgram:
             encoded = source.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise JqCompileError(["jq program is not valid Unicode text: %s" % exc]) from None
-        first = _first_word(source)
-        if first in ("import", "include", "module"):
+        policy = jqb_policy()
+        refused = policy.refused_before_compiling(source)
+        if refused:
             # Refused before compiling: libjq would look for the module on disk.
-            raise JqCompileError(jqb_policy_violations(source, []))
+            raise JqCompileError(refused)
         # libjq's compile costs ~1-2 ms (it re-parses its builtins each time), so the program is
         # compiled once, behind the probe definitions: they are unused unless the program calls
         # a refused builtin, and then their names show in libjq's messages.
         self._jq = jq_init()
         if self._jq == NULL:
             raise MemoryError("jq_init failed")
-        probe_messages = jqb_compile(self._jq, (_PROBE_DEFINITIONS + source).encode("utf-8"),
+        probe_messages = jqb_compile(self._jq, (policy.PROBE_DEFINITIONS + source).encode("utf-8"),
                                      self.c_memory_budget())
         if not probe_messages:
-            if "ENV" in _variables_used(source):
-                raise JqCompileError([_ENV_MESSAGE])
+            refused = policy.env_refusal(source)
+            if refused:
+                raise JqCompileError(refused)
             return
         # Failed: compile the program alone so its own errors carry its own positions.
         jq_teardown(&self._jq)
@@ -655,7 +262,7 @@ cdef class JqProgram:
                                self.c_memory_budget())
         if messages:
             raise JqCompileError(messages)
-        raise JqCompileError(jqb_policy_violations(source, probe_messages))
+        raise JqCompileError(policy.violations(source, probe_messages))
 
     def __dealloc__(self):
         if self._jq != NULL:

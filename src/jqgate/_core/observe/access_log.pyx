@@ -16,46 +16,6 @@ import logging as _alog_logging
 import os as _os
 import time as _alog_time
 
-cdef extern from "access_log.h":
-    ctypedef struct jqg_access_log:
-        int fd
-        int is_pipe
-        size_t len
-        size_t cap
-        long long lines_written
-        long long lines_dropped
-        int last_errno
-    ctypedef struct jqg_access_fields:
-        const char *client
-        size_t client_len
-        const char *method
-        size_t method_len
-        const char *target
-        size_t target_len
-        const char *path
-        size_t path_len
-        const char *version
-        size_t version_len
-        const char *request_id
-        size_t request_id_len
-        const char *route
-        size_t route_len
-        const char *service
-        size_t service_len
-        int status
-        long long bytes
-        long long latency_ms
-        long long upstream_ms
-        double time
-    int jqg_alog_init(jqg_access_log *log, int fd, size_t capacity)
-    void jqg_alog_free(jqg_access_log *log)
-    int jqg_alog_append_plain(jqg_access_log *log, const jqg_access_fields *f)
-    int jqg_alog_append_json(jqg_access_log *log, const jqg_access_fields *f)
-    int jqg_alog_flush(jqg_access_log *log)
-
-cdef extern from "fcntl.h":
-    int O_CLOEXEC
-
 # The defaults, documented in interface.md: nginx's `buffer=64k flush=1s`.
 ACCESS_LOG_BUFFER_SIZE = 65536
 ACCESS_LOG_FLUSH_INTERVAL = 1.0
@@ -94,15 +54,6 @@ cdef class AccessLog:
     seconds is the longest a line waits once start() runs the timer. Each worker process has
     its own AccessLog; since every write carries whole lines only, workers sharing one file or
     pipe never interleave inside a line."""
-    cdef jqg_access_log _log
-    cdef bint _json
-    cdef bint _open
-    cdef readonly str destination
-    cdef readonly str format
-    cdef readonly double flush_interval
-    cdef object _timer
-    cdef long long _reported_dropped
-    cdef double _wall_offset     # wall clock - mono_now(): a line's time from the clock the
                                  # request path reads anyway; set again at every timer tick
 
     def __cinit__(self):

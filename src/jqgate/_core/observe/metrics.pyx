@@ -11,9 +11,6 @@
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                    5.0, 10.0, 30.0, 60.0)
 
-cdef enum:
-    OBS_N_BUCKETS = 16
-
 cdef double _OBS_BOUNDS[OBS_N_BUCKETS]
 for _i, _b in enumerate(LATENCY_BUCKETS):
     _OBS_BOUNDS[_i] = _b
@@ -22,9 +19,6 @@ for _i, _b in enumerate(LATENCY_BUCKETS):
 cdef class LatencyHistogram:
     """Per-bucket counts (not cumulative: one increment per observation; the last slot is
     above every bound), their sum and count."""
-    cdef long long _counts[OBS_N_BUCKETS + 1]
-    cdef public double sum
-    cdef public long long count
 
     cdef inline void add(self, double value) noexcept:
         cdef int i = 0
@@ -44,9 +38,6 @@ cdef class LatencyHistogram:
 
 cdef class RequestSeries:
     """Everything counted for one (route, service): answers by status, two latency histograms."""
-    cdef public dict codes
-    cdef public LatencyHistogram total
-    cdef public LatencyHistogram upstream
 
     def __init__(self):
         self.codes = {}
@@ -94,25 +85,12 @@ cdef inline bytes _obs_label(record):
 cdef class _RouteLabels:
     """What the observer keeps per (route record, service record), found by their identity:
     the metric series they count into and their names as the access log writes them."""
-    cdef object route
-    cdef object service
-    cdef RequestSeries series        # None without metrics
-    cdef bytes route_name            # None when the request matched no route
-    cdef bytes service_name
 
 
 cdef class RequestObserver(AccessObserver):
     """The server's access_log callable: metrics (a jqgate.metrics.Metrics, or None), then the
     access log line: an AccessLog (written in C), or any callable write_log(req, resp), or
     None."""
-    cdef object metrics
-    cdef AccessLog access_log        # the line written from the core
-    cdef object write_log            # any other callable(req, resp)
-    cdef dict _by_route              # id(route record) -> _RouteLabels
-    cdef dict _node_family           # metrics' datakit_node_latency_seconds histograms
-    cdef dict _call_family           # metrics' datakit_call_total counters
-    cdef dict _node_histograms       # node type -> its histogram in _node_family (no key tuple)
-    cdef _RouteLabels _last          # most requests in a row take the same route
 
     def __init__(self, metrics, access_log):
         self.metrics = metrics

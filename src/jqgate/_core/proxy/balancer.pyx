@@ -19,14 +19,6 @@ cdef inline uint64_t _fnv1a(const unsigned char* s, Py_ssize_t n) noexcept:
     return h
 
 
-# Kong's upstream `hash_on` / `hash_fallback` sources this balancer reads.
-cdef enum:
-    HASH_NONE = 0
-    HASH_IP = 1
-    HASH_HEADER = 2
-    HASH_PATH = 3
-    HASH_QUERY_ARG = 4
-
 _HASH_SOURCES = {"none": HASH_NONE, "ip": HASH_IP, "header": HASH_HEADER, "path": HASH_PATH,
                  "query_arg": HASH_QUERY_ARG}
 
@@ -85,34 +77,6 @@ cdef class Balancer(PeerTracker):
     peer (the proxy answers 503). Passive checks count what proxied exchanges saw
     (exchange_ended, called by the exchange itself); active probes (jqgate.health) report
     through report_active; the Admin API sets a target's health with set_healthy."""
-    cdef public str name
-    cdef public list peers          # [(host, port)]
-    cdef public list weights
-    cdef public str algorithm
-    cdef public int hash_on
-    cdef public bytes hash_on_name          # header (lower-case) or query argument name
-    cdef public int hash_fallback
-    cdef public bytes hash_fallback_name
-    cdef public object healthchecks         # the upstream's complete healthchecks, or None
-    cdef public bint passive                # passive checks on: exchanges report back
-    cdef public bint tracks                 # exchanges report back (passive or least-conn)
-    cdef int algo
-    cdef Py_ssize_t n
-    cdef list _seeds                # per peer: FNV-1a state after "host:port", a Python int
-    cdef long long* _weight
-    cdef long long* _current        # smooth round robin's running scores
-    cdef long long* _open           # exchanges in flight (least-connections)
-    cdef unsigned char* _health
-    cdef unsigned char* _counters   # 4 per peer, CTR_* order
-    cdef long long total_weight
-    cdef long long healthy_weight
-    cdef double threshold
-    cdef Py_ssize_t _turn           # least-connections' tie breaker
-    cdef public Py_ssize_t last     # the index pick / pick_for chose
-    cdef unsigned char _passive_status[1000]
-    cdef unsigned char _active_status[1000]
-    cdef unsigned char _passive_limit[4]
-    cdef unsigned char _active_limit[4]
 
     def __cinit__(self):
         self.n = 0
@@ -467,20 +431,6 @@ cdef object _hash_key(HttpRequest req, int source, bytes name):
 
 cdef class ServiceTarget:
     """One configured Service: where its requests go and with which timeouts."""
-    cdef public object service          # the config Service record
-    cdef public str scheme              # "http" | "https"
-    cdef public str host
-    cdef public int port
-    cdef public object path             # str or None
-    cdef public double connect_timeout  # seconds
-    cdef public double read_timeout
-    cdef public double write_timeout
-    cdef public int retries
-    cdef public bint tls_verify
-    cdef public object sni              # str or None
-    cdef public Balancer balancer       # None: the service's own host and port
-    cdef public bytes host_header
-    cdef tuple _peer
 
     def __init__(self, service, upstream, Balancer balancer=None):
         self.service = service

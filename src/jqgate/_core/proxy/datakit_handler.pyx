@@ -19,10 +19,6 @@
 #        window runs on it, and the run's final response is sent.
 
 cdef class DataKitHandler(ProxyHandler):
-    cdef public dict plans_by_route         # Route.id -> CompiledPlan
-    cdef object _last_route                 # the last lookup: most requests in a row take
-    cdef dict _last_plans                   # the same route
-    cdef object _last_plan
 
     def __init__(self, gateway, ConnectionPool pool, dict plans_by_route, **proxy_options):
         ProxyHandler.__init__(self, gateway, pool, **proxy_options)
@@ -105,14 +101,6 @@ cdef str _dk_text(bytes raw):
 
 @cython.freelist(64)
 cdef class DataKitFlow(RunListener):
-    cdef DataKitHandler handler
-    cdef HttpRequest req
-    cdef Responder resp
-    cdef object decision
-    cdef CompiledPlan cp
-    cdef PlanRun run
-    cdef ClientExchange ex
-    cdef int tries_left             # the service's retries not yet spent on the upstream call
 
     # What the access log and the metrics read from req.ctx.
     @property

@@ -79,17 +79,6 @@ cdef list _proxy_drop_named(list headers, set names):
 
 cdef class ProxyHandler(RequestHandler):
     """Routes with the gateway and proxies over the pool (see the module comment)."""
-    cdef object _gateway
-    cdef public ConnectionPool pool
-    cdef public bytes via                      # b"1.1 jqgate/0.1.0"; None = no Via header
-    cdef public bytes upstream_latency_header  # None = off
-    cdef public bytes proxy_latency_header     # None = off
-    cdef CompiledRouter router                  # the gateway's compiled router
-    cdef bint _any_unbuffered                   # some route has request_buffering false
-    # Kong's response_buffering (the route's, default true): how far the upstream's answer is
-    # read ahead of a client that reads slower, in bytes per request (nginx's proxy_buffers;
-    # beyond it the upstream is paused, as with response_buffering false from the start)
-    cdef public long long response_buffer_size
 
     def __init__(self, gateway, ConnectionPool pool, via=b"1.1 jqgate/0.1.0",
                  upstream_latency_header=b"X-Kong-Upstream-Latency",
@@ -376,25 +365,6 @@ cpdef list filter_response_headers(list headers, bytes via=b"1.1 jqgate/0.1.0"):
 
 @cython.freelist(64)
 cdef class ProxyCall(ResponseSink):
-    cdef ProxyHandler handler
-    cdef HttpRequest req
-    cdef Responder resp
-    cdef object decision
-    cdef ServiceTarget service
-    cdef list headers               # the client's fields that go upstream
-    cdef bytes fields               # the proxy's own (Host, X-Forwarded-*), serialised
-    cdef ClientExchange ex
-    cdef int tries_left
-    cdef bint streamed
-    cdef bint head_sent
-    cdef bint gone
-    cdef _ProxyBodyPump pump
-    cdef _ProxyBodyProducer body_producer
-    cdef double t_upstream_start
-    cdef double t_upstream_head
-    cdef bint client_full           # the client's socket is over its high water mark
-    cdef bint upstream_paused       # ... and we stopped reading the upstream for it
-    cdef long long read_ahead       # -1 until the client first fills up
 
     cdef void _attempt(self):
         cdef ProxyHandler h = self.handler
@@ -597,7 +567,6 @@ cdef class ProxyCall(ResponseSink):
 @cython.freelist(64)
 cdef class _ProxyClientFlow(ResponseProducer):
     """The client socket's back-pressure, applied to the upstream socket."""
-    cdef ProxyCall call
 
     cdef void pause_producing(self):
         self.call._client_paused()
@@ -620,8 +589,6 @@ cdef class _ProxyBodyPump(BodyConsumer):
     the failed exchange, though none reached the upstream: so they are kept here too
     (references, bounded by the exchange's high water mark) until a piece finds the exchange
     connected, and a retry replays them before piping the rest again."""
-    cdef ProxyCall call
-    cdef list unsent
 
     cdef void on_body_data(self, bytes data):
         cdef ClientExchange ex = self.call.ex
@@ -653,7 +620,6 @@ cdef class _ProxyBodyPump(BodyConsumer):
 
 cdef class _ProxyBodyProducer(BodyProducer):
     """The upstream socket's back-pressure, applied to the client socket."""
-    cdef RequestBody body
 
     cdef void pause_producing(self):
         self.body.pause()

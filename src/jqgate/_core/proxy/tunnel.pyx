@@ -16,15 +16,6 @@
 
 
 cdef class Tunnel:
-    cdef HttpServerProtocol client
-    cdef ClientConnection upstream
-    cdef object loop
-    cdef object timer
-    cdef double idle_timeout
-    cdef double last_activity
-    cdef bint closed
-    cdef public long long bytes_from_client
-    cdef public long long bytes_from_upstream
 
     def __init__(self, HttpServerProtocol client, ClientConnection upstream, double idle_timeout):
         self.client = client

@@ -9,12 +9,6 @@ cdef class ProxyDecision:
     """Where and how to send one request. The last decision is remembered and shared with
     the next request for the same method, host, path and scheme: treat it as read-only
     (replace() and with_query() make a request's own copy)."""
-    cdef public object route              # the config Route record
-    cdef public ServiceTarget service
-    cdef public bytes target              # path + query of the upstream request line
-    cdef public bytes host_header
-    cdef public object forwarded_prefix   # bytes, or None
-    cdef public object match              # the router's RouteEntry
 
     def __init__(self, route, service, bytes target, bytes host_header, forwarded_prefix,
                  match=None):

@@ -22,24 +22,6 @@ from cpython.mem cimport PyMem_Malloc
 cdef class RouteEntry:
     """One path of one route (or the route itself when it has no paths), with everything the
     request decision needs precomputed."""
-    cdef public Py_ssize_t pos          # place in Kong's order: lower wins
-    cdef public object route            # the config Route record
-    cdef public object target           # what the builder attached (a ServiceTarget, ...)
-    cdef public ServiceTarget service   # None: the route has no (enabled) service
-    cdef public frozenset methods       # upper-case bytes; None = any method
-    cdef public frozenset hosts         # plain hosts, lower-case bytes (with ":port" if written so)
-    cdef public tuple wild_hosts        # (text, is_suffix, port) — see _wild_host_matches
-    cdef public bint has_hosts
-    cdef public tuple headers           # ((name, frozenset(values), regex or None), ...) lower-case
-    cdef public bytes prefix            # plain path condition (prefix)
-    cdef public object regex            # compiled bytes regex path condition (anchored at start)
-    cdef public bint https_only         # protocols without http: plain http gets Kong's 426
-    cdef public frozenset snis          # plain TLS server names, lower-case bytes; None = any
-    cdef public tuple wild_snis         # ("*.example.com" / "example.*" as wild_hosts, no port)
-    cdef public bint strip_path
-    cdef public bint preserve_host
-    cdef public bint path_v1            # path_handling v1 (else v0)
-    cdef public bytes service_path      # the service's path, b"/" when none
 
     cdef Py_ssize_t match_len(self, bytes method, bytes host, bytes host_port, dict hdrs,
                               bytes path):
@@ -118,16 +100,6 @@ cdef class RouteBuckets:
     the rest (other regexes, no path), each list in Kong's order. seal() compiles the prefixes
     into an open-addressing table of 64-bit FNV-1a hashes, so a lookup hashes the request path
     once, byte by byte, and probes at each length some prefix has: no slice, no allocation."""
-    cdef public dict by_prefix          # bytes prefix -> [RouteEntry]  (filled by the builder)
-    cdef public tuple lengths           # the distinct prefix lengths, longest first
-    cdef public list rest
-    cdef list _prefixes                 # slot -> prefix bytes
-    cdef list _lists                    # slot -> [RouteEntry]
-    cdef uint64_t* _hashes              # table: hash of the prefix in this cell
-    cdef Py_ssize_t* _cells             # table: slot index, -1 = empty
-    cdef Py_ssize_t _mask
-    cdef unsigned char* _is_length      # [0, _max_length]: some prefix has this length
-    cdef Py_ssize_t _max_length
 
     def __init__(self):
         self.by_prefix = {}
@@ -173,15 +145,6 @@ cdef class RouteBuckets:
 
 cdef class CompiledRouter:
     """The table jqgate.router builds; find() runs per request (see the module comment)."""
-    cdef public dict by_host            # lower-case bytes host (or host:port) -> RouteBuckets
-    cdef public RouteBuckets any_host
-    cdef public bint reads_headers      # some route has a headers condition
-    cdef public bint reads_ports        # some host condition names a port
-    cdef public bint reads_sni          # some route has an snis condition
-    cdef public Py_ssize_t matched_len  # the last find()'s path consumption
-    cdef bytes _sni                     # the request's TLS server name, for this find()
-    cdef bytes _memo_raw, _memo_host, _memo_host_port
-    cdef bint _memo_https
 
     def __init__(self):
         self.by_host = {}

@@ -58,12 +58,6 @@ class _LiteralEncoder(_HpackEncoder):
 
 cdef class Http2Limits:
     """The HTTP/2 limits of a listener (see the module comment for each default)."""
-    cdef public int max_concurrent_streams
-    cdef public object max_header_list_size
-    cdef public int max_continuation_frames
-    cdef public int initial_window_size
-    cdef public int max_resets
-    cdef public double reset_interval
 
     def __init__(self, max_concurrent_streams=128, max_header_list_size=None,
                  max_continuation_frames=64, initial_window_size=65535, max_resets=200,
@@ -103,19 +97,6 @@ def http2_limits_of(http2):
 @cython.final
 cdef class _H2Stream:
     """A request stream: what was parsed, the answer being written, its unsent bytes."""
-    cdef int stream_id
-    cdef HttpRequest req
-    cdef Http2Responder resp
-    cdef Http2RequestBody body
-    cdef list pending               # DATA not yet within the client's windows
-    cdef Py_ssize_t pending_bytes
-    cdef bint end_pending           # END_STREAM goes after the pending data
-    cdef bint ended                 # our END_STREAM (or RST_STREAM) is sent
-    cdef bint dispatched
-    cdef bint reset                 # the stream is gone (reset by either side): write nothing
-    cdef bint producer_paused
-    cdef double blocked_since       # pending bytes waiting on the client's window since
-    cdef double last_data           # the request head or body bytes last arrived
 
 
 cdef class Http2RequestBody(RequestBody):
@@ -123,10 +104,6 @@ cdef class Http2RequestBody(RequestBody):
     acknowledged (WINDOW_UPDATE) while what nobody reads yet stays within the high-water
     mark and the consumer has not paused; held back otherwise, so a client can have at most a
     window's worth more in flight."""
-    cdef Http2ServerProtocol _h2
-    cdef int _stream_id
-    cdef Py_ssize_t _unacked
-    cdef bint _consumer_paused
 
     cdef void _feed(self, bytes data):
         RequestBody._feed(self, data)
@@ -155,8 +132,6 @@ cdef class Http2RequestBody(RequestBody):
 cdef class Http2Responder(Responder):
     """A Responder writing frames on one stream. Framing is HTTP/2's: no Connection,
     Transfer-Encoding or chunking; Content-Length when the length is known."""
-    cdef _H2Stream _stream
-    cdef Http2ServerProtocol _h2
 
     cdef list _h2_head(self, int status, list headers, long long content_length):
         cdef HttpRequest req = self.request
@@ -256,14 +231,6 @@ cdef class Http2Responder(Responder):
 
 cdef class Http2ServerProtocol(HttpServerProtocol):
     """asyncio.Protocol for one HTTP/2 client connection (see the module comment)."""
-    cdef object _conn               # h2.connection.H2Connection
-    cdef Http2Limits _limits
-    cdef dict _streams              # stream id -> _H2Stream, until answered and ended
-    cdef bint _flush_scheduled
-    cdef bint _in_receive
-    cdef bint _goaway_sent
-    cdef int _resets
-    cdef double _resets_since
 
     def connection_made(self, transport):
         HttpServerProtocol.connection_made(self, transport)
@@ -862,11 +829,6 @@ cdef dict _H2_REFUSALS = {400: "Bad request", 414: "Request-URI too large",
 cdef class _ProtocolNegotiation:
     """The first protocol of every connection on an http2 listener: picks HTTP/2 or HTTP/1.1
     (ALPN on TLS, the client preface on plaintext), hands the transport over and is gone."""
-    cdef ServerSettings settings
-    cdef object loop
-    cdef object transport
-    cdef bytes _seen
-    cdef object _timer
 
     def __init__(self, ServerSettings settings, loop):
         self.settings = settings

@@ -77,27 +77,6 @@ cdef class ServerSettings:
     http2 (False): this listener also speaks HTTP/2 -- True, a dict of Http2Limits options or
       an Http2Limits; the listener's protocol factory is listener_protocol_factory
       (server/http2.pyx)."""
-    cdef public object handler
-    cdef public RequestHandler _handler
-    cdef public int max_uri_bytes
-    cdef public int max_header_bytes
-    cdef public long long max_body_bytes       # 0 = unlimited (Kong's default)
-    cdef public int body_buffer_size
-    cdef public double header_timeout
-    cdef public double body_timeout
-    cdef public double body_min_rate            # bytes/s a streaming body must keep; 0 = off
-    cdef public double body_min_rate_window     # seconds each rate check covers
-    cdef public double keepalive_timeout
-    cdef public double send_timeout             # the client's socket may stay full this long
-    cdef public bytes server_header            # on the gateway's own answers; None = off
-    cdef public bytes request_id_header
-    cdef public str scheme
-    cdef object _access_log                    # callable(req, resp) or None
-    cdef AccessObserver _observer              # the same, when it is an AccessObserver
-    cdef public set connections
-    cdef public bint draining
-    cdef public long long n_requests
-    cdef public object http2                   # Http2Limits, or None: HTTP/1.1 only
 
     def __init__(self, handler, max_uri_bytes=8192, max_header_bytes=32768, max_body_bytes=0,
                  body_buffer_size=65536, header_timeout=60.0, body_timeout=60.0,
@@ -188,7 +167,6 @@ cdef class RequestHandler:
 
 
 cdef class _CallableHandler(RequestHandler):
-    cdef object fn
 
     def __init__(self, fn):
         self.fn = fn
@@ -200,47 +178,6 @@ cdef class _CallableHandler(RequestHandler):
 cdef class HttpServerProtocol:
     """asyncio.Protocol for one client connection. States: reading a request (self._cur),
     requests waiting for their turn (self._queue), the request being answered (self._active)."""
-    cdef public ServerSettings settings
-    cdef object loop
-    cdef public object transport
-    cdef object parser
-    cdef object _feed               # parser.feed_data and transport.write, looked up once per
-    cdef object _transport_write    # connection instead of once per call
-    cdef str client_ip
-    cdef bytes client_ip_bytes      # for X-Forwarded-For / X-Real-IP, encoded once
-    cdef int client_port
-    cdef int server_port
-    cdef bytes server_port_bytes    # for X-Forwarded-Port
-    cdef str scheme                 # "https" on a TLS connection, else the settings' scheme
-    cdef bytes sni                  # the server name of its TLS handshake (jqgate.tls), or None
-    cdef HttpRequest _cur
-    cdef object _queue
-    cdef object _queue_append       # its methods, looked up once
-    cdef object _queue_popleft
-    cdef HttpRequest _active
-    cdef Responder _active_resp
-    cdef int _paused
-    cdef bint _write_paused
-    cdef double _write_paused_since
-    cdef bint _dead                 # a parse error: answer what's queued, then close
-    cdef int _err_status
-    cdef str _err_message
-    cdef Py_ssize_t _head_bytes
-    cdef bytes _url
-    cdef object _timer
-    cdef double _timer_at           # when _timer fires (the loop's clock)
-    cdef double _idle_since
-    cdef double _last_read
-    cdef int _header_budget
-    cdef bint _lingering
-    cdef bint _eof                  # the client half-closed: no more requests will come
-    cdef bint _in_dispatch
-    cdef bint _closing              # we decided to close: dispatch nothing more
-    cdef HttpRequest _rate_req      # the streaming body whose rate is being checked
-    cdef double _rate_at            # the start of its current rate window
-    cdef long long _rate_bytes      # its bytes received by then
-    cdef Tunnel _tunnel             # after a 101: the upgraded connection (proxy/tunnel.pyx)
-    cdef bytes _upgrade_rest        # bytes the client sent behind an upgrade request's head
 
     def __init__(self, ServerSettings settings, loop=None):
         self.settings = settings

@@ -17,18 +17,6 @@ cdef class ResponseProducer:
 @cython.freelist(64)
 cdef class Responder:
     """Writes one response, in order, on its connection (see the module comment)."""
-    cdef HttpServerProtocol _proto
-    cdef public HttpRequest request
-    cdef public int status
-    cdef public bint started
-    cdef public bint finished
-    cdef public long long bytes_sent
-    cdef public ResponseProducer producer
-    cdef public object log_extra      # whatever the handler wants in the access log
-    cdef bint _chunked
-    cdef bint _no_body
-    cdef bint _close
-    cdef bytes _head_buf   # head from start(), written with the first body bytes (one send)
 
     cdef list _framing(self, int status, long long content_length):
         """Framing + connection headers the server owns."""

@@ -85,10 +85,6 @@ cdef class SinkPatch:
     body_ct  str | None    Content-Type the new body needs unless the patch sets one (D11)
     query    str | None    new query string, service_request only (None: keep the original)
     """
-    cdef public object headers
-    cdef public object body
-    cdef public object body_ct
-    cdef public object query
 
     cpdef list apply(self, pairs):
         """The message's header list after the patch (values_patch_headers: untouched headers

@@ -19,8 +19,6 @@ from jqgate.node_runtime.vault import mask as _vault_mask
 
 cdef class _RuntimeWaiter:
     """Done-callback of an async runtime op's task."""
-    cdef PlanRun run
-    cdef int index
 
     def __call__(self, task):
         if task.cancelled():

@@ -1,0 +1,98 @@
+# Declarations of server/http2.pyx: what the rest of the core uses from it (via core.pxd).
+
+cdef class Http2Limits:
+    cdef public int max_concurrent_streams
+    cdef public object max_header_list_size
+    cdef public int max_continuation_frames
+    cdef public int initial_window_size
+    cdef public int max_resets
+    cdef public double reset_interval
+
+cdef class _H2Stream:
+    cdef int stream_id
+    cdef HttpRequest req
+    cdef Http2Responder resp
+    cdef Http2RequestBody body
+    cdef list pending               # DATA not yet within the client's windows
+    cdef Py_ssize_t pending_bytes
+    cdef bint end_pending           # END_STREAM goes after the pending data
+    cdef bint ended                 # our END_STREAM (or RST_STREAM) is sent
+    cdef bint dispatched
+    cdef bint reset                 # the stream is gone (reset by either side): write nothing
+    cdef bint producer_paused
+    cdef double blocked_since       # pending bytes waiting on the client's window since
+    cdef double last_data           # the request head or body bytes last arrived
+
+cdef class Http2RequestBody(RequestBody):
+    cdef Http2ServerProtocol _h2
+    cdef int _stream_id
+    cdef Py_ssize_t _unacked
+    cdef bint _consumer_paused
+
+    cdef void _feed(self, bytes data)
+    cdef void _maybe_ack(self)
+
+cdef class Http2Responder(Responder):
+    cdef _H2Stream _stream
+    cdef Http2ServerProtocol _h2
+
+    cdef list _h2_head(self, int status, list headers, long long content_length)
+    cdef void _h2_framing(self, list out, int status, long long content_length)
+    cpdef send(self, int status, list headers, bytes body=*)
+    cpdef start(self, int status, list headers, long long content_length=*)
+    cdef int start_relayed(self, int status, const char* src, const unsigned char* keep,
+                           list extra, long long content_length) except -1
+    cpdef write(self, bytes data)
+    cpdef flush(self)
+    cpdef end(self)
+
+cdef class Http2ServerProtocol(HttpServerProtocol):
+    cdef object _conn               # h2.connection.H2Connection
+    cdef Http2Limits _limits
+    cdef dict _streams              # stream id -> _H2Stream, until answered and ended
+    cdef bint _flush_scheduled
+    cdef bint _in_receive
+    cdef bint _goaway_sent
+    cdef int _resets
+    cdef double _resets_since
+
+    cdef void _on_event(self, event)
+    cdef void _on_request(self, int sid, list headers, bint ended)
+    cdef int _check_head(self, HttpRequest req, bytes method, bytes path) except -1
+    cdef void _on_data(self, int sid, bytes data, int flow_len)
+    cdef void _on_stream_end(self, int sid)
+    cdef void _dispatch_stream(self, _H2Stream s)
+    cdef void _refuse(self, _H2Stream s, int status, str message)
+    cdef void _send_headers(self, _H2Stream s, list headers, bint end)
+    cdef void _send_data(self, _H2Stream s, bytes data, bint end)
+    cdef void _end_stream(self, _H2Stream s)
+    cdef void _pump(self, _H2Stream s)
+    cdef void _on_window(self, int sid)
+    cdef void _pause_producer(self, _H2Stream s)
+    cdef void _resume_producer(self, _H2Stream s)
+    cdef void _response_done(self, Responder resp)
+    cdef void _response_aborted(self, Responder resp)
+    cdef void _reset_stream(self, _H2Stream s, int code)
+    cdef void _forget_if_done(self, _H2Stream s)
+    cdef void _on_reset(self, int sid)
+    cdef void _cancel_stream(self, _H2Stream s, str why)
+    cdef void _abandon_streams(self)
+    cdef void _goaway(self, int code)
+    cdef void _fail_connection(self)
+    cdef void _drain(self)
+    cdef void _close_when_idle(self)
+    cdef bint _busy(self)
+    cdef void _acknowledge(self, int sid, int n)
+    cdef void _wrote(self)
+    cdef void _flush(self)
+    cdef void _close_transport(self)
+    cdef double _check_interval(self)
+
+cdef class _ProtocolNegotiation:
+    cdef ServerSettings settings
+    cdef object loop
+    cdef object transport
+    cdef bytes _seen
+    cdef object _timer
+
+    cdef void _hand_over(self, bint http2, bytes data)
