@@ -88,29 +88,22 @@ def parse_size(value):
     return size
 
 
-def parse_count(value):
+def parse_count(value, minimum: int = 1):
+    """A whole number of at least `minimum`."""
     if isinstance(value, bool):
         raise ValueError('expected a whole number, got "%s"' % value)
     try:
         count = int(str(value).strip())
     except ValueError:
         raise ValueError('expected a whole number, got "%s"' % value) from None
-    if count < 1:
-        raise ValueError("must be at least 1")
+    if count < minimum:
+        raise ValueError("must be at least 1" if minimum == 1 else "must not be negative")
     return count
 
 
 def parse_count0(value):
     """A whole number, 0 allowed."""
-    if isinstance(value, bool):
-        raise ValueError('expected a whole number, got "%s"' % value)
-    try:
-        count = int(str(value).strip())
-    except ValueError:
-        raise ValueError('expected a whole number, got "%s"' % value) from None
-    if count < 0:
-        raise ValueError("must not be negative")
-    return count
+    return parse_count(value, minimum=0)
 
 
 def parse_workers(value):

@@ -2,16 +2,11 @@
 value stored through one process is a hit in the other (§5.7, D19)."""
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import threading
-
 import orjson
 import yaml
-
-from netutil import Upstream, free_port, http_get
+from netutil import Upstream, http_get
 from redis_fixture import RedisServer, needs_redis
+from run_process import RunProcess
 
 
 def kong_yaml(upstream_port, redis_port):
@@ -33,35 +28,6 @@ def kong_yaml(upstream_port, redis_port):
                                        "config": flow}]}]}
 
 
-class Gateway:
-    def __init__(self, config_path):
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jqgate", "run", config_path, "--listen", "127.0.0.1:%d" % self.port,
-             "--no-admin"], stderr=subprocess.PIPE, text=True)
-        self.lines = []
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(60):
-            self.proc.kill()
-            raise RuntimeError("gateway did not start:\n" + "".join(self.lines))
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            if "jqgate ready" in line:
-                self.ready.set()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @needs_redis
 def test_two_gateway_processes_share_the_cache(tmp_path):
     redis = RedisServer().start()
@@ -70,7 +36,7 @@ def test_two_gateway_processes_share_the_cache(tmp_path):
     path.write_text(yaml.safe_dump(kong_yaml(upstream.port, redis.port)))
     a = b = None
     try:
-        a, b = Gateway(str(path)), Gateway(str(path))
+        a, b = RunProcess(str(path)), RunProcess(str(path))
         status, _, body = http_get(b.port, "/?id=7")                # nothing stored yet: miss, SET
         assert status == 201, body
         status, _, body = http_get(a.port, "/?id=8&v=from-a")       # A stores item:8
