@@ -202,3 +202,24 @@ def test_case_modules_carry_straight_line_jq(plan_modules):
     runners = [op.params.program for plan in plan_modules.plans.values() for op in plan.ops
                if op.kind == "jq" and type(op.params.program).__name__ == "StraightJq"]
     assert len(runners) >= 90
+
+
+def test_a_traced_run_of_a_module_plan_is_the_generic_trace(plan_modules):
+    """A module's generated pass is not used while a trace is recorded (the executor's own
+    pass records it): the trace's nodes and events are the generic core's."""
+    [case] = [c for c in case_files()["module_specialised"]
+              if c["name"] == "traced-request-runs-the-executors-own-pass"]
+
+    def trace_of(plan):
+        run = PlanRun(plan, request_view(case["request"]), None, {})
+        assert run.start_request_window(None) == 0 and run.tracing
+        doc = orjson.loads(run.exit_body)
+        return ([(n["name"], n["status"]) for n in doc["nodes"]],
+                [(e["name"], e["action"], e.get("values")) for e in doc["events"]])
+
+    from jqgate._core.core import PlanRun, compile_plan
+    module_plan = plan_modules.plan_for(case["config"])
+    assert compile_plan(module_plan).driver is not None
+    nodes, events = trace_of(module_plan)
+    assert (nodes, events) == trace_of(compile_config(case["config"]))
+    assert ("J2", "complete", [{"key": "$self", "type": "object", "value": {"n": 6}}]) in events

@@ -2,8 +2,10 @@
 
 The generated .pyx goes through Cython and setuptools' build_ext, the same toolchain and
 optimisation flags as the core (setup.py: -O2, boundscheck and wraparound off), into DIR as
-`<module>.<EXT_SUFFIX>` next to its .pyx (kept, so a reader can see what runs). The C compiler
-is needed here only; importing a built module needs neither it nor Cython.
+`<module>.<EXT_SUFFIX>` next to its .pyx (kept, so a reader can see what runs). A module
+cimports the installed core's declarations (jqgate/_core/core.pxd and what it includes) and is
+compiled against the C headers they name (jqgate/_core/include/, copied there by setup.py).
+The C compiler is needed here only; importing a built module needs neither it nor Cython.
 """
 from __future__ import annotations
 
