@@ -91,7 +91,7 @@ class CallParams:
     ssl_server_name: str | None
     max_response_size: int = 0   # bytes of response body; 0: the pool's max_call_response_bytes
     # the plugin's ca_certificates as one trust store (ssl.SSLContext), set by
-    # jqgate.compiled.compile_gateway; None: the system's
+    # jqgate.gateway.plans.compile_gateway; None: the system's
     ssl_context: Any = None
 
 
@@ -140,18 +140,18 @@ class BranchParams:
 
 @dataclass(frozen=True)
 class CacheParams:
-    options: Any                 # jqgate.node_runtime.cache_store.CacheOptions (strategy, ttl, D19 namespace)
+    options: Any                 # jqgate.nodes.cache.store.CacheOptions (strategy, ttl, D19 namespace)
 
 
 @dataclass(frozen=True)
 class XmlToJsonParams:
-    options: Any                 # jqgate.node_runtime.xml_nodes.XmlToJsonOptions
+    options: Any                 # jqgate.nodes.xml.convert.XmlToJsonOptions
     xpath: Any = None            # lxml XPath compiled at load time, or None
 
 
 @dataclass(frozen=True)
 class JsonToXmlParams:
-    options: Any                 # jqgate.node_runtime.xml_nodes.JsonToXmlOptions
+    options: Any                 # jqgate.nodes.xml.convert.JsonToXmlOptions
     field_names: tuple[str, ...] = ()   # user-defined inputs: an object is built from them
 
 
@@ -162,7 +162,7 @@ class JwtParams:
 
 @dataclass(frozen=True)
 class VaultParams:
-    entries: tuple = ()          # (output field, jqgate.node_runtime.vault.Reference) per used key
+    entries: tuple = ()          # (output field, jqgate.nodes.vault.Reference) per used key
 
 
 @dataclass(frozen=True)

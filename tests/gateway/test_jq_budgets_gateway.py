@@ -136,7 +136,7 @@ def test_jq_check_warns_but_accepts(tmp_path, upstream):
 SERVE_WITH_BUDGETS = """
 import sys
 from jqgate import serve
-from jqgate.server_main import configure_logging
+from jqgate.gateway.serve import configure_logging
 configure_logging("info")
 sys.exit(serve(sys.argv[1], listen=sys.argv[2], jq_step_budget=1000, jq_memory_budget_mib=8))
 """

@@ -7,7 +7,7 @@ from types import SimpleNamespace as NS
 
 from jqgate._core.core import HttpRequest, Responder, monotonic_now
 from jqgate.metrics import Metrics
-from jqgate.server_main import make_request_observer
+from jqgate.gateway.serve import make_request_observer
 
 
 def run_observer(ctx, log_extra, status):

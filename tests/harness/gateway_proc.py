@@ -7,7 +7,7 @@ import os
 import sys
 
 from jqgate.config.model import GatewayConfig, Route, Service
-from jqgate.server_main import configure_logging, serve
+from jqgate.gateway.serve import configure_logging, serve
 
 
 def main():

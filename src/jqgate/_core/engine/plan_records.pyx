@@ -1,4 +1,4 @@
-from jqgate.node_runtime import ops as _runtime_ops
+from jqgate.nodes import python_ops as _runtime_ops
 
 # The frozen Plan (jqgate/plan.py) converted once into typed records the executor walks per
 # request: op kinds as ints, bindings as small cdef objects, dependency counts in a C array.

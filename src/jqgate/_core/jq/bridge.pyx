@@ -12,7 +12,7 @@
 # Values cross in both directions by jq/convert.pyx (its header gives the rules).
 #
 # Programs: what DataKit refuses in a jq program (env, input, halt, modules, ...) is decided
-# by jqgate.compiler.jq_policy, a plain-Python scanner that runs only when a program is
+# by jqgate.jq_policy, a plain-Python scanner that runs only when a program is
 # compiled; JqProgram's constructor applies it to every program, so no caller can skip it.
 #
 # Runs: one jq_state per program for its whole life. Between jq_start and the last jq_next no
@@ -199,12 +199,12 @@ cdef object _jqb_policy_module = None
 
 
 cdef object jqb_policy():
-    """jqgate.compiler.jq_policy, imported on the first compile rather than when the core loads:
+    """jqgate.jq_policy, imported on the first compile rather than when the core loads:
     the compiler package imports the core, and a program is only ever compiled after both are
     loaded."""
     global _jqb_policy_module
     if _jqb_policy_module is None:
-        from jqgate.compiler import jq_policy
+        from jqgate import jq_policy
         _jqb_policy_module = jq_policy
     return _jqb_policy_module
 

@@ -8,13 +8,13 @@
 
 import asyncio as _asyncio
 
-from jqgate.node_runtime.errors import NodeFailure as _NodeFailure
-from jqgate.node_runtime.ops import AsyncResult as _RuntimeAsyncResult
-from jqgate.node_runtime.ops import run_async as _runtime_run_async
-from jqgate.node_runtime.ops import run_sync as _runtime_run_sync
-from jqgate.node_runtime.ops import sensitive_values as _sensitive_values
-from jqgate.node_runtime.ops import xml_body_headers as _runtime_xml_body_headers
-from jqgate.node_runtime.vault import mask as _vault_mask
+from jqgate.nodes.failure import NodeFailure as _NodeFailure
+from jqgate.nodes.python_ops import AsyncResult as _RuntimeAsyncResult
+from jqgate.nodes.python_ops import run_async as _runtime_run_async
+from jqgate.nodes.python_ops import run_sync as _runtime_run_sync
+from jqgate.nodes.python_ops import sensitive_values as _sensitive_values
+from jqgate.nodes.python_ops import xml_body_headers as _runtime_xml_body_headers
+from jqgate.nodes.vault import mask as _vault_mask
 
 
 cdef class _RuntimeWaiter:

@@ -5,7 +5,7 @@ compiles a whole document: a jq compile costs 1-2 ms, so a thousand plugins take
 on the event loop, that is seconds in which no proxied request moves. `off_loop(fn, *args)` runs
 it here instead and awaits the result; libjq compiles with the GIL released
 (jq_bridge.jqb_compile), and the rest is plain Python that shares the GIL with the loop in
-switch-interval slices. Only the swap itself (jqgate.admin.swap.PlanSwitch.commit) runs on
+switch-interval slices. Only the swap itself (jqgate.gateway.swap.PlanSwitch.commit) runs on
 the loop.
 
 One thread, not a pool: changes are applied one at a time and in order anyway (the store's

@@ -28,7 +28,7 @@ import time
 
 from jqgate.config.model import GatewayConfig
 from jqgate.errors import StartupError
-from jqgate.gateway import DEFAULT_SERVER, Gateway
+from jqgate.gateway.routing import DEFAULT_SERVER, Gateway
 from jqgate.listen import parse_listen  # noqa: F401  (callers import it from here too)
 
 log = logging.getLogger("jqgate")
@@ -199,7 +199,7 @@ class RunningGateway:
 
     def build_handler(self, gateway: Gateway):
         """A request handler for `gateway`, built as start() built the first one (hot reload
-        builds a whole new one and swaps it in: jqgate.admin.swap)."""
+        builds a whole new one and swaps it in: jqgate.gateway.swap)."""
         if self.handler_factory is not None:
             return with_read_ahead(self.handler_factory(gateway, self.pool), self.proxy_options)
         return gateway.make_handler(self.pool, **(self.proxy_options or {}))
@@ -346,14 +346,14 @@ def _run_worker(config, listeners, handler_factory, drain_timeout, ready_fd,
     return uvloop.run(main())
 
 
-# -- Admin API, hot reload, SIGHUP (jqgate.admin.runtime) ------------------------------------
+# -- Admin API, hot reload, SIGHUP (jqgate.admin.attach) ------------------------------------
 # serve(admin_listen=..., config_file=...) decides where they live: with one worker, in the
 # worker's loop; with several, in the parent, which reaches each worker over a socketpair.
 
 async def _attach_admin(running, config, admin, stop):
     if admin is None:
         return None
-    from jqgate.admin import runtime
+    from jqgate.admin import attach as runtime
     gateway_config = config.config if isinstance(config, Gateway) else config
     if admin.get("control_sock") is not None:
         # The parent reloads the configuration, then tells us; the SIGHUP it forwards to us
@@ -420,7 +420,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     it before any worker starts. `config_file` is
     what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
     GatewayConfig. Hot reload and SIGHUP work with or without the Admin API, with any number of
-    workers (jqgate.admin.runtime).
+    workers (jqgate.admin.attach).
 
     Admin API security (jqgate.admin.guard): `admin_token` (default None: no token) is then
     required on every Admin request as `Authorization: Bearer` or `Kong-Admin-Token`;
@@ -436,7 +436,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     `supervisor_options` -> jqgate.admin.supervisor.Supervisor (heartbeat_interval,
     heartbeat_timeout; with several workers)."""
     set_jq_budgets(jq_step_budget, jq_memory_budget_mib)
-    from jqgate.node_runtime.call_tls import set_tls_certificate_verify
+    from jqgate.nodes.call.tls import set_tls_certificate_verify
     set_tls_certificate_verify(tls_certificate_verify)
     listeners = proxy_listeners(listen)
     host, port = listeners[0].host, listeners[0].port
@@ -453,7 +453,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
              "proxy_listen": "%s:%d" % (host, port), "admin_sock": None, "security": security,
              "status_listen": status_listen, "status_sock": None}
     if admin_listen:
-        from jqgate.admin.runtime import admin_ssl_context
+        from jqgate.admin.attach import admin_ssl_context
         admin_ssl_context(admin_ssl_cert, admin_ssl_key)     # unusable files: fail before forking
         # The other listeners are bound first: a busy port fails before any worker starts.
         admin["admin_sock"] = bind_listener("Admin API", admin_listen, reuse_port=False)
@@ -520,7 +520,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
             break
         got += len(b)
     os.close(ready_r)
-    from jqgate.admin.runtime import run_parent
+    from jqgate.admin.attach import run_parent
     # The parent logs the ready line once its Admin API listens too.
     ready = ("jqgate ready: proxy listening on %s (%d workers)"
              % (listener_urls(listeners, [listener.port for listener in listeners]), workers)
@@ -547,7 +547,7 @@ def _forget_parent_loop() -> None:
 def _compile_document(doc: dict) -> Gateway:
     """A configuration document (as the Admin API keeps it) as a gateway with its plans."""
     from jqgate.admin.reload import compile_document
-    from jqgate.runtime import gateway_for
+    from jqgate.gateway.plan_selection import gateway_for
     return gateway_for(compile_document(doc, "<admin>"))
 
 

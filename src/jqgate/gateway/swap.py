@@ -15,16 +15,16 @@ nothing changes.
 Off the loop: compiling a document and building its Gateway and handler take from milliseconds
 to seconds (a jq compile is 1-2 ms, a thousand plugins are seconds), so the async entry points
 (`apply_document_off_loop`, `swap_off_loop`) do that on the compile thread
-(jqgate.admin.compile_thread) while the proxy keeps serving, and only `commit` -- the
+(jqgate.gateway.reload_thread) while the proxy keeps serving, and only `commit` -- the
 assignments -- runs on the event loop.
 """
 from __future__ import annotations
 
 import logging
 
-from jqgate.admin.compile_thread import off_loop, release_off_loop
-from jqgate.compiled import CompiledGateway
-from jqgate.gateway import Gateway
+from jqgate.gateway.reload_thread import off_loop, release_off_loop
+from jqgate.gateway.plans import CompiledGateway
+from jqgate.gateway.routing import Gateway
 
 log = logging.getLogger("jqgate.admin")
 

@@ -1,5 +1,5 @@
 """Where the Admin API, hot reload and SIGHUP attach to a running gateway (server_main calls
-these; see jqgate.server_main.serve).
+these; see jqgate.gateway.serve.serve).
 
 One process (`--workers 1`): the proxy, the Admin API and the SIGHUP handler share one event
 loop; a change is compiled and swapped in place (LocalApplier -> PlanSwitch).
@@ -24,7 +24,7 @@ from jqgate.admin.server import Admin, start_admin
 from jqgate.admin.status import LocalStats
 from jqgate.admin.supervisor import Supervisor
 from jqgate.admin.status_listener import listen_status
-from jqgate.admin.swap import PlanSwitch
+from jqgate.gateway.swap import PlanSwitch
 from jqgate.errors import ConfigError, ConfigIssue
 from jqgate.metrics import Metrics
 
@@ -115,7 +115,7 @@ async def _listen_admin(admin: Admin, admin_listen: str | None, sock=None,
     admin_ssl_key (jqgate.admin.guard)."""
     if not admin_listen:
         return None, None, None
-    from jqgate.server_main import parse_listen
+    from jqgate.gateway.serve import parse_listen
     security = security or {}
     host, port = parse_listen(admin_listen)
     ssl_context = admin_ssl_context(security.get("admin_ssl_cert"), security.get("admin_ssl_key"))

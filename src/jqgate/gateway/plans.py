@@ -56,7 +56,7 @@ def with_trust_store(plan: Plan, config: GatewayConfig, plugin: PluginInstance, 
     from dataclasses import replace
 
     from jqgate.errors import join
-    from jqgate.node_runtime.call_tls import trust_store
+    from jqgate.nodes.call.tls import trust_store
     pems = []
     for index, ref in enumerate(plugin.config["ca_certificates"]):
         pem = config.ca_certificates.get(ref)
