@@ -52,7 +52,8 @@ def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, *, log_level: 
     from jqgate.errors import Issues
     from jqgate.plan_module.loading import use_plan_modules
     from jqgate.gateway.plan_selection import gateway_for, handler_factory
-    from jqgate.gateway.serve import configure_logging, serve as serve_config
+    from jqgate.admin.attach import serve as serve_config
+    from jqgate.gateway.serve import configure_logging
 
     plan_modules = options.pop("plan_modules", None)
     build_plan_modules = options.pop("build_plan_modules", False)

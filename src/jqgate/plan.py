@@ -103,12 +103,6 @@ class JqParams:
                                  # `field_names`; "none": `.` is null
     field_names: tuple[str, ...] = ()
 
-    @property
-    def runs(self) -> str:
-        """"native", or "libjq (<why not native>)" -- for plan dumps."""
-        from jqgate.compiler.jq_native import describe_runner
-        return describe_runner(self.program)
-
 
 @dataclass(frozen=True)
 class ExitParams:

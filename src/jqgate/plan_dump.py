@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from jqgate.compiler.jq_native import describe_runner
 from jqgate.plan import (CONV_NAMES, WINDOW_NAMES, BranchParams, CacheParams, CallParams,
                          ExitParams, GenericParams, JqParams, JsonToXmlParams, JwtParams, Plan,
                          PropertyParams, StaticParams, VaultParams, XmlToJsonParams)
@@ -15,7 +16,8 @@ from jqgate.plan import (CONV_NAMES, WINDOW_NAMES, BranchParams, CacheParams, Ca
 
 def _params(params: Any) -> dict:
     if isinstance(params, JqParams):
-        out = {"jq": params.source, "runs": params.runs, "input_mode": params.input_mode}
+        out = {"jq": params.source, "runs": describe_runner(params.program),
+               "input_mode": params.input_mode}
         if params.field_names:
             out["fields"] = list(params.field_names)
         return out

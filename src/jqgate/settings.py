@@ -420,7 +420,7 @@ class Resolved(dict):
         if http2.get("max_header_list_size") == 0:
             http2["max_header_list_size"] = None        # the server's max_header_bytes
         # HTTP/2 is configured when --http2 says every listener speaks it, or when a listener
-        # of the listen list says `http2` (server_main.start decides per listener).
+        # of the listen list says `http2` (jqgate.gateway.serve.start decides per listener).
         if http2.pop("enabled", False) or _names_http2(self["proxy_listen"]):
             options["server_options"]["http2"] = http2
         return options

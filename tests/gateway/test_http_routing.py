@@ -1,4 +1,4 @@
-"""Kong's route priority and path handling (router.py), without sockets."""
+"""Kong's route priority and path handling (gateway/router.py), without sockets."""
 from __future__ import annotations
 
 import pytest
@@ -95,7 +95,7 @@ def test_upstream_path(service_path, route_path, req, strip, expected):
     ("/a/b/..", "/a/"),
 ])
 def test_normalize_path(raw, norm):
-    from jqgate.gateway.router import normalize_path
+    from jqgate.http_path import normalize_path
     assert normalize_path(raw) == norm
 
 

@@ -10,7 +10,7 @@ from jqgate.config import load_any, quick_start
 from jqgate.errors import ConfigError, ConfigIssue, Issues
 from jqgate.gateway.routing import Gateway
 from jqgate.plan_module.loading import use_plan_modules
-from jqgate.gateway.serve import serve
+from jqgate.admin.attach import serve
 
 DEFAULT_ADMIN_LISTEN = "127.0.0.1:8001"      # jqgate.settings holds the defaults; kept for callers
 

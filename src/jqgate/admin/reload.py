@@ -23,22 +23,12 @@ import time
 
 from jqgate.gateway.reload_thread import off_loop
 from jqgate.admin.entities import canonical_document, document_hash
-from jqgate.gateway.plans import CompiledGateway, compile_gateway
-from jqgate.config.declarative import load_declarative
+from jqgate.gateway.plans import compile_document, compile_gateway
 from jqgate.config.model import GatewayConfig
 from jqgate.errors import ConfigError, Issues
 from jqgate.metrics import METRICS
 
 log = logging.getLogger("jqgate.admin")
-
-
-def compile_document(doc: dict, source: str) -> CompiledGateway:
-    """Load and compile a declarative document; ConfigError with every located error."""
-    config = load_declarative(doc, source)
-    issues = Issues()
-    compiled = compile_gateway(config, issues)
-    issues.raise_if_any()
-    return compiled
 
 
 def _compile_for_store(doc: dict, canonical: bool):

@@ -86,7 +86,8 @@ def _node_params(node, inputs: tuple[Binding, ...], programs, properties, op_ind
 
 
 def _runtime_node_params(kind: str, cfg: dict, inputs: tuple[Binding, ...], config: dict, instance: str):
-    """Params of the node types whose semantics live in jqgate.node_runtime (§5.6-§5.12)."""
+    """Params of the node types whose semantics are plain Python in their nodes/<type>/
+    package, run by nodes/python_ops.py (§5.6-§5.12)."""
     if kind == "cache":
         from jqgate.nodes.cache.store import CacheOptions
         return CacheParams(CacheOptions.from_config(cfg, (config.get("resources") or {}).get("cache") or {},

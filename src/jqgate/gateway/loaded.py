@@ -20,7 +20,8 @@ import orjson
 
 from jqgate.gateway.plans import CompiledGateway
 from jqgate.embed import RunnablePlan, plain_request
-from jqgate.gateway.router import NO_ROUTE_MESSAGE, Router, normalize_path
+from jqgate.gateway.router import NO_ROUTE_MESSAGE, Router
+from jqgate.http_path import normalize_path
 
 NO_SERVICE_MESSAGE = "no Service found with those values"
 

@@ -50,6 +50,16 @@ def compile_gateway(config: GatewayConfig, issues: Issues) -> CompiledGateway | 
     return compiled if len(issues) == before else None
 
 
+def compile_document(doc: dict, source: str) -> CompiledGateway:
+    """Load and compile a declarative document (as the Admin API keeps it); ConfigError with
+    every located error."""
+    from jqgate.config.declarative import load_declarative
+    issues = Issues()
+    compiled = compile_gateway(load_declarative(doc, source), issues)
+    issues.raise_if_any()
+    return compiled
+
+
 def with_trust_store(plan: Plan, config: GatewayConfig, plugin: PluginInstance, issues: Issues):
     """The plugin's `config.ca_certificates` (ids of ca_certificates entities, Kong 3.16) as one
     trust store for its call nodes' https requests; None when an id names no entity."""

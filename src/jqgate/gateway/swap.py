@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 
 from jqgate.gateway.reload_thread import off_loop, release_off_loop
-from jqgate.gateway.plans import CompiledGateway
+from jqgate.gateway.plans import CompiledGateway, compile_document
 from jqgate.gateway.routing import Gateway
 
 log = logging.getLogger("jqgate.admin")
@@ -31,7 +31,7 @@ log = logging.getLogger("jqgate.admin")
 
 class PlanSwitch:
     def __init__(self, running, config_hash: str):
-        self.running = running                # server_main.RunningGateway of the proxy
+        self.running = running                # gateway.serve.RunningGateway of the proxy
         self.settings = running.settings      # core.ServerSettings of the proxy listener
         self.hash = config_hash
         self.swaps = 0
@@ -63,7 +63,6 @@ class PlanSwitch:
         self.commit(await off_loop(self.prepare, compiled), config_hash)
 
     def _compile_and_prepare(self, doc: dict):
-        from jqgate.admin.reload import compile_document
         return self.prepare(compile_document(doc, "<admin>"))
 
     def apply_document(self, doc: dict, config_hash: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from jqgate.nodes.failure import NodeFailure
 
-RUNTIME_KINDS = frozenset(("cache", "xml_to_json", "json_to_xml", "jwt_decode", "jwt_sign",
+PYTHON_KINDS = frozenset(("cache", "xml_to_json", "json_to_xml", "jwt_decode", "jwt_sign",
                            "jwt_verify", "vault"))
 SINK_KINDS = frozenset(("exit", "service_request", "response"))
 XML_CONTENT_TYPE = "application/xml"

@@ -281,7 +281,7 @@ class PlanRun:
             return {}, property_get(self, p)
         if kind in R.SINK_KINDS:
             R.xml_body_headers(op.inputs, self.plan.xml_slots, fields)
-        if kind in R.RUNTIME_KINDS:
+        if kind in R.PYTHON_KINDS:
             try:
                 outputs, self_out = R.run_sync(kind, p, fields, self_value)
             finally:                         # a failing jwt node's key is masked in the trace too
