@@ -19,7 +19,7 @@ so an executor can keep one countdown per op (`len(deps)`) instead of rescanning
 
 **Bindings** say where an op's inputs come from. `port` is the input field (`"body"`, `"headers"`,
 a jq input name) or `SELF` for a node-wise input; `slot` is the source slot; `convert` is the
-runtime check/conversion the type rules of datakit.md §3.4 require for that edge:
+per-request check/conversion the type rules of datakit.md §3.4 require for that edge:
 
     CONV_NONE    copy as-is
     CONV_MAP     value must be a JSON object (or null)            any -> map
@@ -43,7 +43,7 @@ WINDOW_REQUEST = 0
 WINDOW_RESPONSE = 1
 WINDOW_NAMES = ("request", "response")
 
-# Runtime conversions on bindings
+# Binding conversions (checked and applied per request)
 CONV_NONE = 0
 CONV_MAP = 1
 CONV_OBJECT = 2

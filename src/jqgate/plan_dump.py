@@ -43,13 +43,13 @@ def _params(params: Any) -> dict:
         return {"then": list(params.then_ops), "else": list(params.else_ops)}
     if isinstance(params, GenericParams):
         return {"config": params.config}
-    return _runtime_params(params)
+    return _python_node_params(params)
 
 
 _REDIS_SHOWN = ("host", "port", "database", "ssl", "server_name", "sentinel_master", "sentinel_role")
 
 
-def _runtime_params(params: Any) -> dict:
+def _python_node_params(params: Any) -> dict:
     """Params of the §5.6-§5.12 node types; secrets (Redis passwords) are never dumped."""
     from dataclasses import asdict
     if isinstance(params, CacheParams):
