@@ -19,7 +19,7 @@ so an executor can keep one countdown per op (`len(deps)`) instead of rescanning
 
 **Bindings** say where an op's inputs come from. `port` is the input field (`"body"`, `"headers"`,
 a jq input name) or `SELF` for a node-wise input; `slot` is the source slot; `convert` is the
-runtime check/conversion the type rules of datakit.md §3.4 require for that edge:
+per-request check/conversion the type rules of datakit.md §3.4 require for that edge:
 
     CONV_NONE    copy as-is
     CONV_MAP     value must be a JSON object (or null)            any -> map
@@ -43,7 +43,7 @@ WINDOW_REQUEST = 0
 WINDOW_RESPONSE = 1
 WINDOW_NAMES = ("request", "response")
 
-# Runtime conversions on bindings
+# Binding conversions (checked and applied per request)
 CONV_NONE = 0
 CONV_MAP = 1
 CONV_OBJECT = 2
@@ -91,7 +91,7 @@ class CallParams:
     ssl_server_name: str | None
     max_response_size: int = 0   # bytes of response body; 0: the pool's max_call_response_bytes
     # the plugin's ca_certificates as one trust store (ssl.SSLContext), set by
-    # jqgate.compiled.compile_gateway; None: the system's
+    # jqgate.gateway.plans.compile_gateway; None: the system's
     ssl_context: Any = None
 
 
@@ -102,12 +102,6 @@ class JqParams:
     input_mode: str              # "self": `.` is the SELF binding; "fields": an object of
                                  # `field_names`; "none": `.` is null
     field_names: tuple[str, ...] = ()
-
-    @property
-    def runs(self) -> str:
-        """"native", or "libjq (<why not native>)" -- for plan dumps."""
-        from jqgate.compiler.jq_native import describe_runner
-        return describe_runner(self.program)
 
 
 @dataclass(frozen=True)
@@ -140,18 +134,18 @@ class BranchParams:
 
 @dataclass(frozen=True)
 class CacheParams:
-    options: Any                 # jqgate.node_runtime.cache_store.CacheOptions (strategy, ttl, D19 namespace)
+    options: Any                 # jqgate.nodes.cache.store.CacheOptions (strategy, ttl, D19 namespace)
 
 
 @dataclass(frozen=True)
 class XmlToJsonParams:
-    options: Any                 # jqgate.node_runtime.xml_nodes.XmlToJsonOptions
+    options: Any                 # jqgate.nodes.xml.convert.XmlToJsonOptions
     xpath: Any = None            # lxml XPath compiled at load time, or None
 
 
 @dataclass(frozen=True)
 class JsonToXmlParams:
-    options: Any                 # jqgate.node_runtime.xml_nodes.JsonToXmlOptions
+    options: Any                 # jqgate.nodes.xml.convert.JsonToXmlOptions
     field_names: tuple[str, ...] = ()   # user-defined inputs: an object is built from them
 
 
@@ -162,7 +156,7 @@ class JwtParams:
 
 @dataclass(frozen=True)
 class VaultParams:
-    entries: tuple = ()          # (output field, jqgate.node_runtime.vault.Reference) per used key
+    entries: tuple = ()          # (output field, jqgate.nodes.vault.Reference) per used key
 
 
 @dataclass(frozen=True)

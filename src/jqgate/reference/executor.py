@@ -33,12 +33,12 @@ from jqgate.reference.request import DEFAULT_ENV
 from jqgate.reference.trace import (NODE_PENDING, NODE_RUNNING, Trace,
                                     trace_requested, trace_value)
 from jqgate.reference.values import BadJson, NodeError, convert, to_wire, type_name
-from jqgate.node_runtime import ops as R
-from jqgate.node_runtime.call_proxy import (PROXY_INPUTS, ProxyInputError, absolute_target,
+from jqgate.nodes import python_ops as R
+from jqgate.nodes.call.proxy import (PROXY_INPUTS, ProxyInputError, absolute_target,
                                             forward_proxy)
-from jqgate.node_runtime.call_tls import UnverifiedBlocked, check_unverified
-from jqgate.node_runtime.errors import NodeFailure
-from jqgate.node_runtime.vault import mask
+from jqgate.nodes.call.tls import UnverifiedBlocked, check_unverified
+from jqgate.nodes.failure import NodeFailure
+from jqgate.nodes.vault import mask
 
 log = logging.getLogger("jqgate.datakit")
 
@@ -281,7 +281,7 @@ class PlanRun:
             return {}, property_get(self, p)
         if kind in R.SINK_KINDS:
             R.xml_body_headers(op.inputs, self.plan.xml_slots, fields)
-        if kind in R.RUNTIME_KINDS:
+        if kind in R.PYTHON_KINDS:
             try:
                 outputs, self_out = R.run_sync(kind, p, fields, self_value)
             finally:                         # a failing jwt node's key is masked in the trace too

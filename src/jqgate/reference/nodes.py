@@ -6,7 +6,7 @@ and the trace.
 """
 from __future__ import annotations
 
-from jqgate.node_runtime.call_url import UnsafeUrl, split_safe_url
+from jqgate.nodes.call.url import UnsafeUrl, split_safe_url
 from jqgate.nodes import REQUEST_FIELDS
 from jqgate.plan import CallTarget
 from jqgate.reference.values import (FRAMING, BadJson, NodeError, decode_body_text,
@@ -120,7 +120,7 @@ def exit_answer(status: int, body, headers):
 
 def parse_call_url(url: str) -> CallTarget:
     """A runtime `url` input (D5/§5.1): absolute http(s) URL safe on a request line
-    (jqgate.node_runtime.call_url), else the node fails."""
+    (jqgate.nodes.call.url), else the node fails."""
     if not isinstance(url, str):
         raise NodeError('input "url": expected a string, got %s' % type_name(url))
     try:

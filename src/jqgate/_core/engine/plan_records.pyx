@@ -1,4 +1,4 @@
-from jqgate.node_runtime import ops as _runtime_ops
+from jqgate.nodes import python_ops as _python_ops
 
 # The frozen Plan (jqgate/plan.py) converted once into typed records the executor walks per
 # request: op kinds as ints, bindings as small cdef objects, dependency counts in a C array.
@@ -9,7 +9,7 @@ _OPK_BY_NAME = {"static": OPK_STATIC, "jq": OPK_JQ, "call": OPK_CALL, "exit": OP
                 "property": OPK_PROPERTY, "request": OPK_REQUEST,
                 "service_request": OPK_SERVICE_REQUEST, "service_response": OPK_SERVICE_RESPONSE,
                 "response": OPK_RESPONSE, "branch": OPK_BRANCH}
-for _kind in _runtime_ops.RUNTIME_KINDS:
+for _kind in _python_ops.PYTHON_KINDS:
     _OPK_BY_NAME[_kind] = OPK_RUNTIME
 
 # Input fields of the node types whose node-wise input is an object (an any -> object binding
