@@ -1,7 +1,9 @@
 """Data-driven engine cases (tests/cases/engine/*.yaml), each run on all three engines: the
 reference executor, the generic core, and the core running the plan of a compiled plan module
 (jqgate build; one module holding every case's plan, built once per session, with the
-third-party URL fixed to a port reserved for the session).
+third-party URL fixed to a port reserved for the session). Each case also runs traced (debug on,
+X-DataKit-Debug-Trace) on the core and the reference, whose trace documents must agree
+(`test_case_trace_agrees`).
 
 A case file holds a list of cases:
 

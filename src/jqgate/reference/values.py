@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from urllib.parse import quote, unquote_plus
 
 from jqgate.json_types import json_type_name as type_name
@@ -101,9 +102,25 @@ def _refuse_constant(name):
     raise ValueError("%s is not a JSON value" % name)
 
 
+def _number(text):
+    """A JSON number as a double unless it is an integer a 64-bit machine word holds (RFC 8259
+    §6: beyond that, only IEEE doubles interoperate); past the double range it is refused."""
+    if text.lstrip("-").isdigit() and -2**63 <= int(text) < 2**64:
+        return int(text)
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number is infinity when parsed as double")
+    return value
+
+
 def parse_json(text):
-    """RFC 8259 JSON only: the json module's NaN / Infinity extensions are refused."""
-    return json.loads(text, parse_constant=_refuse_constant)
+    """RFC 8259 JSON only: the json module's NaN / Infinity extensions are refused, and so is
+    a string holding half a surrogate pair (it cannot be written back as UTF-8)."""
+    value = json.loads(text, parse_constant=_refuse_constant, parse_int=_number,
+                       parse_float=_number)
+    if "\\u" in text:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")   # UnicodeEncodeError: ValueError
+    return value
 
 
 def json_text(value) -> str:
@@ -298,6 +315,10 @@ def is_form_content_type(ct) -> bool:
 # ---------------------------------------------------------------------------------------------
 # runtime conversions on bindings (plan.py CONV_*, datakit.md §3.4)
 
+# Decimal/float text, ASCII digits only, an optional sign; surrounding spaces are stripped first.
+DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?P<fraction>\.[0-9]*)?|(?P<fraction2>\.[0-9]+))"
+                          r"(?P<exponent>[eE][+-]?[0-9]+)?", re.ASCII)
+
 def convert(value, conv: int, port: str, source: str):
     if conv == CONV_NONE or value is None:
         return value
@@ -317,17 +338,14 @@ def convert(value, conv: int, port: str, source: str):
     if conv == CONV_NUMBER:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-            try:
-                f = float(value.strip())
+        if isinstance(value, str):             # §3.4: "parses decimal/float text"
+            m = DECIMAL_TEXT.fullmatch(value.strip())
+            if m is not None:
+                if not (m.group("fraction") or m.group("fraction2") or m.group("exponent")):
+                    return int(m.group())
+                f = float(m.group())
                 if math.isfinite(f):
                     return f
-            except ValueError:
-                pass
             raise NodeError('%s: expected a number, got the string "%s"' % (what, value))
         raise NodeError("%s: expected a number, got %s" % (what, type_name(value)))
     if conv == CONV_BOOLEAN:
