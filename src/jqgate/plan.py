@@ -158,12 +158,11 @@ class ExitParams:
 class PropertyParams:
     property: str                # as written
     canonical: str               # with D24 aliases resolved
-    family: str                  # e.g. "kong.ctx.shared", "kong.client.ip" (the table row)
+    family_code: int             # PROP_* above: the table row, what the core switches on
     key: str | None              # the <key> of kong.ctx.shared.<key> / kong.configuration.<key>
     mode: str                    # "get" | "set"
     content_type: str | None
     non_nil: bool
-    family_code: int             # PROP_* of `family` (jqgate.plan): what the core switches on
 
 
 @dataclass(frozen=True)
