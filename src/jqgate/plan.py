@@ -52,6 +52,44 @@ CONV_NUMBER = 4
 CONV_BOOLEAN = 5
 CONV_NAMES = ("none", "map", "object", "string", "number", "boolean")
 
+# Property families (datakit.md §5.4): the row of the property table a `property` node reads or
+# writes, resolved by the compiler (jqgate.compiler.properties, D24 aliases applied) so that an
+# executor switches on an int per request instead of comparing names. The keyed families take
+# the <key> after their prefix (PropertyParams.key). The core gets these as a C enum
+# (tools/gen_core_tables.py -> _core/engine/plan_codes.pxi).
+PROP_CTX_SHARED = 1                  # kong.ctx.shared.<key>
+PROP_CTX_PLUGIN = 2                  # kong.ctx.plugin.<key>
+PROP_CONFIGURATION = 3               # kong.configuration.<key>
+PROP_CLIENT_CONSUMER = 4
+PROP_CLIENT_CONSUMER_GROUPS = 5
+PROP_CLIENT_CREDENTIAL = 6
+PROP_CLIENT_IDENTITY_REALM_SOURCE = 7
+PROP_CLIENT_FORWARDED_IP = 8
+PROP_CLIENT_FORWARDED_PORT = 9
+PROP_CLIENT_IP = 10
+PROP_CLIENT_PORT = 11
+PROP_CLIENT_PROTOCOL = 12
+PROP_REQUEST_FORWARDED_HOST = 13
+PROP_REQUEST_FORWARDED_PORT = 14
+PROP_REQUEST_FORWARDED_SCHEME = 15
+PROP_REQUEST_PORT = 16
+PROP_RESPONSE_SOURCE = 17
+PROP_ROUTER_ROUTE = 18
+PROP_ROUTER_SERVICE = 19
+PROP_ROUTE_ID = 20
+PROP_ROUTE_NAME = 21
+PROP_SERVICE_ID = 22
+PROP_SERVICE_NAME = 23
+PROP_SERVICE_RESPONSE_STATUS = 24
+PROP_VERSION = 25
+PROP_NGINX_SUBSYSTEM = 26
+PROP_NODE_ID = 27
+PROP_NODE_MEMORY_STATS = 28
+PROP_SERVICE_TARGET = 29
+PROP_SERVICE_REQUEST_SCHEME = 30
+PROP_SERVICE_UPSTREAM = 31
+PROP_RESPONSE_STATUS = 32
+
 # Op kinds: one per node type, plus the implicit sources and sinks.
 OP_REQUEST = "request"                    # source: fills the request slots it lists
 OP_SERVICE_REQUEST = "service_request"    # sink: patch the upstream request
@@ -114,7 +152,7 @@ class ExitParams:
 class PropertyParams:
     property: str                # as written
     canonical: str               # with D24 aliases resolved
-    family: str                  # e.g. "kong.ctx.shared", "kong.client.ip" (the table row)
+    family_code: int             # PROP_* above: the table row, what the core switches on
     key: str | None              # the <key> of kong.ctx.shared.<key> / kong.configuration.<key>
     mode: str                    # "get" | "set"
     content_type: str | None

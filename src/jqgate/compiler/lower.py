@@ -76,7 +76,7 @@ def _node_params(node, inputs: tuple[Binding, ...], programs, properties, op_ind
         return ExitParams(cfg.get("status", 200), cfg.get("warn_headers_sent"))
     if kind == "property":
         spec, canonical, key = properties[node.name]
-        return PropertyParams(cfg["property"], canonical, spec.family, key,
+        return PropertyParams(cfg["property"], canonical, spec.code, key,
                               "set" if inputs else "get", cfg.get("content_type"), bool(cfg.get("non_nil", False)))
     if kind == "branch":
         then, els = graph.members.get(node.name, ([], []))

@@ -90,6 +90,12 @@ cdef class CompiledPlan:
                 cop.values = dict(op.params.values)
             elif cop.kind == OPK_EXIT:
                 cop.exit_status = op.params.status
+            elif cop.kind == OPK_PROPERTY:
+                cop.prop_family = op.params.family_code
+                cop.prop_key = op.params.key
+                cop.prop_json = op.params.content_type == "application/json"
+                cop.prop_non_nil = op.params.non_nil
+                cop.prop_name = op.params.property
             elif cop.kind == OPK_CALL:
                 cop.call_template = ops_call_template(op.params)
             elif cop.kind == OPK_BRANCH:
