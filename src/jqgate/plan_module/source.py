@@ -92,7 +92,7 @@ def module_source(module_name: str, plans, core_version: str) -> str:
         lines += ["", driver_source(p, plan, names)]
     lines += [
         "",
-        "from jqgate.plan_module.module_runtime import bind as _bind",
+        "from jqgate.plan_module.bind import bind as _bind",
         "_bind(globals(), _FROZEN, {%s}, (%s))" % (", ".join(
             "(%d, %d): _make%s" % (p, i, name) for p, i, name, _ in straight),
             "".join("_driver_%d, " % p for p in range(len(plans)))),
