@@ -276,12 +276,24 @@ def build_libnghttp2():
           "-j%d" % max(1, os.cpu_count() or 1)], cwd=NGHTTP2_DIR)
 
 
+# The C headers the core's .pxd files name (`cdef extern from`): a plan module cimports the core's
+# declarations, so its C code includes them too. They go into the package as
+# jqgate/_core/include/ (jqgate.plan_module.build passes that directory to the C compiler).
+CORE_HEADERS = sorted(glob.glob("csrc/*.h")) + [
+    os.path.join(JQ_DIR, "src", name) for name in ("jq.h", "jv.h", "jv_alloc.h")]
+
+
 class BuildExtWithLibjq(build_ext):
     def run(self):
         build_libjq()
         build_libnghttp2()
         _say("compiling the core extension (one large C file: 2-3 minutes on 2 cores)")
         build_ext.run(self)
+        include_dir = os.path.join("src" if self.inplace else self.build_lib,
+                                   "jqgate", "_core", "include")
+        os.makedirs(include_dir, exist_ok=True)
+        for header in CORE_HEADERS:
+            shutil.copy(header, include_dir)
 
 
 class SdistWithJqSource(sdist):

@@ -207,6 +207,27 @@ def test_case_modules_carry_straight_line_jq(plan_modules):
     assert len(runners) >= 90
 
 
+def test_a_traced_run_of_a_module_plan_is_the_generic_trace(plan_modules):
+    """A module's generated pass is not used while a trace is recorded (the executor's own
+    pass records it): the trace's nodes and events are the generic core's."""
+    [case] = [c for c in case_files()["module_specialised"]
+              if c["name"] == "traced-request-runs-the-executors-own-pass"]
+
+    def trace_of(plan):
+        run = PlanRun(plan, request_view(case["request"]), None, {})
+        assert run.start_request_window(None) == 0 and run.tracing
+        doc = orjson.loads(run.exit_body)
+        return ([(n["name"], n["status"]) for n in doc["nodes"]],
+                [(e["name"], e["action"], e.get("values")) for e in doc["events"]])
+
+    from jqgate._core.core import PlanRun, compile_plan
+    module_plan = plan_modules.plan_for(case["config"])
+    assert compile_plan(module_plan).driver is not None
+    nodes, events = trace_of(module_plan)
+    assert (nodes, events) == trace_of(compile_config(case["config"]))
+    assert ("J2", "complete", [{"key": "$self", "type": "object", "value": {"n": 6}}]) in events
+
+
 # ---------------------------------------------------------------------------------------------
 # The trace of every case (§8.2, D14-D16): the core's and the reference's documents agree on the
 # plan status, every node's status and error, and each node's events with their values. Times

@@ -58,7 +58,16 @@ def test_wheel_contents(wheel):
         names = z.namelist()
         metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert any(re.match(r"jqgate/_core/core\..*\.so$", n) for n in names)
-    assert not [n for n in names if n.endswith((".c", ".pyx", ".pxd", ".pxi"))]
+    assert not [n for n in names if n.endswith((".c", ".pyx"))]
+    # what `jqgate build` cimports and compiles against: the core's declarations, every file
+    # core.pxd includes, and the C headers they name
+    with open(os.path.join(ROOT, "src", "jqgate", "_core", "core.pxd")) as f:
+        included = re.findall(r'^include "(.+)"$', f.read(), re.M)
+    assert "jqgate/_core/core.pxd" in names
+    assert {"jqgate/_core/" + p for p in included} <= set(names)
+    assert "jqgate/_core/engine/plan_codes.pxi" in names
+    assert {"jqgate/_core/include/" + h for h in ("jq.h", "jv.h", "jv_alloc.h", "url_decode.h",
+                                                  "http_head.h", "access_log.h")} <= set(names)
     licences = [n for n in names if "/licenses/" in n]
     assert {os.path.basename(n) for n in licences} >= {"LICENSE", "NOTICE", "jq-COPYING",
                                                        "oniguruma-COPYING"}
@@ -151,3 +160,33 @@ def test_the_image_command_line(fresh_venv):
         proc.wait(30)
         reader.join(5)
     assert proc.returncode == 0, "".join(lines)
+
+
+def test_jqgate_build_at_the_users_site(fresh_venv, wheel, tmp_path):
+    """`jqgate build` in a venv that has only the wheel (plus Cython and setuptools, which
+    building needs) and the system C compiler: the module cimports the installed core's
+    declarations and headers; it then imports and runs there without a compiler."""
+    bin_dir, env = fresh_venv
+    subprocess.run([os.path.join(bin_dir, "pip"), "install", "--quiet", "Cython==3.3.1",
+                    "setuptools==84.2.1"], check=True, stdout=subprocess.DEVNULL)
+    config = tmp_path / "kong.yaml"
+    config.write_text(
+        "_format_version: '3.0'\nservices:\n- name: s\n  url: http://127.0.0.1:9\n"
+        "  routes:\n  - name: r\n    paths: [/]\n    plugins:\n    - name: datakit\n"
+        "      config:\n        nodes:\n        - {name: S, type: static, values: {n: 1}}\n"
+        "        - {name: J, type: jq, input: S, jq: '{n: (.n + 1)}'}\n"
+        "        - {name: EXIT, type: exit, inputs: {body: J}, status: 201}\n")
+    build_env = dict(env, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    out = tmp_path / "modules"
+    done = subprocess.run([os.path.join(bin_dir, "jqgate"), "build", str(config), "-o", str(out)],
+                          env=build_env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    [path] = done.stdout.split()
+    code = ("import sys; from jqgate.plan_module.loading import import_module_file; "
+            "from jqgate._core.core import compile_plan; m = import_module_file(sys.argv[1]); "
+            "assert compile_plan(m.PLAN).driver is not None; r = m.run({}); "
+            "print(r.status, r.body.decode())")
+    ran = subprocess.run([os.path.join(bin_dir, "python"), "-c", code, path], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["201", '{"n":2}']

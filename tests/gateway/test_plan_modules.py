@@ -152,6 +152,19 @@ def test_straight_line_jq_answers_and_falls_back_exactly(built):
     assert runner.fallback_runs == fallback + 2
 
 
+def test_the_module_runs_its_plan_through_its_generated_pass(built):
+    """The core runs the module's plan through the module's forward pass (a PlanDriver of the
+    module), not the executor's pass over the op records; what it answers is checked against
+    the generic core above and in every engine case (tests/core/test_cases.py)."""
+    from jqgate._core.core import PlanDriver, compile_plan
+    _, _, mod = built
+    driver = compile_plan(mod.PLAN).driver
+    assert isinstance(driver, PlanDriver) and type(driver) is not PlanDriver
+    assert type(driver).__module__ == mod.__name__
+    # the generic core's own plan of the same configuration has none
+    assert compile_plan(jqgate.compile(FLOW).plan).driver is None
+
+
 def test_a_module_built_for_another_core_refuses_to_import(tmp_path):
     from jqgate.plan_module.build import compile_modules
     from jqgate.plan_module.loading import import_module_file

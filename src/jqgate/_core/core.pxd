@@ -79,6 +79,7 @@ cdef class SinkPatch
 cdef class _OpsCallTemplate
 cdef class _CallWaiter
 cdef class RunListener
+cdef class PlanDriver
 cdef class PlanRun
 cdef class _RuntimeWaiter
 cdef class DataKitHandler

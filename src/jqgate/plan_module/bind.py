@@ -29,15 +29,19 @@ def specialise(plan, runners: dict):
     return dataclasses.replace(plan, ops=tuple(ops))
 
 
-def bind(namespace: dict, frozen: bytes, runners: dict) -> None:
+def bind(namespace: dict, frozen: bytes, runners: dict, drivers: tuple = ()) -> None:
     """Fill a freshly imported plan module's namespace: PLANS (and PLAN, run, run_async for a
-    one-plan module). runners: {(plan index, op index): factory(generic program) -> runner}."""
+    one-plan module). runners: {(plan index, op index): factory(generic program) -> runner};
+    drivers: per plan, what installs its compiled forward pass on the plan's compiled form
+    (the core's executor_compiled(plan), cached on the plan, so every run of it uses it)."""
     check_core(namespace["__name__"], namespace["CORE_VERSION"])
     from jqgate.embed import runnable
 
     plans = thaw(frozen)
     plans = tuple(specialise(plan, {op: make for (p, op), make in runners.items() if p == i})
                   for i, plan in enumerate(plans))
+    for plan, install in zip(plans, drivers):
+        install(plan)
     namespace["PLANS"] = plans
     namespace["STRAIGHT_JQ"] = tuple(sorted(
         plans[p].nodes[plans[p].ops[op].node].name for p, op in runners))

@@ -2,8 +2,10 @@
 
 The generated .pyx goes through Cython and setuptools' build_ext, the same toolchain and
 optimisation flags as the core (setup.py: -O2, boundscheck and wraparound off), into DIR as
-`<module>.<EXT_SUFFIX>` next to its .pyx (kept, so a reader can see what runs). The C compiler
-is needed here only; importing a built module needs neither it nor Cython.
+`<module>.<EXT_SUFFIX>` next to its .pyx (kept, so a reader can see what runs). A module
+cimports the installed core's declarations (jqgate/_core/core.pxd and what it includes) and is
+compiled against the C headers they name (jqgate/_core/include/, copied there by setup.py).
+The C compiler is needed here only; importing a built module needs neither it nor Cython.
 """
 from __future__ import annotations
 
@@ -26,6 +28,21 @@ class PlanModuleBuildError(RuntimeError):
     """No C toolchain (or Cython), or the generated code failed to compile."""
 
 
+def core_declarations() -> tuple[str, str]:
+    """-> (the directory holding the jqgate package, the core's C headers): what a module's
+    `cimport jqgate._core.core` needs, as the installed package carries it (the core's .pxd
+    files beside its extension, the headers they name in jqgate/_core/include, setup.py)."""
+    from jqgate._core import core
+    core_dir = os.path.dirname(os.path.abspath(core.__file__))
+    headers = os.path.join(core_dir, "include")
+    if not os.path.isfile(os.path.join(core_dir, "core.pxd")) or not os.path.isdir(headers):
+        raise PlanModuleBuildError(
+            "building plan modules needs the jqgate core's declarations (core.pxd and the C "
+            "headers in %s), which this installation does not carry: reinstall jqgate from a "
+            "wheel or source of this version" % headers)
+    return os.path.dirname(os.path.dirname(core_dir)), headers
+
+
 def compile_modules(sources: dict[str, str], out_dir: str) -> dict[str, str]:
     """{module name: .pyx source} -> {module name: path of the built extension} in out_dir."""
     try:
@@ -37,6 +54,7 @@ def compile_modules(sources: dict[str, str], out_dir: str) -> dict[str, str]:
     if shutil.which(os.environ.get("CC", "cc").split()[0]) is None:
         raise PlanModuleBuildError("building plan modules needs a C compiler (cc / $CC)")
     from jqgate.plan_module.straight_jq_source import SOURCE
+    package_root, headers = core_declarations()
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, SUPPORT_FILE), "w", encoding="utf-8") as f:
         f.write(SOURCE)
@@ -45,10 +63,12 @@ def compile_modules(sources: dict[str, str], out_dir: str) -> dict[str, str]:
         pyx = os.path.join(out_dir, name + ".pyx")
         with open(pyx, "w", encoding="utf-8") as f:
             f.write(source)
-        extensions.append(Extension(name, [pyx], extra_compile_args=CORE_CFLAGS))
+        extensions.append(Extension(name, [pyx], include_dirs=[headers],
+                                    extra_compile_args=CORE_CFLAGS))
     with tempfile.TemporaryDirectory(prefix="jqgate-build-") as tmp:
         try:
-            built = cythonize(extensions, include_path=[out_dir], build_dir=tmp, quiet=True,
+            built = cythonize(extensions, include_path=[out_dir, package_root], build_dir=tmp,
+                              quiet=True,
                               compiler_directives={"language_level": "3", "boundscheck": False,
                                                    "wraparound": False})
             dist = Distribution({"ext_modules": built, "script_name": "jqgate-build"})

@@ -29,8 +29,18 @@ def import_module_file(path: str):
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None:
         raise ImportError("not a Python extension module: %s" % path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)        # PlanModuleVersionError under another core
+    from jqgate.plan_module.version import PlanModuleVersionError
+    try:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)    # PlanModuleVersionError under another core
+    except PlanModuleVersionError:
+        raise
+    except (ImportError, ValueError, TypeError) as e:
+        # A module cimports the core it was built with: under another core, loading its
+        # classes or C functions can fail before the module's own version check runs.
+        raise PlanModuleVersionError(
+            "plan module %s cannot be loaded by this jqgate core (%s): rebuild it with "
+            "`jqgate build CONFIG -o DIR`" % (name, e)) from e
     sys.modules[name] = module
     return module
 

@@ -8,17 +8,22 @@ file's plans to build fewer modules). Its content:
   - PLAN_HASH / PLAN_HASHES (the DataKit config hash per plan), INSTANCE, CORE_VERSION;
   - every native jq program the emitter covers as a straight-line `cdef` function
     (jq_codegen.py) with the support code of straight_jq_source.py, installed in place of the
-    generic program of its op, which stays as the exact fallback.
+    generic program of its op, which stays as the exact fallback;
+  - per plan, its forward pass as a PlanDriver subclass (driver_codegen.py): the op order and
+    slots fixed, straight-line jq called in C, static exits encoded once. It cimports the
+    installed core's declarations (jqgate/_core/core.pxd), so it is built for that core only.
 """
 from __future__ import annotations
 
 import dataclasses
 import re
 
+from jqgate.plan_module.driver_codegen import PRELUDE as DRIVER_PRELUDE
+from jqgate.plan_module.driver_codegen import driver_source
 from jqgate.plan_module.freeze import freeze
 from jqgate.plan_module.jq_codegen import straight_function
 
-SOURCE_FORMAT = 1
+SOURCE_FORMAT = 2
 
 
 def module_name_for(plan) -> str:
@@ -81,11 +86,16 @@ def module_source(module_name: str, plans, core_version: str) -> str:
                   source,
                   "def _make%s(program):" % name,
                   "    return pm_straight(%s, program)" % name, ""]
+    lines.append(DRIVER_PRELUDE)
+    for p, plan in enumerate(plans):
+        names = {i: name for q, i, name, _ in straight if q == p}
+        lines += ["", driver_source(p, plan, names)]
     lines += [
         "",
         "from jqgate.plan_module.bind import bind as _bind",
-        "_bind(globals(), _FROZEN, {%s})" % ", ".join(
+        "_bind(globals(), _FROZEN, {%s}, (%s))" % (", ".join(
             "(%d, %d): _make%s" % (p, i, name) for p, i, name, _ in straight),
+            "".join("_driver_%d, " % p for p in range(len(plans)))),
         "",
     ]
     return "\n".join(lines)

@@ -18,6 +18,9 @@ cdef class _CallWaiter(ExchangeWaiter):
 cdef class RunListener:
     cdef int window_done(self, object run) except -1
 
+cdef class PlanDriver:
+    cdef int pump(self, PlanRun run) except -1
+
 cdef class PlanRun:
     cdef readonly CompiledPlan cp
     cdef public RequestView request

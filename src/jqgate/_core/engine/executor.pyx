@@ -107,6 +107,16 @@ cdef class RunListener:
         return 0
 
 
+cdef class PlanDriver:
+    """One forward pass over the ops of a window, as PlanRun._pump makes it, compiled for one
+    plan by a plan module (`jqgate build`): the op order and slots fixed in its code, each op
+    run through its specialised code or, whenever that is not sure to give the generic result,
+    through PlanRun._run_op. Not used while a trace is recorded. The base class runs nothing."""
+
+    cdef int pump(self, PlanRun run) except -1:
+        return 0
+
+
 @cython.freelist(16)            # one per request: reuse the memory of finished runs
 cdef class PlanRun:
 
@@ -226,6 +236,8 @@ cdef class PlanRun:
 
     cdef int _pump(self) except -1:
         """One forward pass from the first unfinished op of the window."""
+        if self.cp.driver is not None and not self.tracing:    # a compiled plan module's pass
+            return self.cp.driver.pump(self)
         cdef int i = self.cursor
         cdef int hi = self.hi
         while i < hi:

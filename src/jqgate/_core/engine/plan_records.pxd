@@ -86,3 +86,6 @@ cdef class CompiledPlan:
     cdef readonly bint reads_request_body   # the server reads a streamed body whole first
     cdef int ndeps[EXEC_MAX_OPS]
     cdef frozenset xml_slots   # json_to_xml output slots (D11), see engine/ops/python_nodes.pyx
+    # A compiled plan module's pass over the ops in place of PlanRun._pump (None: the generic
+    # pass); set by the module when it is imported (jqgate/plan_module/driver_codegen.py).
+    cdef public PlanDriver driver
