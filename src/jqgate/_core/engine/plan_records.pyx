@@ -91,7 +91,7 @@ cdef class CompiledPlan:
             elif cop.kind == OPK_EXIT:
                 cop.exit_status = op.params.status
             elif cop.kind == OPK_CALL:
-                cop.call_template = ops_call_template(op.params)
+                cop.call_template = ops_call_template(op.params, cop)
             elif cop.kind == OPK_BRANCH:
                 cop.then_ops = tuple(op.params.then_ops)
                 cop.else_ops = tuple(op.params.else_ops)
