@@ -182,6 +182,28 @@ cdef extern from "Python.h":
     # str.find of one character in s[start:end], in C: -1 when absent
     Py_ssize_t _values_find_char "PyUnicode_FindChar" (object s, Py_UCS4 ch, Py_ssize_t start,
                                                        Py_ssize_t end, int direction) except -2
+    object _values_str_new "PyUnicode_New" (Py_ssize_t size, Py_UCS4 maxchar)
+
+
+cdef str values_lower(str k):
+    """k.lower(), in C for an ASCII name (which is returned itself when it has no upper-case
+    letter): the Python method call cost ~250 instructions per header a patch names."""
+    if not _values_str_is_ascii(k):
+        return k.lower()
+    cdef Py_ssize_t n = len(k), i
+    cdef const char* s = <const char*>_values_str_data(k)
+    for i in range(n):
+        if 65 <= s[i] <= 90:        # A-Z
+            break
+    else:
+        return k
+    cdef str out = _values_str_new(n, 127)
+    cdef char* d = <char*>_values_str_data(out)
+    cdef char c
+    for i in range(n):
+        c = s[i]
+        d[i] = c + 32 if 65 <= c <= 90 else c
+    return out
 
 
 cdef bint values_name_is(object name, str lname) except -1:
@@ -232,11 +254,21 @@ cpdef list values_patch_headers(pairs, patch):
     cdef str k, low
     if not patch:
         return list(pairs)
+    if len(<dict>patch) == 1:
+        # The usual patch names one header: no map of the names it touches to build.
+        for k, v in (<dict>patch).items():
+            pass
+        if values_is_framing(k):
+            return list(pairs)
+        low = values_lower(k)
+        kept = [pair for pair in pairs if not values_name_is(pair[0], low)]
+        kept.extend(values_header_entries(k, v))
+        return kept
     touched = {}
     for k, v in (<dict>patch).items():
         if values_is_framing(k):
             continue
-        touched[k.lower()] = (k, v)
+        touched[values_lower(k)] = (k, v)
     cdef list out
     cdef bint hit
     if len(touched) <= 8:
