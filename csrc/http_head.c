@@ -48,18 +48,25 @@ static int equals_lower(const char *s, size_t n, const char *word, size_t word_l
 
 #define EQUALS(s, n, word) equals_lower((s), (n), (word), sizeof(word) - 1)
 
-/* Whether s[0..n) holds only value bytes. Eight bytes at a time first: a word with no byte
- * below 0x20 and none equal to DEL passes at once (the test may flag a good word, never a
- * bad one), and a flagged word -- an HTAB, or a real offender -- is checked byte by byte. */
-int jqg_is_field_value(const char *s, size_t n)
+/* Whether any of the eight bytes in x is below 0x20 or DEL: the bytes a plain run of value
+ * bytes stops at (a good word may be flagged -- an HTAB, or a byte past a real offender --
+ * never a bad one passed). */
+static inline int word_flagged(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t del = x ^ (0x7f * ones);
+    return (((x - 0x20 * ones) & ~x & highs) | ((del - ones) & ~del & highs)) != 0;
+}
+
+/* Whether s[0..n) holds only value bytes. Eight bytes at a time first; a flagged word is
+ * checked byte by byte. */
+int jqg_is_field_value(const char *s, size_t n)
+{
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        uint64_t x, del;
+        uint64_t x;
         memcpy(&x, s + i, 8);
-        del = x ^ (0x7f * ones);
-        if (((x - 0x20 * ones) & ~x & highs) | ((del - ones) & ~del & highs))
+        if (word_flagged(x))
             break;
     }
     for (; i < n; i++)
@@ -69,16 +76,32 @@ int jqg_is_field_value(const char *s, size_t n)
 }
 
 /* Scans "\r\n"-terminated text from buf[at]; returns the offset of the CR, or -1 when a
- * byte is not a value byte, the CR is not followed by LF, or the buffer ends first. */
+ * byte is not a value byte, the CR is not followed by LF, or the buffer ends first. One pass:
+ * the CR is the first byte that is not a value byte (it is a control), so the search for it
+ * and the check of the bytes before it are the same walk, eight bytes at a time. */
 static long line_end(const char *buf, size_t len, size_t at)
 {
-    const char *cr = memchr(buf + at, '\r', len - at);
-    if (cr == NULL)
-        return -1;
-    size_t end = (size_t)(cr - buf);
-    if (end + 1 >= len || buf[end + 1] != '\n' || !jqg_is_field_value(buf + at, end - at))
-        return -1;
-    return (long)end;
+    size_t i = at;
+    while (i < len) {
+        if (i + 8 <= len) {
+            uint64_t x;
+            memcpy(&x, buf + i, 8);
+            if (!word_flagged(x)) {
+                i += 8;
+                continue;
+            }
+        }
+        /* a flagged word (or the last few bytes): byte by byte to its end */
+        size_t stop = i + 8 < len ? i + 8 : len;
+        for (; i < stop; i++) {
+            unsigned char c = (unsigned char)buf[i];
+            if (c == '\r')
+                return (i + 1 < len && buf[i + 1] == '\n') ? (long)i : -1;
+            if (!is_value_byte(c))
+                return -1;
+        }
+    }
+    return -1;
 }
 
 /* What the header fields said about framing and the connection. */

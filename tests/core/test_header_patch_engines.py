@@ -26,6 +26,13 @@ PATCHES = [
     {"KEY": 1, "x-flow": True},
     {"content-length": "99", "Transfer-Encoding": "chunked", "x-new": "kept"},
     {"h%d" % i: str(i) for i in range(12)} | {"HOST": "many keys: the dict path"},
+    # one key: the path without the map of touched names (ASCII lower-cased in C)
+    {"X-API-KEY": "one, upper case"},
+    {"host": "one, lower case already"},
+    {"accept": None},
+    {"X-Api-Key": ["a", "b"]},
+    {"Content-Length": "5"},
+    {"X-\xc1ccent": "one, latin-1"},
 ]
 
 

@@ -228,3 +228,26 @@ def test_whatever_request_it_takes_llhttp_reads_the_same_way(data):
     assert seen.complete == 1 and seen.body == b""
     assert (seen.method, seen.url, seen.headers) == (method, target, fields)
     assert (seen.version, seen.keep_alive) == ("1.1", True)
+
+
+# The field-line scan finds the CR and checks the bytes before it in one walk, eight bytes at a
+# time (csrc/http_head.c line_end): a control or DEL at any offset of a word, and a lone CR or
+# LF, must still send the head to llhttp; an HTAB anywhere is still a value byte.
+@pytest.mark.parametrize("bad", [b"\x00", b"\x01", b"\x7f", b"\r", b"\n", b"\x1f"])
+@pytest.mark.parametrize("at", range(0, 19))
+def test_a_control_at_any_offset_of_a_long_value_is_left_to_llhttp(bad, at):
+    value = bytearray(b"abcdefghijklmnopqrs")
+    value[at:at + 1] = bad
+    data = b"HTTP/1.1 200 OK\r\nX-Long: " + bytes(value) + b"\r\nContent-Length: 0\r\n\r\n"
+    assert scan_response_head_of(data) is None
+    request = b"GET / HTTP/1.1\r\nHost: h\r\nX-Long: " + bytes(value) + b"\r\n\r\n"
+    assert scan_request_head_of(request) is None
+
+
+@pytest.mark.parametrize("at", range(0, 19))
+def test_an_htab_at_any_offset_of_a_long_value_is_taken(at):
+    value = bytearray(b"abcdefghijklmnopqrs")
+    value[at:at + 1] = b"\t"
+    data = b"HTTP/1.1 200 OK\r\nX-Long: " + bytes(value) + b"\r\nContent-Length: 0\r\n\r\n"
+    got = scan_response_head_of(data)
+    assert got is not None and (b"X-Long", bytes(value).lstrip(b"\t")) in got[1]

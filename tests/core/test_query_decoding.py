@@ -33,3 +33,34 @@ def test_d8_bare_keys_repeats_and_escapes():
         "a": True, "b": ["1", "2"], "c": "x y z", "d": "%zz", "e": "%"}
     assert values_decode_query("") == {}
     assert values_decode_query("name=%E4%B8%AD%ff") == {"name": "中\ufffd"}
+
+
+def _split_reference(qs):
+    """The split-based reading values_decode_query walks in place: parts between '&' (empty
+    ones skipped), split at the first '=', a bare key true, repeats collected in order."""
+    out = {}
+    for part in qs.split("&"):
+        if not part:
+            continue
+        if "=" in part:
+            k, v = part.split("=", 1)
+            k, v = unquote_plus(k), unquote_plus(v)
+        else:
+            k, v = unquote_plus(part), True
+        if k in out:
+            out[k] = (out[k] if isinstance(out[k], list) else [out[k]]) + [v]
+        else:
+            out[k] = v
+    return out
+
+
+@settings(max_examples=examples(400))
+@given(st.lists(st.sampled_from(PIECES + ["&", "&&", "=", "==", "a=", "=b"]), max_size=12)
+       .map("".join))
+def test_any_query_string_reads_as_split_would(qs):
+    assert values_decode_query(qs) == _split_reference(qs)
+
+
+def test_empty_parts_bare_keys_and_equals_at_the_edges():
+    for qs in ["&", "&&a", "a&&", "=", "=1", "a=", "a==b", "&a=1&", "a&a&a=2", "中=中&=&"]:
+        assert values_decode_query(qs) == _split_reference(qs), qs

@@ -182,3 +182,5 @@ cdef class ConnectionPool:
     cdef void _report_callback_error(self, exc)
 
 cdef bytes _client_build_head(ClientExchange ex)
+
+cdef ClientConnection _pool_take_last(list idle)

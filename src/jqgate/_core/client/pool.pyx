@@ -280,6 +280,15 @@ cdef class _HostSlot:
         self.waiters = _collections.deque()
 
 
+cdef inline ClientConnection _pool_take_last(list idle):
+    """idle.pop(): Cython's pop calls the list's Python method whenever the list would shrink
+    (with one or two idle connections, the usual case); a del of the last item does not."""
+    cdef Py_ssize_t n = len(idle)
+    cdef ClientConnection conn = <ClientConnection>idle[n - 1]
+    del idle[n - 1]
+    return conn
+
+
 cdef class ConnectionPool:
     """Keep-alive HTTP/1.1 connections, one pool per process.
 
@@ -438,8 +447,9 @@ cdef class ConnectionPool:
         cdef ClientConnection conn
         if not ex._fresh_only:
             while slot.idle:
-                conn = slot.idle.pop()
-                if conn.state == CONN_IDLE and not conn.transport.is_closing() \
+                conn = _pool_take_last(slot.idle)
+                # (conn._transport_closing is its transport's is_closing, looked up once)
+                if conn.state == CONN_IDLE and not conn._transport_closing() \
                         and not conn._peer_closed():
                     self.n_reused += 1
                     conn._start(ex, True)

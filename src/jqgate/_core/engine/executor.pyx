@@ -420,11 +420,12 @@ cdef class PlanRun:
 
     cdef int _fill_request(self, CompiledOp op) except -1:
         cdef Py_ssize_t j
-        outputs = {}
+        cdef dict outputs = {} if self.tracing else None     # only the trace reads it
         for j in range(len(op.out_names)):
             v = ops_request_field(self.request, op.out_names[j])
-            self.slots[op.out_slots[j]] = v
-            outputs[op.out_names[j]] = v
+            self.slots[<Py_ssize_t>op.out_slots[j]] = v
+            if outputs is not None:
+                outputs[op.out_names[j]] = v
         if op.out_self >= 0:
             self.slots[op.out_self] = ops_request_object(self.request)
         if self.tracing:
@@ -433,12 +434,13 @@ cdef class PlanRun:
 
     cdef int _fill_service_response(self, CompiledOp op) except -1:
         cdef Py_ssize_t j
-        outputs = {}
+        cdef dict outputs = {} if self.tracing else None     # only the trace reads it
         for j in range(len(op.out_names)):
             v = ops_service_response_field(self.upstream_status, self.upstream_headers,
                                            self.upstream_body, op.out_names[j])
-            self.slots[op.out_slots[j]] = v
-            outputs[op.out_names[j]] = v
+            self.slots[<Py_ssize_t>op.out_slots[j]] = v
+            if outputs is not None:
+                outputs[op.out_names[j]] = v
         if op.out_self >= 0:
             self.slots[op.out_self] = ops_service_response_object(
                 self.upstream_status, self.upstream_headers, self.upstream_body)
@@ -512,7 +514,6 @@ cdef class PlanRun:
     cdef int _call_result(self, int i, ClientExchange ex) except -1:
         cdef CompiledOp op = <CompiledOp>self.cp.ops[i]
         cdef Py_ssize_t j
-        cdef dict outputs
         self.pending_calls -= 1
         self.exchanges[i] = None
         if self.tracing:
@@ -523,20 +524,24 @@ cdef class PlanRun:
             self.call_outcomes.append(EXEC_CALL_ERRORS.get(ex.error_kind, "network_error"))
             self._fail(op, ex.error or "request failed", None)
             return 0
-        outputs, err = ops_call_outputs(ex.status, ex.headers, ex.body,
-                                        None if self.tracing else op.call_wanted)
+        # The fields go to their slots by name, without an outputs dict in between; the dict
+        # is made only for a reader of the whole output and for the trace.
+        cdef tuple fields = ops_call_fields(ex.status, ex.headers, ex.body,
+                                            None if self.tracing else op.call_wanted)
+        err = fields[4]
         self.call_outcomes.append("ok" if err is None else "failed")
         for j in range(len(op.out_names)):
-            self.slots[op.out_slots[j]] = outputs.get(op.out_names[j])
+            self.slots[<Py_ssize_t>op.out_slots[j]] = ops_call_field(fields, <str>op.out_names[j])
         if op.out_self >= 0 and op.call_wanted is None:     # read whole by some op
-            self.slots[op.out_self] = dict(outputs)
+            self.slots[op.out_self] = ops_call_output_dict(fields)
         if err is not None:
-            self._fail(op, err, [trace_value(n, x) for n, x in outputs.items()]
+            self._fail(op, err, [trace_value(n, x) for n, x in ops_call_output_dict(fields).items()]
                        if self.tracing else None)
             return 0
         self._complete(op)
         if self.tracing:
-            self.trace.complete(op.node, [trace_value(n, x) for n, x in outputs.items()])
+            self.trace.complete(op.node, [trace_value(n, x) for n, x
+                                          in ops_call_output_dict(fields).items()])
         return 0
 
     # ------------------------------------------------------------------ ending

@@ -97,7 +97,7 @@ cdef class CompiledPlan:
                 cop.prop_non_nil = op.params.non_nil
                 cop.prop_name = op.params.property
             elif cop.kind == OPK_CALL:
-                cop.call_template = ops_call_template(op.params)
+                cop.call_template = ops_call_template(op.params, cop)
             elif cop.kind == OPK_BRANCH:
                 cop.then_ops = tuple(op.params.then_ops)
                 cop.else_ops = tuple(op.params.else_ops)

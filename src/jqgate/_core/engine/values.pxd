@@ -10,6 +10,7 @@ cdef class BadJson:
     cpdef str text(self)
 
 cdef str values_to_str(object x)
+cdef str values_lower(str k)
 cdef bytes values_to_wire(str s)
 cdef str values_number_text(object n)
 cdef str values_scalar_text(object v)

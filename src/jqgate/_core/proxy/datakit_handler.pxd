@@ -5,11 +5,16 @@ cdef class DataKitHandler(ProxyHandler):
     cdef object _last_route                 # the last lookup: most requests in a row take
     cdef dict _last_plans                   # the same route
     cdef object _last_plan
+    cdef object _raw_route                  # the last route and service whose config
+    cdef object _route_raw                  # records' raw dicts the view took (their
+    cdef ServiceTarget _raw_service         # attributes read once, not per request)
+    cdef object _service_raw
 
     cpdef handle(self, HttpRequest req, Responder resp)
 
 cdef list _dk_header_bytes(pairs, str where, bint wire_checked=*)
 cdef str _dk_text(bytes raw)
+cdef str _dk_method_text(bytes method)
 cdef class DataKitFlow(RunListener):
     cdef DataKitHandler handler
     cdef HttpRequest req

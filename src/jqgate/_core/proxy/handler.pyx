@@ -135,7 +135,8 @@ cdef class ProxyHandler(RequestHandler):
         call.req = req
         call.resp = resp
         call.decision = decision
-        call.service = decision.service
+        call.service = (<ProxyDecision>decision).service if type(decision) is ProxyDecision \
+            else decision.service
         call.tries_left = call.service.retries
         call.streamed = req.body is None
         call.headers, call.fields = _proxy_request_headers(req, decision, call.streamed)

@@ -25,9 +25,21 @@ cdef class _OpsCallTemplate:
     plan's CallParams when the plan is compiled (wire bytes, C fields)."""
 
 
-cdef _OpsCallTemplate ops_call_template(p):
-    """The template of a call node's CallParams (jqgate.plan), made when the plan is compiled."""
+cdef _OpsCallTemplate ops_call_template(p, CompiledOp op):
+    """The template of a call node's CallParams (jqgate.plan), made when the plan is compiled.
+    `op` tells which input fields can reach the node at all: a field no binding feeds is never
+    looked up per request (five dict lookups of every call were for inputs no plan connected)."""
     cdef _OpsCallTemplate t = _OpsCallTemplate()
+    cdef set fed = set()
+    cdef CompiledBinding b
+    for b in op.inputs:
+        if b.port:
+            fed.add(b.port)
+        elif op.obj_fields is not None:
+            fed.update(op.obj_fields)       # $self is spread into these fields
+    t.url_input = "url" in fed
+    t.query_input = "query" in fed
+    t.proxy_inputs = not fed.isdisjoint(_PROXY_INPUTS)
     t.method = p.method.encode()
     t.idempotent = p.method in _IDEMPOTENT
     t.timeout = p.timeout
@@ -55,11 +67,15 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
     cdef bytes target
     cdef bytes host_header
     cdef bint proxied = False
-    for k in _PROXY_INPUTS:
-        if fields.get(k) is not None:
-            proxied = True
-            break
-    url_in = fields.get("url")
+    cdef int role
+    cdef bint ct_seen = False, ct_given = False, host_given = False
+    ct_first = None
+    if t.proxy_inputs:
+        for k in _PROXY_INPUTS:
+            if fields.get(k) is not None:
+                proxied = True
+                break
+    url_in = fields.get("url") if t.url_input else None
     if url_in is not None:
         scheme, host, port, path, query, hh = ops_parse_url(url_in)
         target = values_to_wire(path + ("?" + query if query else ""))
@@ -70,20 +86,35 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
         host_header = t.host_header
     else:
         raise EngineNodeError("no URL: neither the url field nor the url input gives one")
-    q = values_check_map(fields.get("query"), 'input "query"')
-    if q is not None:               # D5: a connected, non-null query replaces the URL's own
-        qs = values_encode_query(q)
-        target = values_to_wire(path + ("?" + qs if qs else ""))
+    if t.query_input:
+        q = values_check_map(fields.get("query"), 'input "query"')
+        if q is not None:           # D5: a connected, non-null query replaces the URL's own
+            qs = values_encode_query(q)
+            target = values_to_wire(path + ("?" + qs if qs else ""))
     headers = values_check_map(fields.get("headers"), 'input "headers"')
     body = fields.get("body")
-    form = values_is_form_ct(values_patch_get(headers, "content-type"))
-    data, ct = values_encode_body(body, values_patch_has(headers, "content-type"), form)
+    if headers:
+        # One pass for what the body encoding and the Host field depend on: the first
+        # Content-Type entry (even a null one) decides a form body, a non-null one means the
+        # flow gives its own; a non-null Host replaces the URL's.
+        for k, v in (<dict>headers).items():
+            role = _ops_header_role(k)
+            if role == _OPS_CONTENT_TYPE:
+                if not ct_seen:
+                    ct_seen = True
+                    ct_first = v
+                if v is not None:
+                    ct_given = True
+            elif role == _OPS_HOST and v is not None:
+                host_given = True
+    form = values_is_form_ct(ct_first)
+    data, ct = values_encode_body(body, ct_given, form)
     out = []
-    if not values_patch_has(headers, "host"):
+    if not host_given:
         out.append((b"Host", host_header))
     if headers:
         for k, v in (<dict>headers).items():
-            if values_is_framing(k):
+            if _ops_header_role(k) == _OPS_FRAMING:
                 continue
             for n, s in values_header_entries(k, v):
                 out.append((values_to_wire(n), values_to_wire(s)))
@@ -111,6 +142,25 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
     if proxied:
         _ops_forward_proxy(ex, fields, scheme, host, port)
     return ex
+
+
+cdef int _ops_header_role(str k) except -1:
+    """What a call's header name means to the exchange: Host, Content-Type, a framing field
+    (values_is_framing: the pool writes those), or anything else -- one look at the name."""
+    cdef Py_ssize_t n = len(k)
+    if n == 4 and values_name_is(k, "host"):
+        return _OPS_HOST
+    if n == 12 and values_name_is(k, "content-type"):
+        return _OPS_CONTENT_TYPE
+    if values_is_framing(k):
+        return _OPS_FRAMING
+    if not _values_str_is_ascii(k):
+        # a non-ASCII name may lower-case to an ASCII one of another length (the Kelvin sign)
+        if values_name_is(k, "host"):
+            return _OPS_HOST
+        if values_name_is(k, "content-type"):
+            return _OPS_CONTENT_TYPE
+    return _OPS_OTHER
 
 
 cdef void _ops_tls_check(str host) except *:
@@ -145,10 +195,12 @@ cdef str ops_exchange_url(ClientExchange ex):
     return "%s://%s:%d%s" % (ex.scheme, ex.host, ex.port, values_to_str(ex.target))
 
 
-cdef tuple ops_call_outputs(object status, list headers, object body, tuple wanted=None):
-    """-> (outputs dict, error text | None). Outputs are kept on failure for the trace.
-    `wanted`: the output fields some node reads; the headers map and the raw body text are
-    only built when read (None: every field, for the trace and a whole-node output)."""
+cdef tuple ops_call_fields(object status, list headers, object body, tuple wanted=None):
+    """-> (status, headers map, body, raw_body, error text | None): a call's output fields, kept
+    on failure for the trace. `wanted`: the output fields some node reads; the headers map and
+    the raw body text are only built when read (None: every field, for the trace and a
+    whole-node output). A tuple, not the outputs dict: the executor stores the fields in their
+    slots by position, and builds the dict (ops_call_output_dict) only for a reader of all."""
     if body is None:
         body = b""
     cdef bint all_fields = wanted is None
@@ -160,12 +212,35 @@ cdef tuple ops_call_outputs(object status, list headers, object body, tuple want
             raw = values_body_text(body)
     else:
         raw = decoded = values_body_text(body)
-    outputs = {"status": status, "headers": hmap, "body": decoded, "raw_body": raw}
-    if not 200 <= status <= 299:
-        if type(decoded) is BadJson:
-            outputs["body"] = raw
-        return outputs, "non-2XX response code: %d" % status
     if type(decoded) is BadJson:
-        outputs["body"] = raw
-        return outputs, (<BadJson>decoded).text()
-    return outputs, None
+        # the raw text is the body then; a 2xx answer fails with the parse error
+        if not 200 <= status <= 299:
+            return status, hmap, raw, raw, "non-2XX response code: %d" % status
+        return status, hmap, raw, raw, (<BadJson>decoded).text()
+    if not 200 <= status <= 299:
+        return status, hmap, decoded, raw, "non-2XX response code: %d" % status
+    return status, hmap, decoded, raw, None
+
+
+cdef object ops_call_field(tuple fields, str name):
+    """One output field of ops_call_fields' tuple by name (None for a name a call lacks)."""
+    if name == "body":
+        return fields[2]
+    if name == "status":
+        return fields[0]
+    if name == "headers":
+        return fields[1]
+    if name == "raw_body":
+        return fields[3]
+    return None
+
+
+cdef dict ops_call_output_dict(tuple fields):
+    """The outputs dict of ops_call_fields' tuple: the whole node output, and the trace."""
+    return {"status": fields[0], "headers": fields[1], "body": fields[2], "raw_body": fields[3]}
+
+
+cdef tuple ops_call_outputs(object status, list headers, object body, tuple wanted=None):
+    """-> (outputs dict, error text | None) (ops_call_fields as a dict)."""
+    cdef tuple f = ops_call_fields(status, headers, body, wanted)
+    return ops_call_output_dict(f), f[4]
