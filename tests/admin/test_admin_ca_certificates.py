@@ -110,6 +110,8 @@ def test_refused_ca_certificates_say_why(gw):
     assert s == 400 and "invalid certificate" in err["fields"]["cert"], err
     s, err, _ = gw.admin("POST", "/ca_certificates", {})
     assert s == 400, err
+    s, err, _ = gw.admin("POST", "/ca_certificates", {"id": "mine", "cert": CA.pem})
+    assert s == 400 and err["fields"]["id"] == "expected a valid UUID", err
     s, listed, _ = gw.admin("GET", "/ca_certificates")
     assert listed["data"] == []
 

@@ -91,8 +91,10 @@ async def get_ca_certificate(admin, call):
 async def create_ca_certificate(admin, call):
     body = decode_object(call.body, call.content_type)
     body.setdefault("id", str(uuid.uuid4()))
+    if not isinstance(body["id"], str) or not looks_like_uuid(body["id"]):
+        raise errors.schema_violation([_issue("id", "expected a valid UUID")])
     async with admin.edit_lock:
-        if isinstance(body["id"], str) and body["id"] in _entities(admin):
+        if body["id"] in _entities(admin):
             raise errors.unique_violation("id", body["id"])
         await _store(admin, body["id"], body)
     return 201, _out(admin, body["id"])
