@@ -10,6 +10,12 @@ kept in the git repository; the build goes through three steps, each done once a
 2. `unpack_jq_source()`: unpack it under build/deps, then `apply_jq_patches()` (patches/*.patch,
    in name order, `patch -p1` in the jq source tree). A change to the patches unpacks afresh.
 3. `build_libjq()`: configure and compile libjq.a and its bundled oniguruma with -O2.
+
+libnghttp2 (HTTP/2 to clients, server/http2.pyx) is linked statically the same way:
+`nghttp2_release_source()` takes the nghttp2 release source that the pinned PyPI `ngh2` sdist
+carries (vendor/nghttp2, checked by the sdist's sha256) into third_party/nghttp2-<version>.tar.gz,
+which an sdist carries in turn; `build_libnghttp2()` builds libnghttp2.a lib-only, static and PIC
+with CMake (the `cmake` build requirement, so no system package is needed).
 """
 import configparser
 import glob
@@ -43,6 +49,14 @@ PATCH_STAMP = os.path.join(JQ_DIR, ".jqgate-patches")
 LIBJQ = os.path.join(JQ_DIR, ".libs", "libjq.a")
 LIBONIG = os.path.join(JQ_DIR, "vendor", "oniguruma", "src", ".libs", "libonig.a")
 JQ_CFLAGS = "-O2 -fPIC -pthread"
+
+NGH2_SDIST_VERSION = "0.3.0"   # the PyPI `ngh2` release whose sdist carries the nghttp2 source
+NGH2_SDIST_SHA256 = "09b995aa65b8a397de652fd7a9b3877d6d1e24c10d2effc36204a3f37aa73440"
+NGHTTP2_VERSION = "1.70.0"     # the nghttp2 release in that sdist (vendor/nghttp2)
+NGHTTP2_TARBALL = os.path.join(THIRD_PARTY, "nghttp2-%s.tar.gz" % NGHTTP2_VERSION)
+NGHTTP2_DIR = os.path.join(DEPS_DIR, "nghttp2-" + NGHTTP2_VERSION)
+NGHTTP2_BUILD = os.path.join(NGHTTP2_DIR, "_build")
+LIBNGHTTP2 = os.path.join(NGHTTP2_BUILD, "lib", "libnghttp2.a")
 
 
 def _say(message):
@@ -101,12 +115,13 @@ class _Links(html.parser.HTMLParser):
             self.links.extend(value for name, value in attrs if name == "href" and value)
 
 
-def _fetch_jq_sdist(dest):
-    """Download the pinned `jq` sdist from the package index's simple page into `dest`."""
+def _fetch_sdist(project, version, sha256, dest):
+    """Download the pinned sdist of `project` from the package index's simple page into
+    `dest`."""
     index = package_index_url().rstrip("/") + "/"
-    page_url = urllib.parse.urljoin(index, "jq/")
-    wanted = "jq-%s.tar.gz" % JQ_SDIST_VERSION
-    _say("fetching %s from %s (once; an sdist of jqgate carries the jq source)" % (wanted, index))
+    page_url = urllib.parse.urljoin(index, project + "/")
+    wanted = "%s-%s.tar.gz" % (project, version)
+    _say("fetching %s from %s (once; an sdist of jqgate carries the source)" % (wanted, index))
     listing = page_url
     if page_url.startswith("file:"):            # a local index: the page is a directory's file
         listing = urllib.parse.urljoin(page_url, "index.html")
@@ -121,7 +136,7 @@ def _fetch_jq_sdist(dest):
         raise RuntimeError("%s is not listed on %s" % (wanted, page_url))
     with urllib.request.urlopen(url, timeout=300) as response, open(dest + ".part", "wb") as out:
         shutil.copyfileobj(response, out)
-    if _sha256(dest + ".part") != JQ_SDIST_SHA256:
+    if _sha256(dest + ".part") != sha256:
         os.unlink(dest + ".part")
         raise RuntimeError("%s from %s does not have the expected sha256" % (wanted, url))
     os.replace(dest + ".part", dest)
@@ -134,7 +149,7 @@ def jq_release_tarball():
     os.makedirs(DEPS_DIR, exist_ok=True)
     jq_sdist = os.path.join(DEPS_DIR, "jq-%s.tar.gz" % JQ_SDIST_VERSION)
     if not os.path.exists(jq_sdist) or _sha256(jq_sdist) != JQ_SDIST_SHA256:
-        _fetch_jq_sdist(jq_sdist)
+        _fetch_sdist("jq", JQ_SDIST_VERSION, JQ_SDIST_SHA256, jq_sdist)
     inner = "jq-%s/deps/jq-%s.tar.gz" % (JQ_SDIST_VERSION, JQ_SOURCE_VERSION)
     os.makedirs(THIRD_PARTY, exist_ok=True)
     with tarfile.open(jq_sdist, "r:gz") as outer, open(JQ_TARBALL + ".part", "wb") as out:
@@ -202,9 +217,69 @@ def build_libjq():
     _run(["make", jobs, "libjq.la"], cwd=JQ_DIR)
 
 
+# -- libnghttp2 -------------------------------------------------------------------------------------
+
+def nghttp2_release_source():
+    """third_party/nghttp2-<version>.tar.gz: the nghttp2 source tree (top folder
+    nghttp2-<version>), taken once from the pinned `ngh2` sdist when missing."""
+    if os.path.exists(NGHTTP2_TARBALL):
+        return NGHTTP2_TARBALL
+    os.makedirs(DEPS_DIR, exist_ok=True)
+    ngh2_sdist = os.path.join(DEPS_DIR, "ngh2-%s.tar.gz" % NGH2_SDIST_VERSION)
+    if not os.path.exists(ngh2_sdist) or _sha256(ngh2_sdist) != NGH2_SDIST_SHA256:
+        _fetch_sdist("ngh2", NGH2_SDIST_VERSION, NGH2_SDIST_SHA256, ngh2_sdist)
+    inner = "ngh2-%s/vendor/nghttp2/" % NGH2_SDIST_VERSION
+    top = "nghttp2-%s/" % NGHTTP2_VERSION
+    os.makedirs(THIRD_PARTY, exist_ok=True)
+    with tarfile.open(ngh2_sdist, "r:gz") as outer, \
+            tarfile.open(NGHTTP2_TARBALL + ".part", "w:gz") as out:
+        for member in outer.getmembers():
+            if not member.name.startswith(inner):
+                continue
+            rel = member.name[len(inner):]
+            data = outer.extractfile(member) if member.isfile() else None
+            member.name = top + rel
+            out.addfile(member, data)
+    os.replace(NGHTTP2_TARBALL + ".part", NGHTTP2_TARBALL)
+    return NGHTTP2_TARBALL
+
+
+def _cmake():
+    """The cmake of the build requirement (beside this Python, or on PATH)."""
+    here = os.path.dirname(sys.executable)
+    found = shutil.which("cmake", path=here + os.pathsep + os.environ.get("PATH", ""))
+    if found is None:
+        try:
+            import cmake
+            found = os.path.join(cmake.CMAKE_BIN_DIR, "cmake")
+        except ImportError:
+            raise RuntimeError("building libnghttp2 needs cmake (pip install cmake)")
+    return found
+
+
+def build_libnghttp2():
+    """Unpack and compile libnghttp2.a: lib only, static, position-independent (once)."""
+    if os.path.exists(LIBNGHTTP2):
+        return
+    tarball = nghttp2_release_source()
+    shutil.rmtree(NGHTTP2_DIR, ignore_errors=True)
+    _say("unpacking %s" % os.path.basename(tarball))
+    with tarfile.open(tarball, "r:gz") as tar:
+        tar.extractall(DEPS_DIR, filter="data")
+    _say("compiling libnghttp2 %s (once; about half a minute)" % NGHTTP2_VERSION)
+    cmake = _cmake()
+    _run([cmake, "-S", ".", "-B", "_build", "-DENABLE_LIB_ONLY=ON", "-DBUILD_SHARED_LIBS=OFF",
+          "-DBUILD_STATIC_LIBS=ON", "-DBUILD_TESTING=OFF", "-DENABLE_DOC=OFF",
+          "-DCMAKE_POSITION_INDEPENDENT_CODE=ON", "-DCMAKE_BUILD_TYPE=Release",
+          "-DCMAKE_C_FLAGS=-O2"], cwd=NGHTTP2_DIR)
+    _run([cmake, "--build", "_build", "--target", "nghttp2_static",
+          "-j%d" % max(1, os.cpu_count() or 1)], cwd=NGHTTP2_DIR)
+
+
 class BuildExtWithLibjq(build_ext):
     def run(self):
         build_libjq()
+        build_libnghttp2()
         _say("compiling the core extension (one large C file: 2-3 minutes on 2 cores)")
         build_ext.run(self)
 
@@ -214,14 +289,18 @@ class SdistWithJqSource(sdist):
 
     def run(self):
         jq_release_tarball()
+        nghttp2_release_source()
         sdist.run(self)
 
 
 core = Extension(
     "jqgate._core.core",
     sources=["src/jqgate/_core/core.pyx"] + sorted(glob.glob("csrc/*.c")),
-    include_dirs=["csrc", os.path.join(JQ_DIR, "src")],
-    extra_objects=[LIBJQ, LIBONIG],
+    include_dirs=["csrc", os.path.join(JQ_DIR, "src"),
+                  os.path.join(NGHTTP2_DIR, "lib", "includes"),
+                  os.path.join(NGHTTP2_BUILD, "lib", "includes"),    # nghttp2ver.h
+                  os.path.join(NGHTTP2_DIR, "lib")],    # nghttp2_session.h (includes/nghttp2.pxd)
+    extra_objects=[LIBJQ, LIBONIG, LIBNGHTTP2],
     extra_compile_args=["-O2"],
     libraries=["m"],
     # Every .pyx/.pxd/.pxi under _core/ (its folders by concept included), so a change to any

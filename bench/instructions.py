@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/instructions.py [--flows F1,F2] [--requests N] [--keep]
         [--peers jqgate,jqgate-module,nginx+njs,nginx+lua,nginx] [--access-log off|file|both]
+        [--http2]
 
 Wall-clock numbers on this shared 2-core machine move by 10-20 % between runs; an instruction
 count does not, so a change to the request path can be judged before a full `make bench`.
@@ -19,11 +20,16 @@ off`, the same requests): nginx + njs (F1, F3), nginx + Lua (F1) and the plain n
 (F2), and prints jqgate's count over each. --access-log file counts with every server's access
 log on, to a file (jqgate's default buffered log; nginx's `access_log ... buffer=64k
 flush=1s`), `both` counts off and on.
+
+--http2 counts F2 over HTTP/2 instead (h2c with prior knowledge): jqgate with `--http2` and
+the plain nginx proxy listening with `http2`, the requests sent by h2load (the same client for
+both: 4 connections, 10 streams each, a fresh h2load run for the warm-up and for the count).
 """
 from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -62,6 +68,24 @@ def read_response(conn: socket.socket, buf: bytes) -> bytes:
     return rest[length:]
 
 
+H2_CONNECTIONS, H2_STREAMS = 4, 10
+
+
+def h2_requests(port: int, path: str, n: int) -> None:
+    """n GETs over HTTP/2 (h2load: h2c prior knowledge, H2_CONNECTIONS × H2_STREAMS in
+    flight); every answer must be 2xx."""
+    import h2load
+    done = subprocess.run(["h2load", "-n", str(n), "-c", str(H2_CONNECTIONS),
+                           "-m", str(H2_STREAMS), "-t", "1",
+                           f"http://{layout.HOST}:{port}{path}"],
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"h2load failed: {done.stderr.strip() or done.stdout[-500:]}")
+    result = h2load.parse(done.stdout)
+    if result.get("status", {}).get("2xx") != n:
+        raise SystemExit(f"unexpected h2load answers: {result}")
+
+
 JQGATE = "jqgate"
 JQGATE_MODULE = "jqgate-module"     # jqgate running the flow's compiled plan modules
 # The nginx peers and the flows they serve: (config in bench/peers, port).
@@ -74,8 +98,11 @@ NGINX_PEERS = {
 ALL_PEERS = [JQGATE, JQGATE_MODULE, "nginx+njs", "nginx+lua", "nginx"]
 
 
-def server_argv(peer: str, flow: str, log_on: bool, out_dir: Path) -> tuple[list[str], int] | None:
+def server_argv(peer: str, flow: str, log_on: bool, out_dir: Path,
+                http2: bool = False) -> tuple[list[str], int] | None:
     """(argv, port) of one server for a flow, or None when the peer has no such flow."""
+    if http2:
+        return h2_server_argv(peer, flow, log_on, out_dir)
     if peer == JQGATE:
         access_log = str(out_dir / "jqgate-access.log") if log_on else "off"
         return list(peers.jqgate_argv(flow, PORT, access_log=access_log)), PORT
@@ -91,8 +118,21 @@ def server_argv(peer: str, flow: str, log_on: bool, out_dir: Path) -> tuple[list
     return list(argv), port + (layout.LOG_PORT_OFFSET if log_on else 0)
 
 
+def h2_server_argv(peer: str, flow: str, log_on: bool, out_dir: Path) -> tuple[list[str], int] | None:
+    """F2 over HTTP/2: jqgate with --http2, the plain nginx proxy with `listen ... http2`."""
+    if flow != "F2" or log_on:
+        return None
+    if peer == JQGATE:
+        return list(peers.jqgate_argv(flow, PORT)) + ["--http2"], PORT
+    if peer == "nginx":
+        argv = peers.nginx_argv("plain_proxy.conf", out_dir, "callgrind-nginx-h2",
+                                master_process=False, http2_port=layout.NGINX_H2_PORT)
+        return list(argv), layout.NGINX_H2_PORT
+    return None
+
+
 def measure(key: str, argv: list[str], port: int, flow: str, n: int,
-            out_dir: Path) -> tuple[float, list[str]]:
+            out_dir: Path, http2: bool = False) -> tuple[float, list[str]]:
     out = out_dir / f"callgrind-{key}.out"
     for old in out_dir.glob(f"callgrind-{key}.out*"):
         old.unlink()
@@ -100,10 +140,11 @@ def measure(key: str, argv: list[str], port: int, flow: str, n: int,
     server = procs.start(f"callgrind-{key}", argv, port, "1", out_dir, timeout=180)
     try:
         path = layout.FLOW_PATHS[flow]
-        requests(port, path, 500)
+        send = h2_requests if http2 else requests
+        send(port, path, 500)
         subprocess.run(["callgrind_control", "--zero", str(server.pid)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        requests(port, path, n)
+        send(port, path, n)
         subprocess.run(["callgrind_control", "--dump", str(server.pid)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     finally:
@@ -129,7 +170,11 @@ def main() -> int:
                     help="comma-separated: " + ",".join(ALL_PEERS) + " (or 'all')")
     ap.add_argument("--access-log", choices=["off", "file", "both"], default="off",
                     help="count with the servers' access logs off, on (to a file), or both")
+    ap.add_argument("--http2", action="store_true",
+                    help="F2 over HTTP/2 (h2c prior knowledge, h2load as the client)")
     args = ap.parse_args()
+    if args.http2 and shutil.which("h2load") is None:
+        ap.error("--http2 needs h2load (bench/install.sh installs nghttp2-client)")
     chosen = ALL_PEERS if args.peers == "all" else [p for p in args.peers.split(",") if p]
     unknown = set(chosen) - set(ALL_PEERS)
     if unknown:
@@ -147,14 +192,17 @@ def main() -> int:
             for log_on in logs:
                 state = "access log on (file)" if log_on else "access log off"
                 for peer in chosen:
-                    found = server_argv(peer, flow, log_on, out_dir)
+                    found = server_argv(peer, flow, log_on, out_dir, args.http2)
                     if found is None:
                         continue
                     argv, port = found
-                    key = f"{peer.replace('+', '-')}-{flow}{'-log' if log_on else ''}"
-                    per_request, top = measure(key, argv, port, flow, args.requests, out_dir)
+                    key = (f"{peer.replace('+', '-')}-{flow}{'-h2' if args.http2 else ''}"
+                           f"{'-log' if log_on else ''}")
+                    per_request, top = measure(key, argv, port, flow, args.requests, out_dir,
+                                               args.http2)
                     counts[(peer, flow, log_on)] = per_request
-                    print(f"{flow}, {state}, {peer}: {per_request:,.0f} instructions per request "
+                    print(f"{flow}{' over HTTP/2' if args.http2 else ''}, {state}, {peer}: "
+                          f"{per_request:,.0f} instructions per request "
                           "(user space)" + ("; the core's costliest functions, inclusive, per request:"
                                             if top and peer in (JQGATE, JQGATE_MODULE) else ""),
                           flush=True)

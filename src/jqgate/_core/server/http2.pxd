@@ -10,13 +10,18 @@ cdef class Http2Limits:
 
 cdef class _H2Stream:
     cdef int stream_id
+    cdef list fields                # the request head's fields as nghttp2 hands them over
+    cdef Py_ssize_t field_bytes     # their size as SETTINGS_MAX_HEADER_LIST_SIZE counts it
     cdef HttpRequest req
     cdef Http2Responder resp
     cdef Http2RequestBody body
-    cdef list pending               # DATA not yet within the client's windows
+    cdef list pending               # response bytes nghttp2 has not taken into DATA frames yet
+    cdef Py_ssize_t pending_at      # how much of pending[0] it took already
     cdef Py_ssize_t pending_bytes
     cdef bint end_pending           # END_STREAM goes after the pending data
-    cdef bint ended                 # our END_STREAM (or RST_STREAM) is sent
+    cdef bint deferred              # the data source said "nothing yet": resume it on a write
+    cdef bint ended                 # our END_STREAM (or RST_STREAM) is queued
+    cdef bint reset_after_end       # answered before the request body ended: RST NO_ERROR then
     cdef bint dispatched
     cdef bint reset                 # the stream is gone (reset by either side): write nothing
     cdef bint producer_paused
@@ -47,17 +52,17 @@ cdef class Http2Responder(Responder):
     cpdef end(self)
 
 cdef class Http2ServerProtocol(HttpServerProtocol):
-    cdef object _conn               # h2.connection.H2Connection
+    cdef void* _session             # the nghttp2_session (void*: core.pxd needs no nghttp2.h)
     cdef Http2Limits _limits
-    cdef dict _streams              # stream id -> _H2Stream, until answered and ended
+    cdef Py_ssize_t _header_list_size
+    cdef dict _streams              # stream id -> _H2Stream, until nghttp2 closes it
     cdef bint _flush_scheduled
-    cdef bint _in_receive
+    cdef bint _in_receive           # inside nghttp2 (receiving or sending): no flush from here
     cdef bint _goaway_sent
     cdef int _resets
     cdef double _resets_since
 
-    cdef void _on_event(self, event)
-    cdef void _on_request(self, int sid, list headers, bint ended)
+    cdef void _on_request(self, _H2Stream s, bint ended)
     cdef int _check_head(self, HttpRequest req, bytes method, bytes path) except -1
     cdef void _on_data(self, int sid, bytes data, int flow_len)
     cdef void _on_stream_end(self, int sid)
@@ -66,8 +71,9 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
     cdef void _send_headers(self, _H2Stream s, list headers, bint end)
     cdef void _send_data(self, _H2Stream s, bytes data, bint end)
     cdef void _end_stream(self, _H2Stream s)
-    cdef void _pump(self, _H2Stream s)
-    cdef void _on_window(self, int sid)
+    cdef void _resume(self, _H2Stream s)
+    cdef Py_ssize_t _take(self, _H2Stream s, unsigned char* buf, size_t length, bint* eof)
+    cdef void _on_stream_close(self, int sid)
     cdef void _pause_producer(self, _H2Stream s)
     cdef void _resume_producer(self, _H2Stream s)
     cdef void _response_done(self, Responder resp)
@@ -75,6 +81,7 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
     cdef void _reset_stream(self, _H2Stream s, int code)
     cdef void _forget_if_done(self, _H2Stream s)
     cdef void _on_reset(self, int sid)
+    cdef void _on_settings_ack(self)
     cdef void _cancel_stream(self, _H2Stream s, str why)
     cdef void _abandon_streams(self)
     cdef void _goaway(self, int code)

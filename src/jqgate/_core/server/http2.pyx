@@ -1,6 +1,7 @@
 # HTTP/2 to clients: one Http2ServerProtocol per connection, framing, HPACK and flow control by
-# the `h2` library (python-hyper), each stream handed to the SAME handler as an HTTP/1.1
-# request (routing, DataKit plan, call nodes, the upstream pool over HTTP/1.1 keep-alive).
+# libnghttp2 (linked statically, see setup.py) driven through its server callbacks, each stream
+# handed to the SAME handler as an HTTP/1.1 request (routing, DataKit plan, call nodes, the
+# upstream pool over HTTP/1.1 keep-alive).
 #
 # The seam: a stream becomes an HttpRequest (http_version "2", the pseudo-headers turned into
 # method / target / host) and an Http2Responder, the Responder whose send/start/write/end put
@@ -9,19 +10,28 @@
 # (cpdef / cdef on a non-final class); the protocol subclasses HttpServerProtocol so the
 # server's connection set, drain and access log take it as one of theirs.
 #
+# How nghttp2 is driven: bytes read go to nghttp2_session_mem_recv2, whose callbacks build the
+# streams (on_begin_headers, on_header, on_frame_recv, on_data_chunk_recv, on_stream_close);
+# what it has to send is taken with nghttp2_session_mem_send2 and written once per loop turn.
+# A response body is a data provider reading the stream's pending bytes: nghttp2 takes them as
+# the client's windows allow, so flow control and DATA framing are its own; with nothing
+# pending the provider defers and a write resumes it. Request bodies are acknowledged by hand
+# (no automatic WINDOW_UPDATE): nghttp2_session_consume once the bytes are read or buffered
+# within the high-water mark, so a slow consumer holds the client back.
+#
 # Which protocol a connection speaks is decided per listener (listener_protocol_factory):
 # a listener whose ServerSettings has http2 set answers h2c with prior knowledge (the client
 # preface "PRI * HTTP/2.0...") and HTTP/1.1 on plaintext, ALPN "h2" or "http/1.1" on TLS.
 #
 # Limits (Http2Limits, each with nginx's / Kong's default where there is one):
 #   max_concurrent_streams 128   SETTINGS_MAX_CONCURRENT_STREAMS (nginx
-#                                http2_max_concurrent_streams); a client over it breaks the
-#                                protocol: GOAWAY PROTOCOL_ERROR
+#                                http2_max_concurrent_streams); a stream over it is refused
+#                                alone with RST_STREAM REFUSED_STREAM, as nginx does
 #   max_header_list_size None    SETTINGS_MAX_HEADER_LIST_SIZE, decoded bytes of one header
 #                                block (HPACK bombs); None = the server's max_header_bytes
 #                                (32 KiB). Over it: GOAWAY ENHANCE_YOUR_CALM
-#   max_continuation_frames 64   CONTINUATION frames in one header block (h2's own bound,
-#                                CVE-2024-27316 floods): GOAWAY PROTOCOL_ERROR
+#   max_continuation_frames 64   CONTINUATION frames in one header block (CVE-2024-27316
+#                                floods; nghttp2's max_continuations): GOAWAY PROTOCOL_ERROR
 #   initial_window_size 65535    bytes a client may send on one stream before we acknowledge
 #   max_resets 200, reset_interval 10.0 s
 #                                client RST_STREAMs per connection per interval
@@ -32,28 +42,18 @@
 # body_timeout (408 / stream reset), send_timeout (a stream the client's window keeps shut
 # is cancelled), keepalive_timeout (a connection without streams is closed with GOAWAY).
 
-import h2.config as _h2_config
-import h2.connection as _h2_connection
-import h2.events as _h2_events
-import h2.exceptions as _h2_exceptions
-import h2.settings as _h2_settings
-from h2.errors import ErrorCodes as _H2Errors
-from hpack import Encoder as _HpackEncoder
-from hyperframe.frame import GoAwayFrame as _GoAwayFrame
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from libc.string cimport memcpy
+from jqgate._core.includes.nghttp2 cimport *
 
 cdef bytes H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 # Response fields HTTP/2 forbids (RFC 9113 8.2.2): the connection's business, not a stream's.
 cdef frozenset _H2_HOP_BY_HOP = frozenset([b"connection", b"keep-alive", b"proxy-connection",
                                            b"transfer-encoding", b"upgrade", b"te"])
 cdef Py_ssize_t H2_PENDING_HIGH_WATER = 65536   # unsent bytes of one stream before its producer pauses
-
-
-class _LiteralEncoder(_HpackEncoder):
-    """HPACK without Huffman coding of literals: hpack's Huffman coder is pure Python and cost
-    more than the rest of a response head; repeated fields go as table indexes either way."""
-
-    def encode(self, headers, huffman=False):
-        return _HpackEncoder.encode(self, headers, huffman=False)
+# RFC 9113 6.5.2: a header list's size counts 32 bytes of overhead per field.
+cdef Py_ssize_t H2_FIELD_OVERHEAD = 32
 
 
 cdef class Http2Limits:
@@ -92,6 +92,214 @@ def http2_limits_of(http2):
     raise TypeError("http2 must be a bool, a dict of limits or an Http2Limits, got %r" % (http2,))
 
 
+# -- nghttp2's callbacks: each hands over to the protocol its user_data names --------------------
+# An exception must not cross the C library: each is logged and fails the connection.
+
+cdef int _cb_begin_headers(nghttp2_session* session, const nghttp2_frame* frame,
+                           void* user_data) noexcept:
+    cdef Http2ServerProtocol p = <Http2ServerProtocol>user_data
+    cdef _H2Stream s
+    if frame.hd.type != NGHTTP2_HEADERS or frame.headers.cat != NGHTTP2_HCAT_REQUEST:
+        return 0
+    try:
+        s = _H2Stream.__new__(_H2Stream)
+        s.stream_id = frame.hd.stream_id
+        s.fields = []
+        s.pending = []
+        p._streams[s.stream_id] = s
+        return 0
+    except BaseException:
+        return _callback_failed(p)
+
+
+cdef int _cb_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,
+                    size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
+                    void* user_data) noexcept:
+    cdef Http2ServerProtocol p = <Http2ServerProtocol>user_data
+    cdef _H2Stream s
+    if frame.hd.type != NGHTTP2_HEADERS or frame.headers.cat != NGHTTP2_HCAT_REQUEST:
+        return 0            # request trailers are not forwarded (as on HTTP/1.1)
+    try:
+        s = p._streams.get(frame.hd.stream_id)
+        if s is None:
+            return 0
+        s.field_bytes += <Py_ssize_t>(namelen + valuelen) + H2_FIELD_OVERHEAD
+        if s.field_bytes > p._header_list_size:
+            # An HPACK bomb (or just too much): a few bytes on the wire decode to this.
+            _server_log.info("http2 connection from %s: header list over %d bytes, closing",
+                             p.client_ip, p._header_list_size)
+            nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM)
+            p._dead = True
+            return NGHTTP2_ERR_CALLBACK_FAILURE
+        s.fields.append((PyBytes_FromStringAndSize(<char*>name, namelen),
+                         PyBytes_FromStringAndSize(<char*>value, valuelen)))
+        return 0
+    except BaseException:
+        return _callback_failed(p)
+
+
+cdef int _cb_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,
+                        void* user_data) noexcept:
+    cdef Http2ServerProtocol p = <Http2ServerProtocol>user_data
+    cdef _H2Stream s
+    cdef uint8_t t = frame.hd.type
+    cdef bint end_stream = frame.hd.flags & NGHTTP2_FLAG_END_STREAM
+    try:
+        if t == NGHTTP2_DATA:
+            if end_stream:
+                p._on_stream_end(frame.hd.stream_id)
+        elif t == NGHTTP2_HEADERS:
+            if frame.headers.cat == NGHTTP2_HCAT_REQUEST:
+                s = p._streams.get(frame.hd.stream_id)
+                if s is not None:
+                    p._on_request(s, end_stream)
+            elif end_stream:            # trailers end the body
+                p._on_stream_end(frame.hd.stream_id)
+        elif t == NGHTTP2_RST_STREAM:
+            p._on_reset(frame.hd.stream_id)
+        elif t == NGHTTP2_SETTINGS:
+            if frame.hd.flags & NGHTTP2_FLAG_ACK:
+                p._on_settings_ack()
+        elif t == NGHTTP2_GOAWAY:
+            # The client is going: the streams it started finish, then we close.
+            p._drain()
+        return 0
+    except BaseException:
+        return _callback_failed(p)
+
+
+cdef int _cb_frame_send(nghttp2_session* session, const nghttp2_frame* frame,
+                        void* user_data) noexcept:
+    cdef Http2ServerProtocol p = <Http2ServerProtocol>user_data
+    cdef _H2Stream s
+    if not frame.hd.flags & NGHTTP2_FLAG_END_STREAM:
+        return 0
+    if frame.hd.type != NGHTTP2_DATA and frame.hd.type != NGHTTP2_HEADERS:
+        return 0
+    try:
+        s = p._streams.get(frame.hd.stream_id)
+        if s is not None and s.reset_after_end and not s.reset:
+            # Our answer is out but the client is still sending a body nobody reads: tell it
+            # to stop (RFC 9113 8.1).
+            s.reset = True
+            nghttp2_session_submit_rst_stream_no_error(session, s.stream_id)
+        return 0
+    except BaseException:
+        return _callback_failed(p)
+
+
+cdef inline int nghttp2_session_submit_rst_stream_no_error(nghttp2_session* session,
+                                                           int32_t sid) noexcept:
+    return nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, sid, NGHTTP2_NO_ERROR)
+
+
+cdef int _cb_data_chunk(nghttp2_session* session, uint8_t flags, int32_t stream_id,
+                        const uint8_t* data, size_t length, void* user_data) noexcept:
+    cdef Http2ServerProtocol p = <Http2ServerProtocol>user_data
+    try:
+        p._on_data(stream_id, PyBytes_FromStringAndSize(<char*>data, length), <int>length)
+        return 0
+    except BaseException:
+        return _callback_failed(p)
+
+
+cdef int _cb_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t error_code,
+                          void* user_data) noexcept:
+    cdef Http2ServerProtocol p = <Http2ServerProtocol>user_data
+    try:
+        p._on_stream_close(stream_id)
+        return 0
+    except BaseException:
+        return _callback_failed(p)
+
+
+cdef nghttp2_ssize _cb_read_body(nghttp2_session* session, int32_t stream_id, uint8_t* buf,
+                                 size_t length, uint32_t* data_flags,
+                                 nghttp2_data_source* source, void* user_data) noexcept:
+    """The data provider of every response body: what the stream has pending, as much as
+    nghttp2 asks for (its windows and frame size already applied)."""
+    cdef Http2ServerProtocol p = <Http2ServerProtocol>user_data
+    cdef _H2Stream s
+    cdef bint eof = False
+    cdef Py_ssize_t n
+    try:
+        s = p._streams.get(stream_id)
+        if s is None or s.reset:
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+        n = p._take(s, buf, length, &eof)
+        if eof:
+            data_flags[0] |= NGHTTP2_DATA_FLAG_EOF
+        elif n == 0:
+            s.deferred = True
+            return NGHTTP2_ERR_DEFERRED
+        return n
+    except BaseException:
+        _server_log.error("http2 data source failed\n%s", _traceback.format_exc())
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+
+
+cdef int _callback_failed(Http2ServerProtocol p) noexcept:
+    try:
+        _server_log.error("http2 connection from %s: callback failed\n%s", p.client_ip,
+                          _traceback.format_exc())
+        p._dead = True
+    except BaseException:
+        pass
+    return NGHTTP2_ERR_CALLBACK_FAILURE
+
+
+cdef nghttp2_session_callbacks* _callbacks = NULL
+
+
+cdef nghttp2_session_callbacks* _server_callbacks() except NULL:
+    """One callbacks table for every connection (nghttp2 copies it into each session)."""
+    global _callbacks
+    if _callbacks is NULL:
+        if nghttp2_session_callbacks_new(&_callbacks) != 0:
+            raise MemoryError()
+        nghttp2_session_callbacks_set_on_begin_headers_callback(_callbacks, _cb_begin_headers)
+        nghttp2_session_callbacks_set_on_header_callback(_callbacks, _cb_header)
+        nghttp2_session_callbacks_set_on_frame_recv_callback(_callbacks, _cb_frame_recv)
+        nghttp2_session_callbacks_set_on_frame_send_callback(_callbacks, _cb_frame_send)
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(_callbacks, _cb_data_chunk)
+        nghttp2_session_callbacks_set_on_stream_close_callback(_callbacks, _cb_stream_close)
+    return _callbacks
+
+
+cdef int _submit_head(nghttp2_session* session, int sid, list head, bint with_body,
+                      bint informational) except -1:
+    """HEADERS for stream sid from (name, value) byte pairs; with_body: DATA follows from the
+    stream's pending bytes (the data provider). nghttp2 copies the fields."""
+    cdef Py_ssize_t n = len(head), i = 0
+    cdef nghttp2_nv* nva = <nghttp2_nv*>PyMem_Malloc(n * sizeof(nghttp2_nv) + 1)
+    cdef nghttp2_data_provider2 provider
+    cdef bytes name, value
+    cdef int rv
+    if nva is NULL:
+        raise MemoryError()
+    try:
+        for item in head:
+            name = <bytes>(<tuple>item)[0]
+            value = <bytes>(<tuple>item)[1]
+            nva[i].name = <uint8_t*>PyBytes_AS_STRING(name)
+            nva[i].namelen = PyBytes_GET_SIZE(name)
+            nva[i].value = <uint8_t*>PyBytes_AS_STRING(value)
+            nva[i].valuelen = PyBytes_GET_SIZE(value)
+            nva[i].flags = NGHTTP2_NV_FLAG_NONE
+            i += 1
+        if informational:
+            rv = nghttp2_submit_headers(session, NGHTTP2_FLAG_NONE, sid, NULL, nva, n, NULL)
+        elif with_body:
+            provider.source.ptr = NULL
+            provider.read_callback = _cb_read_body
+            rv = nghttp2_submit_response2(session, sid, nva, n, &provider)
+        else:
+            rv = nghttp2_submit_response2(session, sid, nva, n, NULL)
+    finally:
+        PyMem_Free(nva)
+    return 0 if rv >= 0 else rv
+
+
 # -- one stream ------------------------------------------------------------------------------
 
 @cython.final
@@ -127,7 +335,6 @@ cdef class Http2RequestBody(RequestBody):
     def resume(self):
         self._consumer_paused = False
         self._maybe_ack()
-
 
 cdef class Http2Responder(Responder):
     """A Responder writing frames on one stream. Framing is HTTP/2's: no Connection,
@@ -241,33 +448,44 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         self._streams = {}
         self._resets_since = mono_now()
         cdef Http2Limits lim = self._limits
-        header_list = lim.max_header_list_size or st.max_header_bytes
-        # What clients send is validated by h2 (it goes on to HTTP/1.1 upstreams); what we send
-        # is built here from validated heads, lower-cased and without connection fields, so
-        # h2's second pass over it (a third of the per-stream cost) is skipped.
-        conn = _h2_connection.H2Connection(config=_h2_config.H2Configuration(
-            client_side=False, header_encoding=None, validate_inbound_headers=True,
-            normalize_inbound_headers=True, validate_outbound_headers=False,
-            normalize_outbound_headers=False))
-        conn.encoder = _LiteralEncoder()
-        # Initial values are in force at once (not only once the client acknowledges them):
-        # a client that ignores them breaks the protocol from its first frame.
-        conn.local_settings = _h2_settings.Settings(client=False, initial_values={
-            _h2_settings.SettingCodes.MAX_CONCURRENT_STREAMS: lim.max_concurrent_streams,
-            _h2_settings.SettingCodes.MAX_HEADER_LIST_SIZE: header_list,
-            _h2_settings.SettingCodes.INITIAL_WINDOW_SIZE: lim.initial_window_size,
-            _h2_settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 0,
-        })
-        conn.decoder.max_header_list_size = header_list
-        conn.max_inbound_frame_size = conn.local_settings.max_frame_size
-        self._conn = conn
-        conn.initiate_connection()
+        self._header_list_size = lim.max_header_list_size or st.max_header_bytes
+        cdef nghttp2_option* option = NULL
+        cdef nghttp2_session* session = NULL
+        if nghttp2_option_new(&option) != 0:
+            raise MemoryError()
+        # Request bodies are acknowledged as they are read (Http2RequestBody), not on arrival.
+        nghttp2_option_set_no_auto_window_update(option, 1)
+        nghttp2_option_set_max_continuations(option, lim.max_continuation_frames)
+        # Our own rapid-reset budget (_on_reset) decides; nghttp2's is kept above it.
+        nghttp2_option_set_stream_reset_rate_limit(option, max(1000, 2 * lim.max_resets + 2), 33)
+        rv = nghttp2_session_server_new2(&session, _server_callbacks(), <void*>self, option)
+        nghttp2_option_del(option)
+        if rv != 0:
+            raise MemoryError()
+        self._session = session
+        cdef nghttp2_settings_entry iv[3]
+        iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS
+        iv[0].value = lim.max_concurrent_streams
+        iv[1].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE
+        iv[1].value = self._header_list_size
+        iv[2].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE
+        iv[2].value = lim.initial_window_size
+        nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, iv, 3)
         self._flush()
+
+    def __dealloc__(self):
+        if self._session is not NULL:
+            nghttp2_session_del(<nghttp2_session*>self._session)
+            self._session = NULL
 
     def connection_lost(self, exc):
         self._abandon_streams()
         HttpServerProtocol.connection_lost(self, exc)
         self._streams = {}
+        # The session goes with the connection: nothing is sent or received any more.
+        if self._session is not NULL:
+            nghttp2_session_del(<nghttp2_session*>self._session)
+            self._session = NULL
 
     def pause_writing(self):
         HttpServerProtocol.pause_writing(self)   # arms the send timer
@@ -287,58 +505,39 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
                 self._resume_producer(s)
 
     def data_received(self, bytes data):
-        if self._dead or self._conn is None:
+        if self._dead or self._session is NULL:
             return
         self._last_read = mono_now()
         self._in_receive = True
+        cdef nghttp2_ssize rv
         try:
-            try:
-                events = self._conn.receive_data(data)
-            except _h2_exceptions.ProtocolError as e:
-                # h2 queued the GOAWAY with the error code (PROTOCOL_ERROR, FRAME_SIZE_ERROR,
-                # ENHANCE_YOUR_CALM for an oversized header block, ...): send it, close.
-                _server_log.info("http2 connection from %s closed: %s", self.client_ip, e)
-                self._fail_connection()
-                return
-            for event in events:
-                self._on_event(event)
-                if self._dead:
-                    break
+            rv = nghttp2_session_mem_recv2(<nghttp2_session*>self._session,
+                                           <const uint8_t*>PyBytes_AS_STRING(data),
+                                           PyBytes_GET_SIZE(data))
         finally:
             self._in_receive = False
-        self._flush()
-
-    cdef void _on_event(self, event):
-        t = type(event)
-        if t is _h2_events.RequestReceived:
-            self._on_request(event.stream_id, event.headers, event.stream_ended is not None)
-        elif t is _h2_events.DataReceived:
-            self._on_data(event.stream_id, event.data, event.flow_controlled_length)
-        elif t is _h2_events.StreamEnded:
-            self._on_stream_end(event.stream_id)
-        elif t is _h2_events.WindowUpdated:
-            self._on_window(event.stream_id)
-        elif t is _h2_events.RemoteSettingsChanged:
-            self._on_window(0)
-        elif t is _h2_events.StreamReset:
-            if event.remote_reset:
-                self._on_reset(event.stream_id)
-        elif t is _h2_events.ConnectionTerminated:
-            # The client's GOAWAY. h2 sends nothing more after one (its connection state is
-            # CLOSED), so the streams in flight cannot be answered: abandoned, and we close.
-            self._goaway_sent = True
+        if rv < 0:
+            # A fatal error: nghttp2 sends nothing by itself for these, so the GOAWAY is ours
+            # (a callback that failed on purpose queued its own code first).
+            if rv == NGHTTP2_ERR_FLOODED:
+                code = NGHTTP2_ENHANCE_YOUR_CALM
+            elif rv == NGHTTP2_ERR_CALLBACK_FAILURE:
+                code = NGHTTP2_INTERNAL_ERROR
+            else:
+                code = NGHTTP2_PROTOCOL_ERROR
+            if self._session is not NULL:
+                nghttp2_session_terminate_session(<nghttp2_session*>self._session, code)
+            _server_log.info("http2 connection from %s closed: %s", self.client_ip,
+                             nghttp2_strerror(<int>rv).decode())
             self._fail_connection()
-        elif t is _h2_events.TrailersReceived:
-            pass            # request trailers are not forwarded (as on HTTP/1.1)
+            return
+        self._flush()
 
     # -- requests ------------------------------------------------------------------------------
 
-    cdef void _on_request(self, int sid, list headers, bint ended):
+    cdef void _on_request(self, _H2Stream s, bint ended):
         cdef ServerSettings st = self.settings
-        if self._goaway_sent:
-            # After our GOAWAY named the last stream we take: the client retries elsewhere.
-            self._conn.reset_stream(sid, error_code=_H2Errors.REFUSED_STREAM)
-            return
+        cdef int sid = s.stream_id
         cdef HttpRequest req = self._begin_request()
         self._cur = None        # HTTP/1.1's "request being read"; streams are ours
         req.http_version = "2"
@@ -348,7 +547,9 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         cdef bytes method = None, path = None, authority = None, scheme = None, cookie = None
         cdef bytes name, value
         cdef bint has_host = False
-        for item in headers:
+        # nghttp2 checked the fields (RFC 9113 8.2: lower-case names, no connection fields,
+        # pseudo-headers first and once, no TE but "trailers") and refused the stream otherwise.
+        for item in s.fields:
             name = <bytes>(<tuple>item)[0]
             value = <bytes>(<tuple>item)[1]
             if name[:1] == b":":
@@ -369,6 +570,7 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
                     has_host = True
                     _note_host(req, name, value)
                 fields.append((name, value))
+        s.fields = None
         if cookie is not None:
             fields.append((b"cookie", cookie))
         if not has_host and authority is not None:
@@ -378,12 +580,8 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         req.headers = fields
         req.method = method
         req.target = path if path is not None else b""
-        cdef _H2Stream s = _H2Stream.__new__(_H2Stream)
-        s.stream_id = sid
         s.req = req
-        s.pending = []
         s.last_data = req.start_time
-        self._streams[sid] = s
         req.request_id = write_new_request_id()
         cdef int status = self._check_head(req, method, path)
         if status:
@@ -405,7 +603,8 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
             if req._expect_continue:
                 # the client waits for this before it sends the body (RFC 9110 10.1.1)
                 req._continue_sent = True
-                self._conn.send_headers(sid, [(b":status", b"100")])
+                _submit_head(<nghttp2_session*>self._session, sid, [(b":status", b"100")],
+                             False, True)
         else:
             self._dispatch_stream(s)
 
@@ -413,7 +612,7 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         """What HTTP/1.1's _head_complete refuses, for a stream: 0 when it may go on."""
         cdef ServerSettings st = self.settings
         if method is None or path is None:
-            return 400          # CONNECT (no :path) is not proxied; h2 refused the rest
+            return 400          # CONNECT (no :path) is not proxied; nghttp2 refused the rest
         if len(path) > st.max_uri_bytes:
             return 414
         if req._n_host > 1:
@@ -456,7 +655,6 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
             else:
                 self._refuse(s, 413, "Request Entity Too Large")
             return
-        body._unacked += flow_len - len(data)       # padding counts against the window too
         s.last_data = self._last_read
         body._feed(data)
         if not s.dispatched and body.received > st.body_buffer_size:
@@ -515,78 +713,69 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
     # -- answers -------------------------------------------------------------------------------
 
     cdef void _send_headers(self, _H2Stream s, list headers, bint end):
-        if s.reset or self._conn is None:
+        """The response head; `end`: no body follows (END_STREAM on the HEADERS)."""
+        if s.reset or self._session is NULL:
             return
-        self._conn.send_headers(s.stream_id, headers, end_stream=end)
+        rv = _submit_head(<nghttp2_session*>self._session, s.stream_id, headers, not end, False)
+        if rv != 0:
+            _server_log.info("http2 stream %d: response not sent: %s", s.stream_id,
+                             nghttp2_strerror(rv).decode())
+            s.reset = True
         if end:
             s.ended = True
         self._wrote()
 
     cdef void _send_data(self, _H2Stream s, bytes data, bint end):
-        if s.reset or self._conn is None:
+        if s.reset or self._session is NULL:
             return
+        if not s.pending_bytes:
+            s.blocked_since = mono_now()
+            self._arm_timer(self.settings.send_timeout)
         s.pending.append(data)
         s.pending_bytes += len(data)
         if end:
             s.end_pending = True
-        self._pump(s)
+        self._resume(s)
         if s.pending_bytes >= H2_PENDING_HIGH_WATER:
             self._pause_producer(s)
         self._wrote()
 
     cdef void _end_stream(self, _H2Stream s):
-        if s.reset or s.ended or self._conn is None:
+        if s.reset or s.ended or self._session is NULL:
             return
         s.end_pending = True
-        self._pump(s)
+        self._resume(s)
         self._wrote()
 
-    cdef void _pump(self, _H2Stream s):
-        """Send what the client's windows allow; the rest waits for WINDOW_UPDATE."""
-        conn = self._conn
-        cdef int sid = s.stream_id
-        cdef Py_ssize_t window, n, frame = conn.max_outbound_frame_size
+    cdef void _resume(self, _H2Stream s):
+        """New bytes (or the end) for a data source that had said "nothing yet"."""
+        if s.deferred:
+            s.deferred = False
+            nghttp2_session_resume_data(<nghttp2_session*>self._session, s.stream_id)
+
+    cdef Py_ssize_t _take(self, _H2Stream s, unsigned char* buf, size_t length, bint* eof):
+        """Copy up to `length` pending bytes into a DATA frame nghttp2 is building."""
+        cdef Py_ssize_t n = 0, k
         cdef bytes chunk
-        while s.pending:
-            window = conn.local_flow_control_window(sid)
-            if window <= 0:
-                break
+        while s.pending and <size_t>n < length:
             chunk = <bytes>s.pending[0]
-            n = min(len(chunk), window, frame)
-            if n < len(chunk):
-                conn.send_data(sid, chunk[:n])
-                s.pending[0] = chunk[n:]
-            else:
+            k = min(<Py_ssize_t>length - n, PyBytes_GET_SIZE(chunk) - s.pending_at)
+            memcpy(buf + n, PyBytes_AS_STRING(chunk) + s.pending_at, k)
+            n += k
+            s.pending_at += k
+            if s.pending_at == PyBytes_GET_SIZE(chunk):
                 s.pending.pop(0)
-                conn.send_data(sid, chunk, end_stream=s.end_pending and not s.pending)
-                if s.end_pending and not s.pending:
-                    s.ended = True
-            s.pending_bytes -= n
-        if s.pending:
-            if s.blocked_since == 0:
-                s.blocked_since = mono_now()
-                self._arm_timer(self.settings.send_timeout)
-        else:
-            s.blocked_since = 0
-            if s.end_pending and not s.ended:
-                conn.end_stream(sid)
-                s.ended = True
-        if s.ended:
-            self._forget_if_done(s)
-        elif s.producer_paused and s.pending_bytes < H2_PENDING_HIGH_WATER \
+                s.pending_at = 0
+        s.pending_bytes -= n
+        if n:
+            s.blocked_since = mono_now() if s.pending_bytes else 0
+        if not s.pending and s.end_pending:
+            eof[0] = True
+            s.ended = True
+        if s.producer_paused and s.pending_bytes < H2_PENDING_HIGH_WATER \
                 and not self._write_paused:
             self._resume_producer(s)
-
-    cdef void _on_window(self, int sid):
-        cdef _H2Stream s
-        if sid != 0:
-            s = self._streams.get(sid)
-            if s is not None and s.pending and not s.reset:
-                self._pump(s)
-            return
-        for s in list(self._streams.values()):
-            if s.pending and not s.reset:
-                self._pump(s)
+        return n
 
     cdef void _pause_producer(self, _H2Stream s):
         if s.producer_paused or s.resp is None or s.resp.producer is None:
@@ -608,12 +797,12 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         cdef _H2Stream s = r._stream
         self._log(r.request, r)
         _release_handler_state(r.request, r)
-        if s.body is not None and not s.body.eof and not s.reset and self._conn is not None:
+        if s.body is not None and not s.body.eof and not s.reset and self._session is not NULL:
             # Answered before the whole request arrived: the client may stop sending
-            # (RFC 9113 8.1); what it sent meanwhile is dropped.
+            # (RFC 9113 8.1); what it sent meanwhile is dropped. RST_STREAM NO_ERROR once the
+            # answer's END_STREAM is out (_cb_frame_send).
             s.body._fail(400, "answered before the request body ended")
-            if s.ended:
-                self._reset_stream(s, _H2Errors.NO_ERROR)
+            s.reset_after_end = True
         self._forget_if_done(s)
         self._wrote()
 
@@ -623,7 +812,7 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         self._log(r.request, r)
         _release_handler_state(r.request, r)
         if not s.reset:
-            self._reset_stream(s, _H2Errors.INTERNAL_ERROR)
+            self._reset_stream(s, NGHTTP2_INTERNAL_ERROR)
         self._forget_if_done(s)
         self._wrote()
 
@@ -631,26 +820,38 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         s.reset = True
         s.ended = True
         s.pending = []
+        s.pending_at = 0
         s.pending_bytes = 0
-        if self._conn is not None:
-            try:
-                self._conn.reset_stream(s.stream_id, error_code=code)
-            except _h2_exceptions.StreamClosedError:
-                pass        # both sides had ended it already
+        if self._session is not NULL:
+            nghttp2_submit_rst_stream(<nghttp2_session*>self._session, NGHTTP2_FLAG_NONE,
+                                      s.stream_id, code)
+        self._wrote()
 
     cdef void _forget_if_done(self, _H2Stream s):
+        """Drop what the stream holds once its answer is complete; nghttp2 closes the stream
+        itself (_on_stream_close) when both sides have ended it."""
         if s.ended and (s.resp is None or s.resp.finished):
-            if self._streams.get(s.stream_id) is s:
-                del self._streams[s.stream_id]
             if s.body is not None:
                 s.body._h2 = None
             s.req = None
             s.resp = None
             s.body = None
-            if not self._streams:
-                self._idle_since = mono_now()
-                if self._goaway_sent or self.settings.draining:
-                    self._close_when_idle()
+
+    cdef void _on_stream_close(self, int sid):
+        cdef _H2Stream s = self._streams.pop(sid, None)
+        if s is None:
+            return
+        if not s.reset and not (s.ended and (s.resp is None or s.resp.finished)):
+            self._cancel_stream(s, "stream closed")
+        if s.body is not None:
+            s.body._h2 = None
+        s.req = None
+        s.resp = None
+        s.body = None
+        if not self._streams:
+            self._idle_since = mono_now()
+            if self._goaway_sent or self.settings.draining:
+                self._close_when_idle()
 
     # -- resets, attacks, errors -----------------------------------------------------------------
 
@@ -669,7 +870,14 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
             # gateway a request each; past the budget the connection goes.
             _server_log.warning("http2 connection from %s: %d stream resets in %.0f s, closing",
                                 self.client_ip, self._resets, lim.reset_interval)
-            self._goaway(_H2Errors.ENHANCE_YOUR_CALM)
+            self._goaway(NGHTTP2_ENHANCE_YOUR_CALM)
+
+    cdef void _on_settings_ack(self):
+        # See includes/nghttp2.pxd: the acknowledged limit would make the stream over it a
+        # connection error; left at "unlimited", nghttp2 goes on refusing that stream alone
+        # against the value we advertised.
+        if self._session is not NULL:
+            (<nghttp2_session*>self._session).local_settings.max_concurrent_streams = 0xffffffff
 
     cdef void _cancel_stream(self, _H2Stream s, str why):
         """The stream is gone (reset by the client, or the connection failed): the handler's
@@ -677,6 +885,7 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         s.reset = True
         s.ended = True
         s.pending = []
+        s.pending_at = 0
         s.pending_bytes = 0
         if s.body is not None:
             s.body._fail(400, why)
@@ -686,8 +895,6 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
                 resp.producer.client_gone()
             if not resp.finished:
                 resp.abort()
-        elif resp is None:
-            self._forget_if_done(s)
 
     cdef void _abandon_streams(self):
         cdef _H2Stream s
@@ -697,13 +904,14 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
 
     cdef void _goaway(self, int code):
         """GOAWAY with `code`: every stream is abandoned, the connection closed."""
-        if self._conn is not None and not self._goaway_sent:
+        if self._session is not NULL and not self._goaway_sent:
             self._goaway_sent = True
-            self._conn.close_connection(error_code=code)
+            nghttp2_session_terminate_session(<nghttp2_session*>self._session, code)
         self._dead = True
         self._abandon_streams()
-        self._flush()
-        self._close_transport()
+        if not self._in_receive:
+            self._flush()
+            self._close_transport()
 
     cdef void _fail_connection(self):
         self._goaway_sent = True
@@ -714,22 +922,21 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
 
     cdef void _drain(self):
         """Graceful shutdown: GOAWAY naming the last stream we took; those finish, the
-        connection closes once they have."""
-        if self._conn is None or self.transport is None:
+        connection closes once they have (nghttp2 ignores streams opened after it)."""
+        if self._session is NULL or self.transport is None:
             return
+        cdef nghttp2_session* session = <nghttp2_session*>self._session
         if not self._goaway_sent:
-            # Written by hand: h2's close_connection() moves its state machine to CLOSED, after
-            # which it refuses to send anything, so the streams in flight could not finish.
             self._goaway_sent = True
-            self._flush()
-            frame = _GoAwayFrame(0)
-            frame.last_stream_id = self._conn.highest_inbound_stream_id
-            frame.error_code = _H2Errors.NO_ERROR
-            self._transport_write(frame.serialize())
-        self._close_when_idle()
+            nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE,
+                                  nghttp2_session_get_last_proc_stream_id(session),
+                                  NGHTTP2_NO_ERROR, NULL, 0)
+            self._wrote()
+        if not self._in_receive:
+            self._close_when_idle()
 
     cdef void _close_when_idle(self):
-        if not self._streams:
+        if not self._streams and not self._in_receive:
             self._flush()
             self._close_transport()
 
@@ -739,16 +946,16 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
     # -- writing -------------------------------------------------------------------------------
 
     cdef void _acknowledge(self, int sid, int n):
-        """WINDOW_UPDATE for n bytes the client sent on stream sid (h2 updates only the
-        connection's window when the stream is closed)."""
-        if n <= 0 or self._conn is None or self._goaway_sent and self._dead:
+        """WINDOW_UPDATE for n bytes the client sent on stream sid (the connection's window
+        only, when the stream is gone)."""
+        if n <= 0 or self._session is NULL or self._goaway_sent and self._dead:
             return
-        self._conn.acknowledge_received_data(n, sid)
+        nghttp2_session_consume(<nghttp2_session*>self._session, sid, n)
         self._wrote()
 
     cdef void _wrote(self):
-        """Frames are queued: send them now, or at the end of this loop iteration when more
-        are likely to follow (one socket write for a head and its body)."""
+        """Frames are queued: send them at the end of this loop iteration (one socket write
+        for a head and its body), or after the bytes being received are processed."""
         if self._in_receive or self._flush_scheduled:
             return
         self._flush_scheduled = True
@@ -759,11 +966,32 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         self._flush()
 
     cdef void _flush(self):
-        if self._conn is None:
+        """Everything nghttp2 has to send, in one write; the connection is closed once nghttp2
+        is done with it (after a GOAWAY that ends it)."""
+        if self._session is NULL or self._in_receive:
             return
-        data = self._conn.data_to_send()
-        if data and self.transport is not None and not self._closing:
-            self._transport_write(data)
+        cdef nghttp2_session* session = <nghttp2_session*>self._session
+        cdef const uint8_t* data
+        cdef nghttp2_ssize n
+        cdef list out = []
+        self._in_receive = True         # callbacks run from mem_send too: no flush from there
+        try:
+            while True:
+                n = nghttp2_session_mem_send2(session, &data)
+                if n <= 0:
+                    break
+                out.append(PyBytes_FromStringAndSize(<const char*>data, n))
+        finally:
+            self._in_receive = False
+        if out and self.transport is not None and not self._closing:
+            self._transport_write(out[0] if len(out) == 1 else b"".join(out))
+        if n < 0 or (not nghttp2_session_want_read(session)
+                     and not nghttp2_session_want_write(session)):
+            self._dead = True
+            self._abandon_streams()
+            self._close_transport()
+        elif self._goaway_sent and not self._streams:
+            self._close_transport()
 
     cdef void _close_transport(self):
         # No lingering close: a GOAWAY has told the client where we stopped.
@@ -782,7 +1010,7 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         cdef _H2Stream s
         if self._write_paused and st.send_timeout > 0 \
                 and now >= self._write_paused_since + st.send_timeout:
-            self._goaway(_H2Errors.NO_ERROR)
+            self._goaway(NGHTTP2_NO_ERROR)
             return
         if not self._streams:
             if st.keepalive_timeout > 0 and now >= self._idle_since + st.keepalive_timeout:
@@ -793,9 +1021,9 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         for s in list(self._streams.values()):
             if s.reset:
                 continue
-            if s.blocked_since and st.send_timeout > 0 \
+            if s.pending_bytes and s.blocked_since and st.send_timeout > 0 \
                     and now >= s.blocked_since + st.send_timeout:
-                self._reset_stream(s, _H2Errors.CANCEL)
+                self._reset_stream(s, NGHTTP2_CANCEL)
                 self._cancel_stream(s, "send timeout")
             elif s.body is not None and not s.body.eof and s.body.error is None \
                     and s.body._unacked == 0 and not s.body._consumer_paused \
