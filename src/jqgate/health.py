@@ -116,6 +116,7 @@ class ParentProbes:
         self.checker = HealthChecker(probes=True)
         self.upstreams: dict = {}
         self.balancers: dict = {}
+        self._targets: set = set()
         self.follow(config)
 
     def follow(self, config) -> None:
@@ -123,9 +124,10 @@ class ParentProbes:
         self.upstreams = {u.name: u for u in config.upstreams}
         self.balancers = {name: Balancer(u) for name, u in self.upstreams.items()}
         shared = shared_health.current()
-        if shared is not None:
-            shared.forget_except((b.name, host, port) for b in self.balancers.values()
-                                 for host, port in b.peers)
+        targets = {(b.name, host, port) for b in self.balancers.values() for host, port in b.peers}
+        if shared is not None and targets != self._targets:
+            shared.forget_except(targets)       # a scan of the table: only when targets changed
+        self._targets = targets
         self.checker.attach(self)
 
     def all_shared(self) -> bool:
