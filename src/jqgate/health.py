@@ -11,6 +11,11 @@ connection alone), at most `concurrency` probes at once per upstream.
 
 A HealthChecker belongs to one process's running gateway; attach() is called with each new
 configuration: targets that stay keep their health, probes restart on the new balancers.
+
+With several workers the health is one per gateway, as Kong's is one per node: the balancers'
+records live in memory every worker shares (jqgate.shared_health), so a failure any worker sees
+counts toward the target and a target marked down is avoided by all; the probes run once, in
+the parent (ParentProbes), not once per worker.
 """
 from __future__ import annotations
 
@@ -18,7 +23,9 @@ import asyncio
 import logging
 import ssl
 
-from jqgate._core.core import PROBE_ANSWERED, PROBE_CONNECTED, PROBE_TCP_FAILURE, PROBE_TIMEOUT
+from jqgate import shared_health
+from jqgate._core.core import (PROBE_ANSWERED, PROBE_CONNECTED, PROBE_TCP_FAILURE, PROBE_TIMEOUT,
+                               Balancer)
 from jqgate.config.healthchecks import active_enabled, healthchecks_enabled
 
 log = logging.getLogger("jqgate.health")
@@ -31,20 +38,26 @@ HEALTHCHECKS_OFF = "HEALTHCHECKS_OFF"
 
 
 class HealthChecker:
-    def __init__(self):
+    def __init__(self, probes: bool | None = None):
         self.gateway = None
         self._tasks: list[asyncio.Task] = []
+        # None: probe unless this process is one of several workers (their parent probes)
+        self.probes = probes
 
     def attach(self, gateway) -> None:
         """Run `gateway`'s health checks from now on (on the event loop thread)."""
+        shared_health.bind(gateway.balancers.values())
         previous = self.gateway
         if previous is not None and previous is not gateway:
             for name, balancer in gateway.balancers.items():
                 old = previous.balancers.get(name)
-                if old is not None:
+                if old is not None and not balancer.shared:
                     balancer.adopt_health(old.health_snapshot())
         self._stop()
         self.gateway = gateway
+        probes = self.probes if self.probes is not None else shared_health.current() is None
+        if not probes:
+            return
         for balancer in gateway.balancers.values():
             hc = balancer.healthchecks
             if hc is None or not active_enabled(hc) or not balancer.peers:
@@ -91,6 +104,45 @@ class HealthChecker:
         if balancer.is_healthy(index) != was:
             log.warning("upstream %s target %s:%d is now %s (active check)", balancer.name,
                         host, port, "healthy" if not was else "unhealthy")
+
+
+class ParentProbes:
+    """The active probes of a gateway with several workers, run once in the parent on balancers
+    of its current configuration; their records are the workers' shared ones, so what a probe
+    finds moves every worker's balancing. Also the Admin API's view of health (health_report,
+    set_target_health take it as their `gateway`)."""
+
+    def __init__(self, config):
+        self.checker = HealthChecker(probes=True)
+        self.upstreams: dict = {}
+        self.balancers: dict = {}
+        self._targets: set = set()
+        self.follow(config)
+
+    def follow(self, config) -> None:
+        """Probe `config`'s upstreams from now on (after the workers applied it)."""
+        self.upstreams = {u.name: u for u in config.upstreams}
+        self.balancers = {name: Balancer(u) for name, u in self.upstreams.items()}
+        shared = shared_health.current()
+        targets = {(b.name, host, port) for b in self.balancers.values() for host, port in b.peers}
+        if shared is not None and targets != self._targets:
+            shared.forget_except(targets)       # a scan of the table: only when targets changed
+        self._targets = targets
+        self.checker.attach(self)
+
+    def all_shared(self) -> bool:
+        """Every balancer reads the shared records (false only when the table is full)."""
+        return all(b.shared for b in self.balancers.values())
+
+    def applying(self, applier):
+        """A ConfigStore applier that also moves the probes to the applied configuration."""
+        async def apply(doc, config_hash, compiled):
+            await applier(doc, config_hash, compiled)
+            self.follow(compiled.config)
+        return apply
+
+    def close(self) -> None:
+        self.checker.close()
 
 
 async def _probe_once(host: str, port: int, active: dict) -> tuple[int, int]:

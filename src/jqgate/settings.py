@@ -97,7 +97,7 @@ def parse_count(value, minimum: int = 1):
     except ValueError:
         raise ValueError('expected a whole number, got "%s"' % value) from None
     if count < minimum:
-        raise ValueError("must be at least 1" if minimum == 1 else "must not be negative")
+        raise ValueError("must not be negative" if minimum == 0 else "must be at least %d" % minimum)
     return count
 
 
@@ -333,8 +333,11 @@ SETTINGS: tuple[Setting, ...] = (
             "the interval http2_max_resets counts over (seconds)", target="http2",
             option="reset_interval", flags=("--http2-reset-interval",), metavar="SECONDS"),
     # The upstream connection pool of each worker (core.ConnectionPool).
-    Setting("upstream_max_per_host", 256, parse_count,
-            "open connections per upstream host and port, per worker", target="pool",
+    Setting("upstream_max_per_host", 0, parse_count0,
+            "open connections per upstream host and port, per worker; 0 (default) = no "
+            "per-host cap, as in nginx/Kong: busy connections are bounded by the requests in "
+            "flight and only idle ones are capped (upstream_keepalive_pool_size); over a cap "
+            "requests wait in the queue below", target="pool",
             option="max_per_host", flags=("--upstream-max-per-host",), metavar="N"),
     Setting("upstream_keepalive_timeout", 60.0, parse_seconds,
             "how long an idle upstream connection is kept (seconds)", target="pool",

@@ -89,7 +89,7 @@ def test_bad_pool_limits_are_refused():
     from jqgate._core.core import ConnectionPool
     loop = asyncio.new_event_loop()
     try:
-        for bad in ({"max_per_host": 0}, {"queue_limit": -1}, {"queue_timeout": -1.0},
+        for bad in ({"max_per_host": -1}, {"queue_limit": -1}, {"queue_timeout": -1.0},
                     {"keepalive_max_requests": -5}):
             with pytest.raises(ValueError):
                 ConnectionPool(loop, **bad)

@@ -169,3 +169,24 @@ def test_table_is_consistent():
     assert len(BY_NAME) == len(SETTINGS)
     flags = [f for s in SETTINGS for f in s.flags]
     assert len(flags) == len(set(flags))
+
+
+def test_upstream_connections_have_no_per_host_cap_by_default():
+    """Kong and nginx cap only the idle keep-alive pool; busy upstream connections follow the
+    requests in flight. A cap is still a setting (0 = none); a negative one is refused."""
+    s = resolve({}, None, environ={})
+    assert s.upstream_max_per_host == 0 and s.upstream_keepalive_pool_size == 512
+    assert resolve({}, None, environ={"JQGATE_UPSTREAM_MAX_PER_HOST": "64"}).upstream_max_per_host == 64
+    with pytest.raises(ConfigError, match="JQGATE_UPSTREAM_MAX_PER_HOST: must not be negative"):
+        resolve({}, None, environ={"JQGATE_UPSTREAM_MAX_PER_HOST": "-1"})
+
+
+def test_whole_numbers_name_their_minimum():
+    from jqgate.settings import parse_count
+    with pytest.raises(ValueError, match="must be at least 1"):
+        parse_count("0")
+    with pytest.raises(ValueError, match="must be at least 3"):
+        parse_count("2", minimum=3)
+    with pytest.raises(ValueError, match="must not be negative"):
+        parse_count("-1", minimum=0)
+    assert parse_count("3", minimum=3) == 3

@@ -177,8 +177,13 @@ def run_parent(config, children: list[int], control_socks: list, *, admin_listen
         loop = asyncio.get_running_loop()
         links = [WorkerLink(pid, sock) for pid, sock in zip(children, control_socks)]
         admin_metrics = Metrics()
-        store = ConfigStore(config, WorkersApplier(links), config_file, metrics=admin_metrics)
+        # Active health checks run here, once for all workers (jqgate.health.ParentProbes).
+        from jqgate.health import ParentProbes
+        probes = ParentProbes(config)
+        store = ConfigStore(config, probes.applying(WorkersApplier(links)), config_file,
+                            metrics=admin_metrics)
         stats = WorkerStats(links, admin_metrics)
+        stats.probes = probes
         stats.supervisor = Supervisor(links, spawn or _no_spawn, store, admin_metrics,
                                       **(supervisor_options or {}))
         admin = Admin(store, stats, proxy_listen, admin_listen or "off")
@@ -202,6 +207,7 @@ def run_parent(config, children: list[int], control_socks: list, *, admin_listen
         if ready_message:
             logging.getLogger("jqgate").info("%s", ready_message)
         codes = await stats.supervisor.run()
+        probes.close()
         for listener in (server, status_server):
             if listener is not None:
                 listener.close()

@@ -113,6 +113,7 @@ class WorkerStats:
     def __init__(self, links: list[WorkerLink], admin_metrics):
         self.links = links
         self.admin_metrics = admin_metrics     # reload counters live in the admin process
+        self.probes = None      # jqgate.health.ParentProbes: the workers' shared health
 
     def expected_workers(self) -> int:
         return len(self.links)
@@ -132,12 +133,21 @@ class WorkerStats:
 
     async def upstream_health(self, name: str) -> list[dict]:
         """Each worker's jqgate.health.health_report of the upstream (workers that do not
-        answer are left out)."""
+        answer are left out); the shared health itself when the workers share it."""
+        if self.probes is not None and self.probes.all_shared():
+            from jqgate.health import health_report
+            report = health_report(self.probes, name)
+            return [report] if report is not None else []
         replies = await self._ask_all({"op": "health", "upstream": name})
         return [r["report"] for r in replies if r.get("report") is not None]
 
     async def set_target_health(self, name: str, host: str, port: int, healthy: bool) -> None:
-        """Every worker marks the target: Kong's manual health is cluster-wide."""
+        """Every worker marks the target: Kong's manual health is cluster-wide (with shared
+        health one mark is every worker's; the workers still clear what their own balancers
+        might hold, e.g. a target only a newer configuration has)."""
+        if self.probes is not None:
+            from jqgate.health import set_target_health as mark
+            mark(self.probes, name, host, port, healthy)
         await self._ask_all({"op": "set_health", "upstream": name, "host": host, "port": port,
                              "healthy": healthy})
 

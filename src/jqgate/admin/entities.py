@@ -29,7 +29,8 @@ def canonical_document(config: GatewayConfig) -> dict:
     doc["certificates"] = [certificate_record(c) for c in config.certificates]
     doc["snis"] = [{"id": c.sni_ids[name], "name": name, "certificate": {"id": c.id}}
                    for c in config.certificates for name in c.snis]
-    doc["ca_certificates"] = [{"id": i, "cert": pem} for i, pem in config.ca_certificates.items()]
+    doc["ca_certificates"] = [ca_certificate_record(i, pem, config.ca_certificate_records.get(i))
+                              for i, pem in config.ca_certificates.items()]
     return {k: v for k, v in doc.items() if v or k == "_format_version"}
 
 
@@ -175,6 +176,18 @@ def kong_certificate(c: Certificate, created: int) -> dict:
     return {"id": c.id, "cert": c.cert, "key": c.key, "cert_alt": c.cert_alt,
             "key_alt": c.key_alt, "snis": list(c.snis), "tags": c.tags,
             "created_at": created, "updated_at": created}
+
+
+def ca_certificate_record(entity_id: str, pem: str, entity) -> dict:
+    record = {"id": entity_id, "cert": pem}
+    if entity is not None and entity.tags is not None:
+        record["tags"] = entity.tags
+    return record
+
+
+def kong_ca_certificate(entity, created: int, updated: int) -> dict:
+    return {"id": entity.id, "cert": entity.cert, "cert_digest": entity.cert_digest,
+            "tags": entity.tags, "created_at": created, "updated_at": updated}
 
 
 def kong_sni(c: Certificate, name: str, created: int) -> dict:

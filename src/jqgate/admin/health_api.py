@@ -2,9 +2,10 @@
 `?balancer_health=1` for the upstream's) and `POST /upstreams/{u}/targets/{t}/healthy|unhealthy`
 (204; the target's health set at once, its counters cleared, in every worker).
 
-Health is each worker's (jqgate.health): probes and passive counts run per process, as Kong's
-run per node. With several workers a target is HEALTHY only when every worker has it so, and a
-balancer UNHEALTHY when any worker has it so.
+Health is the gateway's, as Kong's is the node's: with several workers their balancers share
+one record per target (jqgate.shared_health), the parent runs the probes and answers from that
+shared state. (Should the shared table be full, each worker is asked: a target is HEALTHY only
+when every worker has it so, and a balancer UNHEALTHY when any worker has it so.)
 """
 from __future__ import annotations
 

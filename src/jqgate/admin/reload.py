@@ -70,7 +70,8 @@ class ConfigStore:
         self._stamp(now)
 
     def _stamp(self, now: int) -> None:
-        for key in ("services", "routes", "upstreams", "plugins", "certificates", "snis"):
+        for key in ("services", "routes", "upstreams", "plugins", "certificates", "snis",
+                    "ca_certificates"):
             for record in self.doc.get(key, []):
                 self.created.setdefault(record["id"], now)
                 self.updated.setdefault(record["id"], now)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from jqgate.admin import ca_certificates_api as ca
 from jqgate.admin import entity_writes as w
 from jqgate.admin import handlers as h
 from jqgate.admin import tls_entities as t
@@ -48,6 +49,11 @@ ROUTES = [
     ("/certificates/{certificate}/snis", {"GET": t.list_snis, "POST": t.create_sni}),
     ("/snis", {"GET": t.list_snis, "POST": t.create_sni}),
     ("/snis/{sni}", {"GET": t.get_sni, "PATCH": t.patch_sni, "DELETE": t.delete_sni}),
+    ("/ca_certificates", {"GET": ca.list_ca_certificates, "POST": ca.create_ca_certificate}),
+    ("/ca_certificates/{ca_certificate}", {"GET": ca.get_ca_certificate,
+                                           "PUT": ca.put_ca_certificate,
+                                           "PATCH": ca.patch_ca_certificate,
+                                           "DELETE": ca.delete_ca_certificate}),
     ("/config", {"GET": h.get_config, "POST": h.post_config}),
     ("/schemas/plugins/validate", {"POST": h.validate_plugin}),
 ]

@@ -9,7 +9,8 @@ Steps (datakit.md §6.1, rules G1-G16 of §7.2), all errors collected with their
    every edge (G8, G10), recording the runtime conversion it needs;
 4. fan-in: one source per input; node-wise and field inputs on one target never mix (G6, G7),
    the same edge written on both ends is reported as such (G16);
-5. branch membership edges (G12) and the implicit `service_request -> service_response` order;
+5. branch membership edges (G12), the implicit `service_request -> service_response` order and
+   `service_response -> GET` for a property GET that reads the upstream's answer;
 6. cycles (G11): every strongly connected component is reported with the nodes on its cycle;
 7. windows: a node runs after proxying iff it is reachable from `service_response`;
 8. a topological order per window, ties broken by position in `nodes`.
@@ -20,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from jqgate.compiler.properties import reads_upstream_answer
 from jqgate.compiler.types import edge_conversion, type_label
 from jqgate.errors import Issues, join
 from jqgate.nodes import USER_NODE_PORTS
@@ -345,11 +347,23 @@ class GraphBuilder:
         for branch, (then, els) in self.graph.members.items():
             for member in then + els:
                 deps[member].add(branch)
+        self._upstream_answer_reads(deps)
         if "service_response" in deps:
             self._node("service_request")
             deps.setdefault("service_request", set())
             deps["service_response"].add("service_request")
         self.graph.deps = deps
+
+    def _upstream_answer_reads(self, deps: dict[str, set[str]]) -> None:
+        """A GET of `kong.service.response.*` (no input: GET mode) depends on `service_response`,
+        so it lands in the response window (and a request window exit means it never runs)."""
+        set_mode = {edge.target for edge in self.graph.edges}
+        for name, node in list(self.graph.nodes.items()):
+            if node.type == "property" and name not in set_mode \
+                    and reads_upstream_answer(node.config.get("property")):
+                self._node("service_response")
+                deps.setdefault("service_response", set())
+                deps[name].add("service_response")
 
     def check_cycles(self) -> bool:
         """Report every cycle (Tarjan SCCs); True when the graph is acyclic."""

@@ -90,3 +90,15 @@ def check_mode(name: str, is_set: bool) -> tuple[tuple[PropertySpec, str, str | 
     if not is_set and not spec.readable:
         return resolved, f'property "{name}" is write-only: it can only be set (connect an input)'
     return resolved, None
+
+
+# Families whose GET reads the upstream's answer: Kong marks them response-phase (datakit.md §5.4
+# "upstream status (response window)"), so such a GET waits for `service_response` like a node
+# with a data edge from it would, instead of running in the request window and reading null.
+RESPONSE_WINDOW_PREFIX = "kong.service.response."
+
+
+def reads_upstream_answer(name: str) -> bool:
+    """Does a GET of this property need the upstream's answer (and so the response window)?"""
+    resolved = resolve(name) if isinstance(name, str) else None
+    return resolved is not None and resolved[1].startswith(RESPONSE_WINDOW_PREFIX)

@@ -86,8 +86,18 @@ class DeclarativeBuilder:
             self.add_top_level_target(record, f"targets[{index}]")
         for index, record in enumerate(self.entity_list(doc, "ca_certificates")):
             parsed = parse_ca_certificate(record, f"ca_certificates[{index}]", self.issues)
-            if parsed is not None:
-                self.config.ca_certificates[parsed[0]] = parsed[1]
+            if parsed is None:
+                continue
+            twin = next((c for c in self.config.ca_certificate_records.values()
+                         if c.cert_digest == parsed.cert_digest), None)
+            if parsed.id in self.config.ca_certificates or twin is not None:
+                self.issues.add(f"ca_certificates[{index}]", "uniqueness violation: "
+                                + (f'id "{parsed.id}" is used twice' if twin is None else
+                                   f'the certificate (cert_digest {parsed.cert_digest}) is '
+                                   f'already ca_certificate "{twin.id}"'))
+                continue
+            self.config.ca_certificates[parsed.id] = parsed.cert
+            self.config.ca_certificate_records[parsed.id] = parsed
         for index, record in enumerate(self.entity_list(doc, "plugins")):
             self.add_plugin(record, f"plugins[{index}]", service_id=None, route_id=None)
         for key in ("consumers", "consumer_groups"):

@@ -121,4 +121,6 @@ class GatewayConfig:
     plugins: list[PluginInstance] = field(default_factory=list)
     certificates: list[Certificate] = field(default_factory=list)
     ca_certificates: dict[str, str] = field(default_factory=dict)   # id -> PEM
+    # id -> the whole entity (digest, tags), for the Admin API's /ca_certificates
+    ca_certificate_records: dict[str, Any] = field(default_factory=dict)
     source: str = ""                 # file name or "<admin>", for messages

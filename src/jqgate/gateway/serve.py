@@ -495,6 +495,9 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     for listener, probe in zip(listeners, probes):
         listener.port = probe.getsockname()[1]
     port = listeners[0].port
+    # One health state for all workers (and the parent's probes): mapped before they fork.
+    from jqgate import shared_health
+    shared_health.enable()
     children = []
     control_socks = []
     admin["proxy_listen"] = "%s:%d" % (host, port)

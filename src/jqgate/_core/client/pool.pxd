@@ -143,7 +143,7 @@ cdef class _HostSlot:
 
 cdef class ConnectionPool:
     cdef object loop
-    cdef public int max_per_host
+    cdef int _host_cap              # max_per_host, or NO_HOST_CAP for 0 (no cap)
     cdef public int queue_limit
     cdef public double queue_timeout
     cdef public int keepalive_pool_size

@@ -289,13 +289,22 @@ cdef inline ClientConnection _pool_take_last(list idle):
     return conn
 
 
+# max_per_host 0: no per-host cap (an int the open count never reaches)
+cdef int NO_HOST_CAP = 2147483647
+
+
 cdef class ConnectionPool:
     """Keep-alive HTTP/1.1 connections, one pool per process.
 
     send(ex, callback): callback(ex) exactly once (success or error), never after ex.cancel().
 
     Limits, each per key (scheme, host, port), with their defaults:
-      max_per_host=256       open connections; further exchanges wait in a FIFO queue
+      max_per_host=0         open connections (idle and busy); further exchanges wait in a
+                             FIFO queue. 0, the default: no per-host cap, as nginx and Kong
+                             have none -- the busy connections are bounded by the requests in
+                             flight (client connections), and only the idle ones are capped
+                             (keepalive_pool_size). A cap lets a few hundred clients that stop
+                             reading (held until the server's send_timeout) starve the rest.
       queue_limit=1024       exchanges waiting; one more fails at once with ERR_OVERLOAD (503)
       queue_timeout=60.0     seconds an exchange may wait for a connection (ERR_TIMEOUT, 504;
                              the exchange's connect_timeout bounds it too); 0 = no bound
@@ -320,15 +329,15 @@ cdef class ConnectionPool:
     streamed (plain proxied) answer is not held, so it has no such limit."""
 
 
-    def __init__(self, loop, max_per_host=256, idle_timeout=60.0, ssl_context=None,
+    def __init__(self, loop, max_per_host=0, idle_timeout=60.0, ssl_context=None,
                  max_header_bytes=65536, max_call_response_bytes=DEFAULT_MAX_CALL_RESPONSE_BYTES,
                  queue_limit=1024, queue_timeout=60.0, keepalive_pool_size=512,
                  keepalive_max_requests=1000,
                  max_service_response_bytes=DEFAULT_MAX_SERVICE_RESPONSE_BYTES):
-        if max_per_host < 1 or queue_limit < 0 or keepalive_pool_size < 0 \
+        if max_per_host < 0 or queue_limit < 0 or keepalive_pool_size < 0 \
                 or keepalive_max_requests < 0 or queue_timeout < 0 or idle_timeout < 0 \
                 or max_call_response_bytes < 0 or max_service_response_bytes < 0:
-            raise ValueError("connection pool limits must not be negative (max_per_host >= 1)")
+            raise ValueError("connection pool limits must not be negative")
         self.loop = loop
         self.max_call_response_bytes = max_call_response_bytes
         self.max_service_response_bytes = max_service_response_bytes
@@ -343,6 +352,18 @@ cdef class ConnectionPool:
         self._all = set()
         # ssl_context replaces the verifying default (tests pass one that trusts their CA).
         self._ssl_verify_ctx = ssl_context
+
+    @property
+    def max_per_host(self):
+        """Open connections per host; 0 = no cap."""
+        return 0 if self._host_cap == NO_HOST_CAP else self._host_cap
+
+    @max_per_host.setter
+    def max_per_host(self, int value):
+        if value < 0:
+            raise ValueError("max_per_host must not be negative")
+        # 0 (no cap) as the largest int: the dispatch path compares as it always did
+        self._host_cap = value if value > 0 else NO_HOST_CAP
 
     @property
     def stats(self):
@@ -455,7 +476,7 @@ cdef class ConnectionPool:
                     conn._start(ex, True)
                     return
                 conn._close()
-        if len(slot.waiters) >= self.queue_limit and slot.n_open >= self.max_per_host \
+        if len(slot.waiters) >= self.queue_limit and slot.n_open >= self._host_cap \
                 and not ex._fresh_only:
             self.n_overloaded += 1
             ex._finish(CERR_OVERLOAD, "too many requests waiting for a connection to %s:%d"
@@ -470,7 +491,7 @@ cdef class ConnectionPool:
             wait = self.queue_timeout
         if wait > 0 and ex._wait_timer is None:
             ex._wait_timer = self.loop.call_later(wait, ex._on_wait_timeout)
-        if slot.n_open < self.max_per_host or ex._fresh_only:
+        if slot.n_open < self._host_cap or ex._fresh_only:
             self._open(slot, ex.connect_timeout)
 
     cdef void _open(self, _HostSlot slot, double connect_timeout):
@@ -519,7 +540,7 @@ cdef class ConnectionPool:
         cdef ClientExchange ex = self._next_waiter(slot)
         if ex is not None:
             ex._finish(kind, message)
-        if slot.waiters and slot.n_open < self.max_per_host and not self._closed:
+        if slot.waiters and slot.n_open < self._host_cap and not self._closed:
             ex = slot.waiters[0]
             self._open(slot, ex.connect_timeout)
 
@@ -536,7 +557,7 @@ cdef class ConnectionPool:
         cdef _HostSlot slot = conn.slot
         self._forget(conn)
         cdef ClientExchange ex
-        if slot.waiters and slot.n_open < self.max_per_host and not self._closed:
+        if slot.waiters and slot.n_open < self._host_cap and not self._closed:
             ex = self._next_waiter(slot)
             if ex is not None:
                 slot.waiters.appendleft(ex)

@@ -47,9 +47,9 @@
 # case named): a JSON content type with an empty body decodes to null; a null value written to
 # service_request.body / response.body keeps the original body; a non-2xx call response whose
 # JSON body does not parse keeps the raw text as `body` for the trace; header bytes are text as
-# latin-1 (lossless round trip); a property GET with no inputs runs in the request window, so
-# kong.service.response.status reads null there; node types without a runtime here (cache,
-# vault, xml, jwt) fail with a clear error.
+# latin-1 (lossless round trip); a GET of kong.service.response.status waits for
+# service_response (the compiler gives it that dependency), so it reads the upstream's status;
+# node types without a runtime here (cache, vault, xml, jwt) fail with a clear error.
 #
 # Order of work, and why: ops are in topological order, so one forward pass over a window
 # runs every op whose dependency countdown reached zero (an op only unblocks later ops). Calls

@@ -30,8 +30,11 @@ cdef class Balancer(PeerTracker):
     cdef long long* _weight
     cdef long long* _current        # smooth round robin's running scores
     cdef long long* _open           # exchanges in flight (least-connections)
-    cdef unsigned char* _health
-    cdef unsigned char* _counters   # 4 per peer, CTR_* order
+    cdef unsigned char** _rec       # per peer: its health record (state, then 4 counters in
+                                    # CTR_* order), in _own or in the workers' shared mapping
+    cdef unsigned char* _own        # this process's records (5 bytes per peer)
+    cdef object _shared_view        # the shared mapping's buffer, held while _rec points in it
+    cdef public bint shared         # health records shared with the other workers
     cdef long long total_weight
     cdef long long healthy_weight
     cdef double threshold
@@ -45,6 +48,7 @@ cdef class Balancer(PeerTracker):
     cdef void _configure_health(self, hc)
     cdef inline bint _up(self, Py_ssize_t i) noexcept
     cdef inline bint _usable(self) noexcept
+    cdef void _refresh_weight(self) noexcept
     cpdef object pick(self)
     cdef Py_ssize_t _choose_index(self)
     cdef Py_ssize_t _least_connections(self)

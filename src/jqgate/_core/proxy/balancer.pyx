@@ -39,6 +39,10 @@ cdef enum:
     CTR_TCP = 2
     CTR_TIMEOUT = 3
 
+# A target's health record: its state, then the four counters.
+cdef enum:
+    HEALTH_RECORD = 5
+
 # Status tables: what a response status counts as, per check kind.
 cdef enum:
     ST_IGNORED = 0
@@ -85,8 +89,8 @@ cdef class Balancer(PeerTracker):
         PyMem_Free(self._weight)
         PyMem_Free(self._current)
         PyMem_Free(self._open)
-        PyMem_Free(self._health)
-        PyMem_Free(self._counters)
+        PyMem_Free(self._rec)
+        PyMem_Free(self._own)
 
     def __init__(self, upstream):
         self.name = upstream.name
@@ -97,10 +101,10 @@ cdef class Balancer(PeerTracker):
         self._weight = <long long*>PyMem_Malloc(sizeof(long long) * (n or 1))
         self._current = <long long*>PyMem_Malloc(sizeof(long long) * (n or 1))
         self._open = <long long*>PyMem_Malloc(sizeof(long long) * (n or 1))
-        self._health = <unsigned char*>PyMem_Malloc(n or 1)
-        self._counters = <unsigned char*>PyMem_Malloc(4 * (n or 1))
+        self._rec = <unsigned char**>PyMem_Malloc(sizeof(unsigned char*) * (n or 1))
+        self._own = <unsigned char*>PyMem_Malloc(HEALTH_RECORD * (n or 1))
         if (self._weight == NULL or self._current == NULL or self._open == NULL
-                or self._health == NULL or self._counters == NULL):
+                or self._rec == NULL or self._own == NULL):
             raise MemoryError()
         self.n = n
         self.total_weight = 0
@@ -108,8 +112,8 @@ cdef class Balancer(PeerTracker):
             self._weight[i] = self.weights[i]
             self._current[i] = 0
             self._open[i] = 0
-            self._health[i] = HEALTHY
-            memset(&self._counters[4 * i], 0, 4)
+            self._rec[i] = &self._own[HEALTH_RECORD * i]
+            memset(self._rec[i], 0, HEALTH_RECORD)      # HEALTHY, no counts
             self.total_weight += self._weight[i]
         self.healthy_weight = self.total_weight
         self.last = -1
@@ -152,10 +156,12 @@ cdef class Balancer(PeerTracker):
     # -- choosing -----------------------------------------------------------------------------
 
     cdef inline bint _up(self, Py_ssize_t i) noexcept:
-        return self._health[i] <= MOSTLY_HEALTHY
+        return self._rec[i][0] <= MOSTLY_HEALTHY
 
     cdef inline bint _usable(self) noexcept:
         """Some weight is healthy, and at least `threshold` percent of it."""
+        if self.shared:
+            self._refresh_weight()      # another worker may have moved a target
         if self.healthy_weight <= 0:
             return False
         return self.threshold <= 0 or self.healthy_weight * 100.0 >= self.threshold * self.total_weight
@@ -302,11 +308,11 @@ cdef class Balancer(PeerTracker):
         over (and clears its counters), a first report against its state makes it "mostly"."""
         if limit == 0:
             return
-        cdef unsigned char state = self._health[i]
+        cdef unsigned char state = self._rec[i][0]
         cdef bint success = ctr == CTR_SUCCESS
         if (success and state == HEALTHY) or (not success and state == UNHEALTHY):
             return
-        cdef unsigned char* c = &self._counters[4 * i]
+        cdef unsigned char* c = &self._rec[i][1]
         if c[ctr] < 255:
             c[ctr] += 1
         cdef int reached = c[ctr]
@@ -319,14 +325,14 @@ cdef class Balancer(PeerTracker):
         if reached >= limit:
             self._set_state(i, HEALTHY if success else UNHEALTHY)
         elif state == HEALTHY and not success:
-            self._health[i] = MOSTLY_HEALTHY
+            self._rec[i][0] = MOSTLY_HEALTHY
         elif state == UNHEALTHY and success:
-            self._health[i] = MOSTLY_UNHEALTHY
+            self._rec[i][0] = MOSTLY_UNHEALTHY
 
     cdef void _set_state(self, Py_ssize_t i, unsigned char state):
         cdef bint was_up = self._up(i)
-        self._health[i] = state
-        memset(&self._counters[4 * i], 0, 4)
+        self._rec[i][0] = state
+        memset(&self._rec[i][1], 0, 4)
         cdef bint now_up = self._up(i)
         if was_up and not now_up:
             self.healthy_weight -= self._weight[i]
@@ -345,7 +351,7 @@ cdef class Balancer(PeerTracker):
 
     cpdef int health_state(self, Py_ssize_t index):
         """0 healthy, 1 mostly healthy, 2 mostly unhealthy, 3 unhealthy."""
-        return self._health[index] if 0 <= index < self.n else -1
+        return self._rec[index][0] if 0 <= index < self.n else -1
 
     cpdef long long open_exchanges(self, Py_ssize_t index):
         return self._open[index] if 0 <= index < self.n else 0
@@ -365,7 +371,7 @@ cdef class Balancer(PeerTracker):
     def health_snapshot(self):
         """{(host, port): (state, counters)}: what a reloaded configuration carries over."""
         cdef Py_ssize_t i
-        return {self.peers[i]: (self._health[i], (<char*>&self._counters[4 * i])[:4])
+        return {self.peers[i]: (self._rec[i][0], (<char*>&self._rec[i][1])[:4])
                 for i in range(self.n)}
 
     def adopt_health(self, dict snapshot):
@@ -375,7 +381,35 @@ cdef class Balancer(PeerTracker):
             saved = snapshot.get(self.peers[i])
             if saved is not None:
                 self._set_state(i, saved[0])
-                memcpy(&self._counters[4 * i], <const char*>(<bytes>saved[1]), 4)
+                memcpy(&self._rec[i][1], <const char*>(<bytes>saved[1]), 4)
+
+    def share_health(self, mem, offsets):
+        """Keep the targets' health in `mem`, a mapping every worker of the gateway shares
+        (jqgate.shared_health): peer i's record (state, 4 counters) at byte offsets[i]. The
+        mapping's records win over this process's: they are what the other workers and the
+        parent's probes have seen. Counters move without a lock: two workers counting the same
+        target at the same instant may lose one count, which delays a transition by a report."""
+        cdef unsigned char[::1] view = mem
+        cdef Py_ssize_t i, off
+        if len(offsets) != self.n:
+            raise ValueError("one record offset per target with weight")
+        for i in range(self.n):
+            off = offsets[i]
+            if off < 0 or off + HEALTH_RECORD > view.shape[0]:
+                raise ValueError("health record offset %d outside the shared mapping" % off)
+        for i in range(self.n):
+            self._rec[i] = &view[0] + <Py_ssize_t>offsets[i]
+        self._shared_view = view
+        self.shared = True
+        self._refresh_weight()
+
+    cdef void _refresh_weight(self) noexcept:
+        cdef long long total = 0
+        cdef Py_ssize_t i
+        for i in range(self.n):
+            if self._rec[i][0] <= MOSTLY_HEALTHY:
+                total += self._weight[i]
+        self.healthy_weight = total
 
 
 cdef void _health_rules(dict kind, unsigned char* table, unsigned char* limits):

@@ -11,7 +11,7 @@
 # proxy does for bodies. Idle timeout: nothing either way for `idle_timeout` seconds closes
 # both -- Kong's proxy_read_timeout for upgraded connections, which Kong takes from the
 # service's read_timeout (60 s by default). The upstream connection still counts in its host's
-# max_per_host (a tunnel is an open connection there): the pool's limit bounds tunnels too.
+# max_per_host (a tunnel is an open connection there): the pool's limit, when set, bounds tunnels too.
 # A close of either side closes the other once what it was sent is written.
 
 
