@@ -20,6 +20,8 @@ $(STAMP): $(VENV)/bin/python pyproject.toml setup.py $(shell find src -name '*.p
 	@echo "jqgate: building the compiled core and installing into $(VENV)."
 	@echo "jqgate: this compiles libjq (first time only) and one large Cython extension:"
 	@echo "jqgate: 2-3 minutes on 2 cores, during which pip prints nothing. It has not hung."
+	@# An older venv may lack a build requirement added since (cmake came with libnghttp2).
+	$(PIP) install --quiet $(BUILD_REQUIRES)
 	@start=$$(date +%s); \
 	$(PIP) install --quiet --no-build-isolation ".[test,bench]" & pid=$$!; \
 	while kill -0 $$pid 2>/dev/null; do sleep 15; kill -0 $$pid 2>/dev/null && \
