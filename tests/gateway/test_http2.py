@@ -80,6 +80,30 @@ def test_split_cookies_reach_the_upstream_as_one_field(gw):
         c.close()
 
 
+def test_relayed_head_fields_are_valid_http2_fields(gw):
+    # The upstream's head as the fast path relays it (mixed-case names, a value with trailing
+    # whitespace, an empty one, hop-by-hop fields): HTTP/2 wants lower-case names and values
+    # without surrounding whitespace (RFC 9113 8.2.1, 8.2.2); the h2 client refuses the
+    # whole answer otherwise.
+    c = H2Client(gw.port)
+    try:
+        r = c.get("/varied-head")
+        h = r["headers"]
+        assert h[b":status"] == b"203"
+        assert h[b"x-a"] == b"tight" and h[b"x-b"] == b"lead" and h[b"x-lower"] == b"1"
+        assert h[b"x-trail"] == b"t" and h[b"x-empty"] == b""
+        assert h[b"x-name"] == b"caf\xe9"
+        assert b"connection" not in h
+        assert r["body"] == b"body"
+        r = c.get("/hop")
+        h = r["headers"]
+        for name in (b"connection", b"keep-alive", b"upgrade", b"x-secret"):
+            assert name not in h
+        assert r["body"] == b"hop"
+    finally:
+        c.close()
+
+
 def test_many_streams_multiplexed_on_one_connection(gw, upstream):
     c = H2Client(gw.port)
     try:

@@ -10,8 +10,15 @@ cdef class Http2Limits:
 
 cdef class _H2Stream:
     cdef int stream_id
-    cdef list fields                # the request head's fields as nghttp2 hands them over
+    # The request head as the header callback sorts it (no second pass over the fields):
+    cdef list fields                # the regular fields, (name, value) as on HTTP/1.1; no cookie
     cdef Py_ssize_t field_bytes     # their size as SETTINGS_MAX_HEADER_LIST_SIZE counts it
+    cdef bytes method, path, authority
+    cdef bytes cookie               # the cookie fields joined with "; " (RFC 9113 8.2.3)
+    cdef bytes host                 # the first Host field's value
+    cdef int n_host
+    cdef bint expect_continue
+    cdef int head_status            # the first field-level refusal (417, 400), 0 when none
     cdef HttpRequest req
     cdef Http2Responder resp
     cdef Http2RequestBody body
@@ -43,6 +50,8 @@ cdef class Http2Responder(Responder):
 
     cdef list _h2_head(self, int status, list headers, long long content_length)
     cdef void _h2_framing(self, list out, int status, long long content_length)
+    cdef size_t _h2_framing_nv(self, void* nva, size_t n, int status, long long content_length,
+                               char* length_text)
     cpdef send(self, int status, list headers, bytes body=*)
     cpdef start(self, int status, list headers, long long content_length=*)
     cdef int start_relayed(self, int status, const char* src, const unsigned char* keep,
@@ -63,12 +72,14 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
     cdef double _resets_since
 
     cdef void _on_request(self, _H2Stream s, bint ended)
-    cdef int _check_head(self, HttpRequest req, bytes method, bytes path) except -1
+    cdef int _check_head(self, _H2Stream s, HttpRequest req) except -1
     cdef void _on_data(self, int sid, bytes data, int flow_len)
     cdef void _on_stream_end(self, int sid)
     cdef void _dispatch_stream(self, _H2Stream s)
     cdef void _refuse(self, _H2Stream s, int status, str message)
     cdef void _send_headers(self, _H2Stream s, list headers, bint end)
+    cdef void _send_nv(self, _H2Stream s, const void* nva, size_t n, bint end)
+    cdef void _sent_head(self, _H2Stream s, int rv, bint end)
     cdef void _send_data(self, _H2Stream s, bytes data, bint end)
     cdef void _end_stream(self, _H2Stream s)
     cdef void _resume(self, _H2Stream s)
