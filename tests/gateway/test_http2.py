@@ -22,7 +22,7 @@ from hpack import Encoder
 from hyperframe.frame import ContinuationFrame, GoAwayFrame, HeadersFrame, RstStreamFrame
 
 from h2client import PREFACE, H2Client, RawFrames
-from netutil import HARNESS, GatewayThread, free_port, http_get, make_config
+from netutil import HARNESS, GatewayThread, free_port, http_get, make_config, pattern_body
 
 
 def gateway_with(upstream, **server_options):
@@ -144,6 +144,19 @@ def test_response_respects_the_clients_window(gw):
         r = c.get("/big/300000")
         assert r["headers"][b":status"] == b"200"
         assert r["body"] == b"x" * 300000
+    finally:
+        c.close()
+
+
+def test_large_body_pieces_arrive_in_order(gw):
+    # Pieces of 4 KiB and more go to the socket by reference, cut into DATA frames (the
+    # client's 16 KiB frames, its window), smaller ones copied: the bytes must come out whole
+    # and in order either way.
+    c = H2Client(gw.port, settings={h2_settings().INITIAL_WINDOW_SIZE: 50000})
+    try:
+        r = c.get("/pattern/700000")
+        assert r["headers"][b":status"] == b"200"
+        assert r["body"] == pattern_body(700000)
     finally:
         c.close()
 
@@ -498,6 +511,7 @@ def test_alpn_h2_on_tls(tls_gw, cert_files):
         r = c.get("/echo/tls")
         assert r["headers"][b":status"] == b"200"
         assert sent_headers(r)["x-forwarded-proto"] == "https"
+        assert c.get("/pattern/300000")["body"] == pattern_body(300000)
     finally:
         c.close()
 

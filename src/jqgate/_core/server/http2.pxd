@@ -23,6 +23,7 @@ cdef class _H2Stream:
     cdef Http2Responder resp
     cdef Http2RequestBody body
     cdef list pending               # response bytes nghttp2 has not taken into DATA frames yet
+    cdef object nocopy              # the piece of it the DATA frame being sent carries uncopied
     cdef Py_ssize_t pending_at      # how much of pending[0] it took already
     cdef Py_ssize_t pending_bytes
     cdef bint end_pending           # END_STREAM goes after the pending data
@@ -65,9 +66,16 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
     cdef Http2Limits _limits
     cdef Py_ssize_t _header_list_size
     cdef dict _streams              # stream id -> _H2Stream, until nghttp2 closes it
+    cdef _H2Stream _head_stream     # the stream whose request head is being received
     cdef bint _flush_scheduled
     cdef bint _in_receive           # inside nghttp2 (receiving or sending): no flush from here
     cdef bint _goaway_sent
+    # One flush's bytes, gathered for one write: the frames nghttp2 serialised, copied into
+    # _out; a large body piece goes by reference, _out cut before it (_out_pieces).
+    cdef char* _out
+    cdef size_t _out_len
+    cdef size_t _out_cap
+    cdef list _out_pieces
     cdef int _resets
     cdef double _resets_since
 
@@ -84,6 +92,10 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
     cdef void _end_stream(self, _H2Stream s)
     cdef void _resume(self, _H2Stream s)
     cdef Py_ssize_t _take(self, _H2Stream s, unsigned char* buf, size_t length, bint* eof)
+    cdef Py_ssize_t _take_piece(self, _H2Stream s, size_t length, bint* eof)
+    cdef void _took(self, _H2Stream s, Py_ssize_t n, bint* eof)
+    cdef int _out_add(self, const char* data, size_t n) except -1
+    cdef void _out_cut(self)
     cdef void _on_stream_close(self, int sid)
     cdef void _pause_producer(self, _H2Stream s)
     cdef void _resume_producer(self, _H2Stream s)

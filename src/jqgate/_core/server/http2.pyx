@@ -12,10 +12,15 @@
 #
 # How nghttp2 is driven: bytes read go to nghttp2_session_mem_recv2, whose callbacks build the
 # streams (on_begin_headers, on_header, on_frame_recv, on_data_chunk_recv, on_stream_close);
-# what it has to send is taken with nghttp2_session_mem_send2 and written once per loop turn.
-# A response body is a data provider reading the stream's pending bytes: nghttp2 takes them as
-# the client's windows allow, so flow control and DATA framing are its own; with nothing
-# pending the provider defers and a write resumes it. Request bodies are acknowledged by hand
+# what it has to send is taken with nghttp2_session_mem_send2 into one C buffer and written
+# once per loop turn. A response body is a data provider reading the stream's pending bytes:
+# nghttp2 takes them as the client's windows allow, so flow control and DATA framing are its
+# own; with nothing pending the provider defers and a write resumes it. A pending piece of
+# H2_NO_COPY_MIN bytes or more is not copied: nghttp2 hands us the DATA frame's header
+# (send_data callback) and the piece follows it in the same writelines. Response heads are
+# nghttp2_nv arrays (a relayed one points into the upstream's bytes); nghttp2 copies them and
+# lower-cases the names. Request fields are sorted as the header callback gets them
+# (_take_field), one Python object per name and value. Request bodies are acknowledged by hand
 # (no automatic WINDOW_UPDATE): nghttp2_session_consume once the bytes are read or buffered
 # within the high-water mark, so a slow consumer holds the client back.
 #
@@ -43,12 +48,18 @@
 # is cancelled), keepalive_timeout (a connection without streams is closed with GOAWAY).
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from libc.string cimport memcpy, memcmp
 from jqgate._core.includes.nghttp2 cimport *
 
 cdef bytes H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 cdef Py_ssize_t H2_PENDING_HIGH_WATER = 65536   # unsent bytes of one stream before its producer pauses
+# A response body piece at least this long goes to the socket by reference, not copied into a
+# DATA frame and out again (the DATA frame header is written before it); shorter ones are
+# cheaper copied than written as one more piece.
+cdef Py_ssize_t H2_NO_COPY_MIN = 4096
+# The flush buffer a connection keeps between flushes; a larger one is freed after the write.
+cdef size_t H2_OUT_KEEP = 16384
 # RFC 9113 6.5.2: a header list's size counts 32 bytes of overhead per field.
 cdef Py_ssize_t H2_FIELD_OVERHEAD = 32
 
@@ -104,6 +115,9 @@ cdef int _cb_begin_headers(nghttp2_session* session, const nghttp2_frame* frame,
         s.fields = []
         s.pending = []
         p._streams[s.stream_id] = s
+        # Header blocks do not interleave (RFC 9113 6.10): the header callbacks that follow
+        # are this stream's, no lookup each.
+        p._head_stream = s
         return 0
     except BaseException:
         return _callback_failed(p)
@@ -117,9 +131,11 @@ cdef int _cb_header(nghttp2_session* session, const nghttp2_frame* frame, const 
     if frame.hd.type != NGHTTP2_HEADERS or frame.headers.cat != NGHTTP2_HCAT_REQUEST:
         return 0            # request trailers are not forwarded (as on HTTP/1.1)
     try:
-        s = p._streams.get(frame.hd.stream_id)
-        if s is None:
-            return 0
+        s = p._head_stream
+        if s is None or s.stream_id != frame.hd.stream_id:
+            s = p._streams.get(frame.hd.stream_id)
+            if s is None:
+                return 0
         s.field_bytes += <Py_ssize_t>(namelen + valuelen) + H2_FIELD_OVERHEAD
         if s.field_bytes > p._header_list_size:
             # An HPACK bomb (or just too much): a few bytes on the wire decode to this.
@@ -192,7 +208,10 @@ cdef int _cb_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,
                 p._on_stream_end(frame.hd.stream_id)
         elif t == NGHTTP2_HEADERS:
             if frame.headers.cat == NGHTTP2_HCAT_REQUEST:
-                s = p._streams.get(frame.hd.stream_id)
+                s = p._head_stream
+                p._head_stream = None
+                if s is None or s.stream_id != frame.hd.stream_id:
+                    s = p._streams.get(frame.hd.stream_id)
                 if s is not None:
                     p._on_request(s, end_stream)
             elif end_stream:            # trailers end the body
@@ -268,7 +287,11 @@ cdef nghttp2_ssize _cb_read_body(nghttp2_session* session, int32_t stream_id, ui
         s = p._streams.get(stream_id)
         if s is None or s.reset:
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
-        n = p._take(s, buf, length, &eof)
+        if s.pending and PyBytes_GET_SIZE(<bytes>s.pending[0]) - s.pending_at >= H2_NO_COPY_MIN:
+            n = p._take_piece(s, length, &eof)
+            data_flags[0] |= NGHTTP2_DATA_FLAG_NO_COPY      # _cb_send_data writes it
+        else:
+            n = p._take(s, buf, length, &eof)
         if eof:
             data_flags[0] |= NGHTTP2_DATA_FLAG_EOF
         elif n == 0:
@@ -278,6 +301,27 @@ cdef nghttp2_ssize _cb_read_body(nghttp2_session* session, int32_t stream_id, ui
     except BaseException:
         _server_log.error("http2 data source failed\n%s", _traceback.format_exc())
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+
+
+cdef int _cb_send_data(nghttp2_session* session, nghttp2_frame* frame, const uint8_t* framehd,
+                       size_t length, nghttp2_data_source* source, void* user_data) noexcept:
+    """A DATA frame whose payload _cb_read_body left uncopied: its 9-byte header into the
+    flush buffer, then the piece itself as the next piece of the write (no padding: we set
+    no padding callback)."""
+    cdef Http2ServerProtocol p = <Http2ServerProtocol>user_data
+    cdef _H2Stream s
+    try:
+        s = p._streams.get(frame.hd.stream_id)
+        if s is None or s.nocopy is None:
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE    # nghttp2 resets that stream
+        piece = s.nocopy
+        s.nocopy = None
+        p._out_add(<const char*>framehd, 9)
+        p._out_cut()
+        p._out_pieces.append(piece)
+        return 0
+    except BaseException:
+        return _callback_failed(p)
 
 
 cdef int _callback_failed(Http2ServerProtocol p) noexcept:
@@ -305,6 +349,7 @@ cdef nghttp2_session_callbacks* _server_callbacks() except NULL:
         nghttp2_session_callbacks_set_on_frame_send_callback(_callbacks, _cb_frame_send)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(_callbacks, _cb_data_chunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(_callbacks, _cb_stream_close)
+        nghttp2_session_callbacks_set_send_data_callback(_callbacks, _cb_send_data)
     return _callbacks
 
 
@@ -617,11 +662,14 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         if self._session is not NULL:
             nghttp2_session_del(<nghttp2_session*>self._session)
             self._session = NULL
+        PyMem_Free(self._out)
+        self._out = NULL
 
     def connection_lost(self, exc):
         self._abandon_streams()
         HttpServerProtocol.connection_lost(self, exc)
         self._streams = {}
+        self._head_stream = None
         # The session goes with the connection: nothing is sent or received any more.
         if self._session is not NULL:
             nghttp2_session_del(<nghttp2_session*>self._session)
@@ -890,6 +938,28 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
             if s.pending_at == PyBytes_GET_SIZE(chunk):
                 s.pending.pop(0)
                 s.pending_at = 0
+        self._took(s, n, eof)
+        return n
+
+    cdef Py_ssize_t _take_piece(self, _H2Stream s, size_t length, bint* eof):
+        """_take without the copy: up to `length` bytes of the first pending chunk, kept in
+        s.nocopy for _cb_send_data (a memoryview when it is part of the chunk)."""
+        cdef bytes chunk = <bytes>s.pending[0]
+        cdef Py_ssize_t at = s.pending_at
+        cdef Py_ssize_t n = min(<Py_ssize_t>length, PyBytes_GET_SIZE(chunk) - at)
+        if at == 0 and n == PyBytes_GET_SIZE(chunk):
+            s.nocopy = chunk
+        else:
+            s.nocopy = memoryview(chunk)[at:at + n]
+        s.pending_at += n
+        if s.pending_at == PyBytes_GET_SIZE(chunk):
+            s.pending.pop(0)
+            s.pending_at = 0
+        self._took(s, n, eof)
+        return n
+
+    cdef void _took(self, _H2Stream s, Py_ssize_t n, bint* eof):
+        """Bookkeeping once nghttp2 took n pending bytes of s into a DATA frame."""
         s.pending_bytes -= n
         if n:
             s.blocked_since = mono_now() if s.pending_bytes else 0
@@ -899,7 +969,6 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         if s.producer_paused and s.pending_bytes < H2_PENDING_HIGH_WATER \
                 and not self._write_paused:
             self._resume_producer(s)
-        return n
 
     cdef void _pause_producer(self, _H2Stream s):
         if s.producer_paused or s.resp is None or s.resp.producer is None:
@@ -965,6 +1034,8 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         cdef _H2Stream s = self._streams.pop(sid, None)
         if s is None:
             return
+        if s is self._head_stream:
+            self._head_stream = None
         if not s.reset and not (s.ended and (s.resp is None or s.resp.finished)):
             self._cancel_stream(s, "stream closed")
         if s.body is not None:
@@ -1097,18 +1168,32 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         cdef nghttp2_session* session = <nghttp2_session*>self._session
         cdef const uint8_t* data
         cdef nghttp2_ssize n
-        cdef list out = []
+        cdef list pieces
+        self._out_len = 0
+        self._out_pieces = None
         self._in_receive = True         # callbacks run from mem_send too: no flush from there
         try:
             while True:
                 n = nghttp2_session_mem_send2(session, &data)
                 if n <= 0:
                     break
-                out.append(PyBytes_FromStringAndSize(<const char*>data, n))
+                self._out_add(<const char*>data, n)
         finally:
             self._in_receive = False
-        if out and self.transport is not None and not self._closing:
-            self._transport_write(out[0] if len(out) == 1 else b"".join(out))
+        cdef bint writable = self.transport is not None and not self._closing
+        if self._out_pieces is not None:
+            self._out_cut()
+            pieces = self._out_pieces
+            self._out_pieces = None
+            if writable:
+                self.transport.writelines(pieces)
+        elif self._out_len and writable:
+            self._transport_write(PyBytes_FromStringAndSize(self._out, self._out_len))
+        self._out_len = 0
+        if self._out_cap > H2_OUT_KEEP:
+            PyMem_Free(self._out)
+            self._out = NULL
+            self._out_cap = 0
         if n < 0 or (not nghttp2_session_want_read(session)
                      and not nghttp2_session_want_write(session)):
             self._dead = True
@@ -1116,6 +1201,28 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
             self._close_transport()
         elif self._goaway_sent and not self._streams:
             self._close_transport()
+
+    cdef int _out_add(self, const char* data, size_t n) except -1:
+        cdef size_t cap = self._out_cap
+        cdef char* grown
+        if self._out_len + n > cap:
+            cap = max(self._out_len + n, 2 * cap, 4096)
+            grown = <char*>PyMem_Realloc(self._out, cap)
+            if grown is NULL:
+                raise MemoryError()
+            self._out = grown
+            self._out_cap = cap
+        memcpy(self._out + self._out_len, data, n)
+        self._out_len += n
+        return 0
+
+    cdef void _out_cut(self):
+        """What _out holds becomes the next piece of the write."""
+        if self._out_pieces is None:
+            self._out_pieces = []
+        if self._out_len:
+            self._out_pieces.append(PyBytes_FromStringAndSize(self._out, self._out_len))
+            self._out_len = 0
 
     cdef void _close_transport(self):
         # No lingering close: a GOAWAY has told the client where we stopped.
