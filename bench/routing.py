@@ -30,7 +30,7 @@ import time
 
 from jqgate._core import core
 from jqgate.config.model import GatewayConfig, Route, Service
-from jqgate.gateway import Gateway
+from jqgate.gateway.routing import Gateway
 
 HOSTS = ["api%d.example.com" % i for i in range(10)]
 

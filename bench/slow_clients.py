@@ -71,7 +71,7 @@ def run_upstream(port):
 
 def run_gateway(port, up_port, args):
     from jqgate.config.model import GatewayConfig, Route, Service
-    from jqgate.server_main import serve
+    from jqgate.gateway.serve import serve
     cfg = GatewayConfig(services=[Service(name="svc", id="svc", protocol="http", host=HOST,
                                           port=up_port, path=None)],
                         routes=[Route(name="all", id="all", service_id="svc", paths=["/"])])

@@ -2,7 +2,7 @@
 
     plan = jqgate.compile(datakit_config)   # dict -> Plan; raises ConfigError (.errors)
     gw = jqgate.load("kong.yaml")           # declarative file -> compiled gateway configuration
-    gw.run({"method": "GET", "path": "/x"})  # through the gateway's routing (jqgate.loaded)
+    gw.run({"method": "GET", "path": "/x"})  # through the gateway's routing (jqgate.gateway.loaded)
     jqgate.serve("kong.yaml", listen="0.0.0.0:8000", workers=2)
     jqgate.asgi.DataKitMiddleware(app, flow)  # a DataKit flow in front of an ASGI app
 """
@@ -22,12 +22,12 @@ def compile(config, location: str = "config", instance: str = ""):
 
 def load(path: str, skip_unknown_plugins: bool = False):
     """Load and compile a Kong declarative file; raises ConfigError with every located error.
-    The answer (jqgate.loaded.LoadedGateway) runs requests through the gateway's routing:
+    The answer (jqgate.gateway.loaded.LoadedGateway) runs requests through the gateway's routing:
     `.run(request)` / `await .run_async(request)`; `jqgate.serve()` serves it."""
-    from jqgate.compiled import compile_gateway
+    from jqgate.gateway.plans import compile_gateway
     from jqgate.config import load_file
     from jqgate.errors import Issues
-    from jqgate.loaded import LoadedGateway
+    from jqgate.gateway.loaded import LoadedGateway
 
     config = load_file(path, skip_unknown_plugins=skip_unknown_plugins)
     issues = Issues()
@@ -45,14 +45,15 @@ def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, *, log_level: 
     `plan_modules="DIR"` runs the plans `jqgate build` compiled into DIR in place of the
     generic executor's (each plan whose module is missing: generic, one log line); with
     `build_plan_modules=True` the missing ones are first built into DIR (docs/plan-modules.md).
-    Options go to jqgate.server_main.serve (admin_listen, status_listen, drain_timeout,
+    Options go to jqgate.gateway.serve.serve (admin_listen, status_listen, drain_timeout,
     server_options, pool_options, ssl_cert, ssl_cert_key, ...: docs/configuration.md)."""
-    from jqgate.compiled import CompiledGateway, compile_gateway
+    from jqgate.gateway.plans import CompiledGateway, compile_gateway
     from jqgate.config.model import GatewayConfig
     from jqgate.errors import Issues
     from jqgate.plan_module.loading import use_plan_modules
-    from jqgate.runtime import gateway_for, handler_factory
-    from jqgate.server_main import configure_logging, serve as serve_config
+    from jqgate.gateway.plan_selection import gateway_for, handler_factory
+    from jqgate.admin.attach import serve as serve_config
+    from jqgate.gateway.serve import configure_logging
 
     plan_modules = options.pop("plan_modules", None)
     build_plan_modules = options.pop("build_plan_modules", False)

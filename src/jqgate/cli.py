@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_compiled(path: str, skip_unknown: bool):
-    from jqgate.compiled import compile_gateway
+    from jqgate.gateway.plans import compile_gateway
     from jqgate.config import load_any as load_file
 
     config = load_file(path, skip_unknown_plugins=skip_unknown)
@@ -157,8 +157,8 @@ def resolve_run_settings(args):
 
 def cmd_run(args) -> int:
     from jqgate.admin.cli_run import run_from_settings
-    from jqgate.runtime import handler_factory
-    from jqgate.server_main import configure_logging
+    from jqgate.gateway.plan_selection import handler_factory
+    from jqgate.gateway.serve import configure_logging
     settings = resolve_run_settings(args)
     configure_logging(settings.log_level)
     for warning in settings.warnings:

@@ -11,7 +11,7 @@ import signal
 
 import orjson
 
-from jqgate.compiled import compile_gateway
+from jqgate.gateway.plans import compile_gateway
 from jqgate.config import load_declarative
 from jqgate.demo_services import echo_service, start_service, token_service
 from jqgate.errors import Issues
@@ -39,8 +39,8 @@ async def _get(port: int, target: str) -> tuple[str, bytes]:
 
 
 async def _demo(listen: str) -> int:
-    from jqgate.runtime import gateway_for, handler_factory
-    from jqgate.server_main import parse_listen, start
+    from jqgate.gateway.plan_selection import gateway_for, handler_factory
+    from jqgate.gateway.serve import parse_listen, start
 
     token = await start_service(token_service)
     upstream = await start_service(echo_service)

@@ -14,7 +14,7 @@ Families (all prefixed `jqgate_`):
   datakit_node_latency_seconds{node_type}                    histogram  (observe_node)
   datakit_call_total{outcome}                                counter    (count_call)
       both fed per request from the executor's `node_timings` / `call_outcomes` attributes on
-      resp.log_extra or req.ctx (server_main.make_request_observer), or by direct calls
+      resp.log_extra or req.ctx (jqgate.gateway.serve.make_request_observer), or by direct calls
   pool_connections{state="open"|"idle"}                      gauge, upstream client pool
   pool_connections_created_total                             counter
   config_reloads_total{source,result}                        counter (admin, sighup; success, failure)

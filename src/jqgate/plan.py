@@ -19,7 +19,7 @@ so an executor can keep one countdown per op (`len(deps)`) instead of rescanning
 
 **Bindings** say where an op's inputs come from. `port` is the input field (`"body"`, `"headers"`,
 a jq input name) or `SELF` for a node-wise input; `slot` is the source slot; `convert` is the
-runtime check/conversion the type rules of datakit.md §3.4 require for that edge:
+per-request check/conversion the type rules of datakit.md §3.4 require for that edge:
 
     CONV_NONE    copy as-is
     CONV_MAP     value must be a JSON object (or null)            any -> map
@@ -43,7 +43,7 @@ WINDOW_REQUEST = 0
 WINDOW_RESPONSE = 1
 WINDOW_NAMES = ("request", "response")
 
-# Runtime conversions on bindings
+# Binding conversions (checked and applied per request)
 CONV_NONE = 0
 CONV_MAP = 1
 CONV_OBJECT = 2
@@ -51,6 +51,44 @@ CONV_STRING = 3
 CONV_NUMBER = 4
 CONV_BOOLEAN = 5
 CONV_NAMES = ("none", "map", "object", "string", "number", "boolean")
+
+# Property families (datakit.md §5.4): the row of the property table a `property` node reads or
+# writes, resolved by the compiler (jqgate.compiler.properties, D24 aliases applied) so that an
+# executor switches on an int per request instead of comparing names. The keyed families take
+# the <key> after their prefix (PropertyParams.key). The core gets these as a C enum
+# (tools/gen_core_tables.py -> _core/engine/plan_codes.pxi).
+PROP_CTX_SHARED = 1                  # kong.ctx.shared.<key>
+PROP_CTX_PLUGIN = 2                  # kong.ctx.plugin.<key>
+PROP_CONFIGURATION = 3               # kong.configuration.<key>
+PROP_CLIENT_CONSUMER = 4
+PROP_CLIENT_CONSUMER_GROUPS = 5
+PROP_CLIENT_CREDENTIAL = 6
+PROP_CLIENT_IDENTITY_REALM_SOURCE = 7
+PROP_CLIENT_FORWARDED_IP = 8
+PROP_CLIENT_FORWARDED_PORT = 9
+PROP_CLIENT_IP = 10
+PROP_CLIENT_PORT = 11
+PROP_CLIENT_PROTOCOL = 12
+PROP_REQUEST_FORWARDED_HOST = 13
+PROP_REQUEST_FORWARDED_PORT = 14
+PROP_REQUEST_FORWARDED_SCHEME = 15
+PROP_REQUEST_PORT = 16
+PROP_RESPONSE_SOURCE = 17
+PROP_ROUTER_ROUTE = 18
+PROP_ROUTER_SERVICE = 19
+PROP_ROUTE_ID = 20
+PROP_ROUTE_NAME = 21
+PROP_SERVICE_ID = 22
+PROP_SERVICE_NAME = 23
+PROP_SERVICE_RESPONSE_STATUS = 24
+PROP_VERSION = 25
+PROP_NGINX_SUBSYSTEM = 26
+PROP_NODE_ID = 27
+PROP_NODE_MEMORY_STATS = 28
+PROP_SERVICE_TARGET = 29
+PROP_SERVICE_REQUEST_SCHEME = 30
+PROP_SERVICE_UPSTREAM = 31
+PROP_RESPONSE_STATUS = 32
 
 # Op kinds: one per node type, plus the implicit sources and sinks.
 OP_REQUEST = "request"                    # source: fills the request slots it lists
@@ -91,7 +129,7 @@ class CallParams:
     ssl_server_name: str | None
     max_response_size: int = 0   # bytes of response body; 0: the pool's max_call_response_bytes
     # the plugin's ca_certificates as one trust store (ssl.SSLContext), set by
-    # jqgate.compiled.compile_gateway; None: the system's
+    # jqgate.gateway.plans.compile_gateway; None: the system's
     ssl_context: Any = None
 
 
@@ -102,12 +140,6 @@ class JqParams:
     input_mode: str              # "self": `.` is the SELF binding; "fields": an object of
                                  # `field_names`; "none": `.` is null
     field_names: tuple[str, ...] = ()
-
-    @property
-    def runs(self) -> str:
-        """"native", or "libjq (<why not native>)" -- for plan dumps."""
-        from jqgate.compiler.jq_native import describe_runner
-        return describe_runner(self.program)
 
 
 @dataclass(frozen=True)
@@ -120,7 +152,7 @@ class ExitParams:
 class PropertyParams:
     property: str                # as written
     canonical: str               # with D24 aliases resolved
-    family: str                  # e.g. "kong.ctx.shared", "kong.client.ip" (the table row)
+    family_code: int             # PROP_* above: the table row, what the core switches on
     key: str | None              # the <key> of kong.ctx.shared.<key> / kong.configuration.<key>
     mode: str                    # "get" | "set"
     content_type: str | None
@@ -140,18 +172,18 @@ class BranchParams:
 
 @dataclass(frozen=True)
 class CacheParams:
-    options: Any                 # jqgate.node_runtime.cache_store.CacheOptions (strategy, ttl, D19 namespace)
+    options: Any                 # jqgate.nodes.cache.store.CacheOptions (strategy, ttl, D19 namespace)
 
 
 @dataclass(frozen=True)
 class XmlToJsonParams:
-    options: Any                 # jqgate.node_runtime.xml_nodes.XmlToJsonOptions
+    options: Any                 # jqgate.nodes.xml.convert.XmlToJsonOptions
     xpath: Any = None            # lxml XPath compiled at load time, or None
 
 
 @dataclass(frozen=True)
 class JsonToXmlParams:
-    options: Any                 # jqgate.node_runtime.xml_nodes.JsonToXmlOptions
+    options: Any                 # jqgate.nodes.xml.convert.JsonToXmlOptions
     field_names: tuple[str, ...] = ()   # user-defined inputs: an object is built from them
 
 
@@ -162,7 +194,7 @@ class JwtParams:
 
 @dataclass(frozen=True)
 class VaultParams:
-    entries: tuple = ()          # (output field, jqgate.node_runtime.vault.Reference) per used key
+    entries: tuple = ()          # (output field, jqgate.nodes.vault.Reference) per used key
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from jqgate.compiler.jq_native import describe_runner
 from jqgate.plan import (CONV_NAMES, WINDOW_NAMES, BranchParams, CacheParams, CallParams,
                          ExitParams, GenericParams, JqParams, JsonToXmlParams, JwtParams, Plan,
                          PropertyParams, StaticParams, VaultParams, XmlToJsonParams)
@@ -15,7 +16,8 @@ from jqgate.plan import (CONV_NAMES, WINDOW_NAMES, BranchParams, CacheParams, Ca
 
 def _params(params: Any) -> dict:
     if isinstance(params, JqParams):
-        out = {"jq": params.source, "runs": params.runs, "input_mode": params.input_mode}
+        out = {"jq": params.source, "runs": describe_runner(params.program),
+               "input_mode": params.input_mode}
         if params.field_names:
             out["fields"] = list(params.field_names)
         return out
@@ -41,13 +43,13 @@ def _params(params: Any) -> dict:
         return {"then": list(params.then_ops), "else": list(params.else_ops)}
     if isinstance(params, GenericParams):
         return {"config": params.config}
-    return _runtime_params(params)
+    return _python_node_params(params)
 
 
 _REDIS_SHOWN = ("host", "port", "database", "ssl", "server_name", "sentinel_master", "sentinel_role")
 
 
-def _runtime_params(params: Any) -> dict:
+def _python_node_params(params: Any) -> dict:
     """Params of the §5.6-§5.12 node types; secrets (Redis passwords) are never dumped."""
     from dataclasses import asdict
     if isinstance(params, CacheParams):

@@ -9,7 +9,7 @@ Other `KONG_*` variables are reported as not supported, never silently ignored.
 Every setting is one `Setting` row in SETTINGS: its name (the settings-file key), default, parser,
 help text, and where its value goes when the gateway starts:
 
-    "serve"   a keyword option of jqgate.server_main.serve
+    "serve"   a keyword option of jqgate.gateway.serve.serve
     "server"  a keyword of core.ServerSettings (serve's `server_options`)
     "pool"    a keyword of core.ConnectionPool (serve's `pool_options`)
     "http2"   a keyword of core.Http2Limits (server_options["http2"], when http2 is on)
@@ -401,7 +401,7 @@ class Resolved(dict):
             raise AttributeError(name) from None
 
     def serve_options(self) -> dict:
-        """Keyword arguments of jqgate.server_main.serve (server_options, pool_options
+        """Keyword arguments of jqgate.gateway.serve.serve (server_options, pool_options
         included)."""
         options = {"server_options": {}, "pool_options": {}, "proxy_options": {}}
         http2 = {}
@@ -420,7 +420,7 @@ class Resolved(dict):
         if http2.get("max_header_list_size") == 0:
             http2["max_header_list_size"] = None        # the server's max_header_bytes
         # HTTP/2 is configured when --http2 says every listener speaks it, or when a listener
-        # of the listen list says `http2` (server_main.start decides per listener).
+        # of the listen list says `http2` (jqgate.gateway.serve.start decides per listener).
         if http2.pop("enabled", False) or _names_http2(self["proxy_listen"]):
             options["server_options"]["http2"] = http2
         return options

@@ -5,38 +5,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
-import threading
 
 import pytest
 
 from adminutil import SEED, call, wait_until
-from netutil import HARNESS, free_port
+from netutil import HARNESS
+from run_process import RunProcess
 
 
-class Run:
-    def __init__(self, *argv):
-        self.port, self.admin_port = free_port(), free_port()
-        argv = [a.format(port=self.port, admin=self.admin_port) for a in argv]
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HARNESS, "cli_run_proc.py"), *argv],
-                                     stderr=subprocess.PIPE, text=True)
-        self.lines = []
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.ready.wait(60)
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            if "jqgate ready" in line:
-                self.ready.set()
-        self.ready.set()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(30)
+def Run(*argv) -> RunProcess:
+    """harness/cli_run_proc.py (jqgate run through cli_run, in its own process) with `argv`."""
+    return RunProcess(command=[sys.executable, os.path.join(HARNESS, "cli_run_proc.py"), *argv],
+                      must_start=False)
 
 
 def test_quick_start_with_admin_and_sighup(tmp_path, upstream):

@@ -1,4 +1,4 @@
-"""Reloads compile off the event loop (jqgate.admin.compile_thread): while a configuration
+"""Reloads compile off the event loop (jqgate.gateway.reload_thread): while a configuration
 with many jq programs compiles, other callbacks on the loop keep running, and changes still
 apply one at a time, in the order they were asked for.
 

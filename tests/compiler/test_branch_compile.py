@@ -88,7 +88,7 @@ def test_condition_type_checked_at_load_time_when_known():
 # ------------------------------------------------------------------ optional libraries (extras)
 
 def test_missing_extras_are_config_errors(monkeypatch):
-    from jqgate.compiler import runtime_checks
+    from jqgate.compiler import support_checks as runtime_checks
     monkeypatch.setattr(runtime_checks, "module_available", lambda name: False)
     with pytest.raises(ConfigError) as err:
         jqgate.compile({"resources": {"cache": {"strategy": "redis"}}, "nodes": [

@@ -2,7 +2,7 @@
 Kong's defaults), route buffering flags, `ca_certificates` entities for DataKit plugins."""
 from __future__ import annotations
 
-from jqgate.compiled import compile_gateway
+from jqgate.gateway.plans import compile_gateway
 from jqgate.config import load_declarative
 from jqgate.errors import ConfigError, Issues
 

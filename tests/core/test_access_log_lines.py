@@ -12,7 +12,7 @@ from types import SimpleNamespace as NS
 import pytest
 
 from jqgate._core.core import AccessLog, HttpRequest, Responder, monotonic_now
-from jqgate.server_main import make_request_observer
+from jqgate.gateway.serve import make_request_observer
 
 
 def request(target=b"/a?b=1", path=b"/a", method=b"GET", rid=b"rid-1", status=200, sent=123):

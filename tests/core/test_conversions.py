@@ -29,6 +29,14 @@ CASES = [
     ('" 7 "', P.CONV_NUMBER, b'{"v":7}'),
     ('3', P.CONV_NUMBER, b'{"v":3}'),
     ('"abc"', P.CONV_NUMBER, 'input $self (from J): expected a number, got the string "abc"'),
+    ('"-2.5"', P.CONV_NUMBER, b'{"v":-2.5}'),
+    ('".5"', P.CONV_NUMBER, b'{"v":0.5}'),
+    # §3.4 "decimal/float text": not what else Python's int() and float() take (the core did,
+    # until the reference, written from the spec, disagreed)
+    ('"1_000"', P.CONV_NUMBER, 'expected a number, got the string "1_000"'),
+    ('"\uff11\uff12"', P.CONV_NUMBER, "expected a number, got the string"),     # fullwidth 12
+    ('"nan"', P.CONV_NUMBER, 'expected a number, got the string "nan"'),
+    ('"0x10"', P.CONV_NUMBER, 'expected a number, got the string "0x10"'),
     ('true', P.CONV_NUMBER, "expected a number, got boolean"),
     ('30', P.CONV_BOOLEAN, "expected a boolean, got number"),    # jq's name for 30, as config errors say
     ('12', P.CONV_STRING, b'{"v":"12"}'),

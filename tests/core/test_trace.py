@@ -156,3 +156,23 @@ def test_skipped_nodes_in_trace(executor):
     skip = [e for e in doc["events"] if e["action"] == "skip" and e["name"] == "NO"][0]
     assert skip["values"] == [{"key": "$self", "type": "boolean", "value": True}]
     assert doc["status"] == "PLAN_COMPLETE"
+
+
+@pytest.mark.parametrize("executor", list(EXECUTORS))
+def test_branch_completes_without_outputs_and_skips_carry_the_condition(executor):
+    """§5.6: a branch has no outputs, so its `complete` lists none (the core listed the
+    condition there until the reference, written from §8.2.1, disagreed); the 3.15 `skip`
+    event carries the routing value. A jq node's null output is listed without a value."""
+    cfg = {"debug": True, "nodes": [
+        {"name": "COND", "type": "jq", "jq": "false"},
+        {"name": "NOTHING", "type": "jq", "jq": "empty"},
+        {"name": "B", "type": "branch", "input": "COND", "then": ["YES"], "else": ["NO"]},
+        {"name": "YES", "type": "exit", "status": 201},
+        {"name": "NO", "type": "exit", "status": 202},
+    ]}
+    run = run_sync(executor, cfg, [("X-DataKit-Debug-Trace", "1")])
+    assert run.exit_status == 202
+    events = [(e["name"], e["action"], e.get("values")) for e in orjson.loads(run.exit_body)["events"]]
+    assert ("B", "complete", []) in events
+    assert ("YES", "skip", [{"key": "$self", "type": "boolean", "value": False}]) in events
+    assert ("NOTHING", "complete", [{"key": "$self", "type": "any"}]) in events

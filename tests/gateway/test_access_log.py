@@ -13,7 +13,7 @@ import pytest
 
 from adminutil import AdminGateway, declarative, wait_until
 from netutil import Upstream, http_get
-from test_http_serve import GatewayProcess
+from gateway_process import GatewayProcess
 
 # Long enough that only a shutdown, a SIGHUP or a full buffer can have written a line.
 NEVER = "3600"

@@ -23,11 +23,11 @@ import time
 
 import pytest
 
-from jqgate.compiled import compile_gateway
+from jqgate.gateway.plans import compile_gateway
 from jqgate.config import load_declarative
 from jqgate.errors import ConfigError, Issues
-from jqgate.node_runtime import call_tls
-from jqgate.runtime import gateway_for, handler_factory
+from jqgate.nodes.call import tls as call_tls
+from jqgate.gateway.plan_selection import gateway_for, handler_factory
 from netutil import GatewayThread, Upstream, free_port, http_get
 
 CA_ID = "6e9a6a5f-2a8f-4b0a-9f39-0c3c4e0f0a11"

@@ -4,10 +4,10 @@ request.query gives it) into the call's path, the way a careless flow would."""
 import orjson
 import pytest
 
-from jqgate.compiled import compile_gateway
+from jqgate.gateway.plans import compile_gateway
 from jqgate.config import load_declarative
 from jqgate.errors import ConfigError, Issues
-from jqgate.runtime import gateway_for, handler_factory
+from jqgate.gateway.plan_selection import gateway_for, handler_factory
 
 from netutil import GatewayThread, Upstream, http_get
 

@@ -6,12 +6,12 @@ import json
 import orjson
 import pytest
 
-from jqgate.compiled import compile_gateway
+from jqgate.gateway.plans import compile_gateway
 from jqgate.config import load_declarative
 from jqgate.demo_services import start_service, token_service
 from jqgate.errors import Issues
 from jqgate.examples import seed_flow
-from jqgate.runtime import gateway_for, handler_factory
+from jqgate.gateway.plan_selection import gateway_for, handler_factory
 
 from netutil import FaultProxy, GatewayThread, LoopThread, Upstream, free_port, http_get
 

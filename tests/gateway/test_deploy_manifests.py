@@ -12,9 +12,9 @@ import yaml
 
 from jqgate.admin.status_listener import STATUS_ROUTES
 from jqgate.config import load_declarative
-from jqgate.compiled import compile_gateway
+from jqgate.gateway.plans import compile_gateway
 from jqgate.errors import Issues
-from jqgate.server_main import parse_listen
+from jqgate.gateway.serve import parse_listen
 from jqgate.settings import resolve
 from dockerfile_facts import dockerfile
 

@@ -10,9 +10,9 @@ from urllib.parse import quote
 import orjson
 import pytest
 
-from jqgate.compiled import compile_gateway
+from jqgate.gateway.plans import compile_gateway
 from jqgate.config import load_declarative
-from jqgate.runtime import gateway_for, handler_factory
+from jqgate.gateway.plan_selection import gateway_for, handler_factory
 from jqgate.errors import Issues
 from netutil import GatewayThread, ServerThread, http_get, parse_responses, raw_request
 

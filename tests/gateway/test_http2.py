@@ -424,10 +424,10 @@ def test_drain_sends_goaway_and_in_flight_streams_finish(gw):
 
 
 def test_datakit_flow_over_h2(upstream):
-    from jqgate.compiled import compile_gateway
+    from jqgate.gateway.plans import compile_gateway
     from jqgate.config import load_declarative
     from jqgate.errors import Issues
-    from jqgate.runtime import gateway_for, handler_factory
+    from jqgate.gateway.plan_selection import gateway_for, handler_factory
     doc = {"_format_version": "3.0",
            "services": [{"name": "svc", "url": f"http://127.0.0.1:{upstream.port}",
                          "routes": [{"name": "all", "paths": ["/"]}]}],

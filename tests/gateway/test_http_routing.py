@@ -1,10 +1,10 @@
-"""Kong's route priority and path handling (router.py), without sockets."""
+"""Kong's route priority and path handling (gateway/router.py), without sockets."""
 from __future__ import annotations
 
 import pytest
 
 from jqgate.config.model import Route
-from jqgate.router import Router, upstream_path
+from jqgate.gateway.router import Router, upstream_path
 
 
 def route(name, **kw):
@@ -95,7 +95,7 @@ def test_upstream_path(service_path, route_path, req, strip, expected):
     ("/a/b/..", "/a/"),
 ])
 def test_normalize_path(raw, norm):
-    from jqgate.router import normalize_path
+    from jqgate.http_path import normalize_path
     assert normalize_path(raw) == norm
 
 
@@ -106,7 +106,7 @@ def test_a_path_never_seen_is_routed_without_a_python_frame():
 
     from jqgate._core import core
     from jqgate.config.model import GatewayConfig, Service
-    from jqgate.gateway import Gateway
+    from jqgate.gateway.routing import Gateway
     svc = Service(name="s", id="s", protocol="http", host="127.0.0.1", port=9, path="/api")
     gw = Gateway(GatewayConfig(services=[svc], upstreams=[], routes=[
         Route(name="orders", id="orders", service_id="s", paths=["/orders"]),
@@ -153,7 +153,7 @@ def test_the_core_routes_the_normalised_path(raw, route_name, target):
     routing (the core's scan sends such paths to normalize_path): /orders/../admin is /admin."""
     from jqgate._core import core
     from jqgate.config.model import GatewayConfig, Service
-    from jqgate.gateway import Gateway
+    from jqgate.gateway.routing import Gateway
     svc = Service(name="s", id="s", protocol="http", host="127.0.0.1", port=9, path=None)
     gw = Gateway(GatewayConfig(services=[svc], upstreams=[], routes=[
         route("orders", paths=["/orders"]), route("admin", paths=["/admin"])]))

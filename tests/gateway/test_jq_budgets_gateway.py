@@ -136,30 +136,23 @@ def test_jq_check_warns_but_accepts(tmp_path, upstream):
 SERVE_WITH_BUDGETS = """
 import sys
 from jqgate import serve
-from jqgate.server_main import configure_logging
+from jqgate.gateway.serve import configure_logging
 configure_logging("info")
 sys.exit(serve(sys.argv[1], listen=sys.argv[2], jq_step_budget=1000, jq_memory_budget_mib=8))
 """
 
 
 def test_serve_options_set_the_process_budgets(tmp_path, upstream):
-    import subprocess
     import sys
-    from netutil import free_port
+    from run_process import RunProcess
     path = tmp_path / "kong.json"
     path.write_text(json.dumps(document(upstream.port, {"/steps": "[range(1000)] | length"})))
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SERVE_WITH_BUDGETS, str(path),
-                             "127.0.0.1:%d" % port], stderr=subprocess.PIPE, text=True)
+    gw = RunProcess(command=[sys.executable, "-c", SERVE_WITH_BUDGETS, str(path),
+                             "127.0.0.1:{port}"])
     try:
-        for line in proc.stderr:
-            if "jqgate ready" in line:
-                break
-        status, body, _ = call(port, "GET", "/steps", None, {}, CLIENT_TIMEOUT)
+        status, body, _ = call(gw.port, "GET", "/steps", None, {}, CLIENT_TIMEOUT)
         assert status == 500 and "step budget of 1000 steps" in body["error"], body
-        assert call(port, "GET", "/ok", None, {}, CLIENT_TIMEOUT)[:2] == (200, {"ok": True})
+        assert call(gw.port, "GET", "/ok", None, {}, CLIENT_TIMEOUT)[:2] == (200, {"ok": True})
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.stderr.close()
-        proc.wait(30)
-    assert proc.returncode == 0
+        code = gw.stop()
+    assert code == 0

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
-import threading
 
 import pytest
 import yaml
 
 import jqgate
 from adminutil import call
-from netutil import free_port
+from run_process import RunProcess
 
 FLOW = {"nodes": [
     {"name": "HEADERS", "type": "jq", "inputs": {"h": "request.headers", "q": "request.query"},
@@ -34,32 +32,6 @@ FLOW = {"nodes": [
 ], "debug": False}
 # HEADERS -> service_request.headers, so a proxied request shows what the plan computed
 FLOW["nodes"][0]["output"] = "service_request.headers"
-
-
-class Run:
-    """The real `jqgate run ...` command in its own process (stderr collected)."""
-
-    def __init__(self, *argv):
-        self.port = free_port()
-        argv = [a.format(port=self.port) for a in argv]
-        self.proc = subprocess.Popen([sys.executable, "-m", "jqgate", "run", *argv],
-                                     stderr=subprocess.PIPE, text=True)
-        self.lines = []
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.ready.wait(60)
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            if "jqgate ready" in line:
-                self.ready.set()
-        self.ready.set()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(30)
 
 
 def declarative(upstream_port):
@@ -202,8 +174,7 @@ def test_jqgate_run_with_plan_modules_serves_through_the_module(built, upstream,
     _, out, mod = built
     config = tmp_path / "kong.yaml"
     config.write_text(yaml.safe_dump(declarative(upstream.port)))
-    run = Run(str(config), "--listen", "127.0.0.1:{port}", "--no-admin",
-              "--access-log", "off", "--plan-modules", str(out))
+    run = RunProcess(str(config), "--access-log", "off", "--plan-modules", str(out))
     try:
         assert any("jqgate ready" in l for l in run.lines), run.lines
         assert any("plan modules: 1 plan(s) from %s" % out in l for l in run.lines), run.lines
@@ -228,8 +199,7 @@ def test_jqgate_run_without_a_module_for_the_plan_says_so_once(upstream, tmp_pat
     doc["services"][0]["routes"][0]["plugins"][0]["config"] = flow
     config = tmp_path / "kong.yaml"
     config.write_text(yaml.safe_dump(doc))
-    run = Run(str(config), "--listen", "127.0.0.1:{port}", "--no-admin",
-              "--access-log", "off", "--plan-modules", str(out))
+    run = RunProcess(str(config), "--access-log", "off", "--plan-modules", str(out))
     try:
         assert any("jqgate ready" in l for l in run.lines), run.lines
         warned = [l for l in run.lines if "none built for DataKit instance" in l]
@@ -243,8 +213,8 @@ def test_jqgate_run_builds_missing_modules_into_the_cache_directory(upstream, tm
     config = tmp_path / "kong.yaml"
     config.write_text(yaml.safe_dump(declarative(upstream.port)))
     cache = tmp_path / "cache"
-    run = Run(str(config), "--listen", "127.0.0.1:{port}", "--no-admin", "--access-log", "off",
-              "--plan-modules", str(cache), "--build-plan-modules")
+    run = RunProcess(str(config), "--access-log", "off",
+                     "--plan-modules", str(cache), "--build-plan-modules")
     try:
         assert any("jqgate ready" in l for l in run.lines), run.lines
         assert any("plan modules: built 1 into %s" % cache in l for l in run.lines), run.lines
@@ -261,8 +231,8 @@ def test_jqgate_run_without_a_c_compiler_falls_back_with_one_line(upstream, tmp_
     config = tmp_path / "kong.yaml"
     config.write_text(yaml.safe_dump(declarative(upstream.port)))
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))        # inherited by the gateway
-    run = Run(str(config), "--listen", "127.0.0.1:{port}", "--no-admin", "--access-log", "off",
-              "--plan-modules", str(tmp_path / "cache"), "--build-plan-modules")
+    run = RunProcess(str(config), "--access-log", "off",
+                     "--plan-modules", str(tmp_path / "cache"), "--build-plan-modules")
     try:
         assert any("jqgate ready" in l for l in run.lines), run.lines
         failed = [l for l in run.lines if "plan modules: not built" in l]

@@ -9,12 +9,12 @@ import gc
 
 import pytest
 
-from jqgate.compiled import compile_gateway
+from jqgate.gateway.plans import compile_gateway
 from jqgate.config import load_declarative
 from jqgate.errors import Issues
 from jqgate.examples import compute_flow, seed_flow
 from jqgate.metrics import Metrics
-from jqgate.runtime import gateway_for, handler_factory
+from jqgate.gateway.plan_selection import gateway_for, handler_factory
 
 from netutil import GatewayThread, Upstream, http_get
 from test_datakit_gateway import TokenService

@@ -12,10 +12,10 @@ import socket
 
 import pytest
 
-from jqgate.compiled import compile_gateway
+from jqgate.gateway.plans import compile_gateway
 from jqgate.config import load_declarative
 from jqgate.errors import Issues
-from jqgate.runtime import gateway_for, handler_factory
+from jqgate.gateway.plan_selection import gateway_for, handler_factory
 
 from adminutil import wait_until
 from netutil import GatewayThread, Upstream, http_get

@@ -1,4 +1,4 @@
-"""The per-request observer (server_main.make_request_observer) feeds the metrics from what the
+"""The per-request observer (jqgate.gateway.serve.make_request_observer) feeds the metrics from what the
 handler left on the request and the responder, including the DataKit executor's node timings
 and call outcomes."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ from types import SimpleNamespace as NS
 
 from jqgate._core.core import HttpRequest, Responder, monotonic_now
 from jqgate.metrics import Metrics
-from jqgate.server_main import make_request_observer
+from jqgate.gateway.serve import make_request_observer
 
 
 def run_observer(ctx, log_extra, status):

@@ -11,7 +11,7 @@ import pytest
 
 from netutil import Upstream, free_port
 from adminutil import declarative
-from test_status_listener import JqgateRun
+from run_process import jqgate_run
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_https_proxy_listener(tmp_path, certificate):
     config.write_text(json.dumps(declarative(up.port)))
     port = free_port()
     # Kong's syntax: the listener says ssl (KONG_PROXY_LISTEN reads the same)
-    run = JqgateRun([str(config), "--no-admin"],
+    run = jqgate_run([str(config), "--no-admin"],
                     env={"KONG_SSL_CERT": cert, "JQGATE_SSL_CERT_KEY": key,
                          "KONG_PROXY_LISTEN": "127.0.0.1:%d ssl" % port})
     try:
@@ -59,12 +59,12 @@ def test_bad_tls_files_are_named(tmp_path, certificate):
     missing = str(tmp_path / "nokey.pem")
     config = tmp_path / "kong.json"
     config.write_text(json.dumps(declarative(1)))
-    run = JqgateRun([str(config), "--listen", "127.0.0.1:%d ssl" % free_port(), "--no-admin",
+    run = jqgate_run([str(config), "--listen", "127.0.0.1:%d ssl" % free_port(), "--no-admin",
                      "--ssl-cert", cert, "--ssl-cert-key", missing])
     code, log = run.exited()
     assert code == 1
     assert "jqgate: cannot start: TLS certificate %s with key %s" % (cert, missing) in log, log
-    run = JqgateRun([str(config), "--listen", "127.0.0.1:%d" % free_port(), "--no-admin",
+    run = jqgate_run([str(config), "--listen", "127.0.0.1:%d" % free_port(), "--no-admin",
                      "--ssl-cert", cert])
     code, log = run.exited()
     assert code == 1 and "TLS needs both ssl_cert and ssl_cert_key" in log, log
@@ -84,7 +84,7 @@ def test_listen_syntax_sni_with_curl_and_openssl(tmp_path):
     config = tmp_path / "kong.json"
     config.write_text(json.dumps(doc))
     plain, secure = free_port(), free_port()
-    run = JqgateRun([str(config), "--listen", "127.0.0.1:%d, 127.0.0.1:%d http2 ssl" % (
+    run = jqgate_run([str(config), "--listen", "127.0.0.1:%d, 127.0.0.1:%d http2 ssl" % (
         plain, secure), "--no-admin", "--workers", "2", "--ssl-cert", cert,
         "--ssl-cert-key", key])
     try:
@@ -122,7 +122,7 @@ def test_listen_syntax_sni_with_curl_and_openssl(tmp_path):
     finally:
         run.stop()
         up.stop()
-    run = JqgateRun([str(config), "--listen", "127.0.0.1:%d ssl sparkles" % free_port(),
+    run = jqgate_run([str(config), "--listen", "127.0.0.1:%d ssl sparkles" % free_port(),
                      "--no-admin"])
     code, log = run.exited()
     assert code == 1 and 'unknown listen flag "sparkles"' in log, log

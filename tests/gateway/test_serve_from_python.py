@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
-import threading
+
+import pytest
 
 from adminutil import call, declarative, wait_until
 from netutil import Upstream, free_port
+from run_process import RunProcess
 
 SCRIPT = """
 import sys, jqgate
@@ -22,31 +22,32 @@ def test_serve_logs_like_jqgate_run(tmp_path):
     up = Upstream()
     path = tmp_path / "kong.json"
     path.write_text(json.dumps(declarative(up.port)))
-    port, status_port = free_port(), free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(path), str(port), str(status_port)],
-                            stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            if "jqgate ready" in line:
-                ready.set()
-        ready.set()
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    status_port = free_port()
+    gw = RunProcess(command=[sys.executable, "-c", SCRIPT, str(path), "{port}", str(status_port)])
     try:
-        ready.wait(60)
-        assert any("jqgate ready: proxy listening on http://127.0.0.1:%d" % port in l
-                   for l in lines), lines
-        assert call(port, "GET", "/from-python", None, {})[0] == 200
-        wait_until(lambda: any('"GET /from-python HTTP/1.1" 200' in l for l in lines),
+        assert any("jqgate ready: proxy listening on http://127.0.0.1:%d" % gw.port in l
+                   for l in gw.lines), gw.lines
+        assert call(gw.port, "GET", "/from-python", None, {})[0] == 200
+        wait_until(lambda: any('"GET /from-python HTTP/1.1" 200' in l for l in gw.lines),
                    "an access line")
         assert call(status_port, "GET", "/status/ready", None, {})[0] == 200
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-        reader.join(5)
+        code = gw.stop()
         up.stop()
-    assert proc.returncode == 0
+    assert code == 0
+
+
+def test_serving_without_the_admin_attachment_refuses_what_only_it_provides(tmp_path):
+    """jqgate.gateway.serve.serve alone (no `control`) serves one plain process; the Admin API,
+    the status listener, SIGHUP reload of a file and several workers come from jqgate.admin
+    (jqgate.serve, jqgate.admin.attach.serve), so asking for them here is an error, not a no-op."""
+    from jqgate.config import load_declarative
+    from jqgate.gateway.serve import serve
+    config = load_declarative(declarative(free_port()), "<test>")
+    for options, named in (({"admin_listen": "127.0.0.1:0"}, "admin_listen"),
+                           ({"status_listen": "127.0.0.1:0"}, "status_listen"),
+                           ({"config_file": str(tmp_path / "kong.json")}, "config_file"),
+                           ({"workers": 2}, "workers > 1")):
+        with pytest.raises(ValueError, match="jqgate.admin.attach.serve") as refused:
+            serve(config, listen="127.0.0.1:0", **options)
+        assert named in str(refused.value)

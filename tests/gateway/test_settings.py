@@ -128,7 +128,7 @@ def test_http2_settings_become_the_listeners_limits():
 
 def test_every_serve_setting_is_a_serve_keyword():
     import inspect
-    from jqgate.server_main import serve
+    from jqgate.gateway.serve import serve
     params = inspect.signature(serve).parameters
     for setting in SETTINGS:
         if setting.target == "serve":

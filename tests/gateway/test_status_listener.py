@@ -7,52 +7,12 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
-import threading
 
 import pytest
 
 from adminutil import call, declarative, wait_until
 from netutil import Upstream, free_port
-
-
-class JqgateRun:
-    """`python -m jqgate run ...` with extra environment; waits for the ready line or exit."""
-
-    def __init__(self, argv, env=None):
-        full_env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("JQGATE_", "KONG_"))}
-        full_env.update(env or {})
-        self.proc = subprocess.Popen([sys.executable, "-m", "jqgate", "run", *argv],
-                                     stderr=subprocess.PIPE, text=True, env=full_env)
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.ready.wait(60)
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            if "jqgate ready" in line:
-                self.ready.set()
-        self.ready.set()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(5)
-
-    def exited(self):
-        self.proc.wait(60)
-        self.reader.join(5)
-        return self.proc.returncode, "".join(self.lines)
+from run_process import jqgate_run
 
 
 @pytest.fixture
@@ -74,7 +34,7 @@ def test_status_listener_from_settings_file_and_kong_env(tmp_path, config_file):
     settings = tmp_path / "jqgate.yaml"
     settings.write_text("status_listen: 127.0.0.1:%d\nproxy_listen: 127.0.0.1:1\n"
                         "max_header_bytes: 16k\n" % status_port)
-    run = JqgateRun(["--settings", str(settings), "--listen", "127.0.0.1:%d" % port],
+    run = jqgate_run(["--settings", str(settings), "--listen", "127.0.0.1:%d" % port],
                     env={"KONG_DECLARATIVE_CONFIG": config_file,
                          "KONG_ADMIN_LISTEN": "127.0.0.1:%d" % admin_port,
                          "KONG_PG_HOST": "db.example"})
@@ -107,7 +67,7 @@ def test_status_listener_from_settings_file_and_kong_env(tmp_path, config_file):
 
 def test_ready_follows_the_workers(config_file):
     port, status_port = free_port(), free_port()
-    run = JqgateRun([config_file, "--listen", "127.0.0.1:%d" % port, "--workers", "2",
+    run = jqgate_run([config_file, "--listen", "127.0.0.1:%d" % port, "--workers", "2",
                      "--no-admin", "--status-listen", "127.0.0.1:%d" % status_port])
     try:
         assert any("jqgate ready" in l for l in run.lines), run.lines
@@ -129,7 +89,7 @@ def test_busy_status_port_is_named(config_file):
     taken.listen(1)
     busy = taken.getsockname()[1]
     try:
-        run = JqgateRun([config_file, "--listen", "127.0.0.1:%d" % free_port(), "--no-admin",
+        run = jqgate_run([config_file, "--listen", "127.0.0.1:%d" % free_port(), "--no-admin",
                          "--status-listen", "127.0.0.1:%d" % busy])
         code, log = run.exited()
     finally:
@@ -139,7 +99,7 @@ def test_busy_status_port_is_named(config_file):
 
 
 def test_malformed_setting_is_named(config_file):
-    run = JqgateRun([config_file, "--no-admin"], env={"JQGATE_WORKERS": "lots"})
+    run = jqgate_run([config_file, "--no-admin"], env={"JQGATE_WORKERS": "lots"})
     code, log = run.exited()
     assert code == 1
     assert 'JQGATE_WORKERS: expected a number or "auto", got "lots"' in log, log
@@ -148,7 +108,7 @@ def test_malformed_setting_is_named(config_file):
 def test_access_log_to_a_file_and_off(tmp_path, config_file):
     port = free_port()
     access = tmp_path / "access.log"
-    run = JqgateRun([config_file, "--listen", "127.0.0.1:%d" % port, "--no-admin",
+    run = jqgate_run([config_file, "--listen", "127.0.0.1:%d" % port, "--no-admin",
                      "--log-format", "json"], env={"KONG_PROXY_ACCESS_LOG": str(access)})
     try:
         assert call(port, "GET", "/to-file", None, {})[0] == 200
@@ -159,7 +119,7 @@ def test_access_log_to_a_file_and_off(tmp_path, config_file):
     assert record["path"] == "/to-file" and record["status"] == 200
     assert not any("/to-file" in l for l in run.lines)
     port = free_port()
-    run = JqgateRun([config_file, "--listen", "127.0.0.1:%d" % port, "--no-admin",
+    run = jqgate_run([config_file, "--listen", "127.0.0.1:%d" % port, "--no-admin",
                      "--access-log", "off"])
     try:
         assert call(port, "GET", "/quiet", None, {})[0] == 200

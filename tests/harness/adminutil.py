@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 
 import httptools
 
 from netutil import free_port
+from run_process import RunProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, "..", "cases", "seed")
@@ -35,8 +33,8 @@ def declarative(upstream_port: int, service_path: str | None = None, plugins=Non
     return doc
 
 
-class AdminGateway:
-    """`admin_gateway_proc.py` in a subprocess; waits for the ready line."""
+class AdminGateway(RunProcess):
+    """`admin_gateway_proc.py` in a subprocess (harness/run_process.py); ready once it says so."""
 
     def __init__(self, tmp_path, doc: dict, workers: int = 1, log_format: str = "plain",
                  admin: bool = True, admin_host: str = "127.0.0.1", env: dict | None = None,
@@ -45,40 +43,25 @@ class AdminGateway:
         with that default certificate."""
         self.config_file = str(tmp_path / "kong.json")
         self.write_config(doc)
-        self.port = free_port()
-        self.admin_port = free_port() if admin else None
-        listen = "127.0.0.1:%d" % self.port
+        listen = "127.0.0.1:{port}"
         self.tls_port = None
         if tls is not None:
             self.tls_port = free_port()
             listen += ", 127.0.0.1:%d ssl" % self.tls_port
             env = dict(env or {}, KONG_SSL_CERT=tls[0], KONG_SSL_CERT_KEY=tls[1])
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "admin_gateway_proc.py"), self.config_file,
-             listen,
-             "%s:%d" % (admin_host, self.admin_port) if admin else "off", str(workers),
-             log_format],
-            stderr=subprocess.PIPE, text=True, env=dict(os.environ, **(env or {})))
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        if not self.ready.wait(60) or not any("jqgate ready" in l for l in self.lines):
-            self.proc.kill()
-            raise RuntimeError("gateway did not start:\n" + "".join(self.lines))
+        super().__init__(command=[sys.executable, os.path.join(HERE, "admin_gateway_proc.py"),
+                                  self.config_file, listen,
+                                  "%s:{admin}" % admin_host if admin else "off", str(workers),
+                                  log_format],
+                         env=env, stdout=None)
+        if not admin:
+            self.admin_port = None
 
     def write_config(self, doc) -> None:
         tmp = self.config_file + ".tmp"
         with open(tmp, "w") as f:
             f.write(doc if isinstance(doc, str) else json.dumps(doc))
         os.replace(tmp, self.config_file)
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            if "jqgate ready" in line:
-                self.ready.set()
-        self.ready.set()          # exited: the constructor reports the log at once
 
     def admin(self, method, path, body=None, content_type="application/json", headers=None):
         """(status, decoded JSON or raw bytes, headers) from the Admin API."""
@@ -98,19 +81,6 @@ class AdminGateway:
         s, body, _ = self.admin("GET", "/status")
         assert s == 200, body
         return body
-
-    def signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(5)
 
 
 def call(port, method, path, body, headers, timeout=30):

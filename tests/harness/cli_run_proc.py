@@ -6,7 +6,7 @@ import sys
 from jqgate.admin.cli_run import run_from_settings
 from jqgate.cli import build_parser, resolve_run_settings
 from jqgate.errors import ConfigError
-from jqgate.server_main import configure_logging
+from jqgate.gateway.serve import configure_logging
 
 args = build_parser().parse_args(["run", *sys.argv[1:]])
 configure_logging("info")

@@ -7,7 +7,8 @@ import os
 import sys
 
 from jqgate.config.model import GatewayConfig, Route, Service
-from jqgate.server_main import configure_logging, serve
+from jqgate.admin.attach import serve
+from jqgate.gateway.serve import configure_logging
 
 
 def main():

@@ -1,46 +1,21 @@
 """A gateway in its own process (gateway_proc.py: one service on an upstream port, one route
-"/"), for tests and bench/memory.py: started, waited for (its ready line), stopped with SIGTERM."""
+"/"), for tests and bench/memory.py: started, waited for and stopped as every test gateway
+process is (harness/run_process.py)."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import threading
 
-from netutil import HARNESS, free_port
+from netutil import HARNESS
+from run_process import RunProcess
 
 
-class GatewayProcess:
+class GatewayProcess(RunProcess):
     def __init__(self, upstream_port, workers=1, read_timeout_ms=60000):
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HARNESS, "gateway_proc.py"), str(upstream_port),
-             "127.0.0.1:%d" % self.port, str(workers), str(read_timeout_ms)],
-            stderr=subprocess.PIPE, text=True)
-        self.lines = []
-        self.ready = threading.Event()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        if not self.ready.wait(60):
-            self.proc.kill()
-            raise RuntimeError("gateway did not start:\n" + "".join(self.lines))
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            if "jqgate ready" in line:
-                self.ready.set()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(5)
+        super().__init__(command=[sys.executable, os.path.join(HARNESS, "gateway_proc.py"),
+                                  str(upstream_port), "127.0.0.1:{port}", str(workers),
+                                  str(read_timeout_ms)],
+                         stdout=None)
 
 
 def child_pids(pid: int) -> list[int]:

@@ -436,10 +436,10 @@ def header(resp, name):
 
 
 class GatewayThread:
-    """The whole gateway (jqgate.server_main.start) on uvloop in a thread, on a free port."""
+    """The whole gateway (jqgate.gateway.serve.start) on uvloop in a thread, on a free port."""
 
     def __init__(self, config, **kw):
-        from jqgate.server_main import start
+        from jqgate.gateway.serve import start
         self.lt = LoopThread(use_uvloop=True)
         self.running = self.lt.call(start(config, "127.0.0.1", 0, **kw))
         self.port = self.running.port

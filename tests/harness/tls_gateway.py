@@ -1,12 +1,12 @@
-"""A gateway with a plain and a TLS listener in this process (jqgate.server_main.start with
+"""A gateway with a plain and a TLS listener in this process (jqgate.gateway.serve.start with
 listeners "127.0.0.1:0, 127.0.0.1:0 ssl"), for the TLS and WebSocket tests."""
 from __future__ import annotations
 
-from jqgate.compiled import compile_gateway
+from jqgate.gateway.plans import compile_gateway
 from jqgate.config import load_declarative
 from jqgate.errors import Issues
 from jqgate.listen import parse_listeners
-from jqgate.runtime import gateway_for, handler_factory
+from jqgate.gateway.plan_selection import gateway_for, handler_factory
 from jqgate.tls import ServerTLS
 from netutil import GatewayThread
 

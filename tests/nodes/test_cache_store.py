@@ -10,7 +10,7 @@ import pytest
 
 import jqgate
 from jqgate.errors import ConfigError
-from jqgate.node_runtime import cache_store as C
+from jqgate.nodes.cache import store as C
 from redis_fixture import RedisServer, free_port, needs_redis, redis_server  # noqa: F401
 
 

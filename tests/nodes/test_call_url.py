@@ -1,7 +1,7 @@
-"""jqgate.node_runtime.call_url: a call URL made safe for the request line (issue 15 item 5)."""
+"""jqgate.nodes.call.url: a call URL made safe for the request line (issue 15 item 5)."""
 import pytest
 
-from jqgate.node_runtime.call_url import UnsafeUrl, split_safe_url
+from jqgate.nodes.call.url import UnsafeUrl, split_safe_url
 
 
 @pytest.mark.parametrize("url, expected", [

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization as S
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-from jqgate.node_runtime.jwt_nodes import (JwtNodeError, SignOptions, VerifyOptions, b64url_encode,
+from jqgate.nodes.jwt.tokens import (JwtNodeError, SignOptions, VerifyOptions, b64url_encode,
                                       jwt_decode, jwt_sign, jwt_verify)
 
 NOW = 1_800_000_000

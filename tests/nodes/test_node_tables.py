@@ -1,7 +1,7 @@
 """A node type's ports have one home, its module in jqgate/nodes: the schema, the graph stage,
 the compiled core and the reference executor all read the tables gathered from those modules,
 not copies of them (there were four: compiler/ports.py, _core/engine/plan_records.pyx,
-reference/nodes.py and node_runtime/ops.py)."""
+reference/nodes.py and nodes/python_ops.py)."""
 from __future__ import annotations
 
 import pytest

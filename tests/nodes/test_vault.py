@@ -6,7 +6,7 @@ import pytest
 
 import jqgate
 from jqgate.errors import ConfigError
-from jqgate.node_runtime import vault as V
+from jqgate.nodes import vault as V
 
 
 def test_env_backend_name_mapping(monkeypatch):

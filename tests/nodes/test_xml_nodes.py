@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from jqgate.node_runtime.xml_nodes import (JsonToXmlOptions, XmlNodeError, XmlToJsonOptions,
+from jqgate.nodes.xml.convert import (JsonToXmlOptions, XmlNodeError, XmlToJsonOptions,
                                       json_to_xml, xml_to_json)
 
 REFERENCE_XML = """<root><name>Alice</name><age>30</age><is_student>false</is_student>
@@ -144,7 +144,7 @@ def test_external_entities_never_read(tmp_path):
     with pytest.raises(XmlNodeError):
         xml_to_json(xxe, PREFIX)
     # Even past our declaration check (a parameter entity trick), the parser must not read it.
-    from jqgate.node_runtime.xml_nodes import _parser
+    from jqgate.nodes.xml.convert import _parser
     root = etree.fromstring(('<!DOCTYPE r SYSTEM "file://%s"><r>ok</r>' % secret).encode(), _parser())
     assert "TOP-SECRET" not in etree.tostring(root).decode()
 

@@ -5,12 +5,12 @@ executor's handler_factory; it receives `Gateway(config, compiled)` (plans in
 `gateway.compiled.plans`) at start and after every reload."""
 from __future__ import annotations
 
-from jqgate.compiled import compile_gateway
+from jqgate.gateway.plans import compile_gateway
 from jqgate.config import load_any, quick_start
 from jqgate.errors import ConfigError, ConfigIssue, Issues
-from jqgate.gateway import Gateway
+from jqgate.gateway.routing import Gateway
 from jqgate.plan_module.loading import use_plan_modules
-from jqgate.server_main import serve
+from jqgate.admin.attach import serve
 
 DEFAULT_ADMIN_LISTEN = "127.0.0.1:8001"      # jqgate.settings holds the defaults; kept for callers
 

@@ -8,7 +8,7 @@ reply, in order. The admin process sends:
   {"op": "ping"}                                 -> {"ok": true} (the supervisor's heartbeat)
   {"op": "health", "upstream": name}             -> {"ok": true, "report": jqgate.health.health_report}
   {"op": "set_health", "upstream", "host", "port", "healthy"} -> {"ok": true}
-A worker loads, compiles and swaps on its own (jqgate.admin.swap), so each worker runs a plan it
+A worker loads, compiles and swaps on its own (jqgate.gateway.swap), so each worker runs a plan it
 built itself; the admin process validated the same document first, so a refusal here means
 something local (memory), reported to the Admin API caller as 500 with the worker's pid.
 When the admin process goes away, the worker's channel sees EOF and the worker drains and exits.

@@ -17,7 +17,7 @@ from jqgate.admin.entities import (kong_plugin, kong_route, kong_service, kong_t
                                    kong_upstream)
 from jqgate.admin.paging import page
 from jqgate.admin.reload import ApplyError
-from jqgate.compiled import instance_namespace
+from jqgate.gateway.plans import instance_namespace
 from jqgate.compiler import compile_datakit
 from jqgate.config.declarative import index_by_name_and_id
 from jqgate.config.plugins import CONSUMER_SCOPE_MESSAGE, parse_plugin, reference_key

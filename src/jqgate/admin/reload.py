@@ -6,11 +6,11 @@ change is `await store.replace(new_doc, source)`:
   1. load + compile the new document in this process (nothing running is touched); any error
      raises ConfigError and the running configuration stays as it is;
   2. hand the document and its compiled form to the applier: in one process, a PlanSwitch swaps
-     the request handler atomically (jqgate.admin.swap); with workers, every worker is told over
+     the request handler atomically (jqgate.gateway.swap); with workers, every worker is told over
      its control channel and loads, compiles and swaps on its own (jqgate.admin.control);
   3. only then does the store's document change.
 Changes are serialised by a lock: two admin requests never interleave their read-modify-write.
-Steps 1 and 2's compiling run on the compile thread (jqgate.admin.compile_thread), never on
+Steps 1 and 2's compiling run on the compile thread (jqgate.gateway.reload_thread), never on
 the event loop, so proxied requests keep flowing while a large configuration compiles; the lock
 is held across those awaits, so changes still apply one at a time and in order.
 """
@@ -21,24 +21,14 @@ import copy
 import logging
 import time
 
-from jqgate.admin.compile_thread import off_loop
+from jqgate.gateway.reload_thread import off_loop
 from jqgate.admin.entities import canonical_document, document_hash
-from jqgate.compiled import CompiledGateway, compile_gateway
-from jqgate.config.declarative import load_declarative
+from jqgate.gateway.plans import compile_document, compile_gateway
 from jqgate.config.model import GatewayConfig
 from jqgate.errors import ConfigError, Issues
 from jqgate.metrics import METRICS
 
 log = logging.getLogger("jqgate.admin")
-
-
-def compile_document(doc: dict, source: str) -> CompiledGateway:
-    """Load and compile a declarative document; ConfigError with every located error."""
-    config = load_declarative(doc, source)
-    issues = Issues()
-    compiled = compile_gateway(config, issues)
-    issues.raise_if_any()
-    return compiled
 
 
 def _compile_for_store(doc: dict, canonical: bool):

@@ -16,7 +16,7 @@ from jqgate._core import core
 from jqgate.admin import errors, routes
 from jqgate.admin.guard import AdminGuard
 from jqgate.admin.handlers import AdminCall
-from jqgate.gateway import DEFAULT_SERVER
+from jqgate.gateway.routing import DEFAULT_SERVER
 
 log = logging.getLogger("jqgate.admin")
 admin_access_log = logging.getLogger("jqgate.admin.access")
@@ -121,7 +121,7 @@ async def start_admin(admin: Admin, host: str, port: int, sock=None, ssl_context
                       max_body_bytes=MAX_ADMIN_BODY, guarded=True):
     """Listen for the Admin API (or, with the status table, the status listener) on the
     running loop (TLS with `ssl_context`); returns (asyncio Server, settings, port)."""
-    from jqgate.server_main import bind_socket
+    from jqgate.gateway.serve import bind_socket
     loop = asyncio.get_running_loop()
     settings = core.ServerSettings(AdminHandler(admin, match, guarded), server_header=DEFAULT_SERVER,
                                    body_buffer_size=1024 * 1024, max_body_bytes=max_body_bytes,

@@ -55,7 +55,7 @@ async def listen_status(admin, status_listen: str | None, sock=None) -> tuple:
     if not status_listen:
         return None, None, None
     from jqgate.admin.server import start_admin
-    from jqgate.server_main import parse_listen
+    from jqgate.gateway.serve import parse_listen
     host, port = parse_listen(status_listen)
     server, settings, bound = await start_admin(admin, host, port, sock=sock,
                                                 match=match_status, access_log=None,

@@ -1,4 +1,4 @@
-"""Keeping `--workers N` workers running: the parent's supervisor (jqgate.admin.runtime.run_parent).
+"""Keeping `--workers N` workers running: the parent's supervisor (jqgate.admin.attach.run_parent).
 
 A worker that dies for any reason other than the shutdown the parent asked for is replaced by a
 new one, forked from the parent with the configuration the gateway runs now (the store's, so a

@@ -3,8 +3,8 @@
 
 Every jq run has a step budget and a memory budget (jq/bridge.pyx, patches/): over either, the
 node fails with a 500 and the gateway goes on. The process defaults are server settings
-(`server_main.serve(jq_step_budget=..., jq_memory_budget_mib=...)`, built-in 2,000,000 steps
-and 64 MiB); a plugin can set its own in its config:
+(`jqgate.gateway.serve.serve(jq_step_budget=..., jq_memory_budget_mib=...)`, built-in
+2,000,000 steps and 64 MiB); a plugin can set its own in its config:
 
     config:
       jq_budget:

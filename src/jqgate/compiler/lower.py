@@ -8,7 +8,7 @@ import orjson
 
 from jqgate.compiler.graph import Graph
 from jqgate.nodes.ports import IMPLICIT_NAMES
-from jqgate.node_runtime.call_url import split_safe_url
+from jqgate.nodes.call.url import split_safe_url
 from jqgate.plan import (CONV_NAMES, SELF, WINDOW_REQUEST, WINDOW_RESPONSE, Binding, BranchParams,
                          CacheParams, CallParams, CallTarget, ExitParams, GenericParams, JqParams,
                          JsonToXmlParams, JwtParams, Op, Plan, PlanNode, PropertyParams,
@@ -19,7 +19,7 @@ DEFAULT_CALL_TIMEOUT_MS = 60_000          # D4: default, and what `timeout: 0` m
 
 def split_url(url: str) -> CallTarget:
     """Split an absolute http(s) URL once (the schema has checked it is one and is safe:
-    jqgate.node_runtime.call_url); its path and query are encoded for the request line."""
+    jqgate.nodes.call.url); its path and query are encoded for the request line."""
     scheme, host, port, path, query, host_header = split_safe_url(url)
     target = path + ("?" + query if query else "")
     return CallTarget(url, scheme, host, port, target, path, query, host_header)
@@ -76,7 +76,7 @@ def _node_params(node, inputs: tuple[Binding, ...], programs, properties, op_ind
         return ExitParams(cfg.get("status", 200), cfg.get("warn_headers_sent"))
     if kind == "property":
         spec, canonical, key = properties[node.name]
-        return PropertyParams(cfg["property"], canonical, spec.family, key,
+        return PropertyParams(cfg["property"], canonical, spec.code, key,
                               "set" if inputs else "get", cfg.get("content_type"), bool(cfg.get("non_nil", False)))
     if kind == "branch":
         then, els = graph.members.get(node.name, ([], []))
@@ -86,25 +86,26 @@ def _node_params(node, inputs: tuple[Binding, ...], programs, properties, op_ind
 
 
 def _runtime_node_params(kind: str, cfg: dict, inputs: tuple[Binding, ...], config: dict, instance: str):
-    """Params of the node types whose semantics live in jqgate.node_runtime (§5.6-§5.12)."""
+    """Params of the node types whose semantics are plain Python in their nodes/<type>/
+    package, run by nodes/python_ops.py (§5.6-§5.12)."""
     if kind == "cache":
-        from jqgate.node_runtime.cache_store import CacheOptions
+        from jqgate.nodes.cache.store import CacheOptions
         return CacheParams(CacheOptions.from_config(cfg, (config.get("resources") or {}).get("cache") or {},
                                                     instance))
     if kind == "xml_to_json":
-        from jqgate.node_runtime.xml_nodes import XmlToJsonOptions, compile_xpath
+        from jqgate.nodes.xml.convert import XmlToJsonOptions, compile_xpath
         options = XmlToJsonOptions.from_config(cfg)
         return XmlToJsonParams(options, compile_xpath(options.xpath) if options.xpath else None)
     if kind == "json_to_xml":
-        from jqgate.node_runtime.xml_nodes import JsonToXmlOptions
+        from jqgate.nodes.xml.convert import JsonToXmlOptions
         declared = [str(k) for k, v in (cfg.get("inputs") or {}).items()]
         names = declared + [b.port for b in inputs if b.port != SELF and b.port not in declared]
         return JsonToXmlParams(JsonToXmlOptions.from_config(cfg), tuple(names))
     if kind == "jwt_sign":
-        from jqgate.node_runtime.jwt_nodes import SignOptions
+        from jqgate.nodes.jwt.tokens import SignOptions
         return JwtParams(SignOptions.from_config(cfg))
     if kind == "jwt_verify":
-        from jqgate.node_runtime.jwt_nodes import VerifyOptions
+        from jqgate.nodes.jwt.tokens import VerifyOptions
         return JwtParams(VerifyOptions.from_config(cfg))
     if kind == "jwt_decode":
         return JwtParams(None)
@@ -112,7 +113,7 @@ def _runtime_node_params(kind: str, cfg: dict, inputs: tuple[Binding, ...], conf
 
 
 def _vault_params(fields: list[tuple[str, int]], config: dict) -> VaultParams:
-    from jqgate.node_runtime.vault import parse_reference
+    from jqgate.nodes.vault import parse_reference
     refs = ((config.get("resources") or {}).get("vault") or {})
     return VaultParams(tuple((f, parse_reference(refs[f])) for f, _ in fields))
 

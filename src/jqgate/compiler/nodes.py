@@ -75,6 +75,6 @@ def check_nodes(nodes: list[tuple[int, dict]], config: dict, location: str, issu
                 properties[node["name"]] = resolved
         elif kind == "cache" and not resources.get("cache"):
             issues.add(where, "cache node requires resources.cache configuration")
-    from jqgate.compiler.runtime_checks import check_runtime_support
+    from jqgate.compiler.support_checks import check_runtime_support
     check_runtime_support(nodes, config, location, issues)
     return programs, properties

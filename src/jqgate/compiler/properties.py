@@ -1,11 +1,14 @@
 """The `property` node's property table (datakit.md §5.4) and load-time checks (G15, D24).
 
 Each entry says whether the property can be read (GET: the node has no input) and written (SET:
-an input is connected). Families ending in `.<key>` take any non-empty key.
+an input is connected), and its family code (jqgate.plan PROP_*), which the plan carries so that
+the core switches on an int per request. Families ending in `.<key>` take any non-empty key.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from jqgate import plan as P
 
 
 @dataclass(frozen=True)
@@ -14,46 +17,47 @@ class PropertySpec:
     readable: bool
     writable: bool
     type: str
+    code: int                    # jqgate.plan PROP_*
 
 
 _SPECS = [
-    PropertySpec("kong.client.consumer", True, True, "object"),
-    PropertySpec("kong.client.consumer_groups", True, False, "array"),
-    PropertySpec("kong.client.credential", True, False, "object"),
-    PropertySpec("kong.client.identity_realm_source", True, False, "object"),
-    PropertySpec("kong.client.forwarded_ip", True, False, "string"),
-    PropertySpec("kong.client.forwarded_port", True, False, "number"),
-    PropertySpec("kong.client.ip", True, False, "string"),
-    PropertySpec("kong.client.port", True, False, "number"),
-    PropertySpec("kong.client.protocol", True, False, "string"),
-    PropertySpec("kong.request.forwarded_host", True, False, "string"),
-    PropertySpec("kong.request.forwarded_port", True, False, "number"),
-    PropertySpec("kong.request.forwarded_scheme", True, False, "string"),
-    PropertySpec("kong.request.port", True, False, "number"),
-    PropertySpec("kong.response.source", True, False, "string"),
-    PropertySpec("kong.router.route", True, False, "object"),
-    PropertySpec("kong.router.service", True, False, "object"),
-    PropertySpec("kong.route_id", True, False, "string"),
-    PropertySpec("kong.route_name", True, False, "string"),
-    PropertySpec("kong.service_id", True, False, "string"),
-    PropertySpec("kong.service_name", True, False, "string"),
-    PropertySpec("kong.service.response.status", True, False, "number"),
-    PropertySpec("kong.version", True, False, "string"),
-    PropertySpec("kong.nginx.subsystem", True, False, "string"),
-    PropertySpec("kong.node.id", True, False, "string"),
-    PropertySpec("kong.node.memory_stats", True, False, "object"),
-    PropertySpec("kong.service.target", False, True, "string"),
-    PropertySpec("kong.service.request.scheme", False, True, "string"),
-    PropertySpec("kong.service.upstream", False, True, "string"),
-    PropertySpec("kong.response.status", False, True, "number"),
+    PropertySpec("kong.client.consumer", True, True, "object", P.PROP_CLIENT_CONSUMER),
+    PropertySpec("kong.client.consumer_groups", True, False, "array", P.PROP_CLIENT_CONSUMER_GROUPS),
+    PropertySpec("kong.client.credential", True, False, "object", P.PROP_CLIENT_CREDENTIAL),
+    PropertySpec("kong.client.identity_realm_source", True, False, "object", P.PROP_CLIENT_IDENTITY_REALM_SOURCE),
+    PropertySpec("kong.client.forwarded_ip", True, False, "string", P.PROP_CLIENT_FORWARDED_IP),
+    PropertySpec("kong.client.forwarded_port", True, False, "number", P.PROP_CLIENT_FORWARDED_PORT),
+    PropertySpec("kong.client.ip", True, False, "string", P.PROP_CLIENT_IP),
+    PropertySpec("kong.client.port", True, False, "number", P.PROP_CLIENT_PORT),
+    PropertySpec("kong.client.protocol", True, False, "string", P.PROP_CLIENT_PROTOCOL),
+    PropertySpec("kong.request.forwarded_host", True, False, "string", P.PROP_REQUEST_FORWARDED_HOST),
+    PropertySpec("kong.request.forwarded_port", True, False, "number", P.PROP_REQUEST_FORWARDED_PORT),
+    PropertySpec("kong.request.forwarded_scheme", True, False, "string", P.PROP_REQUEST_FORWARDED_SCHEME),
+    PropertySpec("kong.request.port", True, False, "number", P.PROP_REQUEST_PORT),
+    PropertySpec("kong.response.source", True, False, "string", P.PROP_RESPONSE_SOURCE),
+    PropertySpec("kong.router.route", True, False, "object", P.PROP_ROUTER_ROUTE),
+    PropertySpec("kong.router.service", True, False, "object", P.PROP_ROUTER_SERVICE),
+    PropertySpec("kong.route_id", True, False, "string", P.PROP_ROUTE_ID),
+    PropertySpec("kong.route_name", True, False, "string", P.PROP_ROUTE_NAME),
+    PropertySpec("kong.service_id", True, False, "string", P.PROP_SERVICE_ID),
+    PropertySpec("kong.service_name", True, False, "string", P.PROP_SERVICE_NAME),
+    PropertySpec("kong.service.response.status", True, False, "number", P.PROP_SERVICE_RESPONSE_STATUS),
+    PropertySpec("kong.version", True, False, "string", P.PROP_VERSION),
+    PropertySpec("kong.nginx.subsystem", True, False, "string", P.PROP_NGINX_SUBSYSTEM),
+    PropertySpec("kong.node.id", True, False, "string", P.PROP_NODE_ID),
+    PropertySpec("kong.node.memory_stats", True, False, "object", P.PROP_NODE_MEMORY_STATS),
+    PropertySpec("kong.service.target", False, True, "string", P.PROP_SERVICE_TARGET),
+    PropertySpec("kong.service.request.scheme", False, True, "string", P.PROP_SERVICE_REQUEST_SCHEME),
+    PropertySpec("kong.service.upstream", False, True, "string", P.PROP_SERVICE_UPSTREAM),
+    PropertySpec("kong.response.status", False, True, "number", P.PROP_RESPONSE_STATUS),
 ]
 PROPERTIES = {spec.family: spec for spec in _SPECS}
 
 # Families with a free key after the prefix.
 KEYED_FAMILIES = {
-    "kong.ctx.plugin": PropertySpec("kong.ctx.plugin", True, True, "any"),
-    "kong.ctx.shared": PropertySpec("kong.ctx.shared", True, True, "any"),
-    "kong.configuration": PropertySpec("kong.configuration", True, False, "any"),
+    "kong.ctx.plugin": PropertySpec("kong.ctx.plugin", True, True, "any", P.PROP_CTX_PLUGIN),
+    "kong.ctx.shared": PropertySpec("kong.ctx.shared", True, True, "any", P.PROP_CTX_SHARED),
+    "kong.configuration": PropertySpec("kong.configuration", True, False, "any", P.PROP_CONFIGURATION),
 }
 
 # D24: the spellings the 3.11-3.13 docs printed, accepted as aliases of the corrected names.

@@ -36,7 +36,7 @@ def validate_datakit_schema(config: Any, location: str, issues: Issues) -> list[
         return []
     checks.check_known_keys(config, location, issues, CONFIG_FIELDS)
     if config.get("ca_certificates") is not None:
-        # ids of ca_certificates entities, resolved by jqgate.compiled.compile_gateway
+        # ids of ca_certificates entities, resolved by jqgate.gateway.plans.compile_gateway
         checks.check_string_list(config["ca_certificates"], join(location, "ca_certificates"),
                                  issues)
     if config.get("debug") is not None:

@@ -1,6 +1,6 @@
 """Kong `ca_certificates` entities: trusted CA certificates (PEM) that other entities name by id.
 Here a DataKit plugin's `config.ca_certificates` (Kong 3.16) names them: that plugin's https
-calls trust exactly those certificates (jqgate.node_runtime.call_tls)."""
+calls trust exactly those certificates (jqgate.nodes.call.tls)."""
 from __future__ import annotations
 
 import ssl

@@ -24,7 +24,7 @@ class _Unpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         kind, value = pid
         if kind == "xpath":
-            from jqgate.node_runtime.xml_nodes import compile_xpath
+            from jqgate.nodes.xml.convert import compile_xpath
             return compile_xpath(value)
         raise pickle.UnpicklingError("unknown persistent object %r" % (kind,))
 

@@ -83,7 +83,7 @@ def module_source(module_name: str, plans, core_version: str) -> str:
                   "    return pm_straight(%s, program)" % name, ""]
     lines += [
         "",
-        "from jqgate.plan_module.module_runtime import bind as _bind",
+        "from jqgate.plan_module.bind import bind as _bind",
         "_bind(globals(), _FROZEN, {%s})" % ", ".join(
             "(%d, %d): _make%s" % (p, i, name) for p, i, name, _ in straight),
         "",

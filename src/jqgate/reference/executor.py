@@ -13,8 +13,10 @@ docstring for the contract with the server); the engine tests run every case on 
         run.exited -> exit_*; else run.response_status / response_headers / response_body
 
 The algorithm is datakit.md §6.2 literally: repeatedly run, in plan order, every pending op of
-the window whose dependencies completed; calls run as asyncio tasks; wait for the first call to
-finish; stop everything on an exit or a failure.
+the window whose dependencies completed; a call is sent when it starts (http_call.py, a thread
+of its own) and awaited as an asyncio task; wait for the first call to finish; stop everything
+on an exit or a failure. `pool` is read only for its max_call_response_bytes setting: the
+reference has no pool.
 """
 from __future__ import annotations
 
@@ -22,23 +24,22 @@ import asyncio
 import logging
 import time
 
-import orjson
-
 from jqgate.nodes import OBJECT_INPUT_FIELDS
 from jqgate.plan import (OP_REQUEST, OP_RESPONSE, OP_SERVICE_REQUEST, OP_SERVICE_RESPONSE,
                          SELF)
+from jqgate.reference import jq_programs
 from jqgate.reference import nodes as N
+from jqgate.reference.http_call import CallFailed, HttpCall
 from jqgate.reference.properties import property_get, property_set
 from jqgate.reference.request import DEFAULT_ENV
 from jqgate.reference.trace import (NODE_PENDING, NODE_RUNNING, Trace,
                                     trace_requested, trace_value)
-from jqgate.reference.values import BadJson, NodeError, convert, to_wire, type_name
-from jqgate.node_runtime import ops as R
-from jqgate.node_runtime.call_proxy import (PROXY_INPUTS, ProxyInputError, absolute_target,
-                                            forward_proxy)
-from jqgate.node_runtime.call_tls import UnverifiedBlocked, check_unverified
-from jqgate.node_runtime.errors import NodeFailure
-from jqgate.node_runtime.vault import mask
+from jqgate.reference.values import BadJson, NodeError, convert, json_bytes, type_name
+from jqgate.nodes import python_ops as R
+from jqgate.nodes.call.proxy import PROXY_INPUTS, ProxyInputError, forward_proxy
+from jqgate.nodes.call.tls import UnverifiedBlocked, check_unverified
+from jqgate.nodes.failure import NodeFailure
+from jqgate.nodes.vault import mask
 
 log = logging.getLogger("jqgate.datakit")
 
@@ -48,15 +49,16 @@ RUN_PENDING = 1
 # op states
 PENDING, RUNNING, COMPLETE, ERROR, CANCELED, SKIPPED = range(6)
 SINKS = (OP_SERVICE_REQUEST, OP_RESPONSE)
+SELF_ONLY_OUTPUT = ("jq", "property")      # node types whose one output is $self
 
 GENERIC_ERROR_MESSAGE = "An unexpected error occurred"
 
 
-def new_exchange():
-    """An exchange of the compiled pool: the reference shares the engine's HTTP client, so
-    the two executors differ only in how they schedule and evaluate nodes."""
-    from jqgate._core.core import ClientExchange
-    return ClientExchange()
+def _authority(target):
+    """host[:port] of an absolute-form request target (the default port left out)."""
+    host = "[%s]" % target.host if ":" in target.host else target.host
+    default = 443 if target.scheme == "https" else 80
+    return host if target.port == default else "%s:%d" % (host, target.port)
 
 
 class PlanRun:
@@ -204,7 +206,7 @@ class PlanRun:
                 return
             self.state[i] = RUNNING
             self._exchanges[i] = ex
-            running[i] = asyncio.get_event_loop().create_task(self._call(op, ex))
+            running[i] = asyncio.get_event_loop().create_task(self._call(op, ex, self._send(op, ex)))
             return
         if op.is_async:                      # cache on Redis: the only other async op
             task = asyncio.get_event_loop().create_task(R.run_async(op.kind, op.params, fields))
@@ -255,14 +257,19 @@ class PlanRun:
             self.slots[op.out_self] = self_out
 
     def _input_values(self, fields, self_value, op):
+        """§8.2.1 `run`: the inputs. A node-wise input of a node with input fields was
+        delivered to those fields (§3.4), so only a whole $self is an input of its own."""
         vals = [trace_value(k, v) for k, v in fields.items()]
-        if self_value is not None or any(b.port == SELF for b in op.inputs):
+        whole_self = OBJECT_INPUT_FIELDS.get(op.kind) is None
+        if whole_self and (self_value is not None or any(b.port == SELF for b in op.inputs)):
             vals.append(trace_value("$self", self_value))
         return vals
 
     def _output_values(self, op, outputs, self_out):
+        """§8.2.1 `complete`: the outputs. jq and property output only $self (§5.2, §5.4),
+        listed even when null, as the documented example lists a value-less port."""
         vals = [trace_value(k, v) for k, v in outputs.items()]
-        if not outputs and self_out is not None:
+        if not outputs and (self_out is not None or op.kind in SELF_ONLY_OUTPUT):
             vals.append(trace_value("$self", self_out))
         return vals
 
@@ -274,14 +281,14 @@ class PlanRun:
         if kind == "static":
             return dict(p.values), dict(p.values)
         if kind == "jq":
-            return {}, N.run_jq(p, N.jq_input(p, fields, self_value))
+            return {}, jq_programs.run_one(p.source, N.jq_input(p, fields, self_value))
         if kind == "property":
             if any(b.port == SELF for b in op.inputs):
                 return {}, property_set(self, p, self_value)
             return {}, property_get(self, p)
         if kind in R.SINK_KINDS:
             R.xml_body_headers(op.inputs, self.plan.xml_slots, fields)
-        if kind in R.RUNTIME_KINDS:
+        if kind in R.PYTHON_KINDS:
             try:
                 outputs, self_out = R.run_sync(kind, p, fields, self_value)
             finally:                         # a failing jwt node's key is masked in the trace too
@@ -324,62 +331,65 @@ class PlanRun:
     # ------------------------------------------------------------------ calls
 
     def _call_exchange(self, op, fields):
+        """The node's request as an HttpCall (not yet sent)."""
         p = op.params
         target, request_target, headers, body = N.call_request(p, fields)
-        ex = new_exchange()
-        ex.scheme = target.scheme
-        ex.host = target.host
-        ex.port = target.port
-        ex.method = p.method.encode()
-        ex.target = to_wire(request_target)
-        ex.headers = [(to_wire(n), to_wire(v)) for n, v in headers]
-        ex.body = body
-        ex.timeout = p.timeout
-        ex.ssl_verify = p.ssl_verify
-        ex.server_hostname = p.ssl_server_name or target.host
-        ex.idempotent = p.method in N.IDEMPOTENT
-        # a third party's answer is held whole: bounded as the core bounds it
-        ex.max_body = p.max_response_size or getattr(self.pool, "max_call_response_bytes", 0)
+        host, port = target.host, target.port
+        tunnel = None
+        if any(fields.get(k) is not None for k in PROXY_INPUTS):
+            try:
+                proxy = forward_proxy(fields, target.scheme)
+            except ProxyInputError as e:
+                raise NodeError(str(e)) from None
+            if proxy is not None:
+                auth = {} if proxy.authorization is None else {
+                    "Proxy-Authorization": proxy.authorization.decode("latin-1")}
+                if proxy.tunnel:             # https: CONNECT through the proxy, then TLS
+                    tunnel = (target.host, target.port, auth)
+                else:                        # http: the absolute-form target to the proxy
+                    request_target = "http://%s%s" % (_authority(target), request_target)
+                    headers = headers + list(auth.items())
+                host, port = proxy.host, proxy.port
+        call = HttpCall(target.scheme, host, port, p.method, request_target, headers, body,
+                        p.timeout,
+                        p.max_response_size or getattr(self.pool, "max_call_response_bytes", 0))
+        call.tunnel = tunnel
         if target.scheme == "https":
             if not p.ssl_verify:
                 try:
                     check_unverified(target.host)
                 except UnverifiedBlocked as e:
                     raise NodeError(str(e)) from None
-            ex.ssl_context = getattr(p, "ssl_context", None)
-        if any(fields.get(k) is not None for k in PROXY_INPUTS):
-            try:
-                proxy = forward_proxy(fields, target.scheme)
-            except ProxyInputError as e:
-                raise NodeError(str(e)) from None
-            if proxy is not None and proxy.tunnel:
-                ex.tunnel = proxy
-            elif proxy is not None:
-                ex.target = absolute_target(target.scheme, target.host, target.port, ex.target)
-                ex.host, ex.port = proxy.host, proxy.port
-                if proxy.authorization is not None:
-                    ex.headers.append((b"Proxy-Authorization", proxy.authorization))
+            call.ssl_verify = p.ssl_verify
+            call.ssl_context = getattr(p, "ssl_context", None)
+            call.server_name = p.ssl_server_name
         if self.trace:
             self._trace_urls[op.index] = "%s://%s:%s%s" % (target.scheme, target.host,
                                                            target.port, request_target)
-        return ex
+        return call
 
-    async def _call(self, op, ex):
-        fut = asyncio.get_event_loop().create_future()
+    def _send(self, op, call):
+        """Send the call now, as the node starts (§6.2 "start n concurrently"): -> the future
+        of its result. An exit before the result arrives still cancels a sent call (D13)."""
+        loop = asyncio.get_event_loop()
+        fut = loop.create_future()
 
-        def on_response(e):
+        def on_done(result):
             if not fut.done():
-                fut.set_result(e)
+                fut.set_result(result)
         if self.trace:
             self.trace.event(op.node, "schedule")
             self.trace.event(op.node, "dispatch",
                              [trace_value("method", op.params.method),
                               trace_value("url", self._trace_urls.get(op.index))])
-        self.pool.send(ex, on_response)
+        call.start(loop, on_done)
+        return fut
+
+    async def _call(self, op, call, fut):
         try:
             return await fut
         except asyncio.CancelledError:
-            ex.cancel()                      # D13: close the connection, no callback
+            call.cancel()                    # D13: close the connection, no result
             raise
 
     def _finish_call(self, i, ex):
@@ -396,10 +406,11 @@ class PlanRun:
             if self.trace:
                 self.trace.complete(op.node, [trace_value(k, v) for k, v in ex.outputs.items()])
             return
-        if ex.error_kind:
-            self._fail(op, ex.error or "request failed", None)
+        if isinstance(ex, CallFailed):
+            self._fail(op, str(ex), None)
             return
-        outputs, err = N.call_outputs(ex.status, ex.headers, ex.body)
+        status, headers, body = ex
+        outputs, err = N.call_outputs(status, headers, body)
         self._store(op, outputs, dict(outputs))
         if err:
             self._fail(op, err, [trace_value(k, v) for k, v in outputs.items()])
@@ -428,7 +439,7 @@ class PlanRun:
         if self.plan.debug:
             body = {"message": "node execution error", "request_id": self.request.request_id,
                     "error": text, "node": {"index": pn.index, "name": pn.name, "type": pn.type}}
-        data = orjson.dumps(body)
+        data = json_bytes(body)
         self._answer(500, [("Content-Type", "application/json"),
                            ("Content-Length", str(len(data)))], data)
         self.error = (op, text)
@@ -445,7 +456,7 @@ class PlanRun:
             self._replace_with_trace_exit()
 
     def _replace_with_trace_exit(self):
-        doc = orjson.dumps(mask(self.trace.document(self.error is None), self.secrets))
+        doc = json_bytes(mask(self.trace.document(self.error is None), self.secrets))
         headers = [(n, v) for n, v in self.exit_headers
                    if n.lower() not in ("content-type", "content-length", "content-encoding")]
         headers += [("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]
@@ -459,7 +470,7 @@ class PlanRun:
         self.response_headers = p.apply(self.upstream_headers)
         self.response_body = p.body
         if self.trace:
-            doc = orjson.dumps(mask(self.trace.document(True), self.secrets))
+            doc = json_bytes(mask(self.trace.document(True), self.secrets))
             self.response_headers = [
                 (n, v) for n, v in self.response_headers
                 if n.lower() not in ("content-type", "content-length", "content-encoding",

@@ -6,7 +6,7 @@ and the trace.
 """
 from __future__ import annotations
 
-from jqgate.node_runtime.call_url import UnsafeUrl, split_safe_url
+from jqgate.nodes.call.url import UnsafeUrl, split_safe_url
 from jqgate.nodes import REQUEST_FIELDS
 from jqgate.plan import CallTarget
 from jqgate.reference.values import (FRAMING, BadJson, NodeError, decode_body_text,
@@ -69,16 +69,7 @@ def request_object(req):
 
 
 # ---------------------------------------------------------------------------------------------
-# jq (§5.2)
-
-def run_jq(params, value):
-    try:
-        return params.program.run_one(value)
-    except NodeError:
-        raise
-    except Exception as e:     # JqRuntimeError (and the test adapter's errors)
-        raise NodeError(str(e)) from None
-
+# jq (§5.2): the program runs in jq_programs.py
 
 def jq_input(params, fields: dict, self_value):
     if params.input_mode == "self":
@@ -120,7 +111,7 @@ def exit_answer(status: int, body, headers):
 
 def parse_call_url(url: str) -> CallTarget:
     """A runtime `url` input (D5/§5.1): absolute http(s) URL safe on a request line
-    (jqgate.node_runtime.call_url), else the node fails."""
+    (jqgate.nodes.call.url), else the node fails."""
     if not isinstance(url, str):
         raise NodeError('input "url": expected a string, got %s' % type_name(url))
     try:
@@ -132,11 +123,8 @@ def parse_call_url(url: str) -> CallTarget:
                       query=query, host_header=hh)
 
 
-IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
-
-
 def call_request(params, fields: dict):
-    """-> (CallTarget, request target str, [(name, value)], body bytes | None)."""
+    """-> (CallTarget, request target str, [(name, value)] with Host, body bytes | None)."""
     url_in = fields.get("url")
     target = parse_call_url(url_in) if url_in is not None else params.url
     if target is None:
@@ -160,9 +148,7 @@ def call_request(params, fields: dict):
         out.extend(header_entries(k, v))
     if ct:
         out.append(("Content-Type", ct))
-    if data is not None:
-        out.append(("Content-Length", str(len(data))))
-    return target, request_target, out, data
+    return target, request_target, out, data      # Content-Length: http_call.py frames it
 
 
 def call_outputs(status: int, headers, body: bytes):

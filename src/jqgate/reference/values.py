@@ -1,23 +1,24 @@
 """Value rules shared by every node of the reference executor (datakit.md §3.4, §4, §5.1, §11).
 
-Plain functions, written for clarity. The compiled core has its own typed copy
-(`_core/engine/values.pyx`); the engine tests run both executors on the same cases, so any
-divergence between the two copies shows up as a failing case.
+Written from the spec with the standard library (json, urllib.parse), not from the compiled
+core's `_core/engine/values.pyx`: the engine cases run both on the same plans, so where the two
+readings of the spec differ a case fails. Header names and bodies arrive as wire bytes and are
+read as latin-1, so every byte round-trips.
 """
 from __future__ import annotations
 
+import json
 import math
+import re
 from urllib.parse import quote, unquote_plus
-
-import orjson
 
 from jqgate.json_types import json_type_name as type_name
 from jqgate.plan import (CONV_BOOLEAN, CONV_MAP, CONV_NONE, CONV_NUMBER, CONV_OBJECT,
                          CONV_STRING)
 
-# Framing and hop-by-hop headers: never taken from a header patch or relayed from a call
-# response (datakit.md §5.1 "Hop-by-hop headers ... should not be forwarded"); the writer of
-# the message owns them.
+# Hop-by-hop headers (RFC 9110 §7.6.1, and the obsolete Proxy-Connection and Keep-Alive): never
+# relayed from a call's response (§5.1) nor taken from a header patch. Content-Length is not
+# hop-by-hop, but whoever writes the message computes it from the body it writes.
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection", "transfer-encoding",
                         "te", "trailer", "upgrade"))
 FRAMING = HOP_BY_HOP | {"content-length"}
@@ -80,7 +81,7 @@ def scalar_text(v) -> str:
         return "false"
     if isinstance(v, (int, float)):
         return number_text(v)
-    return orjson.dumps(v).decode()
+    return json_text(v)
 
 
 def is_json_content_type(ct) -> bool:
@@ -97,13 +98,59 @@ def decode_body_text(body: bytes) -> str:
     return body.decode("utf-8", "replace")
 
 
+def _refuse_constant(name):
+    raise ValueError("%s is not a JSON value" % name)
+
+
+def _number(text):
+    """A JSON number as a double unless it is an integer a 64-bit machine word holds (RFC 8259
+    §6: beyond that, only IEEE doubles interoperate); past the double range it is refused."""
+    if text.lstrip("-").isdigit() and -2**63 <= int(text) < 2**64:
+        return int(text)
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number is infinity when parsed as double")
+    return value
+
+
+def parse_json(text):
+    """RFC 8259 JSON only: the json module's NaN / Infinity extensions are refused, and so is
+    a string holding half a surrogate pair (it cannot be written back as UTF-8)."""
+    value = json.loads(text, parse_constant=_refuse_constant, parse_int=_number,
+                       parse_float=_number)
+    if "\\u" in text:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")   # UnicodeEncodeError: ValueError
+    return value
+
+
+def json_text(value) -> str:
+    """Compact JSON text, UTF-8 kept as is; a non-finite number is null, as jq writes it."""
+    return json.dumps(_finite(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def json_bytes(value) -> bytes:
+    return json_text(value).encode("utf-8")
+
+
+def _finite(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    return v
+
+
 def decode_json_body(body: bytes, what: str):
     """JSON-decode a body; an empty body is null; invalid JSON -> BadJson sentinel (D10)."""
     if not body or not body.strip():
         return None
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as e:
+        return parse_json(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return BadJson(what, "not UTF-8")
+    except ValueError as e:                  # json.JSONDecodeError is a ValueError
         return BadJson(what, str(e).split(":", 1)[0])
 
 
@@ -253,7 +300,7 @@ def encode_body(body, ct_given: bool, form: bool = False):
         return body.encode("utf-8"), None
     if form and isinstance(body, dict):
         return encode_query(body, sort=True).encode("ascii"), None
-    data = orjson.dumps(body)
+    data = json_bytes(body)
     return data, (None if ct_given else "application/json")
 
 
@@ -267,6 +314,10 @@ def is_form_content_type(ct) -> bool:
 
 # ---------------------------------------------------------------------------------------------
 # runtime conversions on bindings (plan.py CONV_*, datakit.md §3.4)
+
+# Decimal/float text, ASCII digits only, an optional sign; surrounding spaces are stripped first.
+DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?P<fraction>\.[0-9]*)?|(?P<fraction2>\.[0-9]+))"
+                          r"(?P<exponent>[eE][+-]?[0-9]+)?", re.ASCII)
 
 def convert(value, conv: int, port: str, source: str):
     if conv == CONV_NONE or value is None:
@@ -287,17 +338,14 @@ def convert(value, conv: int, port: str, source: str):
     if conv == CONV_NUMBER:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-            try:
-                f = float(value.strip())
+        if isinstance(value, str):             # §3.4: "parses decimal/float text"
+            m = DECIMAL_TEXT.fullmatch(value.strip())
+            if m is not None:
+                if not (m.group("fraction") or m.group("fraction2") or m.group("exponent")):
+                    return int(m.group())
+                f = float(m.group())
                 if math.isfinite(f):
                     return f
-            except ValueError:
-                pass
             raise NodeError('%s: expected a number, got the string "%s"' % (what, value))
         raise NodeError("%s: expected a number, got %s" % (what, type_name(value)))
     if conv == CONV_BOOLEAN:

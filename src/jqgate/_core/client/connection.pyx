@@ -72,7 +72,7 @@ cdef class ClientConnection:
     async def _connect_tunnelled(self, loop, _HostSlot slot):
         """A connection to the target through a forward proxy's tunnel: TCP to the proxy,
         `CONNECT host:port`, a 2xx answer, then TLS with the target inside the tunnel."""
-        from jqgate.node_runtime.call_proxy import connect_request
+        from jqgate.nodes.call.proxy import connect_request
         proxy = slot.tunnel
         infos = await loop.getaddrinfo(proxy.host, proxy.port, type=_socket.SOCK_STREAM)
         if not infos:

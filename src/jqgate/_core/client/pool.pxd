@@ -80,7 +80,7 @@ cdef class ClientExchange:
     cdef public object server_hostname
     # https only: the trust store for this exchange (a DataKit plugin's ca_certificates),
     # None for the pool's; a forward proxy to tunnel through (CONNECT), None for direct
-    # (jqgate.node_runtime.call_proxy.ForwardProxy: host, port, authorization, key())
+    # (jqgate.nodes.call.proxy.ForwardProxy: host, port, authorization, key())
     cdef public object ssl_context
     cdef public object tunnel
     cdef public bint idempotent

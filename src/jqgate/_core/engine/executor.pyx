@@ -324,9 +324,9 @@ cdef class PlanRun:
                 return 0
             elif k == OPK_PROPERTY:
                 if op.has_self_input:
-                    v = ops_property_set(self, op.params, self_value)
+                    v = ops_property_set(self, op, self_value)
                 else:
-                    v = ops_property_get(self, op.params)
+                    v = ops_property_get(self, op)
                 if op.out_self >= 0:
                     self.slots[op.out_self] = v
                 if self.tracing:
@@ -342,8 +342,8 @@ cdef class PlanRun:
                 if type(self_value) is not bool:
                     raise EngineNodeError("branch input must be a boolean, got %s"
                                           % values_type_name(self_value))
-                if self.tracing:
-                    self.trace.complete(op.node, [trace_value("$self", self_value)])
+                if self.tracing:            # no outputs (§5.6): the skip events carry the value
+                    self.trace.complete(op.node, [])
                 skipped = op.else_ops if self_value else op.then_ops
                 for j in skipped:
                     self._skip(j, [trace_value("$self", self_value)] if self.tracing else None)

@@ -16,7 +16,7 @@ cdef enum:
     OPK_SERVICE_RESPONSE = 8
     OPK_RESPONSE = 9
     OPK_BRANCH = 10
-    OPK_RUNTIME = 11            # cache, xml, jwt, vault: node_runtime via ops/python_nodes.pyx
+    OPK_RUNTIME = 11            # cache, xml, jwt, vault: jqgate.nodes.python_ops via ops/python_nodes.pyx
 
 # jq input modes (JqParams.input_mode)
 cdef enum:
@@ -56,6 +56,12 @@ cdef class CompiledOp:
     cdef dict values
     # exit
     cdef int exit_status
+    # property: the table row (PROP_*) and <key> the compiler resolved, and the node's options
+    cdef int prop_family
+    cdef object prop_key        # str for kong.ctx.*.<key> / kong.configuration.<key>, else None
+    cdef bint prop_json         # content_type application/json: SET encodes, GET decodes
+    cdef bint prop_non_nil
+    cdef str prop_name          # the property as written, for error texts
     # branch: the op indices each outcome allows (the other list is skipped)
     cdef tuple then_ops
     cdef tuple else_ops

@@ -1,4 +1,4 @@
-from jqgate.node_runtime import ops as _runtime_ops
+from jqgate.nodes import python_ops as _python_ops
 
 # The frozen Plan (jqgate/plan.py) converted once into typed records the executor walks per
 # request: op kinds as ints, bindings as small cdef objects, dependency counts in a C array.
@@ -9,7 +9,7 @@ _OPK_BY_NAME = {"static": OPK_STATIC, "jq": OPK_JQ, "call": OPK_CALL, "exit": OP
                 "property": OPK_PROPERTY, "request": OPK_REQUEST,
                 "service_request": OPK_SERVICE_REQUEST, "service_response": OPK_SERVICE_RESPONSE,
                 "response": OPK_RESPONSE, "branch": OPK_BRANCH}
-for _kind in _runtime_ops.RUNTIME_KINDS:
+for _kind in _python_ops.PYTHON_KINDS:
     _OPK_BY_NAME[_kind] = OPK_RUNTIME
 
 # Input fields of the node types whose node-wise input is an object (an any -> object binding
@@ -90,6 +90,12 @@ cdef class CompiledPlan:
                 cop.values = dict(op.params.values)
             elif cop.kind == OPK_EXIT:
                 cop.exit_status = op.params.status
+            elif cop.kind == OPK_PROPERTY:
+                cop.prop_family = op.params.family_code
+                cop.prop_key = op.params.key
+                cop.prop_json = op.params.content_type == "application/json"
+                cop.prop_non_nil = op.params.non_nil
+                cop.prop_name = op.params.property
             elif cop.kind == OPK_CALL:
                 cop.call_template = ops_call_template(op.params)
             elif cop.kind == OPK_BRANCH:

@@ -1,6 +1,6 @@
 # Declarations of engine/values.pyx: what the rest of the core uses from it (via core.pxd).
 
-# the plan's CONV_* codes, generated from jqgate/plan.py
+# the plan's CONV_* and PROP_* codes, generated from jqgate/plan.py
 include "plan_codes.pxi"
 
 cdef class BadJson:

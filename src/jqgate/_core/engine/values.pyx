@@ -383,16 +383,18 @@ cdef object values_convert(object value, int conv, str port, str source):
             return value
         if type(value) is str:
             s = (<str>value).strip()
-            try:
-                return int(s)
-            except ValueError:
-                pass
-            try:
-                f = float(s)
-                if _math.isfinite(f):
-                    return f
-            except ValueError:
-                pass
+            # decimal text only: int() and float() also take "1_000" and other scripts' digits
+            if s.isascii() and "_" not in s:
+                try:
+                    return int(s)
+                except ValueError:
+                    pass
+                try:
+                    f = float(s)
+                    if _math.isfinite(f):
+                        return f
+                except ValueError:
+                    pass
             raise EngineNodeError('%s: expected a number, got the string "%s"'
                                   % (_conv_what(port, source), value))
         raise EngineNodeError("%s: expected a number, got %s"

@@ -12,7 +12,7 @@
 # Values cross in both directions by jq/convert.pyx (its header gives the rules).
 #
 # Programs: what DataKit refuses in a jq program (env, input, halt, modules, ...) is decided
-# by jqgate.compiler.jq_policy, a plain-Python scanner that runs only when a program is
+# by jqgate.jq_policy, a plain-Python scanner that runs only when a program is
 # compiled; JqProgram's constructor applies it to every program, so no caller can skip it.
 #
 # Runs: one jq_state per program for its whole life. Between jq_start and the last jq_next no
@@ -27,7 +27,7 @@
 # program is refused before it is allocated). Over either, libjq stops the run the way `halt`
 # does, so no try/catch in the program can keep it going, and JqBudgetError is raised: the node
 # fails, the worker goes on. Defaults: JQB_DEFAULT_* in jq/bridge.pxd, for the process through
-# set_jq_budgets (server_main.serve's jq_step_budget / jq_memory_budget_mib), per program
+# set_jq_budgets (gateway/serve.py serve's jq_step_budget / jq_memory_budget_mib), per program
 # through JqProgram(source, step_budget, memory_budget) (a plugin's config.jq_budget).
 # Not bounded here: oniguruma's own matching (it has a retry limit of its own), and the
 # conversion of a result to Python (its size is bounded by the memory budget).
@@ -199,12 +199,11 @@ cdef object _jqb_policy_module = None
 
 
 cdef object jqb_policy():
-    """jqgate.compiler.jq_policy, imported on the first compile rather than when the core loads:
-    the compiler package imports the core, and a program is only ever compiled after both are
-    loaded."""
+    """jqgate.jq_policy (a plain-Python leaf module the compiler shares), imported on the
+    first compile rather than when the core loads."""
     global _jqb_policy_module
     if _jqb_policy_module is None:
-        from jqgate.compiler import jq_policy
+        from jqgate import jq_policy
         _jqb_policy_module = jq_policy
     return _jqb_policy_module
 

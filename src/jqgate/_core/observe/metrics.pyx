@@ -5,7 +5,7 @@
 # (route, service) series of a request is found by the identity of its route record instead of
 # by reading names through four getattr calls. Handlers other than the proxy and the DataKit
 # flow (tests, embedders) still work: what they leave in req.ctx / resp.log_extra is read with
-# getattr, as documented in jqgate.server_main.make_request_observer.
+# getattr, as documented in jqgate.gateway.serve.make_request_observer.
 
 # Seconds; jqgate.metrics.LATENCY_BUCKETS reads them from here.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,

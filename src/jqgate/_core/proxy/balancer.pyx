@@ -1,4 +1,4 @@
-# A Service as the proxy needs it (built by jqgate.gateway from the configuration): timeouts in
+# A Service as the proxy needs it (built by jqgate.gateway.routing): timeouts in
 # seconds, the Host header, and the choice of peer for each attempt. Compiled because the
 # proxy reads it on every request: attributes are C fields, pick() is a C call.
 

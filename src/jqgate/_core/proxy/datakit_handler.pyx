@@ -3,7 +3,7 @@
 #
 #   DataKitHandler(gateway, pool, plans_by_route, **proxy options) is a ProxyHandler whose
 #   handle() looks the matched route's compiled plan up (`plans_by_route[route.id]`, built once
-#   per configuration by jqgate.runtime) and drives a DataKitFlow for it; routes without a plan
+#   per configuration by jqgate.gateway.plan_selection) and drives a DataKitFlow for it; routes without a plan
 #   go straight to ProxyHandler.proxy.
 #
 #   DataKitFlow, per request (no Task or Future: each step is a callback of the previous one):

@@ -1,5 +1,5 @@
 # Where and how one request is proxied: decision_for() routes the request with the gateway's
-# compiled router (routing/router.pyx, built by jqgate.router) and builds the ProxyDecision from
+# compiled router (routing/router.pyx, built by jqgate.gateway.router) and builds the ProxyDecision from
 # the matched entry, all in C: a request on a path never seen before (/orders/123) costs no
 # Python frame and no cache entry.
 
@@ -121,7 +121,7 @@ cdef object _decide(CompiledRouter router, HttpRequest req):
 
 
 cdef bytes _normalized(bytes path):
-    """The path routes match and the service receives (jqgate.router.normalize_path); the
+    """The path routes match and the service receives (jqgate.http_path.normalize_path); the
     common path needs none and costs one scan for `%`, `//` and `/.` (in C: `b"%" in path`
     would first try the needle as an integer and format an exception)."""
     cdef const char* s = PyBytes_AS_STRING(path)
@@ -137,7 +137,7 @@ cdef bytes _normalized(bytes path):
             break
     if clean:
         return path
-    from jqgate.router import normalize_path
+    from jqgate.http_path import normalize_path
     return normalize_path(path.decode("latin-1")).encode("latin-1")
 
 

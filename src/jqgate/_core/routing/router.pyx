@@ -1,6 +1,6 @@
 # Kong's traditional router, matched in C for every request.
 #
-# jqgate.router builds the table once per configuration: one RouteEntry per (route, path) —
+# jqgate.gateway.router builds the table once per configuration: one RouteEntry per (route, path) —
 # Kong splits a route with several paths so that each path sorts on its own — numbered in
 # Kong's order (`pos`, lower wins), and filed in buckets a request can reach cheaply:
 #
@@ -144,7 +144,7 @@ cdef class RouteBuckets:
 
 
 cdef class CompiledRouter:
-    """The table jqgate.router builds; find() runs per request (see the module comment)."""
+    """The table jqgate.gateway.router builds; find() runs per request (see the module comment)."""
 
     def __init__(self):
         self.by_host = {}

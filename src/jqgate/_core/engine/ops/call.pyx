@@ -2,16 +2,16 @@
 # node's parameters and inputs, and turning the pool's answer into outputs or a failure.
 # The executor owns dispatch, resumption and cancellation (engine/executor.pyx).
 
-from jqgate.node_runtime import call_proxy as _call_proxy
-from jqgate.node_runtime import call_tls as _call_tls
-from jqgate.node_runtime.call_url import UnsafeUrl as _UnsafeUrl
-from jqgate.node_runtime.call_url import split_safe_url as _split_safe_url
+from jqgate.nodes.call import proxy as _call_proxy
+from jqgate.nodes.call import tls as _call_tls
+from jqgate.nodes.call.url import UnsafeUrl as _UnsafeUrl
+from jqgate.nodes.call.url import split_safe_url as _split_safe_url
 
 _PROXY_INPUTS = ("http_proxy", "https_proxy", "proxy_auth_username", "proxy_auth_password")
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 cdef tuple ops_parse_url(object url):
     """A runtime `url` input -> (scheme, host, port, path, query, host_header), made safe for
-    the request line (jqgate.node_runtime.call_url); invalid or unsafe -> node failure."""
+    the request line (jqgate.nodes.call.url); invalid or unsafe -> node failure."""
     if type(url) is not str:
         raise EngineNodeError('input "url": expected a string, got %s' % values_type_name(url))
     try:
@@ -123,7 +123,7 @@ cdef void _ops_tls_check(str host) except *:
 
 cdef void _ops_forward_proxy(ClientExchange ex, dict fields, str scheme, str host,
                              int port) except *:
-    """The http_proxy / https_proxy / proxy_auth_* inputs (jqgate.node_runtime.call_proxy)."""
+    """The http_proxy / https_proxy / proxy_auth_* inputs (jqgate.nodes.call.proxy)."""
     try:
         proxy = _call_proxy.forward_proxy(fields, scheme)
     except _call_proxy.ProxyInputError as e:

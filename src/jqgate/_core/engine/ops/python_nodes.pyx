@@ -1,4 +1,4 @@
-# The node types whose semantics live in plain Python (jqgate.node_runtime: cache, xml_to_json,
+# The node types whose semantics live in plain Python (jqgate.nodes.python_ops: cache, xml_to_json,
 # json_to_xml, jwt_*, vault). They are not on the seed flow's hot path, so the core
 # calls the same functions as the reference executor; this file only adapts the calling
 # convention (slots, trace, errors) and, for a cache on Redis, the async completion: the
@@ -8,13 +8,13 @@
 
 import asyncio as _asyncio
 
-from jqgate.node_runtime.errors import NodeFailure as _NodeFailure
-from jqgate.node_runtime.ops import AsyncResult as _RuntimeAsyncResult
-from jqgate.node_runtime.ops import run_async as _runtime_run_async
-from jqgate.node_runtime.ops import run_sync as _runtime_run_sync
-from jqgate.node_runtime.ops import sensitive_values as _sensitive_values
-from jqgate.node_runtime.ops import xml_body_headers as _runtime_xml_body_headers
-from jqgate.node_runtime.vault import mask as _vault_mask
+from jqgate.nodes.failure import NodeFailure as _NodeFailure
+from jqgate.nodes.python_ops import AsyncResult as _RuntimeAsyncResult
+from jqgate.nodes.python_ops import run_async as _runtime_run_async
+from jqgate.nodes.python_ops import run_sync as _runtime_run_sync
+from jqgate.nodes.python_ops import sensitive_values as _sensitive_values
+from jqgate.nodes.python_ops import xml_body_headers as _runtime_xml_body_headers
+from jqgate.nodes.vault import mask as _vault_mask
 
 
 cdef class _RuntimeWaiter:
@@ -86,7 +86,7 @@ cdef int ops_runtime_async_done(PlanRun run, int i, object result) except -1:
 
 
 cdef int ops_runtime_xml_body(PlanRun run, CompiledOp op, dict fields) except -1:
-    """D11: json_to_xml output reaching a sink's body gets application/xml (see node_runtime.ops)."""
+    """D11: json_to_xml output reaching a sink's body gets application/xml (see jqgate.nodes.python_ops)."""
     if fields is not None and run.cp.xml_slots:
         # the plan's own Binding records: CompiledBinding fields are C-level only
         _runtime_xml_body_headers(run.cp.plan.ops[op.index].inputs, run.cp.xml_slots, fields)

@@ -22,7 +22,7 @@ from typing import Protocol
 
 import orjson
 
-from jqgate.node_runtime.errors import NodeFailure
+from jqgate.nodes.failure import NodeFailure
 
 MASK = "********"
 REFERENCE = re.compile(r"\{vault://([^/{}\s]+)/([^/{}\s]+)(?:/([^{}\s]+))?\}")

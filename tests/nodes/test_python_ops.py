@@ -15,7 +15,7 @@ import pytest
 
 from engine_harness import ThirdParty, drive, make_pool, request_view
 from engine_plans import compile_config
-from jqgate.node_runtime import cache_store
+from jqgate.nodes.cache import store as cache_store
 from redis_fixture import RedisServer, needs_redis
 
 EXECUTORS = ["core", "reference"]

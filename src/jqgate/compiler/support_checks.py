@@ -58,7 +58,7 @@ def check_runtime_support(nodes: list[tuple[int, dict]], config: dict, location:
             issues.add(join(join(location, "nodes"), position), error)
             continue
         if node.get("type") == "xml_to_json" and isinstance(node.get("xpath"), str) and node["xpath"]:
-            from jqgate.node_runtime.xml_nodes import XmlNodeError, compile_xpath
+            from jqgate.nodes.xml.convert import XmlNodeError, compile_xpath
             try:
                 compile_xpath(node["xpath"])
             except XmlNodeError as e:
@@ -69,12 +69,12 @@ def check_runtime_support(nodes: list[tuple[int, dict]], config: dict, location:
         if error:
             issues.add(join(join(join(location, "resources"), "cache"), "strategy"), error)
     if isinstance(cache, dict):
-        from jqgate.node_runtime.cache_store import check_resource
+        from jqgate.nodes.cache.store import check_resource
         for sub, message in check_resource(cache):
             issues.add(join(join(join(location, "resources"), "cache"), sub), message)
     vault = resources.get("vault")
     if isinstance(vault, dict):
-        from jqgate.node_runtime.vault import check_reference
+        from jqgate.nodes.vault import check_reference
         for key in sorted(used_vault_keys(nodes)):
             if isinstance(vault.get(key), str):
                 error = check_reference(vault[key])

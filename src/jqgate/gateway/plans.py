@@ -50,13 +50,23 @@ def compile_gateway(config: GatewayConfig, issues: Issues) -> CompiledGateway | 
     return compiled if len(issues) == before else None
 
 
+def compile_document(doc: dict, source: str) -> CompiledGateway:
+    """Load and compile a declarative document (as the Admin API keeps it); ConfigError with
+    every located error."""
+    from jqgate.config.declarative import load_declarative
+    issues = Issues()
+    compiled = compile_gateway(load_declarative(doc, source), issues)
+    issues.raise_if_any()
+    return compiled
+
+
 def with_trust_store(plan: Plan, config: GatewayConfig, plugin: PluginInstance, issues: Issues):
     """The plugin's `config.ca_certificates` (ids of ca_certificates entities, Kong 3.16) as one
     trust store for its call nodes' https requests; None when an id names no entity."""
     from dataclasses import replace
 
     from jqgate.errors import join
-    from jqgate.node_runtime.call_tls import trust_store
+    from jqgate.nodes.call.tls import trust_store
     pems = []
     for index, ref in enumerate(plugin.config["ca_certificates"]):
         pem = config.ca_certificates.get(ref)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from jqgate.node_runtime.errors import NodeFailure
+from jqgate.nodes.failure import NodeFailure
 
 DEFAULT_DICTIONARY = "kong_db_cache"
 DEFAULT_MEMORY_MAX_ENTRIES = 10_000

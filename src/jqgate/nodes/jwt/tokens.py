@@ -35,7 +35,7 @@ from cryptography.x509 import load_pem_x509_certificate
 from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import InvalidKeyError, PyJWKError
 
-from jqgate.node_runtime.errors import NodeFailure
+from jqgate.nodes.failure import NodeFailure
 
 ALGORITHMS = get_default_algorithms()        # name -> PyJWT Algorithm object
 FAMILY = {  # algorithm -> key family it requires

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from jqgate.config.checks import INT32_MAX
-from jqgate.node_runtime.call_url import UnsafeUrl, split_safe_url
+from jqgate.nodes.call.url import UnsafeUrl, split_safe_url
 from jqgate.errors import Issues
 from jqgate.nodes.ports import ANY, MAP, NUMBER, OBJECT, STRING, NodePorts
 from jqgate.nodes.spec import NodeSpec, boolean, integer, string
@@ -12,7 +12,7 @@ from jqgate.nodes.spec import NodeSpec, boolean, integer, string
 
 def is_http_url(value: str) -> bool:
     """An absolute http/https URL with a host (S14), safe on a request line (no controls,
-    spaces or dot segments: jqgate.node_runtime.call_url); may carry a query string."""
+    spaces or dot segments: jqgate.nodes.call.url); may carry a query string."""
     try:
         split_safe_url(value)
     except UnsafeUrl:

@@ -1,13 +1,17 @@
-"""Where the Admin API, hot reload and SIGHUP attach to a running gateway (server_main calls
-these; see jqgate.server_main.serve).
+"""Where the Admin API, the status listener, hot reload and SIGHUP attach to a running gateway.
+
+jqgate.gateway.serve.serve takes this module as its `control` and calls it back:
 
 One process (`--workers 1`): the proxy, the Admin API and the SIGHUP handler share one event
-loop; a change is compiled and swapped in place (LocalApplier -> PlanSwitch).
+loop; a change is compiled and swapped in place (LocalApplier -> PlanSwitch): attach_single.
 
 Several workers: the parent process forks the workers, then runs its own event loop with the
-Admin API and the SIGHUP handler; it validates and compiles each change itself, then sends the
-document to every worker over its control channel (jqgate.admin.control), and each worker
-compiles and swaps. GET /status and GET /metrics ask every worker.
+Admin API and the SIGHUP handler (run_parent); it validates and compiles each change itself,
+then sends the document to every worker over its control channel (jqgate.admin.control), and
+each worker compiles and swaps (attach_worker). GET /status and GET /metrics ask every worker.
+
+`serve(...)` here is jqgate.gateway.serve.serve with this module attached: what `jqgate run`
+and jqgate.serve() call.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 
 from jqgate.admin.control import WorkerLink, WorkersApplier, WorkerStats, live, serve_control
 from jqgate.admin.entities import canonical_document, document_hash
@@ -24,11 +29,19 @@ from jqgate.admin.server import Admin, start_admin
 from jqgate.admin.status import LocalStats
 from jqgate.admin.supervisor import Supervisor
 from jqgate.admin.status_listener import listen_status
-from jqgate.admin.swap import PlanSwitch
+from jqgate.gateway.serve import parse_listen
+from jqgate.gateway.serve import serve as serve_gateway
+from jqgate.gateway.swap import PlanSwitch
 from jqgate.errors import ConfigError, ConfigIssue
 from jqgate.metrics import Metrics
 
 log = logging.getLogger("jqgate.admin")
+
+
+def serve(config, listen: str = "0.0.0.0:8000", workers: int = 1, **options) -> int:
+    """jqgate.gateway.serve.serve (every option of it) with the Admin API, the status
+    listener, SIGHUP reload and the supervising parent of several workers attached."""
+    return serve_gateway(config, listen, workers, control=sys.modules[__name__], **options)
 
 
 def initial_hash(config) -> str:
@@ -47,7 +60,7 @@ class LocalApplier:
             raise ApplyError(str(exc)) from exc
 
 
-class AdminRuntime:
+class AdminAttachment:
     """What was attached; close() stops the Admin API listener."""
 
     def __init__(self, store, admin_server=None, admin_settings=None, admin_port=None,
@@ -115,7 +128,6 @@ async def _listen_admin(admin: Admin, admin_listen: str | None, sock=None,
     admin_ssl_key (jqgate.admin.guard)."""
     if not admin_listen:
         return None, None, None
-    from jqgate.server_main import parse_listen
     security = security or {}
     host, port = parse_listen(admin_listen)
     ssl_context = admin_ssl_context(security.get("admin_ssl_cert"), security.get("admin_ssl_key"))
@@ -132,7 +144,7 @@ async def _listen_admin(admin: Admin, admin_listen: str | None, sock=None,
 
 async def attach_single(running, config, *, admin_listen: str | None, proxy_listen: str,
                         config_file, admin_sock=None, security: dict | None = None,
-                        status_listen: str | None = None, status_sock=None) -> AdminRuntime:
+                        status_listen: str | None = None, status_sock=None) -> AdminAttachment:
     """One process: Admin API + SIGHUP on this loop, swapping this process's handler."""
     switch = PlanSwitch(running, initial_hash(config))
     store = ConfigStore(config, LocalApplier(switch), config_file)
@@ -141,7 +153,7 @@ async def attach_single(running, config, *, admin_listen: str | None, proxy_list
     install_sighup(store, also=running.reopen_logs)
     server, settings, port = await _listen_admin(admin, admin_listen, admin_sock, security)
     status = await listen_status(admin, status_listen, status_sock)
-    return AdminRuntime(store, server, settings, port, status)
+    return AdminAttachment(store, server, settings, port, status)
 
 
 async def attach_worker(running, config, control_sock, on_parent_gone) -> asyncio.Task:

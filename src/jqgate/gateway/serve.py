@@ -13,6 +13,11 @@ Two entry points:
 
 `handler_factory(gateway, pool)` replaces the plain proxy handler: this is where the DataKit
 executor plugs in (it receives the built `Gateway` for routing and the process's client pool).
+
+The Admin API, the status listener, SIGHUP reload and the parent of several workers are not
+built here: they come in as `control` (jqgate.admin.attach, which jqgate.serve and `jqgate run`
+pass), so this package never imports jqgate.admin and admin imports it one way. Without
+`control` one process serves, and asking for what only `control` provides is refused.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ import time
 
 from jqgate.config.model import GatewayConfig
 from jqgate.errors import StartupError
-from jqgate.gateway import DEFAULT_SERVER, Gateway
+from jqgate.gateway.routing import DEFAULT_SERVER, Gateway
 from jqgate.listen import parse_listen  # noqa: F401  (callers import it from here too)
 
 log = logging.getLogger("jqgate")
@@ -199,7 +204,7 @@ class RunningGateway:
 
     def build_handler(self, gateway: Gateway):
         """A request handler for `gateway`, built as start() built the first one (hot reload
-        builds a whole new one and swaps it in: jqgate.admin.swap)."""
+        builds a whole new one and swaps it in: jqgate.gateway.swap)."""
         if self.handler_factory is not None:
             return with_read_ahead(self.handler_factory(gateway, self.pool), self.proxy_options)
         return gateway.make_handler(self.pool, **(self.proxy_options or {}))
@@ -346,14 +351,16 @@ def _run_worker(config, listeners, handler_factory, drain_timeout, ready_fd,
     return uvloop.run(main())
 
 
-# -- Admin API, hot reload, SIGHUP (jqgate.admin.runtime) ------------------------------------
+# -- Admin API, hot reload, SIGHUP (`control`: jqgate.admin.attach) -------------------------
 # serve(admin_listen=..., config_file=...) decides where they live: with one worker, in the
 # worker's loop; with several, in the parent, which reaches each worker over a socketpair.
 
 async def _attach_admin(running, config, admin, stop):
-    if admin is None:
+    if admin is None or admin.get("control") is None:
+        # Nothing to reload from: SIGHUP writes out and reopens the access log, as nginx's USR1.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, running.reopen_logs)
         return None
-    from jqgate.admin import runtime
+    runtime = admin["control"]
     gateway_config = config.config if isinstance(config, Gateway) else config
     if admin.get("control_sock") is not None:
         # The parent reloads the configuration, then tells us; the SIGHUP it forwards to us
@@ -391,8 +398,14 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
           access_log_buffer_size: int = 65536, access_log_flush_interval: float = 1.0,
           supervisor_options: dict | None = None, status_listen: str | None = None,
           ssl_cert: str | None = None, ssl_cert_key: str | None = None,
-          ssl_handshake_timeout: float | None = None) -> int:
+          ssl_handshake_timeout: float | None = None, control=None) -> int:
     """Run the proxy until SIGTERM/SIGINT; returns the exit status (see the module docstring).
+
+    `control`: what attaches the Admin API, the status listener, SIGHUP reload and the
+    supervising parent of several workers (jqgate.admin.attach: its attach_single,
+    attach_worker, run_parent and admin_ssl_context). jqgate.admin.attach.serve and
+    jqgate.serve pass it; without it, `admin_listen`, `status_listen`, `config_file` and
+    `workers` > 1 raise ValueError (one plain process serves; SIGHUP reopens the access log).
 
     `jq_step_budget` (libjq instructions per jq run, default 2,000,000: about 0.1-0.3 s of one
     core) and `jq_memory_budget_mib` (MiB a run may hold, default 64) bound every jq program
@@ -420,7 +433,7 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     it before any worker starts. `config_file` is
     what SIGHUP reloads: a path (any form config.load_any reads) or a callable returning a
     GatewayConfig. Hot reload and SIGHUP work with or without the Admin API, with any number of
-    workers (jqgate.admin.runtime).
+    workers (jqgate.admin.attach).
 
     Admin API security (jqgate.admin.guard): `admin_token` (default None: no token) is then
     required on every Admin request as `Authorization: Bearer` or `Kong-Admin-Token`;
@@ -435,8 +448,17 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
     too, h2c prior knowledge or ALPN h2, with its limits (core.Http2Limits),
     `supervisor_options` -> jqgate.admin.supervisor.Supervisor (heartbeat_interval,
     heartbeat_timeout; with several workers)."""
+    if control is None:
+        wanted = [name for name, value in (("admin_listen", admin_listen),
+                                           ("status_listen", status_listen),
+                                           ("config_file", config_file)) if value]
+        if workers > 1:
+            wanted.append("workers > 1")
+        if wanted:
+            raise ValueError("%s need the Admin API attachment: serve with "
+                             "jqgate.admin.attach.serve or jqgate.serve" % ", ".join(wanted))
     set_jq_budgets(jq_step_budget, jq_memory_budget_mib)
-    from jqgate.node_runtime.call_tls import set_tls_certificate_verify
+    from jqgate.nodes.call.tls import set_tls_certificate_verify
     set_tls_certificate_verify(tls_certificate_verify)
     listeners = proxy_listeners(listen)
     host, port = listeners[0].host, listeners[0].port
@@ -451,10 +473,9 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
               "access_log_flush_interval": access_log_flush_interval}
     admin = {"admin_listen": admin_listen, "config_file": config_file,
              "proxy_listen": "%s:%d" % (host, port), "admin_sock": None, "security": security,
-             "status_listen": status_listen, "status_sock": None}
+             "status_listen": status_listen, "status_sock": None, "control": control}
     if admin_listen:
-        from jqgate.admin.runtime import admin_ssl_context
-        admin_ssl_context(admin_ssl_cert, admin_ssl_key)     # unusable files: fail before forking
+        control.admin_ssl_context(admin_ssl_cert, admin_ssl_key)     # unusable files: fail before forking
         # The other listeners are bound first: a busy port fails before any worker starts.
         admin["admin_sock"] = bind_listener("Admin API", admin_listen, reuse_port=False)
     if status_listen:
@@ -497,7 +518,8 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
                     listener.sock = bind_socket(listener.host, listener.port, reuse_port=True)
                 code = _run_worker(worker_config, listeners, handler_factory,
                                    drain_timeout, ready_fd, access, server_options,
-                                   pool_options, proxy_options, {"control_sock": child_end},
+                                   pool_options, proxy_options,
+                                   {"control_sock": child_end, "control": control},
                                    **tls_options)
             except BaseException:
                 logging.getLogger("jqgate").exception("worker failed")
@@ -520,17 +542,16 @@ def serve(config: GatewayConfig | Gateway, listen: str = "0.0.0.0:8000", workers
             break
         got += len(b)
     os.close(ready_r)
-    from jqgate.admin.runtime import run_parent
     # The parent logs the ready line once its Admin API listens too.
     ready = ("jqgate ready: proxy listening on %s (%d workers)"
              % (listener_urls(listeners, [listener.port for listener in listeners]), workers)
              if got == workers else None)
-    return run_parent(config.config if isinstance(config, Gateway) else config, children,
-                      control_socks, admin_listen=admin_listen,
-                      proxy_listen=admin["proxy_listen"], config_file=config_file,
-                      ready_message=ready, admin_sock=admin["admin_sock"], security=security,
-                      status_listen=status_listen, status_sock=admin["status_sock"],
-                      spawn=spawn, supervisor_options=supervisor_options)
+    return control.run_parent(config.config if isinstance(config, Gateway) else config, children,
+                              control_socks, admin_listen=admin_listen,
+                              proxy_listen=admin["proxy_listen"], config_file=config_file,
+                              ready_message=ready, admin_sock=admin["admin_sock"], security=security,
+                              status_listen=status_listen, status_sock=admin["status_sock"],
+                              spawn=spawn, supervisor_options=supervisor_options)
 
 
 def _forget_parent_loop() -> None:
@@ -546,8 +567,8 @@ def _forget_parent_loop() -> None:
 
 def _compile_document(doc: dict) -> Gateway:
     """A configuration document (as the Admin API keeps it) as a gateway with its plans."""
-    from jqgate.admin.reload import compile_document
-    from jqgate.runtime import gateway_for
+    from jqgate.gateway.plan_selection import gateway_for
+    from jqgate.gateway.plans import compile_document
     return gateway_for(compile_document(doc, "<admin>"))
 
 

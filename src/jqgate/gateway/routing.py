@@ -3,7 +3,7 @@
 Built once per configuration (cold path). `Gateway.route(request)` returns either
 `(status, message)` for the gateway's own answer, or a `ProxyDecision` (compiled, from
 jqgate._core) saying where and how to send the request. Routing runs in the core for every
-request (`compiled_router`, Kong's traditional router built by jqgate.router); there is no
+request (`compiled_router`, Kong's traditional router built by jqgate.gateway.router); there is no
 per-path cache to fill or bound. `ServiceTarget.pick()` chooses the peer for each attempt
 (an Upstream's Balancer: round robin, least connections or consistent hashing over its
 healthy targets). One Balancer per upstream, shared by every service that sends there, so
@@ -15,7 +15,7 @@ from jqgate import __version__
 from jqgate._core.core import (HTTPS_REQUIRED_MESSAGE, NO_ROUTE_MESSAGE,  # noqa: F401
                                NO_SERVICE_MESSAGE, Balancer, ServiceTarget, route_request)
 from jqgate.config.model import GatewayConfig
-from jqgate.router import Router
+from jqgate.gateway.router import Router
 from jqgate.tls import EMPTY_TABLE, CertificateTable
 
 DEFAULT_VIA = ("1.1 jqgate/%s" % __version__).encode()

@@ -32,6 +32,7 @@ from jqgate._core.core import (CompiledRouter, RouteBuckets, RouteEntry, Service
                                kong_upstream_path)
 from jqgate._core.core import NO_ROUTE_MESSAGE  # noqa: F401  (re-exported)
 from jqgate.config.routes import python_regex
+from jqgate.http_path import normalize_path
 
 HOST, HEADER, URI, METHOD, SNI = 0x40, 0x20, 0x10, 0x08, 0x04
 HAS_REGEX_URI, PLAIN_HOSTS_ONLY, HAS_WILDCARD_HOST_PORT = 0x01, 0x02, 0x04
@@ -194,40 +195,3 @@ def upstream_path(service_path: str | None, match: RouteMatch, strip_path: bool,
     return kong_upstream_path((service_path or "/").encode("latin-1"),
                               match.path.encode("latin-1"), matched, strip_path,
                               path_handling == "v1").decode("latin-1")
-
-
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-
-def normalize_path(path: str) -> str:
-    """The path routes match against and the upstream receives (RFC 3986 section 6, as Kong):
-    percent-escapes of unreserved characters decoded (others upper-cased), repeated slashes
-    merged, `.` and `..` segments removed. Without this, `/public/../admin` would match a
-    `/public` route and reach the upstream as a path to `/admin`."""
-    if "%" not in path and "/." not in path and "//" not in path:
-        return path                      # the common case costs three scans
-    if "%" in path:
-        out, i, n = [], 0, len(path)
-        while i < n:
-            ch = path[i]
-            if ch == "%" and _is_hex(path[i + 1:i + 3]):
-                dec = chr(int(path[i + 1:i + 3], 16))
-                out.append(dec if dec in _UNRESERVED else "%" + path[i + 1:i + 3].upper())
-                i += 3
-            else:
-                out.append(ch)
-                i += 1
-        path = "".join(out)
-    segments = []
-    for seg in path.split("/")[1:]:
-        if seg == "..":
-            if segments:
-                segments.pop()
-        elif seg != "." and seg != "":
-            segments.append(seg)
-    trailing = path.endswith(("/", "/.", "/..")) and bool(segments)
-    return "/" + "/".join(segments) + ("/" if trailing else "")
-
-
-def _is_hex(s: str) -> bool:
-    return len(s) == 2 and all(c in "0123456789abcdefABCDEF" for c in s)

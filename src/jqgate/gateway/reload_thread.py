@@ -1,11 +1,12 @@
-"""The one thread that compiles configurations, so reloads never stall the event loop.
+"""The reload thread: the one thread that loads and compiles a new configuration (and builds
+its gateway and handler), so reloads never stall the event loop.
 
 A reload (Admin API write, POST /config, SIGHUP, a worker told by the admin process) loads and
 compiles a whole document: a jq compile costs 1-2 ms, so a thousand plugins take seconds. Done
 on the event loop, that is seconds in which no proxied request moves. `off_loop(fn, *args)` runs
 it here instead and awaits the result; libjq compiles with the GIL released
-(jq_bridge.jqb_compile), and the rest is plain Python that shares the GIL with the loop in
-switch-interval slices. Only the swap itself (jqgate.admin.swap.PlanSwitch.commit) runs on
+(_core/jq/bridge.pyx, JqProgram), and the rest is plain Python that shares the GIL with the
+loop in switch-interval slices. Only the swap itself (jqgate.gateway.swap.PlanSwitch.commit) runs on
 the loop.
 
 One thread, not a pool: changes are applied one at a time and in order anyway (the store's
@@ -26,11 +27,11 @@ _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
-def _compile_executor() -> ThreadPoolExecutor:
+def _reload_executor() -> ThreadPoolExecutor:
     global _executor
     with _executor_lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jqgate-compile")
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jqgate-reload")
         return _executor
 
 
@@ -59,10 +60,10 @@ def _without_collections(fn, *args):
 async def off_loop(fn, *args):
     """fn(*args) on the compile thread; its result or its exception, here."""
     return await asyncio.get_running_loop().run_in_executor(
-        _compile_executor(), _without_collections, fn, *args)
+        _reload_executor(), _without_collections, fn, *args)
 
 
 def release_off_loop(references: list) -> None:
     """Empty `references` on the compile thread: what they held last (a replaced configuration:
     thousands of plans and jq states) is freed there, not on the event loop."""
-    _compile_executor().submit(references.clear)
+    _reload_executor().submit(references.clear)

@@ -9,7 +9,7 @@ through the gateway's routing, from Python, without the HTTP server.
     answer.service_request             what would go upstream (jqgate.embed.Result)
     await gw.run_async({...})          inside a running event loop
 
-Routing is the server's own (jqgate.router, Kong's precedence); the DataKit instance that runs is
+Routing is the server's own (jqgate.gateway.router, Kong's precedence); the DataKit instance that runs is
 the most specific one for the route (route+service > route > service > global), as served.
 """
 from __future__ import annotations
@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from jqgate.compiled import CompiledGateway
+from jqgate.gateway.plans import CompiledGateway
 from jqgate.embed import RunnablePlan, plain_request
-from jqgate.router import NO_ROUTE_MESSAGE, Router, normalize_path
+from jqgate.gateway.router import NO_ROUTE_MESSAGE, Router
+from jqgate.http_path import normalize_path
 
 NO_SERVICE_MESSAGE = "no Service found with those values"
 
@@ -66,7 +67,7 @@ def _name(entity):
 
 
 def _specificity(plugin, route) -> int | None:
-    from jqgate.runtime import _specificity as rank     # the server's own rule
+    from jqgate.gateway.plan_selection import _specificity as rank     # the server's own rule
     return rank(plugin, route)
 
 

@@ -6,7 +6,7 @@ is made here once per configuration, so the request path only looks a route id u
 """
 from __future__ import annotations
 
-from jqgate.compiled import CompiledGateway
+from jqgate.gateway.plans import CompiledGateway
 
 
 def _specificity(plugin, route) -> int | None:
@@ -36,7 +36,7 @@ def plans_by_route(compiled: CompiledGateway) -> dict:
 
 
 def handler_factory(gateway, pool):
-    """The `handler_factory(gateway, pool)` of jqgate.server_main.start/serve: a DataKit handler
+    """The `handler_factory(gateway, pool)` of jqgate.gateway.serve.start/serve: a DataKit handler
     for the plans compiled with this gateway (`gateway.compiled`, set at start and on reload)."""
     from jqgate._core.core import DataKitHandler
 
@@ -46,5 +46,5 @@ def handler_factory(gateway, pool):
 
 def gateway_for(compiled: CompiledGateway):
     """The routing gateway of a compiled configuration, carrying its plans."""
-    from jqgate.gateway import Gateway
+    from jqgate.gateway.routing import Gateway
     return Gateway(compiled.config, compiled)

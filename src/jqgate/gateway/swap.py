@@ -15,23 +15,23 @@ nothing changes.
 Off the loop: compiling a document and building its Gateway and handler take from milliseconds
 to seconds (a jq compile is 1-2 ms, a thousand plugins are seconds), so the async entry points
 (`apply_document_off_loop`, `swap_off_loop`) do that on the compile thread
-(jqgate.admin.compile_thread) while the proxy keeps serving, and only `commit` -- the
+(jqgate.gateway.reload_thread) while the proxy keeps serving, and only `commit` -- the
 assignments -- runs on the event loop.
 """
 from __future__ import annotations
 
 import logging
 
-from jqgate.admin.compile_thread import off_loop, release_off_loop
-from jqgate.compiled import CompiledGateway
-from jqgate.gateway import Gateway
+from jqgate.gateway.reload_thread import off_loop, release_off_loop
+from jqgate.gateway.plans import CompiledGateway, compile_document
+from jqgate.gateway.routing import Gateway
 
 log = logging.getLogger("jqgate.admin")
 
 
 class PlanSwitch:
     def __init__(self, running, config_hash: str):
-        self.running = running                # server_main.RunningGateway of the proxy
+        self.running = running                # gateway.serve.RunningGateway of the proxy
         self.settings = running.settings      # core.ServerSettings of the proxy listener
         self.hash = config_hash
         self.swaps = 0
@@ -63,7 +63,6 @@ class PlanSwitch:
         self.commit(await off_loop(self.prepare, compiled), config_hash)
 
     def _compile_and_prepare(self, doc: dict):
-        from jqgate.admin.reload import compile_document
         return self.prepare(compile_document(doc, "<admin>"))
 
     def apply_document(self, doc: dict, config_hash: str) -> None:

@@ -42,7 +42,7 @@ import orjson
 from lxml import etree
 
 from jqgate.json_types import json_type_name
-from jqgate.node_runtime.errors import NodeFailure
+from jqgate.nodes.failure import NodeFailure
 
 DEFAULT_TEXT_BLOCK = "#text"
 MAX_XML_BYTES = 64 * 1024 * 1024          # refuse to parse absurd bodies outright

@@ -10,9 +10,9 @@ node-wise input is an object split into `fields`). `outputs` maps output field -
 """
 from __future__ import annotations
 
-from jqgate.node_runtime.errors import NodeFailure
+from jqgate.nodes.failure import NodeFailure
 
-RUNTIME_KINDS = frozenset(("cache", "xml_to_json", "json_to_xml", "jwt_decode", "jwt_sign",
+PYTHON_KINDS = frozenset(("cache", "xml_to_json", "json_to_xml", "jwt_decode", "jwt_sign",
                            "jwt_verify", "vault"))
 SINK_KINDS = frozenset(("exit", "service_request", "response"))
 XML_CONTENT_TYPE = "application/xml"
@@ -20,10 +20,10 @@ XML_CONTENT_TYPE = "application/xml"
 
 def run_sync(kind: str, params, fields: dict, self_value):
     if kind == "xml_to_json":
-        from jqgate.node_runtime.xml_nodes import xml_to_json
+        from jqgate.nodes.xml.convert import xml_to_json
         return {}, xml_to_json(self_value, params.options, params.xpath)
     if kind == "json_to_xml":
-        from jqgate.node_runtime.xml_nodes import json_to_xml
+        from jqgate.nodes.xml.convert import json_to_xml
         if params.field_names:
             value = dict.fromkeys(params.field_names)
             value.update(fields)
@@ -31,23 +31,23 @@ def run_sync(kind: str, params, fields: dict, self_value):
             value = self_value
         return {}, json_to_xml(value, params.options)
     if kind == "jwt_decode":
-        from jqgate.node_runtime.jwt_nodes import jwt_decode
+        from jqgate.nodes.jwt.tokens import jwt_decode
         out = jwt_decode(self_value)
         return out, dict(out)
     if kind == "jwt_sign":
-        from jqgate.node_runtime.jwt_nodes import jwt_sign
+        from jqgate.nodes.jwt.tokens import jwt_sign
         out = jwt_sign(params.options, fields.get("claims"), fields.get("key"))
         return out, dict(out)
     if kind == "jwt_verify":
-        from jqgate.node_runtime.jwt_nodes import jwt_verify
+        from jqgate.nodes.jwt.tokens import jwt_verify
         out = jwt_verify(params.options, fields.get("token"), fields.get("key"))
         return out, dict(out)
     if kind == "cache":
-        from jqgate.node_runtime.cache_store import run_memory
+        from jqgate.nodes.cache.store import run_memory
         out = run_memory(params.options, fields)
         return out, dict(out)
     if kind == "vault":
-        from jqgate.node_runtime.vault import resolve_all
+        from jqgate.nodes.vault import resolve_all
         return resolve_all(params.entries), None
     raise NodeFailure("node type %r has no runtime" % kind)
 
@@ -80,7 +80,7 @@ class AsyncResult:
 async def run_async(kind: str, params, fields: dict) -> AsyncResult:
     try:
         if kind == "cache":
-            from jqgate.node_runtime.cache_store import run_redis
+            from jqgate.nodes.cache.store import run_redis
             return AsyncResult(await run_redis(params.options, fields))
         raise NodeFailure("node type %r has no async runtime" % kind)
     except NodeFailure as e:
