@@ -66,11 +66,13 @@ async def _demo(listen: str) -> int:
             print(f"  {name}: {value}")
     except (ValueError, KeyError, TypeError):
         print(body.decode("utf-8", "replace"))
-    print("serving until Ctrl-C", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # The handlers go in before the line that invites a Ctrl-C: one sent as soon as it is read
+    # (the demo tests do) must find them, not the default that would interrupt mid-serve.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    print("serving until Ctrl-C", flush=True)
     await stop.wait()
     await running.close(2.0)
     token.close()

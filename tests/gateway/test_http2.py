@@ -22,7 +22,7 @@ from hpack import Encoder
 from hyperframe.frame import ContinuationFrame, GoAwayFrame, HeadersFrame, RstStreamFrame
 
 from h2client import PREFACE, H2Client, RawFrames
-from netutil import HARNESS, GatewayThread, free_port, http_get, make_config
+from netutil import HARNESS, GatewayThread, free_port, http_get, make_config, pattern_body
 
 
 def gateway_with(upstream, **server_options):
@@ -80,6 +80,30 @@ def test_split_cookies_reach_the_upstream_as_one_field(gw):
         c.close()
 
 
+def test_relayed_head_fields_are_valid_http2_fields(gw):
+    # The upstream's head as the fast path relays it (mixed-case names, a value with trailing
+    # whitespace, an empty one, hop-by-hop fields): HTTP/2 wants lower-case names and values
+    # without surrounding whitespace (RFC 9113 8.2.1, 8.2.2); the h2 client refuses the
+    # whole answer otherwise.
+    c = H2Client(gw.port)
+    try:
+        r = c.get("/varied-head")
+        h = r["headers"]
+        assert h[b":status"] == b"203"
+        assert h[b"x-a"] == b"tight" and h[b"x-b"] == b"lead" and h[b"x-lower"] == b"1"
+        assert h[b"x-trail"] == b"t" and h[b"x-empty"] == b""
+        assert h[b"x-name"] == b"caf\xe9"
+        assert b"connection" not in h
+        assert r["body"] == b"body"
+        r = c.get("/hop")
+        h = r["headers"]
+        for name in (b"connection", b"keep-alive", b"upgrade", b"x-secret"):
+            assert name not in h
+        assert r["body"] == b"hop"
+    finally:
+        c.close()
+
+
 def test_many_streams_multiplexed_on_one_connection(gw, upstream):
     c = H2Client(gw.port)
     try:
@@ -120,6 +144,19 @@ def test_response_respects_the_clients_window(gw):
         r = c.get("/big/300000")
         assert r["headers"][b":status"] == b"200"
         assert r["body"] == b"x" * 300000
+    finally:
+        c.close()
+
+
+def test_large_body_pieces_arrive_in_order(gw):
+    # Pieces of 4 KiB and more go to the socket by reference, cut into DATA frames (the
+    # client's 16 KiB frames, its window), smaller ones copied: the bytes must come out whole
+    # and in order either way.
+    c = H2Client(gw.port, settings={h2_settings().INITIAL_WINDOW_SIZE: 50000})
+    try:
+        r = c.get("/pattern/700000")
+        assert r["headers"][b":status"] == b"200"
+        assert r["body"] == pattern_body(700000)
     finally:
         c.close()
 
@@ -474,6 +511,7 @@ def test_alpn_h2_on_tls(tls_gw, cert_files):
         r = c.get("/echo/tls")
         assert r["headers"][b":status"] == b"200"
         assert sent_headers(r)["x-forwarded-proto"] == "https"
+        assert c.get("/pattern/300000")["body"] == pattern_body(300000)
     finally:
         c.close()
 

@@ -10,6 +10,8 @@ at the server side. Behaviour is chosen by the request path:
   /continue        a 100 Continue interim answer, then 200
   /status/NNN      empty answer with that status
   /big/N           N bytes of body, written in 64 KiB pieces (respecting flow control)
+  /pattern/N       N bytes of pattern_body(N) (no two neighbouring KiB alike), in pieces of
+                   uneven sizes: a piece out of place or cut wrong shows in the body
   /stall           reads the request, never answers
   /hugehead        an answer whose head never fits a sane limit
   /delay/S         answers after S seconds
@@ -171,6 +173,14 @@ class _UpstreamProtocol(asyncio.Protocol):
             t.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n)
             asyncio.ensure_future(self._write_big(n))
             return
+        elif path.startswith("/pattern/"):
+            body = pattern_body(int(path.rsplit("/", 1)[1]))
+            t.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+            at, size = 0, 1000
+            while at < len(body):
+                t.write(body[at:at + size])
+                at += size
+                size = size * 3 % 70001 + 1
         elif path == "/stall":
             return
         elif path == "/hugehead":
@@ -216,6 +226,11 @@ class _UpstreamProtocol(asyncio.Protocol):
             sent += k
             while self.transport.get_write_buffer_size() > 1 << 20:
                 await asyncio.sleep(0.001)
+
+
+def pattern_body(n: int) -> bytes:
+    """n bytes in which every position is told apart from its neighbours' (i * 7 + i // 1024)."""
+    return bytes((i * 7 + i // 1024) % 256 for i in range(n))
 
 
 def _reset(transport):

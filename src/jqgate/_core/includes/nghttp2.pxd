@@ -88,6 +88,9 @@ cdef extern from "nghttp2/nghttp2.h":
     ctypedef int (*nghttp2_on_data_chunk_recv_callback)(
         nghttp2_session* session, uint8_t flags, int32_t stream_id, const uint8_t* data,
         size_t len, void* user_data)
+    ctypedef int (*nghttp2_send_data_callback)(
+        nghttp2_session* session, nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+        nghttp2_data_source* source, void* user_data)
     ctypedef int (*nghttp2_on_stream_close_callback)(
         nghttp2_session* session, int32_t stream_id, uint32_t error_code, void* user_data)
 
@@ -103,8 +106,10 @@ cdef extern from "nghttp2/nghttp2.h":
         NGHTTP2_FLAG_END_HEADERS
         NGHTTP2_FLAG_ACK
         NGHTTP2_NV_FLAG_NONE
+        NGHTTP2_NV_FLAG_NO_INDEX
         NGHTTP2_DATA_FLAG_NONE
         NGHTTP2_DATA_FLAG_EOF
+        NGHTTP2_DATA_FLAG_NO_COPY
         NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS
         NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE
         NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE
@@ -133,6 +138,8 @@ cdef extern from "nghttp2/nghttp2.h":
         nghttp2_session_callbacks* cbs, nghttp2_on_frame_send_callback cb)
     void nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
         nghttp2_session_callbacks* cbs, nghttp2_on_data_chunk_recv_callback cb)
+    void nghttp2_session_callbacks_set_send_data_callback(
+        nghttp2_session_callbacks* cbs, nghttp2_send_data_callback cb)
     void nghttp2_session_callbacks_set_on_stream_close_callback(
         nghttp2_session_callbacks* cbs, nghttp2_on_stream_close_callback cb)
 

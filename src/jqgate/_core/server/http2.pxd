@@ -10,12 +10,20 @@ cdef class Http2Limits:
 
 cdef class _H2Stream:
     cdef int stream_id
-    cdef list fields                # the request head's fields as nghttp2 hands them over
+    # The request head as the header callback sorts it (no second pass over the fields):
+    cdef list fields                # the regular fields, (name, value) as on HTTP/1.1; no cookie
     cdef Py_ssize_t field_bytes     # their size as SETTINGS_MAX_HEADER_LIST_SIZE counts it
+    cdef bytes method, path, authority
+    cdef bytes cookie               # the cookie fields joined with "; " (RFC 9113 8.2.3)
+    cdef bytes host                 # the first Host field's value
+    cdef int n_host
+    cdef bint expect_continue
+    cdef int head_status            # the first field-level refusal (417, 400), 0 when none
     cdef HttpRequest req
     cdef Http2Responder resp
     cdef Http2RequestBody body
     cdef list pending               # response bytes nghttp2 has not taken into DATA frames yet
+    cdef object nocopy              # the piece of it the DATA frame being sent carries uncopied
     cdef Py_ssize_t pending_at      # how much of pending[0] it took already
     cdef Py_ssize_t pending_bytes
     cdef bint end_pending           # END_STREAM goes after the pending data
@@ -43,6 +51,8 @@ cdef class Http2Responder(Responder):
 
     cdef list _h2_head(self, int status, list headers, long long content_length)
     cdef void _h2_framing(self, list out, int status, long long content_length)
+    cdef size_t _h2_framing_nv(self, void* nva, size_t n, int status, long long content_length,
+                               char* length_text)
     cpdef send(self, int status, list headers, bytes body=*)
     cpdef start(self, int status, list headers, long long content_length=*)
     cdef int start_relayed(self, int status, const char* src, const unsigned char* keep,
@@ -56,23 +66,36 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
     cdef Http2Limits _limits
     cdef Py_ssize_t _header_list_size
     cdef dict _streams              # stream id -> _H2Stream, until nghttp2 closes it
+    cdef _H2Stream _head_stream     # the stream whose request head is being received
     cdef bint _flush_scheduled
     cdef bint _in_receive           # inside nghttp2 (receiving or sending): no flush from here
     cdef bint _goaway_sent
+    # One flush's bytes, gathered for one write: the frames nghttp2 serialised, copied into
+    # _out; a large body piece goes by reference, _out cut before it (_out_pieces).
+    cdef char* _out
+    cdef size_t _out_len
+    cdef size_t _out_cap
+    cdef list _out_pieces
     cdef int _resets
     cdef double _resets_since
 
     cdef void _on_request(self, _H2Stream s, bint ended)
-    cdef int _check_head(self, HttpRequest req, bytes method, bytes path) except -1
+    cdef int _check_head(self, _H2Stream s, HttpRequest req) except -1
     cdef void _on_data(self, int sid, bytes data, int flow_len)
     cdef void _on_stream_end(self, int sid)
     cdef void _dispatch_stream(self, _H2Stream s)
     cdef void _refuse(self, _H2Stream s, int status, str message)
     cdef void _send_headers(self, _H2Stream s, list headers, bint end)
+    cdef void _send_nv(self, _H2Stream s, const void* nva, size_t n, bint end)
+    cdef void _sent_head(self, _H2Stream s, int rv, bint end)
     cdef void _send_data(self, _H2Stream s, bytes data, bint end)
     cdef void _end_stream(self, _H2Stream s)
     cdef void _resume(self, _H2Stream s)
     cdef Py_ssize_t _take(self, _H2Stream s, unsigned char* buf, size_t length, bint* eof)
+    cdef Py_ssize_t _take_piece(self, _H2Stream s, size_t length, bint* eof)
+    cdef void _took(self, _H2Stream s, Py_ssize_t n, bint* eof)
+    cdef int _out_add(self, const char* data, size_t n) except -1
+    cdef void _out_cut(self)
     cdef void _on_stream_close(self, int sid)
     cdef void _pause_producer(self, _H2Stream s)
     cdef void _resume_producer(self, _H2Stream s)

@@ -12,10 +12,15 @@
 #
 # How nghttp2 is driven: bytes read go to nghttp2_session_mem_recv2, whose callbacks build the
 # streams (on_begin_headers, on_header, on_frame_recv, on_data_chunk_recv, on_stream_close);
-# what it has to send is taken with nghttp2_session_mem_send2 and written once per loop turn.
-# A response body is a data provider reading the stream's pending bytes: nghttp2 takes them as
-# the client's windows allow, so flow control and DATA framing are its own; with nothing
-# pending the provider defers and a write resumes it. Request bodies are acknowledged by hand
+# what it has to send is taken with nghttp2_session_mem_send2 into one C buffer and written
+# once per loop turn. A response body is a data provider reading the stream's pending bytes:
+# nghttp2 takes them as the client's windows allow, so flow control and DATA framing are its
+# own; with nothing pending the provider defers and a write resumes it. A pending piece of
+# H2_NO_COPY_MIN bytes or more is not copied: nghttp2 hands us the DATA frame's header
+# (send_data callback) and the piece follows it in the same writelines. Response heads are
+# nghttp2_nv arrays (a relayed one points into the upstream's bytes); nghttp2 copies them and
+# lower-cases the names. Request fields are sorted as the header callback gets them
+# (_take_field), one Python object per name and value. Request bodies are acknowledged by hand
 # (no automatic WINDOW_UPDATE): nghttp2_session_consume once the bytes are read or buffered
 # within the high-water mark, so a slow consumer holds the client back.
 #
@@ -43,15 +48,18 @@
 # is cancelled), keepalive_timeout (a connection without streams is closed with GOAWAY).
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
-from libc.string cimport memcpy
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from libc.string cimport memcpy, memcmp
 from jqgate._core.includes.nghttp2 cimport *
 
 cdef bytes H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-# Response fields HTTP/2 forbids (RFC 9113 8.2.2): the connection's business, not a stream's.
-cdef frozenset _H2_HOP_BY_HOP = frozenset([b"connection", b"keep-alive", b"proxy-connection",
-                                           b"transfer-encoding", b"upgrade", b"te"])
 cdef Py_ssize_t H2_PENDING_HIGH_WATER = 65536   # unsent bytes of one stream before its producer pauses
+# A response body piece at least this long goes to the socket by reference, not copied into a
+# DATA frame and out again (the DATA frame header is written before it); shorter ones are
+# cheaper copied than written as one more piece.
+cdef Py_ssize_t H2_NO_COPY_MIN = 4096
+# The flush buffer a connection keeps between flushes; a larger one is freed after the write.
+cdef size_t H2_OUT_KEEP = 16384
 # RFC 9113 6.5.2: a header list's size counts 32 bytes of overhead per field.
 cdef Py_ssize_t H2_FIELD_OVERHEAD = 32
 
@@ -107,6 +115,9 @@ cdef int _cb_begin_headers(nghttp2_session* session, const nghttp2_frame* frame,
         s.fields = []
         s.pending = []
         p._streams[s.stream_id] = s
+        # Header blocks do not interleave (RFC 9113 6.10): the header callbacks that follow
+        # are this stream's, no lookup each.
+        p._head_stream = s
         return 0
     except BaseException:
         return _callback_failed(p)
@@ -120,9 +131,11 @@ cdef int _cb_header(nghttp2_session* session, const nghttp2_frame* frame, const 
     if frame.hd.type != NGHTTP2_HEADERS or frame.headers.cat != NGHTTP2_HCAT_REQUEST:
         return 0            # request trailers are not forwarded (as on HTTP/1.1)
     try:
-        s = p._streams.get(frame.hd.stream_id)
-        if s is None:
-            return 0
+        s = p._head_stream
+        if s is None or s.stream_id != frame.hd.stream_id:
+            s = p._streams.get(frame.hd.stream_id)
+            if s is None:
+                return 0
         s.field_bytes += <Py_ssize_t>(namelen + valuelen) + H2_FIELD_OVERHEAD
         if s.field_bytes > p._header_list_size:
             # An HPACK bomb (or just too much): a few bytes on the wire decode to this.
@@ -131,11 +144,56 @@ cdef int _cb_header(nghttp2_session* session, const nghttp2_frame* frame, const 
             nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM)
             p._dead = True
             return NGHTTP2_ERR_CALLBACK_FAILURE
-        s.fields.append((PyBytes_FromStringAndSize(<char*>name, namelen),
-                         PyBytes_FromStringAndSize(<char*>value, valuelen)))
+        _take_field(s, <const char*>name, namelen, <const char*>value, valuelen)
         return 0
     except BaseException:
         return _callback_failed(p)
+
+
+cdef inline bint _is(const char* s, size_t n, const char* name, size_t name_len) noexcept:
+    return n == name_len and memcmp(s, name, n) == 0
+
+
+cdef int _take_field(_H2Stream s, const char* name, size_t namelen, const char* value,
+                     size_t valuelen) except -1:
+    """One request field, sorted as it arrives: pseudo-headers and cookies to the stream, the
+    rest to its field list as HTTP/1.1 holds them, what _check_head refuses noted. nghttp2
+    checked the fields already (RFC 9113 8.2: lower-case names, no connection fields,
+    pseudo-headers first and once, no TE but "trailers") and refused the stream otherwise."""
+    cdef bytes v
+    if namelen and name[0] == 58:        # ':'
+        if _is(name, namelen, b":method", 7):
+            s.method = PyBytes_FromStringAndSize(value, valuelen)
+        elif _is(name, namelen, b":path", 5):
+            s.path = PyBytes_FromStringAndSize(value, valuelen)
+        elif _is(name, namelen, b":authority", 10):
+            s.authority = PyBytes_FromStringAndSize(value, valuelen)
+        return 0                # :scheme: the listener says which
+    v = PyBytes_FromStringAndSize(value, valuelen)
+    if _is(name, namelen, b"cookie", 6):
+        # HTTP/2 splits cookies into fields; HTTP/1.1 upstreams expect one (RFC 9113 8.2.3).
+        s.cookie = v if s.cookie is None else s.cookie + b"; " + v
+        return 0
+    cdef int kind = header_kind_at(name, namelen)
+    cdef size_t i
+    if kind == HK_HOST:
+        s.n_host += 1
+        if s.n_host == 1:
+            s.host = v
+    elif kind == HK_EXPECT and not s.head_status:
+        if v.lower() != b"100-continue":
+            s.head_status = 417
+        else:
+            s.expect_continue = True
+    elif kind == HK_CONTENT_LENGTH and not s.head_status:
+        if valuelen == 0:
+            s.head_status = 400
+        for i in range(valuelen):
+            if not 48 <= value[i] <= 57:     # '0' .. '9'
+                s.head_status = 400
+                break
+    s.fields.append((PyBytes_FromStringAndSize(name, namelen), v))
+    return 0
 
 
 cdef int _cb_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,
@@ -150,7 +208,10 @@ cdef int _cb_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,
                 p._on_stream_end(frame.hd.stream_id)
         elif t == NGHTTP2_HEADERS:
             if frame.headers.cat == NGHTTP2_HCAT_REQUEST:
-                s = p._streams.get(frame.hd.stream_id)
+                s = p._head_stream
+                p._head_stream = None
+                if s is None or s.stream_id != frame.hd.stream_id:
+                    s = p._streams.get(frame.hd.stream_id)
                 if s is not None:
                     p._on_request(s, end_stream)
             elif end_stream:            # trailers end the body
@@ -226,7 +287,11 @@ cdef nghttp2_ssize _cb_read_body(nghttp2_session* session, int32_t stream_id, ui
         s = p._streams.get(stream_id)
         if s is None or s.reset:
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
-        n = p._take(s, buf, length, &eof)
+        if s.pending and PyBytes_GET_SIZE(<bytes>s.pending[0]) - s.pending_at >= H2_NO_COPY_MIN:
+            n = p._take_piece(s, length, &eof)
+            data_flags[0] |= NGHTTP2_DATA_FLAG_NO_COPY      # _cb_send_data writes it
+        else:
+            n = p._take(s, buf, length, &eof)
         if eof:
             data_flags[0] |= NGHTTP2_DATA_FLAG_EOF
         elif n == 0:
@@ -236,6 +301,27 @@ cdef nghttp2_ssize _cb_read_body(nghttp2_session* session, int32_t stream_id, ui
     except BaseException:
         _server_log.error("http2 data source failed\n%s", _traceback.format_exc())
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+
+
+cdef int _cb_send_data(nghttp2_session* session, nghttp2_frame* frame, const uint8_t* framehd,
+                       size_t length, nghttp2_data_source* source, void* user_data) noexcept:
+    """A DATA frame whose payload _cb_read_body left uncopied: its 9-byte header into the
+    flush buffer, then the piece itself as the next piece of the write (no padding: we set
+    no padding callback)."""
+    cdef Http2ServerProtocol p = <Http2ServerProtocol>user_data
+    cdef _H2Stream s
+    try:
+        s = p._streams.get(frame.hd.stream_id)
+        if s is None or s.nocopy is None:
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE    # nghttp2 resets that stream
+        piece = s.nocopy
+        s.nocopy = None
+        p._out_add(<const char*>framehd, 9)
+        p._out_cut()
+        p._out_pieces.append(piece)
+        return 0
+    except BaseException:
+        return _callback_failed(p)
 
 
 cdef int _callback_failed(Http2ServerProtocol p) noexcept:
@@ -263,41 +349,94 @@ cdef nghttp2_session_callbacks* _server_callbacks() except NULL:
         nghttp2_session_callbacks_set_on_frame_send_callback(_callbacks, _cb_frame_send)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(_callbacks, _cb_data_chunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(_callbacks, _cb_stream_close)
+        nghttp2_session_callbacks_set_send_data_callback(_callbacks, _cb_send_data)
     return _callbacks
+
+
+# -- response heads as nghttp2_nv arrays --------------------------------------------------------
+# nghttp2 copies the fields on submit and lower-cases the names as it copies (nghttp2_nv_array_
+# copy): names go in as the upstream or the handler spelled them, values as they are.
+
+# A relayed head's fields go in a stack array; a longer one (the scanner takes at most 64
+# upstream fields, the handler's extra ones come on top) in one from the heap.
+cdef enum:
+    H2_STACK_FIELDS = 80
+
+
+cdef inline bint _h2_forbidden_at(const char* name, Py_ssize_t n) noexcept:
+    """A field HTTP/2 forbids in a message (RFC 9113 8.2.2: the connection's business, not a
+    stream's), by the name table of the HTTP/1.1 path."""
+    cdef int kind = header_kind_at(name, n)
+    return kind == HK_CONNECTION or kind == HK_KEEP_ALIVE or kind == HK_TRANSFER_ENCODING \
+        or kind == HK_UPGRADE or kind == HK_TE \
+        or (kind == HK_PROXY_ANY and n == 16 and _names_equal(name, b"proxy-connection", 16))
+
+
+cdef inline void _nv(nghttp2_nv* nv, const char* name, size_t namelen, const char* value,
+                     size_t valuelen, uint8_t flags) noexcept:
+    nv.name = <uint8_t*>name
+    nv.namelen = namelen
+    nv.value = <uint8_t*>value
+    nv.valuelen = valuelen
+    nv.flags = flags
+
+
+cdef inline size_t _nv_bytes(nghttp2_nv* nv, bytes name, bytes value, uint8_t flags) noexcept:
+    """A field from two bytes objects the caller keeps alive until the submit."""
+    _nv(nv, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name), PyBytes_AS_STRING(value),
+        PyBytes_GET_SIZE(value), flags)
+    return 1
+
+
+cdef size_t _c_digits(char* out, long long v) noexcept:
+    """v >= 0 in decimal into out (20 bytes at least); its length."""
+    cdef char tmp[24]
+    cdef size_t n = 0, i
+    while True:
+        tmp[n] = <char>(48 + v % 10)
+        n += 1
+        v //= 10
+        if v == 0:
+            break
+    for i in range(n):
+        out[i] = tmp[n - 1 - i]
+    return n
+
+
+cdef int _submit_nv(nghttp2_session* session, int sid, const nghttp2_nv* nva, size_t n,
+                    bint with_body, bint informational) noexcept:
+    """HEADERS for stream sid; with_body: DATA follows from the stream's pending bytes (the
+    data provider). 0, or nghttp2's error."""
+    cdef nghttp2_data_provider2 provider
+    cdef int rv
+    if informational:
+        rv = nghttp2_submit_headers(session, NGHTTP2_FLAG_NONE, sid, NULL, nva, n, NULL)
+    elif with_body:
+        provider.source.ptr = NULL
+        provider.read_callback = _cb_read_body
+        rv = nghttp2_submit_response2(session, sid, nva, n, &provider)
+    else:
+        rv = nghttp2_submit_response2(session, sid, nva, n, NULL)
+    return 0 if rv >= 0 else rv
 
 
 cdef int _submit_head(nghttp2_session* session, int sid, list head, bint with_body,
                       bint informational) except -1:
-    """HEADERS for stream sid from (name, value) byte pairs; with_body: DATA follows from the
-    stream's pending bytes (the data provider). nghttp2 copies the fields."""
+    """_submit_nv from (name, value) byte pairs."""
     cdef Py_ssize_t n = len(head), i = 0
     cdef nghttp2_nv* nva = <nghttp2_nv*>PyMem_Malloc(n * sizeof(nghttp2_nv) + 1)
-    cdef nghttp2_data_provider2 provider
-    cdef bytes name, value
     cdef int rv
     if nva is NULL:
         raise MemoryError()
     try:
         for item in head:
-            name = <bytes>(<tuple>item)[0]
-            value = <bytes>(<tuple>item)[1]
-            nva[i].name = <uint8_t*>PyBytes_AS_STRING(name)
-            nva[i].namelen = PyBytes_GET_SIZE(name)
-            nva[i].value = <uint8_t*>PyBytes_AS_STRING(value)
-            nva[i].valuelen = PyBytes_GET_SIZE(value)
-            nva[i].flags = NGHTTP2_NV_FLAG_NONE
+            _nv_bytes(&nva[i], <bytes>(<tuple>item)[0], <bytes>(<tuple>item)[1],
+                      NGHTTP2_NV_FLAG_NONE)
             i += 1
-        if informational:
-            rv = nghttp2_submit_headers(session, NGHTTP2_FLAG_NONE, sid, NULL, nva, n, NULL)
-        elif with_body:
-            provider.source.ptr = NULL
-            provider.read_callback = _cb_read_body
-            rv = nghttp2_submit_response2(session, sid, nva, n, &provider)
-        else:
-            rv = nghttp2_submit_response2(session, sid, nva, n, NULL)
+        rv = _submit_nv(session, sid, nva, n, with_body, informational)
     finally:
         PyMem_Free(nva)
-    return 0 if rv >= 0 else rv
+    return rv
 
 
 # -- one stream ------------------------------------------------------------------------------
@@ -347,10 +486,9 @@ cdef class Http2Responder(Responder):
         cdef bytes name
         for item in headers:
             pair = _write_pair(item)
-            name = (<bytes>pair[0]).lower()
-            if name in _H2_HOP_BY_HOP:
-                continue
-            out.append((name, pair[1]))
+            name = <bytes>pair[0]
+            if not _h2_forbidden_at(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name)):
+                out.append(pair)        # nghttp2 lower-cases the name (see _nv)
         self._h2_framing(out, status, content_length)
         return out
 
@@ -358,10 +496,29 @@ cdef class Http2Responder(Responder):
         cdef HttpRequest req = self.request
         cdef ServerSettings st = self._h2.settings
         if st.request_id_header is not None:
-            out.append((st.request_id_header.lower(), req.request_id))
+            out.append((st.request_id_header, req.request_id))
         self._no_body = req.method == b"HEAD" or status == 204 or status == 304 or status < 200
         if content_length >= 0 and not (status == 204 or status == 304 or status < 200):
             out.append((b"content-length", write_int(content_length)))
+
+    cdef size_t _h2_framing_nv(self, void* nva_, size_t n, int status, long long content_length,
+                               char* length_text):
+        """_h2_framing into nva from index n (length_text: 24 bytes for Content-Length's
+        digits); the new count."""
+        cdef nghttp2_nv* nva = <nghttp2_nv*>nva_
+        cdef HttpRequest req = self.request
+        cdef ServerSettings st = self._h2.settings
+        if st.request_id_header is not None:
+            # Unique to each answer: indexing it in HPACK's table would only evict the fields
+            # that do repeat.
+            n += _nv_bytes(&nva[n], st.request_id_header, req.request_id,
+                           NGHTTP2_NV_FLAG_NO_INDEX)
+        self._no_body = req.method == b"HEAD" or status == 204 or status == 304 or status < 200
+        if content_length >= 0 and not (status == 204 or status == 304 or status < 200):
+            _nv(&nva[n], b"content-length", 14, length_text, _c_digits(length_text,
+                content_length), NGHTTP2_NV_FLAG_NONE)
+            n += 1
+        return n
 
     cpdef send(self, int status, list headers, bytes body=b""):
         if self.started:
@@ -389,25 +546,53 @@ cdef class Http2Responder(Responder):
         """start() with the scanned upstream head's kept fields (see Responder)."""
         if self.started:
             raise RuntimeError("response already started")
-        cdef list out = [(b":status", write_int(status))]
+        # The nghttp2_nv array straight from the scanned head: its fields point into src (the
+        # upstream's bytes, alive until the submit copies them), no Python object per field.
+        cdef nghttp2_nv stack_nva[H2_STACK_FIELDS]
+        cdef nghttp2_nv* nva = stack_nva
+        cdef size_t cap = scanned_head.n_fields + len(extra) + 3, n = 1
+        cdef char status_text[24]
+        cdef char length_text[24]
         cdef const jqg_field* f
         cdef int i
-        cdef bytes name
-        for i in range(scanned_head.n_fields):
-            if keep[i]:
+        cdef unsigned int vlen
+        cdef tuple pair
+        cdef list held = None       # pairs _write_pair had to build: alive until the submit
+        if cap > H2_STACK_FIELDS:
+            nva = <nghttp2_nv*>PyMem_Malloc(cap * sizeof(nghttp2_nv))
+            if nva is NULL:
+                raise MemoryError()
+        try:
+            _nv(&nva[0], b":status", 7, status_text, _c_digits(status_text, status),
+                NGHTTP2_NV_FLAG_NONE)
+            for i in range(scanned_head.n_fields):
                 f = &scanned_head.fields[i]
-                name = src[f.name_at:f.name_at + f.name_len].lower()
-                if name not in _H2_HOP_BY_HOP:
-                    out.append((name, src[f.value_at:f.value_at + f.value_len]))
-        for item in extra:
-            pair = _write_pair(item)
-            name = (<bytes>pair[0]).lower()
-            if name not in _H2_HOP_BY_HOP:
-                out.append((name, pair[1]))
-        self._h2_framing(out, status, content_length)
-        self.started = True
-        self.status = status
-        self._h2._send_headers(self._stream, out, False)
+                if not keep[i] or _h2_forbidden_at(src + f.name_at, f.name_len):
+                    continue
+                # The scanner keeps a value's trailing whitespace (as llhttp does); HTTP/2
+                # forbids it (RFC 9113 8.2.1) and clients refuse the answer for it.
+                vlen = f.value_len
+                while vlen and (src[f.value_at + vlen - 1] == 32 or src[f.value_at + vlen - 1] == 9):
+                    vlen -= 1
+                _nv(&nva[n], src + f.name_at, f.name_len, src + f.value_at, vlen,
+                    NGHTTP2_NV_FLAG_NONE)
+                n += 1
+            for item in extra:
+                pair = _write_pair(item)
+                if pair is not item:
+                    if held is None:
+                        held = []
+                    held.append(pair)
+                if not _h2_forbidden_at(PyBytes_AS_STRING(<bytes>pair[0]),
+                                        PyBytes_GET_SIZE(<bytes>pair[0])):
+                    n += _nv_bytes(&nva[n], <bytes>pair[0], <bytes>pair[1], NGHTTP2_NV_FLAG_NONE)
+            n = self._h2_framing_nv(nva, n, status, content_length, length_text)
+            self.started = True
+            self.status = status
+            self._h2._send_nv(self._stream, nva, n, False)
+        finally:
+            if nva != stack_nva:
+                PyMem_Free(nva)
         return 0
 
     cpdef write(self, bytes data):
@@ -477,11 +662,14 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         if self._session is not NULL:
             nghttp2_session_del(<nghttp2_session*>self._session)
             self._session = NULL
+        PyMem_Free(self._out)
+        self._out = NULL
 
     def connection_lost(self, exc):
         self._abandon_streams()
         HttpServerProtocol.connection_lost(self, exc)
         self._streams = {}
+        self._head_stream = None
         # The session goes with the connection: nothing is sent or received any more.
         if self._session is not NULL:
             nghttp2_session_del(<nghttp2_session*>self._session)
@@ -543,47 +731,25 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         req.http_version = "2"
         req.keep_alive = True
         req._headers_done = True
-        cdef list fields = []
-        cdef bytes method = None, path = None, authority = None, scheme = None, cookie = None
-        cdef bytes name, value
-        cdef bint has_host = False
-        # nghttp2 checked the fields (RFC 9113 8.2: lower-case names, no connection fields,
-        # pseudo-headers first and once, no TE but "trailers") and refused the stream otherwise.
-        for item in s.fields:
-            name = <bytes>(<tuple>item)[0]
-            value = <bytes>(<tuple>item)[1]
-            if name[:1] == b":":
-                if name == b":method":
-                    method = value
-                elif name == b":path":
-                    path = value
-                elif name == b":authority":
-                    authority = value
-                elif name == b":scheme":
-                    scheme = value
-            elif name == b"cookie":
-                # HTTP/2 splits cookies into fields; HTTP/1.1 upstreams expect one (RFC 9113
-                # 8.2.3).
-                cookie = value if cookie is None else cookie + b"; " + value
-            else:
-                if name == b"host":
-                    has_host = True
-                    _note_host(req, name, value)
-                fields.append((name, value))
+        # The header callback sorted the fields already (_take_field).
+        cdef list fields = s.fields
         s.fields = None
-        if cookie is not None:
-            fields.append((b"cookie", cookie))
-        if not has_host and authority is not None:
-            fields.insert(0, (b"host", authority))
-            req.host = authority
+        if s.cookie is not None:
+            fields.append((b"cookie", s.cookie))
+        if s.n_host:
+            req.host = s.host
+            req._n_host = s.n_host
+        elif s.authority is not None:
+            fields.insert(0, (b"host", s.authority))
+            req.host = s.authority
             req._n_host = 1
         req.headers = fields
-        req.method = method
-        req.target = path if path is not None else b""
+        req.method = s.method
+        req.target = s.path if s.path is not None else b""
         s.req = req
         s.last_data = req.start_time
         req.request_id = write_new_request_id()
-        cdef int status = self._check_head(req, method, path)
+        cdef int status = self._check_head(s, req)
         if status:
             self._refuse(s, status, _H2_REFUSALS.get(status, "Bad request"))
             return
@@ -608,9 +774,10 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         else:
             self._dispatch_stream(s)
 
-    cdef int _check_head(self, HttpRequest req, bytes method, bytes path) except -1:
+    cdef int _check_head(self, _H2Stream s, HttpRequest req) except -1:
         """What HTTP/1.1's _head_complete refuses, for a stream: 0 when it may go on."""
         cdef ServerSettings st = self.settings
+        cdef bytes method = s.method, path = s.path
         if method is None or path is None:
             return 400          # CONNECT (no :path) is not proxied; nghttp2 refused the rest
         if len(path) > st.max_uri_bytes:
@@ -628,15 +795,9 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
             return 400
         if len(req.host) > 0 and not authority_is_valid(req.host):
             return 400
-        for item in req.headers:
-            kind = header_kind(<bytes>(<tuple>item)[0])
-            if kind == HK_EXPECT:
-                if (<bytes>(<tuple>item)[1]).lower() != b"100-continue":
-                    return 417
-                req._expect_continue = True
-            elif kind == HK_CONTENT_LENGTH:
-                if not (<bytes>(<tuple>item)[1]).isdigit():
-                    return 400
+        if s.head_status:
+            return s.head_status            # a bad Expect (417) or Content-Length (400)
+        req._expect_continue = s.expect_continue
         return 0
 
     cdef void _on_data(self, int sid, bytes data, int flow_len):
@@ -717,6 +878,17 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         if s.reset or self._session is NULL:
             return
         rv = _submit_head(<nghttp2_session*>self._session, s.stream_id, headers, not end, False)
+        self._sent_head(s, rv, end)
+
+    cdef void _send_nv(self, _H2Stream s, const void* nva, size_t n, bint end):
+        """_send_headers from an nghttp2_nv array."""
+        if s.reset or self._session is NULL:
+            return
+        rv = _submit_nv(<nghttp2_session*>self._session, s.stream_id, <const nghttp2_nv*>nva,
+                        n, not end, False)
+        self._sent_head(s, rv, end)
+
+    cdef void _sent_head(self, _H2Stream s, int rv, bint end):
         if rv != 0:
             _server_log.info("http2 stream %d: response not sent: %s", s.stream_id,
                              nghttp2_strerror(rv).decode())
@@ -766,6 +938,28 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
             if s.pending_at == PyBytes_GET_SIZE(chunk):
                 s.pending.pop(0)
                 s.pending_at = 0
+        self._took(s, n, eof)
+        return n
+
+    cdef Py_ssize_t _take_piece(self, _H2Stream s, size_t length, bint* eof):
+        """_take without the copy: up to `length` bytes of the first pending chunk, kept in
+        s.nocopy for _cb_send_data (a memoryview when it is part of the chunk)."""
+        cdef bytes chunk = <bytes>s.pending[0]
+        cdef Py_ssize_t at = s.pending_at
+        cdef Py_ssize_t n = min(<Py_ssize_t>length, PyBytes_GET_SIZE(chunk) - at)
+        if at == 0 and n == PyBytes_GET_SIZE(chunk):
+            s.nocopy = chunk
+        else:
+            s.nocopy = memoryview(chunk)[at:at + n]
+        s.pending_at += n
+        if s.pending_at == PyBytes_GET_SIZE(chunk):
+            s.pending.pop(0)
+            s.pending_at = 0
+        self._took(s, n, eof)
+        return n
+
+    cdef void _took(self, _H2Stream s, Py_ssize_t n, bint* eof):
+        """Bookkeeping once nghttp2 took n pending bytes of s into a DATA frame."""
         s.pending_bytes -= n
         if n:
             s.blocked_since = mono_now() if s.pending_bytes else 0
@@ -775,7 +969,6 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         if s.producer_paused and s.pending_bytes < H2_PENDING_HIGH_WATER \
                 and not self._write_paused:
             self._resume_producer(s)
-        return n
 
     cdef void _pause_producer(self, _H2Stream s):
         if s.producer_paused or s.resp is None or s.resp.producer is None:
@@ -841,6 +1034,8 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         cdef _H2Stream s = self._streams.pop(sid, None)
         if s is None:
             return
+        if s is self._head_stream:
+            self._head_stream = None
         if not s.reset and not (s.ended and (s.resp is None or s.resp.finished)):
             self._cancel_stream(s, "stream closed")
         if s.body is not None:
@@ -973,18 +1168,32 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
         cdef nghttp2_session* session = <nghttp2_session*>self._session
         cdef const uint8_t* data
         cdef nghttp2_ssize n
-        cdef list out = []
+        cdef list pieces
+        self._out_len = 0
+        self._out_pieces = None
         self._in_receive = True         # callbacks run from mem_send too: no flush from there
         try:
             while True:
                 n = nghttp2_session_mem_send2(session, &data)
                 if n <= 0:
                     break
-                out.append(PyBytes_FromStringAndSize(<const char*>data, n))
+                self._out_add(<const char*>data, n)
         finally:
             self._in_receive = False
-        if out and self.transport is not None and not self._closing:
-            self._transport_write(out[0] if len(out) == 1 else b"".join(out))
+        cdef bint writable = self.transport is not None and not self._closing
+        if self._out_pieces is not None:
+            self._out_cut()
+            pieces = self._out_pieces
+            self._out_pieces = None
+            if writable:
+                self.transport.writelines(pieces)
+        elif self._out_len and writable:
+            self._transport_write(PyBytes_FromStringAndSize(self._out, self._out_len))
+        self._out_len = 0
+        if self._out_cap > H2_OUT_KEEP:
+            PyMem_Free(self._out)
+            self._out = NULL
+            self._out_cap = 0
         if n < 0 or (not nghttp2_session_want_read(session)
                      and not nghttp2_session_want_write(session)):
             self._dead = True
@@ -992,6 +1201,28 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
             self._close_transport()
         elif self._goaway_sent and not self._streams:
             self._close_transport()
+
+    cdef int _out_add(self, const char* data, size_t n) except -1:
+        cdef size_t cap = self._out_cap
+        cdef char* grown
+        if self._out_len + n > cap:
+            cap = max(self._out_len + n, 2 * cap, 4096)
+            grown = <char*>PyMem_Realloc(self._out, cap)
+            if grown is NULL:
+                raise MemoryError()
+            self._out = grown
+            self._out_cap = cap
+        memcpy(self._out + self._out_len, data, n)
+        self._out_len += n
+        return 0
+
+    cdef void _out_cut(self):
+        """What _out holds becomes the next piece of the write."""
+        if self._out_pieces is None:
+            self._out_pieces = []
+        if self._out_len:
+            self._out_pieces.append(PyBytes_FromStringAndSize(self._out, self._out_len))
+            self._out_len = 0
 
     cdef void _close_transport(self):
         # No lingering close: a GOAWAY has told the client where we stopped.
