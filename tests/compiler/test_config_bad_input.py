@@ -179,3 +179,52 @@ def test_broken_json_file_reports_json_position(tmp_path):
     path = write(tmp_path, "body.json", '{"name": "datakit",\n "config": {nodes: []}}')
     assert errors_of(load_file, path) == [
         f"{path}: line 2, column 13: not valid JSON: Expecting property name enclosed in double quotes"]
+
+
+BIG_STATIC = """
+_format_version: "3.0"
+services:
+- name: s
+  url: http://127.0.0.1:9/
+  routes:
+  - name: r
+    paths: ["/"]
+    plugins:
+    - name: datakit
+      config:
+        nodes:
+        - name: EXIT
+          type: exit
+          inputs:
+            body: STATIC.big
+        - name: STATIC
+          type: static
+          values:
+            big: %s
+"""
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_integers_beyond_64_bits_are_read_as_kong_reads_them(tmp_path, as_json):
+    # Kong reads numbers as doubles; before, a static value of 21 digits crashed the plan's
+    # hash (orjson: "Integer exceeds 64-bit range") with no location.
+    import yaml
+    import jqgate
+    text = BIG_STATIC % "123456789012345678901"
+    if as_json:
+        text = json.dumps(yaml.safe_load(text))
+    path = tmp_path / ("kong.json" if as_json else "kong.yaml")
+    path.write_text(text)
+    gateway = jqgate.load(str(path))
+    assert gateway is not None
+    (doc,) = parse_documents(text, "x")
+    big = doc["services"][0]["routes"][0]["plugins"][0]["config"]["nodes"][1]["values"]["big"]
+    assert big == 1.2345678901234568e+20 and isinstance(big, float)
+    assert parse_documents("a: -9223372036854775808", "x") == [{"a": -2 ** 63}]
+
+
+def test_a_number_beyond_a_double_is_a_located_error():
+    with pytest.raises(ConfigError, match="beyond the range of a double"):
+        parse_documents('{"a": 1%s}' % ("0" * 400), "x.json")
+    with pytest.raises(ConfigError, match="x.yaml"):
+        parse_documents("a: 1%s" % ("0" * 400), "x.yaml")

@@ -165,4 +165,6 @@ def test_sighup_storm_under_load_loses_no_request_and_no_log_line(tmp_path, upst
     logged = {line.split("rid=")[1].split()[0] for line in lines if "rid=" in line}
     assert logged == set(ids)
     assert not any("worker exited" in line or "Traceback" in line for line in gw.lines)
-    assert sum("SIGHUP: reloaded" in line for line in gw.lines) >= 2, gw.lines[-10:]
+    # SIGHUPs that arrive while a reload runs coalesce into the next one, so how many reloads
+    # the burst makes depends on the machine's load; at least one ran under traffic.
+    assert sum("SIGHUP: reloaded" in line for line in gw.lines) >= 1, gw.lines[-10:]

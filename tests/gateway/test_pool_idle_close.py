@@ -50,7 +50,9 @@ def test_no_request_fails_when_idle_connections_are_closed_at_random():
         gw.stop()
         closes = proxy.stop()
         up.stop()
-    assert closes > 50                          # the proxy did close connections under us
+    # How many idle closes land depends on the machine's load (28 to 120 seen); that some of them
+    # crossed a request is what the stale count shows.
+    assert closes > 0                           # the proxy did close connections under us
     assert stats["stale"] > 0                   # some of them just before a request
     assert statuses.count(200) == len(statuses) == 4000, \
         {s: statuses.count(s) for s in set(statuses)}
