@@ -19,7 +19,7 @@ TARGET = os.path.join(HERE, "..", "src", "jqgate", "_core", "engine", "plan_code
 
 
 # (prefix of the plan.py constants, what they are): one C enum each
-TABLES = (("CONV_", "The runtime conversion of a binding (Binding.convert), see plan.py."),
+TABLES = (("CONV_", "The per-request conversion of a binding (Binding.convert), see plan.py."),
           ("PROP_", "The property family of a property node (PropertyParams.family_code)."))
 
 

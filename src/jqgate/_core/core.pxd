@@ -81,7 +81,7 @@ cdef class _CallWaiter
 cdef class RunListener
 cdef class PlanDriver
 cdef class PlanRun
-cdef class _RuntimeWaiter
+cdef class _PythonNodeWaiter
 cdef class DataKitHandler
 cdef class DataKitFlow
 cdef class AccessLog

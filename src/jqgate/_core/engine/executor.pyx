@@ -49,7 +49,7 @@
 # JSON body does not parse keeps the raw text as `body` for the trace; header bytes are text as
 # latin-1 (lossless round trip); a GET of kong.service.response.status waits for
 # service_response (the compiler gives it that dependency), so it reads the upstream's status;
-# node types without a runtime here (cache, vault, xml, jwt) fail with a clear error.
+# node types without an implementation here (cache, vault, xml, jwt) fail with a clear error.
 #
 # Order of work, and why: ops are in topological order, so one forward pass over a window
 # runs every op whose dependency countdown reached zero (an op only unblocks later ops). Calls
@@ -324,7 +324,7 @@ cdef class PlanRun:
                     self.trace.complete(op.node,
                                         [trace_value(n, x) for n, x in op.values.items()])
             elif k == OPK_EXIT:
-                ops_runtime_xml_body(self, op, fields)
+                ops_python_xml_body(self, op, fields)
                 self._answer(ops_exit_answer(op.exit_status,
                                              fields.get("body") if fields else None,
                                              fields.get("headers") if fields else None))
@@ -344,11 +344,11 @@ cdef class PlanRun:
                 if self.tracing:
                     self.trace.complete(op.node, [trace_value("$self", v)])
             elif k == OPK_CALL:
-                ops_runtime_xml_body(self, op, fields)
+                ops_python_xml_body(self, op, fields)
                 self._dispatch(op, fields if fields is not None else {})
                 return 0
-            elif k == OPK_RUNTIME:              # cache, xml, jwt, vault (ops/python_nodes.pyx)
-                if ops_runtime_run(self, op, fields if fields is not None else {}, self_value):
+            elif k == OPK_PYTHON:              # cache, xml, jwt, vault (ops/python_nodes.pyx)
+                if ops_python_run(self, op, fields if fields is not None else {}, self_value):
                     return 0                  # went async: completes from its callback
             elif k == OPK_BRANCH:
                 if type(self_value) is not bool:
@@ -362,7 +362,7 @@ cdef class PlanRun:
             elif k == OPK_REQUEST:
                 self._fill_request(op)
             elif k == OPK_SERVICE_REQUEST:
-                ops_runtime_xml_body(self, op, fields)
+                ops_python_xml_body(self, op, fields)
                 self._service_request = ops_sink_patch(fields if fields is not None else {},
                                                        True)
                 if self.tracing:
@@ -374,7 +374,7 @@ cdef class PlanRun:
                     self.state[i] = ST_SKIPPED
                     self.trace.skip(op.node, None)
                     return 0
-                ops_runtime_xml_body(self, op, fields)
+                ops_python_xml_body(self, op, fields)
                 self._response_patch = ops_sink_patch(fields if fields is not None else {},
                                                       False)
             else:
@@ -451,7 +451,7 @@ cdef class PlanRun:
     # ------------------------------------------------------------------ calls
 
     cdef int _await_op(self, CompiledOp op, object pending) except -1:
-        """An op went async (a call's exchange, or a runtime op's task): it runs on until its
+        """An op went async (a call's exchange, or a plain-Python node's task): it runs on until its
         callback resumes the run (_on_call_done); cancel() stops what is still pending."""
         if self.exchanges is None:
             self.exchanges = [None] * self.cp.nops
@@ -507,8 +507,8 @@ cdef class PlanRun:
 
     cdef int _resume(self, int i, object ex) except -1:
         """An async op finished: a call's exchange, or an async op of ops/python_nodes.pyx."""
-        if type(ex) is _RuntimeAsyncResult:
-            return ops_runtime_async_done(self, i, ex)
+        if type(ex) is _PythonNodeAsyncResult:
+            return ops_python_async_done(self, i, ex)
         return self._call_result(i, <ClientExchange>ex)
 
     cdef int _call_result(self, int i, ClientExchange ex) except -1:

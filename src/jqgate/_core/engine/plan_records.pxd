@@ -16,7 +16,7 @@ cdef enum:
     OPK_SERVICE_RESPONSE = 8
     OPK_RESPONSE = 9
     OPK_BRANCH = 10
-    OPK_RUNTIME = 11            # cache, xml, jwt, vault: jqgate.nodes.python_ops via ops/python_nodes.pyx
+    OPK_PYTHON = 11            # cache, xml, jwt, vault: jqgate.nodes.python_ops via ops/python_nodes.pyx
 
 # jq input modes (JqParams.input_mode)
 cdef enum:

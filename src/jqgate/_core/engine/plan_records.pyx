@@ -10,7 +10,7 @@ _OPK_BY_NAME = {"static": OPK_STATIC, "jq": OPK_JQ, "call": OPK_CALL, "exit": OP
                 "service_request": OPK_SERVICE_REQUEST, "service_response": OPK_SERVICE_RESPONSE,
                 "response": OPK_RESPONSE, "branch": OPK_BRANCH}
 for _kind in _python_ops.PYTHON_KINDS:
-    _OPK_BY_NAME[_kind] = OPK_RUNTIME
+    _OPK_BY_NAME[_kind] = OPK_PYTHON
 
 # Input fields of the node types whose node-wise input is an object (an any -> object binding
 # delivers the value's matching keys to these fields, §3.4), and the request node's fields:

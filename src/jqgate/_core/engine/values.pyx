@@ -1,5 +1,5 @@
 # Value rules of the compiled core (datakit.md §3.4, §4, §5.1, §11): header maps, query strings,
-# body encoding and the runtime conversions of bindings. The reference executor has the same
+# body encoding and the conversions of bindings. The reference executor has the same
 # rules in plain Python (jqgate/reference/values.py); the engine tests run both on every case.
 #
 # Server note: `values_header_map`, `values_decode_query`, `values_encode_query` and
@@ -399,7 +399,7 @@ cdef object values_check_map(object v, str what):
 
 
 # ---------------------------------------------------------------------------------------------
-# runtime conversions on bindings (plan.py CONV_*)
+# conversions on bindings (plan.py CONV_*)
 
 cdef str _conv_what(str port, str source):
     cdef str what = "input %s" % (('"%s"' % port) if port else "$self")
