@@ -99,3 +99,52 @@ def test_refused_certificates_name_the_field(gw):
     assert s == 400, body
     s, listed, _ = gw.admin("GET", "/certificates")
     assert [c["id"] for c in listed["data"]] == [created["id"]]
+
+
+def test_put_replaces_or_creates_certificates_and_snis(gw):
+    """Kong's PUT: by id or by name, replacing the entity or creating it."""
+    cert, key = CA.leaf("put.example.com")
+    new_id = "5b1c5b6e-0c39-4d2e-9a57-1d0b8f0e6a11"
+    s, made, _ = gw.admin("PUT", "/certificates/%s" % new_id,
+                          {"cert": cert, "key": key, "snis": ["put.example.com"]})
+    assert s == 200, made
+    assert made["id"] == new_id and made["snis"] == ["put.example.com"]
+    assert served(gw.tls_port, "put.example.com") == "put.example.com"
+
+    # by one of its names: the body replaces it; the name in the URL stays one of its names
+    other_cert, other_key = CA.leaf("other.example.com")
+    s, replaced, _ = gw.admin("PUT", "/certificates/put.example.com",
+                              {"cert": other_cert, "key": other_key})
+    assert s == 200, replaced
+    assert replaced["id"] == new_id and replaced["snis"] == ["put.example.com"]
+    assert served(gw.tls_port, "put.example.com") == "other.example.com"
+
+    # a name nobody holds yet: a new certificate holding it
+    third_cert, third_key = CA.leaf("third.example.com")
+    s, third, _ = gw.admin("PUT", "/certificates/third.example.com",
+                           {"cert": third_cert, "key": third_key})
+    assert s == 200, third
+    assert third["id"] != new_id and third["snis"] == ["third.example.com"]
+
+    # SNIs: created by name, then moved to another certificate by the same PUT
+    s, sni, _ = gw.admin("PUT", "/snis/*.put.example.com", {"certificate": {"id": new_id}})
+    assert s == 200, sni
+    assert sni["name"] == "*.put.example.com" and sni["certificate"] == {"id": new_id}
+    assert served(gw.tls_port, "a.put.example.com") == "other.example.com"
+    s, moved, _ = gw.admin("PUT", "/snis/%s" % sni["id"],
+                           {"name": "*.put.example.com", "certificate": {"id": third["id"]}})
+    assert s == 200 and moved["id"] == sni["id"], moved
+    assert served(gw.tls_port, "a.put.example.com") == "third.example.com"
+
+    # refused, and nothing changed: a name another certificate holds, a mismatched id
+    s, err, _ = gw.admin("PUT", "/certificates/%s" % new_id,
+                         {"cert": other_cert, "key": other_key, "snis": ["third.example.com"]})
+    assert s == 409, err
+    s, err, _ = gw.admin("PUT", "/certificates/%s" % new_id,
+                         {"id": third["id"], "cert": other_cert, "key": other_key})
+    assert s == 400, err
+    s, err, _ = gw.admin("PUT", "/snis/x.example.com", {"name": "y.example.com",
+                                                         "certificate": {"id": new_id}})
+    assert s == 400, err
+    assert served(gw.tls_port, "third.example.com") == "third.example.com"
+    assert served(gw.tls_port, "put.example.com") == "other.example.com"

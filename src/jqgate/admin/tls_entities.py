@@ -9,7 +9,9 @@ certificate carries no names; each name is a top-level `snis` record referencing
 
 Kong's rules kept: `{c}` is a certificate id or one of its SNI names, `{s}` an SNI id or name;
 a name belongs to one certificate (409 when taken); deleting a certificate deletes its SNIs;
-`snis` in a certificate body replaces the certificate's names.
+`snis` in a certificate body replaces the certificate's names. PUT replaces or creates: a
+certificate by id, or by a name (an SNI name that does not exist yet creates a certificate
+holding that name); an SNI by id or name.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import uuid
 from jqgate.admin import errors
 from jqgate.admin.bodies import decode_object
 from jqgate.admin.entities import kong_certificate, kong_sni
+from jqgate.admin.entity_writes import looks_like_uuid
 from jqgate.admin.handlers import _apply, _created, _issue, merge_patch
 from jqgate.admin.paging import page
 from jqgate.config.certificates import parse_certificate, parse_sni
@@ -132,6 +135,34 @@ async def patch_certificate(admin, call):
     return 200, _certificate_out(admin, c.id)
 
 
+async def put_certificate(admin, call):
+    """PUT /certificates/{c}: the body replaces certificate {c} (an id or one of its names), or
+    creates it: with that id, or holding that name. The body's `snis` (none when absent) are its
+    names, and a name in the URL stays one of them, as in Kong."""
+    ref = call.params["certificate"]
+    body = decode_object(call.body, call.content_type)
+    url_name = None if looks_like_uuid(ref) else ref.lower()
+    names = _names(body)
+    if url_name is not None and url_name not in names:
+        names.append(url_name)
+    async with admin.edit_lock:
+        existing = _find_certificate(admin, ref)
+        cert_id = existing.id if existing is not None else (ref if url_name is None
+                                                            else str(uuid.uuid4()))
+        if body.get("id") is not None and body["id"] != cert_id:
+            raise errors.schema_violation([_issue("id", "the id in the body differs from the "
+                                                        "certificate in the URL")])
+        body["id"] = cert_id
+        _check(parse_certificate, body)
+        doc = admin.store.copy_document()
+        _check_names_free(doc, names, cert_id)
+        doc["certificates"] = [r for r in doc.get("certificates", []) if r["id"] != cert_id] \
+            + [body]
+        _set_names(doc, cert_id, names)
+        await _apply(admin, doc)
+    return 200, _certificate_out(admin, cert_id)
+
+
 async def delete_certificate(admin, call):
     async with admin.edit_lock:
         c = _find_certificate(admin, call.params["certificate"])
@@ -212,6 +243,41 @@ async def patch_sni(admin, call):
         await _apply(admin, doc)
     c, name = _find_sni(admin, updated["id"])
     return 200, kong_sni(c, name, _created(admin, updated["id"]))
+
+
+async def put_sni(admin, call):
+    """PUT /snis/{s}: the body replaces SNI {s} (an id or a name), or creates it with that id
+    or name; `certificate` is required, as in a POST."""
+    ref = call.params["sni"]
+    body = decode_object(call.body, call.content_type)
+    if looks_like_uuid(ref):
+        if body.get("id") is not None and body["id"] != ref:
+            raise errors.schema_violation([_issue("id", "the id in the body differs from the "
+                                                        "id in the URL")])
+    else:
+        body.setdefault("name", ref)
+        if str(body["name"]).lower() != ref.lower():
+            raise errors.schema_violation([_issue("name", "the name in the body differs from "
+                                                          "the name in the URL")])
+    _check(parse_sni, body)
+    async with admin.edit_lock:
+        cert = _find_certificate(admin, _ref(body["certificate"]))
+        if cert is None:
+            raise errors.schema_violation([_issue(
+                "certificate", f"the foreign key '{_ref(body['certificate'])}' does not "
+                               f"reference an existing 'certificates' entity")])
+        old, old_name = _find_sni(admin, ref)
+        sni_id = old.sni_ids[old_name] if old is not None else (
+            ref if looks_like_uuid(ref) else str(uuid.uuid4()))
+        record = {"id": sni_id, "name": body["name"].lower(), "certificate": {"id": cert.id}}
+        doc = admin.store.copy_document()
+        others = [r for r in doc.get("snis", []) if r["id"] != sni_id]
+        if any(r["name"] == record["name"] for r in others):
+            raise errors.unique_violation("name", record["name"])
+        doc["snis"] = others + [record]
+        await _apply(admin, doc)
+    c, name = _find_sni(admin, sni_id)
+    return 200, kong_sni(c, name, _created(admin, sni_id))
 
 
 async def delete_sni(admin, call):
