@@ -204,11 +204,7 @@ async def create_sni(admin, call):
         body["certificate"] = {"id": c.id}
     _check(parse_sni, body)
     async with admin.edit_lock:
-        cert = _find_certificate(admin, _ref(body["certificate"]))
-        if cert is None:
-            raise errors.schema_violation([_issue(
-                "certificate", f"the foreign key '{_ref(body['certificate'])}' does not "
-                               f"reference an existing 'certificates' entity")])
+        cert = _referenced_certificate(admin, body)
         name = body["name"].lower()
         doc = admin.store.copy_document()
         if any(r["name"] == name for r in doc.get("snis", [])):
@@ -261,11 +257,7 @@ async def put_sni(admin, call):
                                                           "the name in the URL")])
     _check(parse_sni, body)
     async with admin.edit_lock:
-        cert = _find_certificate(admin, _ref(body["certificate"]))
-        if cert is None:
-            raise errors.schema_violation([_issue(
-                "certificate", f"the foreign key '{_ref(body['certificate'])}' does not "
-                               f"reference an existing 'certificates' entity")])
+        cert = _referenced_certificate(admin, body)
         old, old_name = _find_sni(admin, ref)
         sni_id = old.sni_ids[old_name] if old is not None else (
             ref if looks_like_uuid(ref) else str(uuid.uuid4()))
@@ -289,6 +281,16 @@ async def delete_sni(admin, call):
         doc["snis"] = [r for r in doc.get("snis", []) if r["id"] != c.sni_ids[name]]
         await _apply(admin, doc)
     return 204, None
+
+
+def _referenced_certificate(admin, body: dict):
+    """The certificate an SNI body names, or a schema violation (Kong's foreign-key message)."""
+    cert = _find_certificate(admin, _ref(body["certificate"]))
+    if cert is None:
+        raise errors.schema_violation([_issue(
+            "certificate", f"the foreign key '{_ref(body['certificate'])}' does not "
+                           f"reference an existing 'certificates' entity")])
+    return cert
 
 
 def _ref(ref) -> str:
