@@ -215,8 +215,8 @@ def test_integers_beyond_64_bits_are_read_as_kong_reads_them(tmp_path, as_json):
         text = json.dumps(yaml.safe_load(text))
     path = tmp_path / ("kong.json" if as_json else "kong.yaml")
     path.write_text(text)
-    gateway = jqgate.load(str(path))
-    assert gateway is not None
+    answer = jqgate.load(str(path)).run({"method": "GET", "path": "/"})
+    assert answer.status == 200 and answer.json() == 1.2345678901234568e+20
     (doc,) = parse_documents(text, "x")
     big = doc["services"][0]["routes"][0]["plugins"][0]["config"]["nodes"][1]["values"]["big"]
     assert big == 1.2345678901234568e+20 and isinstance(big, float)
