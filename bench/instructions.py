@@ -28,6 +28,7 @@ both: 4 connections, 10 streams each, a fresh h2load run for the warm-up and for
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import socket
@@ -137,7 +138,10 @@ def measure(key: str, argv: list[str], port: int, flow: str, n: int,
     for old in out_dir.glob(f"callgrind-{key}.out*"):
         old.unlink()
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
-    server = procs.start(f"callgrind-{key}", argv, port, "1", out_dir, timeout=180)
+    # A fixed hash seed: dict and set layouts (and so the counts) otherwise move by ±200
+    # instructions per request from one run to the next.
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    server = procs.start(f"callgrind-{key}", argv, port, "1", out_dir, env=env, timeout=180)
     try:
         path = layout.FLOW_PATHS[flow]
         send = h2_requests if http2 else requests
