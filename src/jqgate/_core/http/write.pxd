@@ -25,9 +25,24 @@ cdef char* _write_field(char* p, const char* name, Py_ssize_t name_len, const ch
                         Py_ssize_t value_len) noexcept
 cdef char* _write_put_headers(char* p, list headers) noexcept
 cdef bytes write_message_head(bytes first_line, list headers, list extra)
-cdef bytes write_relayed_head(bytes first_line, const char* src, const unsigned char* keep,
-                              list extra, list framing)
 cdef bytes write_head(int status, list headers, list extra)
+
+# The fields the server owns on an HTTP/1.1 answer (server/responder.pyx), written straight into
+# the head: a list of (name, value) tuples for them cost more than the rest of the head.
+cdef enum:
+    WF_CONNECTION_NONE = 0
+    WF_CONNECTION_CLOSE = 1
+    WF_CONNECTION_KEEP_ALIVE = 2
+
+cdef struct WriteFraming:
+    PyObject* rid_name          # the request id's field name and value (borrowed); NULL: none
+    PyObject* rid
+    long long length            # Content-Length; -1: no such field
+    bint chunked                # Transfer-Encoding: chunked
+    int connection              # WF_CONNECTION_*
+
+cdef bytes write_framed_head(bytes first_line, list headers, const char* src,
+                             const unsigned char* keep, list extra, WriteFraming* framing)
 cdef bytes write_int(long long value)
 cdef bint write_has_byte(bytes data, char c)
 cdef bint write_has_crlf(bytes data)

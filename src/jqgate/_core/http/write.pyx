@@ -221,28 +221,86 @@ cdef bytes write_join(bytes a, bytes b, bytes c):
     return out
 
 
-cdef bytes write_relayed_head(bytes first_line, const char* src, const unsigned char* keep,
-                              list extra, list framing):
-    """Like write_message_head, with the headers taken in place from the scanned head whose
-    bytes start at `src` (the fields with keep[i] set, as "name: value"), then `extra` and
-    `framing`: the same bytes as listing those fields first, without a tuple per field."""
-    extra = _write_checked(extra)
-    framing = _write_checked(framing)
+cdef bytes _WRITE_CONTENT_LENGTH = b"Content-Length: "
+cdef bytes _WRITE_CHUNKED = b"Transfer-Encoding: chunked\r\n"
+cdef bytes _WRITE_CLOSE = b"Connection: close\r\n"
+cdef bytes _WRITE_KEEP_ALIVE = b"Connection: keep-alive\r\n"
+
+
+cdef inline int _write_digits(char* buf, long long value) noexcept:
+    """value (>= 0) in decimal at the end of buf[0..24); returns where the digits start."""
+    cdef int i = 24
+    cdef unsigned long long v = <unsigned long long>value
+    while True:
+        i -= 1
+        buf[i] = 48 + <char>(v % 10)
+        v //= 10
+        if v == 0:
+            return i
+
+
+cdef bytes write_framed_head(bytes first_line, list headers, const char* src,
+                             const unsigned char* keep, list extra, WriteFraming* framing):
+    """`first_line`, then `headers` (may be None), the scanned head's fields with keep[i] set
+    taken in place from `src` (the scanned upstream head being relayed, its fields as "name:
+    value" without a tuple per field; src NULL: none), `extra` (may be None), then the
+    server's own fields as `framing` says, and the blank line: one allocation, and no tuple
+    for the fields that change on every answer (the request id, Content-Length)."""
+    if headers is not None:
+        headers = _write_checked(headers)
+    if extra is not None:
+        extra = _write_checked(extra)
+    cdef char digits[24]
+    cdef int at = 24
     cdef const jqg_field* f
     cdef int i
-    cdef Py_ssize_t size = PyBytes_GET_SIZE(first_line) + _write_headers_size(extra) \
-        + _write_headers_size(framing) + 2
-    for i in range(scanned_head.n_fields):
-        if keep[i]:
-            size += scanned_head.fields[i].name_len + scanned_head.fields[i].value_len + 4
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(first_line) + 2
+    if headers is not None:
+        size += _write_headers_size(headers)
+    if src != NULL:
+        for i in range(scanned_head.n_fields):
+            if keep[i]:
+                size += scanned_head.fields[i].name_len + scanned_head.fields[i].value_len + 4
+    if extra is not None:
+        size += _write_headers_size(extra)
+    if framing.rid_name != NULL:
+        size += _bytes_size(framing.rid_name) + _bytes_size(framing.rid) + 4
+    if framing.length >= 0:
+        at = _write_digits(digits, framing.length)
+        size += PyBytes_GET_SIZE(_WRITE_CONTENT_LENGTH) + (24 - at) + 2
+    if framing.chunked:
+        size += PyBytes_GET_SIZE(_WRITE_CHUNKED)
+    if framing.connection == WF_CONNECTION_CLOSE:
+        size += PyBytes_GET_SIZE(_WRITE_CLOSE)
+    elif framing.connection == WF_CONNECTION_KEEP_ALIVE:
+        size += PyBytes_GET_SIZE(_WRITE_KEEP_ALIVE)
     cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
     cdef char* p = _write_put(PyBytes_AS_STRING(out), first_line)
-    for i in range(scanned_head.n_fields):
-        if keep[i]:
-            f = &scanned_head.fields[i]
-            p = _write_field(p, src + f.name_at, f.name_len, src + f.value_at, f.value_len)
-    p = _write_put_headers(p, extra)
-    p = _write_put_headers(p, framing)
+    if headers is not None:
+        p = _write_put_headers(p, headers)
+    if src != NULL:
+        for i in range(scanned_head.n_fields):
+            if keep[i]:
+                f = &scanned_head.fields[i]
+                p = _write_field(p, src + f.name_at, f.name_len, src + f.value_at, f.value_len)
+    if extra is not None:
+        p = _write_put_headers(p, extra)
+    if framing.rid_name != NULL:
+        p = _write_field(p, _bytes_data(framing.rid_name), _bytes_size(framing.rid_name),
+                         _bytes_data(framing.rid), _bytes_size(framing.rid))
+    if framing.length >= 0:
+        p = _write_put(p, _WRITE_CONTENT_LENGTH)
+        memcpy(p, digits + at, 24 - at)
+        p += 24 - at
+        p[0] = 13
+        p[1] = 10
+        p += 2
+    if framing.chunked:
+        p = _write_put(p, _WRITE_CHUNKED)
+    if framing.connection == WF_CONNECTION_CLOSE:
+        p = _write_put(p, _WRITE_CLOSE)
+    elif framing.connection == WF_CONNECTION_KEEP_ALIVE:
+        p = _write_put(p, _WRITE_KEEP_ALIVE)
     p[0] = 13
     p[1] = 10
     return out

@@ -16,6 +16,10 @@ cdef class ProxyHandler(RequestHandler):
     # read ahead of a client that reads slower, in bytes per request (nginx's proxy_buffers;
     # beyond it the upstream is paused, as with response_buffering false from the start)
     cdef public long long response_buffer_size
+    # Header fields made once, not per answer (ProxyCall._relay_scanned_head, _add_latency_headers)
+    cdef tuple _via_field
+    cdef list _upstream_latency_fields
+    cdef list _proxy_latency_fields
 
     cdef bint streams_request_body(self, HttpRequest req)
     cpdef handle(self, HttpRequest req, Responder resp)
@@ -29,6 +33,8 @@ cpdef ClientExchange prepare_upstream_exchange(HttpRequest req, decision, int at
 cdef bint _proxy_passes_on(int kind) noexcept
 cdef list _proxy_response_headers(list headers, bytes via, long long* length)
 cpdef list filter_response_headers(list headers, bytes via=*)
+cdef list _proxy_latency_fields_for(bytes name, list fields)
+cdef tuple _proxy_latency_field(list fields, long long ms)
 cdef class ProxyCall(ResponseSink):
     cdef ProxyHandler handler
     cdef HttpRequest req

@@ -364,6 +364,25 @@ cpdef list filter_response_headers(list headers, bytes via=b"1.1 jqgate/0.1.0"):
     return _proxy_response_headers(headers, via, &length)
 
 
+cdef enum:
+    PROXY_LATENCY_FIELDS = 64       # latencies (ms) whose header fields are made once
+
+
+cdef list _proxy_latency_fields_for(bytes name, list fields):
+    """The (name, b"0") ... (name, b"63") fields of a latency header, made when the name is
+    new (the handler's header names may be changed at any time): nearly every answer's
+    latencies are a few milliseconds, and then the field costs no tuple of its own."""
+    if fields is not None and <bytes>(<tuple>fields[0])[0] is name:
+        return fields
+    return [(name, write_int(ms)) for ms in range(PROXY_LATENCY_FIELDS)]
+
+
+cdef inline tuple _proxy_latency_field(list fields, long long ms):
+    if 0 <= ms < PROXY_LATENCY_FIELDS:
+        return <tuple>fields[ms]
+    return ((<tuple>fields[0])[0], write_int(ms))
+
+
 @cython.freelist(64)
 cdef class ProxyCall(ResponseSink):
 
@@ -428,9 +447,12 @@ cdef class ProxyCall(ResponseSink):
                 keep[i] = 1
             else:
                 return False
+        cdef ProxyHandler h = self.handler
         cdef list extra = []
-        if self.handler.via is not None:
-            extra.append((b"Via", self.handler.via))
+        if h.via is not None:
+            if h._via_field is None or <bytes>h._via_field[1] is not h.via:
+                h._via_field = (b"Via", h.via)
+            extra.append(h._via_field)
         self._add_latency_headers(extra)
         self.head_sent = True
         if not self.resp.finished:
@@ -440,11 +462,17 @@ cdef class ProxyCall(ResponseSink):
     cdef void _add_latency_headers(self, list out):
         cdef ProxyHandler h = self.handler
         if h.upstream_latency_header is not None:
-            out.append((h.upstream_latency_header,
-                        write_int(<long long>((self.t_upstream_head - self.t_upstream_start) * 1000))))
+            h._upstream_latency_fields = _proxy_latency_fields_for(
+                h.upstream_latency_header, h._upstream_latency_fields)
+            out.append(_proxy_latency_field(
+                h._upstream_latency_fields,
+                <long long>((self.t_upstream_head - self.t_upstream_start) * 1000)))
         if h.proxy_latency_header is not None:
-            out.append((h.proxy_latency_header,
-                        write_int(<long long>((self.t_upstream_start - self.req.start_time) * 1000))))
+            h._proxy_latency_fields = _proxy_latency_fields_for(
+                h.proxy_latency_header, h._proxy_latency_fields)
+            out.append(_proxy_latency_field(
+                h._proxy_latency_fields,
+                <long long>((self.t_upstream_start - self.req.start_time) * 1000)))
 
     cdef void on_data(self, ClientExchange ex, bytes data):
         self.resp.write(data)

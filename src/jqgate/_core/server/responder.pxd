@@ -19,7 +19,7 @@ cdef class Responder:
     cdef bint _close
     cdef bytes _head_buf   # head from start(), written with the first body bytes (one send)
 
-    cdef list _framing(self, int status, long long content_length)
+    cdef void _framing(self, int status, long long content_length, WriteFraming* fr)
     cpdef send(self, int status, list headers, bytes body=*)
     cpdef send_error(self, int status, str message, list headers=*)
     cpdef start(self, int status, list headers, long long content_length=*)

@@ -18,22 +18,29 @@ cdef class ResponseProducer:
 cdef class Responder:
     """Writes one response, in order, on its connection (see the module comment)."""
 
-    cdef list _framing(self, int status, long long content_length):
-        """Framing + connection headers the server owns."""
+    cdef void _framing(self, int status, long long content_length, WriteFraming* fr):
+        """The framing and connection fields the server owns, into *fr (see write_framed_head):
+        the request id, Content-Length or chunked, Connection."""
         cdef HttpRequest req = self.request
         cdef HttpServerProtocol proto = self._proto
-        cdef list extra = []
+        cdef bytes rid_name = proto.settings.request_id_header
         self._chunked = False
-        if proto.settings.request_id_header is not None:
-            extra.append((proto.settings.request_id_header, req.request_id))
+        fr.rid_name = NULL
+        fr.rid = NULL
+        fr.length = -1
+        fr.chunked = False
+        fr.connection = WF_CONNECTION_NONE
+        if rid_name is not None:
+            fr.rid_name = <PyObject*>rid_name      # both alive while the head is written:
+            fr.rid = <PyObject*>req.request_id     # the settings' and the request's own
         self._no_body = req.method == b"HEAD" or status == 204 or status == 304 or status < 200
         if status == 204 or status == 304 or status < 200:
             pass
         elif content_length >= 0:
-            extra.append((b"Content-Length", write_int(content_length)))
+            fr.length = content_length
         elif req.http_version == "1.1":
             self._chunked = not self._no_body
-            extra.append((b"Transfer-Encoding", b"chunked"))
+            fr.chunked = True
         else:
             self._close = True      # HTTP/1.0 without a length: the close ends the body
         if (not req.keep_alive or ((proto._dead or proto.settings.draining) and proto._last_answer())
@@ -41,10 +48,9 @@ cdef class Responder:
             # An unread request body can't be skipped safely: close after this response.
             self._close = True
         if self._close:
-            extra.append((b"Connection", b"close"))
+            fr.connection = WF_CONNECTION_CLOSE
         elif req.http_version == "1.0":
-            extra.append((b"Connection", b"keep-alive"))
-        return extra
+            fr.connection = WF_CONNECTION_KEEP_ALIVE
 
     cpdef send(self, int status, list headers, bytes body=b""):
         """The whole response at once."""
@@ -52,7 +58,10 @@ cdef class Responder:
             raise RuntimeError("response already started")
         # The head is built before anything counts as started: headers a handler got wrong
         # (a str name) fail here, and the server can still answer 500.
-        cdef bytes head = write_head(status, headers, self._framing(status, len(body)))
+        cdef WriteFraming fr
+        self._framing(status, len(body), &fr)
+        cdef bytes head = write_framed_head(write_status_line(status), headers, NULL, NULL,
+                                            None, &fr)
         self.started = True
         self.status = status
         if self._no_body or not body:
@@ -82,16 +91,21 @@ cdef class Responder:
         """Send the head; the body follows with write() and end()."""
         if self.started:
             raise RuntimeError("response already started")
-        self._started(status, write_head(status, headers, self._framing(status, content_length)))
+        cdef WriteFraming fr
+        self._framing(status, content_length, &fr)
+        self._started(status, write_framed_head(write_status_line(status), headers, NULL, NULL,
+                                                None, &fr))
 
     cdef int start_relayed(self, int status, const char* src, const unsigned char* keep,
                            list extra, long long content_length) except -1:
         """start() with the scanned upstream head's kept fields, then `extra`, as headers
-        (see write_relayed_head)."""
+        (see write_framed_head)."""
         if self.started:
             raise RuntimeError("response already started")
-        self._started(status, write_relayed_head(write_status_line(status), src, keep, extra,
-                                                 self._framing(status, content_length)))
+        cdef WriteFraming fr
+        self._framing(status, content_length, &fr)
+        self._started(status, write_framed_head(write_status_line(status), None, src, keep,
+                                                extra, &fr))
         return 0
 
     cdef void _started(self, int status, bytes head):
