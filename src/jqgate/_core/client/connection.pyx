@@ -269,6 +269,8 @@ cdef class ClientConnection:
         cdef list headers = None
         if ex.sink is not None and ex.sink.takes_raw_head:
             ex.raw_head = data      # the sink reads the fields in place
+        elif ex.sink is None and head_keep_fields(&ex._resp_fields):
+            ex._resp_raw = data     # listed only if read (ClientExchange.header_list)
         else:
             headers = scanned_fields(data, 0)
         cdef long long length = scanned_head.content_length
@@ -364,7 +366,7 @@ cdef class ClientConnection:
     cdef void _report_head(self, ClientExchange ex, int status):
         self.headers_done = True
         ex.status = status
-        ex.headers = self.resp_headers
+        ex._headers = self.resp_headers     # None for a head kept in place (_scanned_response)
         if ex.sink is not None:
             ex.sink.on_head(ex)
 
@@ -575,7 +577,7 @@ cdef class ClientConnection:
         self.parser = None              # it holds our bound methods: break the cycle
         self._feed = None
         ex.status = 101
-        ex.headers = self.resp_headers
+        ex.set_headers(self.resp_headers)
         self.resp_headers = None
         cdef ResponseSink sink = ex.sink
         ex.sink = None

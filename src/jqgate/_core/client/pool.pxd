@@ -67,7 +67,12 @@ cdef class ClientExchange:
     cdef public int port
     cdef public bytes method
     cdef public bytes target
-    cdef public list headers
+    # `headers` (a property): the request's fields, then the response's; a response head the
+    # scanner read for an exchange without a sink stays in place (_resp_raw, _resp_fields)
+    # until something reads the list (header_list; field_value reads one field in place).
+    cdef list _headers
+    cdef bytes _resp_raw
+    cdef KeptFields _resp_fields
     cdef bytes raw_head                  # see ResponseSink.takes_raw_head
     cdef public object body
     cdef public double timeout           # total for the exchange; 0 = none
@@ -118,6 +123,10 @@ cdef class ClientExchange:
     cdef bint _body_ended       # write_eof() was called (stream_body mode)
     cdef bint _close_after      # the request said Connection: close
     cdef bint _body_started     # some body bytes went to a socket: no replay possible
+
+    cdef list header_list(self)
+    cdef void set_headers(self, list headers)
+    cdef bytes field_value(self, const char* lower_name, Py_ssize_t n)
     cdef bint _done
     cdef bint _cancelled
     cdef bint _producer_paused

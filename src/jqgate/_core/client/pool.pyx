@@ -113,6 +113,7 @@ cdef class PeerTracker:
 
 
 @cython.freelist(64)
+@cython.auto_pickle(False)      # a live exchange (and its C array of kept fields) is not data
 cdef class ClientExchange:
     """One outbound HTTP/1.1 request and its response. See the module comment for the order of
     events. Request fields are read at send(); `headers` and `body` are then replaced by the
@@ -126,7 +127,7 @@ cdef class ClientExchange:
         self.port = port
         self.method = method
         self.target = target
-        self.headers = headers if headers is not None else []
+        self._headers = headers if headers is not None else []
         self.body = body
         self.timeout = timeout
         self.ssl_verify = True
@@ -136,6 +137,38 @@ cdef class ClientExchange:
         self.error_kind = CERR_NONE
         self.error = ""
         self._pending = None
+
+    property headers:
+        """[(name, value)] bytes: the request's until send(), then the response's."""
+
+        def __get__(self):
+            return self.header_list()
+
+        def __set__(self, list headers):
+            self.set_headers(headers)
+
+    cdef list header_list(self):
+        """The fields as a list, made from a response head kept in place the first time."""
+        if self._resp_raw is not None:
+            self._headers = head_kept_list(&self._resp_fields, PyBytes_AS_STRING(self._resp_raw))
+            self._resp_raw = None
+        return self._headers
+
+    cdef void set_headers(self, list headers):
+        self._headers = headers
+        self._resp_raw = None
+
+    cdef bytes field_value(self, const char* lower_name, Py_ssize_t n):
+        """The first value of a field (lower_name: n bytes, lower case), read in place from a
+        kept response head; None when there is no such field."""
+        if self._resp_raw is not None:
+            return head_kept_value(&self._resp_fields, PyBytes_AS_STRING(self._resp_raw),
+                                   lower_name, n)
+        for item in self._headers:
+            if len(<bytes>(<tuple>item)[0]) == n \
+                    and _names_equal(<const char*><bytes>(<tuple>item)[0], lower_name, n):
+                return <bytes>(<tuple>item)[1]
+        return None
 
     def __repr__(self):
         return "<ClientExchange %s %s://%s:%d%s status=%d err=%d>" % (
@@ -236,7 +269,7 @@ cdef class ClientExchange:
             self.error = message
             if self.status == 0 or self.sink is None:
                 # Before the head went to a sink, a failed exchange has no response.
-                self.headers = []
+                self.set_headers([])
                 self.body = b""
         self._pending = None
         cb = self._callback
@@ -406,7 +439,7 @@ cdef class ConnectionPool:
         if ex.body is not None and not ex.stream_body:
             if not isinstance(ex.body, bytes):
                 ex.body = bytes(ex.body)
-        ex.headers = []   # from here on `headers` means the response's
+        ex.set_headers([])   # from here on `headers` means the response's
         if self._closed:
             ex._finish(CERR_CONNECT, "connection pool is closed")
             return
@@ -620,13 +653,13 @@ cdef bytes _client_build_head(ClientExchange ex):
     cdef bytes target = ex.target or b"/"
     if ex.headers_ready and not ex.stream_body:
         if ex.body is not None:
-            return write_request_head(ex.method, target, ex.headers, ex.head_fields,
+            return write_request_head(ex.method, target, ex._headers, ex.head_fields,
                                       [(b"Content-Length", write_int(len(ex.body)))])
         if ex.method in _BODY_METHODS:
-            return write_request_head(ex.method, target, ex.headers, ex.head_fields,
+            return write_request_head(ex.method, target, ex._headers, ex.head_fields,
                                       [(b"Content-Length", b"0")])
-        return write_request_head(ex.method, target, ex.headers, ex.head_fields, None)
-    cdef list headers = ex.headers
+        return write_request_head(ex.method, target, ex._headers, ex.head_fields, None)
+    cdef list headers = ex._headers
     cdef list kept = None        # a filtered copy, made only when some header must go
     cdef bint has_host = False
     cdef bint has_length = False

@@ -22,4 +22,19 @@ cdef bint header_value_is_valid(bytes value) noexcept
 cdef str header_field_problem(bytes name, bytes value)
 cdef bint authority_is_valid(bytes authority) noexcept
 cdef list scanned_fields(bytes data, Py_ssize_t start)
+
+# A scanned head's fields kept in place: the offsets of its fields into the read that holds
+# it, so no (name, value) objects are made for fields nobody reads (HttpRequest,
+# ClientExchange). A head with more fields than that is read into a list at once.
+cdef enum:
+    HEAD_KEPT_FIELDS = 16
+
+cdef struct KeptFields:
+    int n
+    jqg_field at[HEAD_KEPT_FIELDS]
+
+cdef bint head_keep_fields(KeptFields* kept) noexcept
+cdef list head_kept_list(const KeptFields* kept, const char* buf)
+cdef bytes head_kept_value(const KeptFields* kept, const char* buf, const char* lower_name,
+                           Py_ssize_t n)
 cdef bytes _scanned_method(const char* m, unsigned int n)

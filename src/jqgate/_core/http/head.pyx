@@ -63,6 +63,40 @@ cdef list scanned_fields(bytes data, Py_ssize_t start):
     return fields
 
 
+cdef bint head_keep_fields(KeptFields* kept) noexcept:
+    """The last scan's fields into *kept; False (nothing kept) when there are too many."""
+    if scanned_head.n_fields > HEAD_KEPT_FIELDS:
+        return False
+    kept.n = scanned_head.n_fields
+    memcpy(kept.at, scanned_head.fields, scanned_head.n_fields * sizeof(jqg_field))
+    return True
+
+
+cdef list head_kept_list(const KeptFields* kept, const char* buf):
+    """The kept fields (their head starting at buf) as scanned_fields gives them."""
+    cdef list fields = []
+    cdef const jqg_field* f
+    cdef int i
+    for i in range(kept.n):
+        f = &kept.at[i]
+        fields.append((PyBytes_FromStringAndSize(buf + f.name_at, f.name_len),
+                       PyBytes_FromStringAndSize(buf + f.value_at, f.value_len)))
+    return fields
+
+
+cdef bytes head_kept_value(const KeptFields* kept, const char* buf, const char* lower_name,
+                           Py_ssize_t n):
+    """The first value of the field named lower_name (n bytes, lower case; any case in the
+    head), or None."""
+    cdef const jqg_field* f
+    cdef int i
+    for i in range(kept.n):
+        f = &kept.at[i]
+        if f.name_len == n and _names_equal(buf + f.name_at, lower_name, n):
+            return PyBytes_FromStringAndSize(buf + f.value_at, f.value_len)
+    return None
+
+
 def scan_response_head_of(bytes data):
     """Test hook: what the response scanner makes of data -- None when it leaves it to
     llhttp, else (status, [(name, value)], head_len, content_length or -1, connection_close)."""

@@ -448,7 +448,7 @@ cdef object _hash_key(HttpRequest req, int source, bytes name):
     if source == HASH_PATH:
         return req.path
     if source == HASH_HEADER:
-        for item in req.headers:
+        for item in req.header_list():
             if (<bytes>(<tuple>item)[0]).lower() == name:
                 return (<tuple>item)[1]
         return None

@@ -177,7 +177,7 @@ cdef class DataKitFlow(RunListener):
         view.path = path
         view.raw_path = path
         view.query = _dk_text(req.query)
-        view.headers = req.headers
+        view.headers = req.header_list()
         view.body = req.body
         view.client_ip = req.client_ip
         view.client_port = req.client_port
@@ -263,8 +263,8 @@ cdef class DataKitFlow(RunListener):
             return 0
         if patch.body is not None:
             self.req.body = patch.body
-        self.req.headers = _dk_header_bytes(patch.apply(self.req.headers), "service_request",
-                                            True)
+        self.req.set_headers(_dk_header_bytes(patch.apply(self.req.header_list()),
+                                              "service_request", True))
         if patch.query is not None:
             path = self.decision.target.partition(b"?")[0]
             self.decision = self.decision.replace(
@@ -327,7 +327,7 @@ cdef class DataKitFlow(RunListener):
         if ex.error_kind:
             self._upstream_failed(ex)
             return
-        cdef list filtered = filter_response_headers(ex.headers, self.handler.via)
+        cdef list filtered = filter_response_headers(ex.header_list(), self.handler.via)
         if not self.run.needs_response_window:
             self.resp.send(self.run.response_status, filtered, ex.body or b"")
             return

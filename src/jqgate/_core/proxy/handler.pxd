@@ -2,6 +2,11 @@
 
 cdef void proxy_answer_failure(Responder resp, ClientExchange ex)
 cdef bint _proxy_is_plain_connection(bytes value) noexcept
+cdef bint _proxy_is_plain_connection_at(const char* s, Py_ssize_t n) noexcept
+cdef Py_ssize_t _proxy_raw_fields_kept(HttpRequest req, unsigned char* keep)
+cdef bytes _proxy_forwarded_fields(HttpRequest raw, const unsigned char* keep,
+                                   Py_ssize_t raw_size, HttpRequest req, decision,
+                                   bytes client_xff)
 cdef set _proxy_connection_tokens(list connection_values)
 cdef list _proxy_drop_named(list headers, set names)
 cdef class ProxyHandler(RequestHandler):

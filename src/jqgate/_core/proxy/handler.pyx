@@ -52,8 +52,10 @@ cdef void proxy_answer_failure(Responder resp, ClientExchange ex):
 
 cdef inline bint _proxy_is_plain_connection(bytes value) noexcept:
     """`keep-alive` or `close` alone: what nearly every peer sends, and names no header."""
-    cdef Py_ssize_t n = len(value)
-    cdef const char* s = <const char*>value
+    return _proxy_is_plain_connection_at(<const char*>value, len(value))
+
+
+cdef inline bint _proxy_is_plain_connection_at(const char* s, Py_ssize_t n) noexcept:
     return (n == 10 and _names_equal(s, b"keep-alive", 10)) or (n == 5 and _names_equal(s, b"close", 5))
 
 
@@ -156,13 +158,19 @@ cdef tuple _proxy_request_headers(HttpRequest req, decision, bint keep_length):
     the proxy sets -- Host, X-Forwarded-*, X-Real-IP, the request id -- serialised in one bytes
     object, as write_request_head takes them: a tuple per field cost ~200 instructions to make,
     check, size, copy and free)."""
+    cdef unsigned char keep[HEAD_KEPT_FIELDS]
+    cdef Py_ssize_t raw_size
+    if req.keeps_raw_fields() and not keep_length:
+        raw_size = _proxy_raw_fields_kept(req, keep)
+        if raw_size >= 0:
+            return [], _proxy_forwarded_fields(req, keep, raw_size, req, decision, None)
     cdef list conn_values = None
     cdef list out = []
     cdef bytes xff = None
     cdef bytes upgrade = None
     cdef int kind
     cdef tuple pair
-    for item in req.headers:
+    for item in req.header_list():
         pair = _write_pair(item)    # (bytes, bytes), checked: a handler may have replaced them
         kind = header_kind(<bytes>pair[0])
         if kind == HK_OTHER or kind == HK_VIA or (kind == HK_CONTENT_LENGTH and keep_length):
@@ -188,26 +196,32 @@ cdef tuple _proxy_request_headers(HttpRequest req, decision, bint keep_length):
         # asked of the upstream too (a 101 then makes a tunnel: ProxyCall.on_switch).
         out.append((b"Connection", b"Upgrade"))
         out.append((b"Upgrade", upgrade))
-    cdef bytes ip = req.client_ip_bytes
-    if ip is None:
-        ip = req.client_ip.encode()
-    cdef ProxyDecision d = decision if type(decision) is ProxyDecision else None
-    cdef bytes host = req.host
-    if host.startswith(b"["):
-        host = host[:host.find(b"]") + 1]
-    elif write_has_byte(host, 58):   # ':'
-        host = host[:host.rfind(b":")]
-    port = req.server_port_bytes
-    return out, _proxy_forwarded_fields(
-        d.host_header if d is not None else decision.host_header,
-        ip if xff is None else xff + b", " + ip,
-        b"https" if req.scheme == "https" else b"http",
-        host,
-        port if port is not None else write_int(req.server_port),
-        req.path,
-        d.forwarded_prefix if d is not None else decision.forwarded_prefix,
-        ip,
-        req.request_id)
+    return out, _proxy_forwarded_fields(None, NULL, 0, req, decision, xff)
+
+
+cdef Py_ssize_t _proxy_raw_fields_kept(HttpRequest req, unsigned char* keep):
+    """For a request whose fields are still the scanned head's (HttpRequest.keeps_raw_fields):
+    which go upstream as they are (keep[i]) and their size as field lines; -1 when one needs
+    the general path (an X-Forwarded-For to extend, a Connection that names fields). The same
+    choice as the list path of _proxy_request_headers, for the fields the scanner lets through
+    (no Content-Length, Transfer-Encoding, Expect or Upgrade)."""
+    cdef const char* buf = PyBytes_AS_STRING(req._raw) + req._raw_at
+    cdef const jqg_field* f
+    cdef Py_ssize_t size = 0
+    cdef int i, kind
+    for i in range(req._raw_fields.n):
+        f = &req._raw_fields.at[i]
+        kind = header_kind_at(buf + f.name_at, f.name_len)
+        if kind == HK_OTHER or kind == HK_VIA:
+            keep[i] = 1
+            size += f.name_len + f.value_len + 4
+        elif kind == HK_X_FORWARDED_FOR or kind == HK_UPGRADE or kind == HK_CONTENT_LENGTH \
+                or (kind == HK_CONNECTION and not _proxy_is_plain_connection_at(
+                    buf + f.value_at, f.value_len)):
+            return -1
+        else:
+            keep[i] = 0         # hop-by-hop, or ours to set (see _proxy_request_headers)
+    return size
 
 
 cdef inline Py_ssize_t _proxy_field_size(Py_ssize_t name_len, bytes value) except -1:
@@ -219,19 +233,48 @@ cdef inline char* _proxy_put_field(char* p, const char* name, Py_ssize_t name_le
     return _write_field(p, name, name_len, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
 
 
-cdef bytes _proxy_forwarded_fields(bytes host, bytes xff, bytes proto, bytes fwd_host,
-                                   bytes port, bytes path, bytes prefix, bytes ip,
-                                   bytes request_id):
+cdef bytes _proxy_forwarded_fields(HttpRequest raw, const unsigned char* keep,
+                                   Py_ssize_t raw_size, HttpRequest req, decision,
+                                   bytes client_xff):
     """"Host: ...\r\nX-Forwarded-For: ...\r\n" and the rest of the proxy's own fields, in one
-    allocation (X-Forwarded-Prefix only when given)."""
+    allocation (X-Forwarded-Prefix only when given); after the client's own fields that go
+    upstream when `raw` is given (its scanned fields with keep[i] set, raw_size bytes as field
+    lines: see _proxy_raw_fields_kept). client_xff: the client's X-Forwarded-For, to extend."""
+    cdef bytes ip = req.client_ip_bytes
+    if ip is None:
+        ip = req.client_ip.encode()
+    cdef ProxyDecision d = decision if type(decision) is ProxyDecision else None
+    cdef bytes fwd_host = req.host
+    if fwd_host.startswith(b"["):
+        fwd_host = fwd_host[:fwd_host.find(b"]") + 1]
+    elif write_has_byte(fwd_host, 58):   # ':'
+        fwd_host = fwd_host[:fwd_host.rfind(b":")]
+    cdef bytes port = req.server_port_bytes
+    if port is None:
+        port = write_int(req.server_port)
+    cdef bytes host = d.host_header if d is not None else decision.host_header
+    cdef bytes xff = ip if client_xff is None else client_xff + b", " + ip
+    cdef bytes proto = b"https" if req.scheme == "https" else b"http"
+    cdef bytes path = req.path
+    cdef bytes prefix = d.forwarded_prefix if d is not None else decision.forwarded_prefix
+    cdef bytes request_id = req.request_id
     cdef Py_ssize_t size = _proxy_field_size(4, host) + _proxy_field_size(15, xff) \
         + _proxy_field_size(17, proto) + _proxy_field_size(16, fwd_host) \
         + _proxy_field_size(16, port) + _proxy_field_size(16, path) \
-        + _proxy_field_size(9, ip) + _proxy_field_size(17, request_id)
+        + _proxy_field_size(9, ip) + _proxy_field_size(17, request_id) + raw_size
     if prefix is not None:
         size += _proxy_field_size(18, prefix)
     cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
     cdef char* p = PyBytes_AS_STRING(out)
+    cdef const char* src
+    cdef const jqg_field* f
+    cdef int i
+    if raw is not None:
+        src = PyBytes_AS_STRING(raw._raw) + raw._raw_at
+        for i in range(raw._raw_fields.n):
+            if keep[i]:
+                f = &raw._raw_fields.at[i]
+                p = _write_field(p, src + f.name_at, f.name_len, src + f.value_at, f.value_len)
     p = _proxy_put_field(p, b"Host", 4, host)
     p = _proxy_put_field(p, b"X-Forwarded-For", 15, xff)
     p = _proxy_put_field(p, b"X-Forwarded-Proto", 17, proto)
@@ -254,7 +297,7 @@ cdef ClientExchange _proxy_new_exchange(ServiceTarget svc, tuple peer, HttpReque
     ex.port = peer[1]
     ex.method = req.method
     ex.target = decision.target
-    ex.headers = headers
+    ex._headers = headers
     ex.head_fields = fields
     ex.timeout = 0
     ex.connect_timeout = svc.connect_timeout
@@ -418,9 +461,9 @@ cdef class ProxyCall(ResponseSink):
             ex.raw_head = None
             if self._relay_scanned_head(ex, raw):
                 return
-            ex.headers = scanned_fields(raw, 0)
+            ex._headers = scanned_fields(raw, 0)
         cdef long long length
-        cdef list out = _proxy_response_headers(ex.headers, self.handler.via, &length)
+        cdef list out = _proxy_response_headers(ex._headers, self.handler.via, &length)
         self._add_latency_headers(out)
         self.head_sent = True
         if self.resp.finished:
@@ -523,9 +566,9 @@ cdef class ProxyCall(ResponseSink):
             conn._close()
             return
         cdef long long length
-        cdef list out = _proxy_response_headers(ex.headers, self.handler.via, &length)
+        cdef list out = _proxy_response_headers(ex._headers, self.handler.via, &length)
         upgrade = None
-        for item in ex.headers:
+        for item in ex._headers:
             if header_kind(<bytes>(<tuple>item)[0]) == HK_UPGRADE:
                 upgrade = (<tuple>item)[1]
         out.append((b"Connection", b"Upgrade"))

@@ -95,8 +95,9 @@ cdef object _decide(CompiledRouter router, HttpRequest req):
     """Route `req` (Kong's traditional router, routing/router.pyx) and say what to send where."""
     cdef bytes path = _normalized(req.path)
     cdef bint https = req.scheme == "https"
-    cdef RouteEntry e = router.find(req.method, req.host, path, req.headers, https,
-                                       req.sni)
+    cdef RouteEntry e = router.find(req.method, req.host, path,
+                                    req.header_list() if router.reads_headers else None, https,
+                                    req.sni)
     if e is None:
         return _NO_ROUTE
     if e.https_only and not https:

@@ -743,7 +743,7 @@ cdef class Http2ServerProtocol(HttpServerProtocol):
             fields.insert(0, (b"host", s.authority))
             req.host = s.authority
             req._n_host = 1
-        req.headers = fields
+        req.set_headers(fields)
         req.method = s.method
         req.target = s.path if s.path is not None else b""
         s.req = req

@@ -28,6 +28,7 @@ cdef class ServerSettings:
 
 cdef void _release_handler_state(HttpRequest req, Responder resp)
 cdef void _note_host(HttpRequest req, bytes name, bytes value) noexcept
+cdef void _keep_raw_fields(HttpRequest req, bytes data, Py_ssize_t at)
 cdef class RequestHandler:
     cpdef handle(self, HttpRequest req, Responder resp)
     cdef bint streams_request_body(self, HttpRequest req)

@@ -153,6 +153,25 @@ cdef inline void _note_host(HttpRequest req, bytes name, bytes value) noexcept:
             req.host = value
 
 
+cdef void _keep_raw_fields(HttpRequest req, bytes data, Py_ssize_t at):
+    """The scanned head's fields (their offsets already in req._raw_fields) stay where they
+    are, in the read (`data`, the head from `at`): the request holds that bytes object, and a
+    list of (name, value) is made only if a handler reads req.headers (header_list). What the
+    server itself needs of them, Host, is read here. (The read is shared by the requests
+    pipelined in it; it lives until the last of them is answered.)"""
+    cdef const char* buf = PyBytes_AS_STRING(data) + at
+    cdef const jqg_field* f
+    cdef int i
+    req._raw = data
+    req._raw_at = at
+    for i in range(req._raw_fields.n):
+        f = &req._raw_fields.at[i]
+        if header_kind_at(buf + f.name_at, f.name_len) == HK_HOST:
+            req._n_host += 1
+            if req._n_host == 1:
+                req.host = PyBytes_FromStringAndSize(buf + f.value_at, f.value_len)
+
+
 cdef class RequestHandler:
     """Base of Cython handlers: override handle() (cpdef, so C callers skip Python dispatch)."""
 
@@ -324,7 +343,7 @@ cdef class HttpServerProtocol:
     # -- parser callbacks ------------------------------------------------------------------
 
     def on_message_begin(self):
-        self._begin_request().headers = []
+        self._begin_request()._headers = []
 
     cdef HttpRequest _begin_request(self):
         cdef HttpRequest req = HttpRequest.__new__(HttpRequest)
@@ -357,7 +376,7 @@ cdef class HttpServerProtocol:
             raise _LimitExceeded(431, "Request header fields too large")
         if req._headers_done:
             return          # trailers of a chunked body: not forwarded
-        req.headers.append((name, value))
+        req._headers.append((name, value))
         _note_host(req, name, value)
 
     def on_headers_complete(self):
@@ -415,28 +434,33 @@ cdef class HttpServerProtocol:
         cdef bytes value
         cdef bytes connection = None
         cdef bint upgrade = False
-        for item in req.headers:     # (bytes, bytes) tuples on_header built: no check needed
-            kind = header_kind(<bytes>(<tuple>item)[0])
-            if kind == HK_OTHER:
-                continue
-            value = <bytes>(<tuple>item)[1]
-            if kind == HK_CONTENT_LENGTH:
-                length = int(value)
-            elif kind == HK_TRANSFER_ENCODING:
-                # llhttp accepts "gzip, chunked"; we would forward it de-chunked but still
-                # gzip-coded without saying so. Only plain chunked is taken.
-                if value.strip().lower() != b"chunked":
-                    raise _LimitExceeded(501, "Not implemented")
-                chunked = True
-            elif kind == HK_EXPECT:
-                if value.lower() == b"100-continue":
-                    req._expect_continue = True
-                else:
-                    raise _LimitExceeded(417, "Expectation failed")
-            elif kind == HK_UPGRADE:
-                upgrade = True
-            elif kind == HK_CONNECTION:
-                connection = value if connection is None else connection + b"," + value
+        # A head the scanner read has none of the fields below but a plain Connection
+        # (jqg_scan_request_head): its fields are left in place. The others: the (bytes, bytes)
+        # tuples on_header (or scanned_fields) built, no check needed.
+        cdef list fields = None if req.keeps_raw_fields() else req._headers
+        if fields is not None:
+            for item in fields:
+                kind = header_kind(<bytes>(<tuple>item)[0])
+                if kind == HK_OTHER:
+                    continue
+                value = <bytes>(<tuple>item)[1]
+                if kind == HK_CONTENT_LENGTH:
+                    length = int(value)
+                elif kind == HK_TRANSFER_ENCODING:
+                    # llhttp accepts "gzip, chunked"; we would forward it de-chunked but still
+                    # gzip-coded without saying so. Only plain chunked is taken.
+                    if value.strip().lower() != b"chunked":
+                        raise _LimitExceeded(501, "Not implemented")
+                    chunked = True
+                elif kind == HK_EXPECT:
+                    if value.lower() == b"100-continue":
+                        req._expect_continue = True
+                    else:
+                        raise _LimitExceeded(417, "Expectation failed")
+                elif kind == HK_UPGRADE:
+                    upgrade = True
+                elif kind == HK_CONNECTION:
+                    connection = value if connection is None else connection + b"," + value
         if upgrade and connection is not None and b"upgrade" in connection.lower():
             req.upgrade = True          # llhttp's rule too: it stops parsing after this head
         if st.max_body_bytes > 0 and length > st.max_body_bytes:
@@ -496,9 +520,12 @@ cdef class HttpServerProtocol:
                     or <Py_ssize_t>scanned_head.target_len > st.max_uri_bytes:
                 break
             req = self._begin_request()
-            req.headers = scanned_fields(data, at)
-            for item in req.headers:
-                _note_host(req, <bytes>(<tuple>item)[0], <bytes>(<tuple>item)[1])
+            if head_keep_fields(&req._raw_fields):
+                _keep_raw_fields(req, data, at)
+            else:
+                req._headers = scanned_fields(data, at)
+                for item in req._headers:
+                    _note_host(req, <bytes>(<tuple>item)[0], <bytes>(<tuple>item)[1])
             url = buf[at + scanned_head.target_at:
                       at + scanned_head.target_at + scanned_head.target_len]
             method = _scanned_method(buf + at, scanned_head.method_len)
@@ -677,7 +704,7 @@ cdef class HttpServerProtocol:
         req.method = b""
         req.http_version = "1.1"
         req.keep_alive = False
-        req.headers = []
+        req._headers = []
         req.target = b""
         req.path = b""
         req.query = b""

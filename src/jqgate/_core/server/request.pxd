@@ -24,7 +24,12 @@ cdef class HttpRequest:
     cdef public bytes path
     cdef public bytes query           # without the '?'; b"" when none
     cdef public str http_version      # "1.1" | "1.0"
-    cdef public list headers
+    # The fields as a list of (name, value) bytes: made only when something reads `headers`
+    # (header_list()) for a head the scanner read, whose fields stay in place in `_raw`.
+    cdef list _headers
+    cdef bytes _raw                   # the read holding a scanned head; None: _headers it is
+    cdef Py_ssize_t _raw_at           # where the head starts in _raw
+    cdef KeptFields _raw_fields
     cdef public bytes host            # Host header value (first), b"" when absent
     cdef public str client_ip
     cdef public bytes client_ip_bytes
@@ -47,6 +52,10 @@ cdef class HttpRequest:
     cdef bint _continue_sent
     cdef RequestBody _body            # None when the request has no body
     cdef int _n_host
+
+    cdef list header_list(self)
+    cdef void set_headers(self, list headers)
+    cdef bint keeps_raw_fields(self) noexcept
 
 cdef class RequestBody:
     cdef HttpServerProtocol _proto

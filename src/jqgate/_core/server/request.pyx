@@ -31,15 +31,42 @@ cdef class BodyConsumer:
 # The per-request objects (this one, Responder, ClientExchange, ProxyCall, ...) keep free lists:
 # their memory is reused by the next request instead of going back to the allocator.
 @cython.freelist(64)
+@cython.auto_pickle(False)      # a live request (and its C array of kept fields) is not data
 cdef class HttpRequest:
     """One parsed request. Headers keep arrival order and original casing."""
+
+    property headers:
+        """[(name, value)] bytes, in arrival order and original casing; a handler may replace
+        the list (the proxy sends what it holds then)."""
+
+        def __get__(self):
+            return self.header_list()
+
+        def __set__(self, list headers):
+            self.set_headers(headers)
+
+    cdef void set_headers(self, list headers):
+        self._headers = headers
+        self._raw = None
+
+    cdef list header_list(self):
+        """The fields as a list, made from the scanned head the first time it is asked for."""
+        if self._raw is not None:
+            self._headers = head_kept_list(&self._raw_fields,
+                                           PyBytes_AS_STRING(self._raw) + self._raw_at)
+            self._raw = None
+        return self._headers
+
+    cdef inline bint keeps_raw_fields(self) noexcept:
+        """Whether the fields are still only the scanned head's (_raw_fields into _raw)."""
+        return self._raw is not None
 
     def header(self, name, default=None):
         """First value of a header (case-insensitive name, bytes or str)."""
         if isinstance(name, str):
             name = name.encode()
         name = name.lower()
-        for k, v in self.headers:
+        for k, v in self.header_list():
             if k.lower() == name:
                 return v
         return default

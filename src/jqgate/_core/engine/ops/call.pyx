@@ -127,7 +127,7 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
     ex.port = port
     ex.method = t.method
     ex.target = target
-    ex.headers = out
+    ex._headers = out
     ex.body = data
     ex.timeout = t.timeout
     ex.ssl_verify = t.ssl_verify
@@ -187,7 +187,7 @@ cdef void _ops_forward_proxy(ClientExchange ex, dict fields, str scheme, str hos
     ex.host = proxy.host
     ex.port = proxy.port
     if proxy.authorization is not None:
-        ex.headers.append((b"Proxy-Authorization", proxy.authorization))
+        ex._headers.append((b"Proxy-Authorization", proxy.authorization))
 
 
 cdef str ops_exchange_url(ClientExchange ex):
@@ -201,12 +201,28 @@ cdef tuple ops_call_fields(object status, list headers, object body, tuple wante
     the raw body text are only built when read (None: every field, for the trace and a
     whole-node output). A tuple, not the outputs dict: the executor stores the fields in their
     slots by position, and builds the dict (ops_call_output_dict) only for a reader of all."""
+    cdef bint all_fields = wanted is None
+    hmap = values_response_header_map(headers) if all_fields or "headers" in wanted else None
+    return _ops_call_fields(status, hmap, values_content_type(headers), body, wanted)
+
+
+cdef tuple ops_call_fields_of(ClientExchange ex, tuple wanted=None):
+    """ops_call_fields for an answered exchange: its head's list of fields is made only when
+    the headers map is read (the scanner's fields stay in place: ClientExchange.field_value)."""
+    if wanted is None or "headers" in wanted:
+        return ops_call_fields(ex.status, ex.header_list(), ex.body, wanted)
+    ct = ex.field_value(b"content-type", 12)
+    return _ops_call_fields(ex.status, None, None if ct is None else values_to_str(ct),
+                            ex.body, wanted)
+
+
+cdef tuple _ops_call_fields(object status, object hmap, object ct, object body, tuple wanted):
+    """ops_call_fields from the headers map (None when not read) and the Content-Type."""
     if body is None:
         body = b""
     cdef bint all_fields = wanted is None
-    hmap = values_response_header_map(headers) if all_fields or "headers" in wanted else None
     raw = None
-    if values_is_json_ct(values_content_type(headers)):
+    if values_is_json_ct(ct):
         decoded = values_decode_json(body, "call response body")
         if type(decoded) is BadJson or all_fields or "raw_body" in wanted:
             raw = values_body_text(body)
