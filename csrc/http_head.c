@@ -48,14 +48,33 @@ static int equals_lower(const char *s, size_t n, const char *word, size_t word_l
 
 #define EQUALS(s, n, word) equals_lower((s), (n), (word), sizeof(word) - 1)
 
-/* Whether any of the eight bytes in x is below 0x20 or DEL: the bytes a plain run of value
- * bytes stops at (a good word may be flagged -- an HTAB, or a byte past a real offender --
- * never a bad one passed). */
-static inline int word_flagged(uint64_t x)
+/* The high bit of each of the eight bytes in x (in memory order from the low byte) that is
+ * below 0x20 or DEL: the bytes a plain run of value bytes stops at. A byte above a flagged one
+ * may be flagged too (a borrow runs on), so only the lowest flag is exact: it marks the first
+ * such byte, and a word without flags has none. */
+static inline uint64_t flagged_bytes(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     uint64_t del = x ^ (0x7f * ones);
-    return (((x - 0x20 * ones) & ~x & highs) | ((del - ones) & ~del & highs)) != 0;
+    return ((x - 0x20 * ones) & ~x & highs) | ((del - ones) & ~del & highs);
+}
+
+static inline int word_flagged(uint64_t x)
+{
+    return flagged_bytes(x) != 0;
+}
+
+/* How many bytes of a word with the flags m (flagged_bytes) come before its first flagged
+ * byte; 0 where that cannot be found in one instruction (the caller then walks on byte by
+ * byte, which is only slower). */
+static inline size_t before_first_flag(uint64_t m)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(m) >> 3;
+#else
+    (void)m;
+    return 0;
+#endif
 }
 
 /* Whether s[0..n) holds only value bytes. Eight bytes at a time first; a flagged word is
@@ -78,30 +97,31 @@ int jqg_is_field_value(const char *s, size_t n)
 /* Scans "\r\n"-terminated text from buf[at]; returns the offset of the CR, or -1 when a
  * byte is not a value byte, the CR is not followed by LF, or the buffer ends first. One pass:
  * the CR is the first byte that is not a value byte (it is a control), so the search for it
- * and the check of the bytes before it are the same walk, eight bytes at a time. */
+ * and the check of the bytes before it are the same walk: eight bytes at a time to the first
+ * flagged byte (an HTAB is flagged too and walked over), then that byte alone. */
 static long line_end(const char *buf, size_t len, size_t at)
 {
     size_t i = at;
-    while (i < len) {
-        if (i + 8 <= len) {
+    for (;;) {
+        while (i + 8 <= len) {
             uint64_t x;
             memcpy(&x, buf + i, 8);
-            if (!word_flagged(x)) {
-                i += 8;
-                continue;
+            uint64_t m = flagged_bytes(x);
+            if (m) {
+                i += before_first_flag(m);
+                break;
             }
+            i += 8;
         }
-        /* a flagged word (or the last few bytes): byte by byte to its end */
-        size_t stop = i + 8 < len ? i + 8 : len;
-        for (; i < stop; i++) {
-            unsigned char c = (unsigned char)buf[i];
-            if (c == '\r')
-                return (i + 1 < len && buf[i + 1] == '\n') ? (long)i : -1;
-            if (!is_value_byte(c))
-                return -1;
-        }
+        if (i >= len)
+            return -1;
+        unsigned char c = (unsigned char)buf[i];
+        if (c == '\r')
+            return (i + 1 < len && buf[i + 1] == '\n') ? (long)i : -1;
+        if (!is_value_byte(c))
+            return -1;
+        i++;
     }
-    return -1;
 }
 
 /* What the header fields said about framing and the connection. */
