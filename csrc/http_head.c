@@ -48,6 +48,36 @@ static int equals_lower(const char *s, size_t n, const char *word, size_t word_l
 
 #define EQUALS(s, n, word) equals_lower((s), (n), (word), sizeof(word) - 1)
 
+/* A field name (tchar bytes: checked before) equals the lower-case word (letters and '-'),
+ * ignoring case, eight bytes at a time: OR-ing 0x20 into a tchar lower-cases a letter and
+ * turns no other tchar into a letter or '-' ('^' becomes '~', '_' DEL: neither is in a word),
+ * so the folded bytes equal the word's exactly when the name does, ignoring case. */
+static inline int name_is(const char *s, size_t n, const char *word, size_t word_len)
+{
+    const uint64_t fold = 0x2020202020202020ULL;
+    uint64_t a, b;
+    if (n != word_len)
+        return 0;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (((unsigned char)s[i] | 0x20) != (unsigned char)word[i])
+                return 0;
+        return 1;
+    }
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        memcpy(&a, s + i, 8);
+        memcpy(&b, word + i, 8);
+        if ((a | fold) != b)
+            return 0;
+    }
+    memcpy(&a, s + n - 8, 8);           /* the last eight bytes (overlapping the loop's) */
+    memcpy(&b, word + n - 8, 8);
+    return (a | fold) == b;
+}
+
+#define NAME_IS(s, n, word) name_is((s), (n), (word), sizeof(word) - 1)
+
+
 /* The high bit of each of the eight bytes in x (in memory order from the low byte) that is
  * below 0x20 or DEL: the bytes a plain run of value bytes stops at. A byte above a flagged one
  * may be flagged too (a borrow runs on), so only the lowest flag is exact: it marks the first
@@ -156,7 +186,7 @@ static size_t scan_fields(const char *buf, size_t len, size_t at, jqg_head *out,
             return 0;
         const char *name = buf + name_at, *value = buf + at;
         size_t value_len = (size_t)end - at;
-        if (EQUALS(name, name_len, "content-length")) {
+        if (NAME_IS(name, name_len, "content-length")) {
             if (facts->has_length || value_len == 0 || value_len > 18)
                 return 0;
             for (size_t i = 0; i < value_len; i++) {
@@ -165,13 +195,13 @@ static size_t scan_fields(const char *buf, size_t len, size_t at, jqg_head *out,
                 facts->length = facts->length * 10 + (value[i] - '0');
             }
             facts->has_length = 1;
-        } else if (EQUALS(name, name_len, "connection")) {
+        } else if (NAME_IS(name, name_len, "connection")) {
             if (EQUALS(value, value_len, "close"))
                 facts->connection_close = 1;
             else if (!EQUALS(value, value_len, "keep-alive"))
                 return 0;
-        } else if (EQUALS(name, name_len, "transfer-encoding") || EQUALS(name, name_len, "upgrade")
-                   || EQUALS(name, name_len, "expect")) {
+        } else if (NAME_IS(name, name_len, "transfer-encoding") || NAME_IS(name, name_len, "upgrade")
+                   || NAME_IS(name, name_len, "expect")) {
             facts->refused = 1;
         }
         out->fields[n].name_at = (uint32_t)name_at;

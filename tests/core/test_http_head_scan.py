@@ -55,6 +55,26 @@ def test_heads_it_takes(data, length, close):
     assert (got[3], got[4]) == (length, close)
 
 
+@pytest.mark.parametrize("name", [b"content-length", b"CONTENT-LENGTH", b"cOnTeNt-lEnGtH"])
+def test_framing_names_are_known_in_any_case(name):
+    """The scanner folds a name's case eight bytes at a time (csrc/http_head.c name_is)."""
+    got = scan_response_head_of(b"HTTP/1.1 200 OK\r\n" + name + b": 3\r\n\r\nabc")
+    assert got is not None and got[3] == 3
+
+
+@pytest.mark.parametrize("name", [b"Content_Length", b"Content^Length", b"Content-Lengtx",
+                                  b"Content-Length~", b"Connection_", b"Connectio^"])
+def test_names_that_fold_near_a_framing_name_are_not_it(name):
+    """Tokens one case-fold away from a framing name are other fields: with no Content-Length
+    the answer is close-delimited, which the scanner leaves to llhttp; as an extra field beside
+    one, it is kept like any other."""
+    assert scan_response_head_of(b"HTTP/1.1 200 OK\r\n" + name + b": 3\r\n\r\nabc") is None
+    got = scan_response_head_of(b"HTTP/1.1 200 OK\r\n" + name + b": close\r\n"
+                                b"Content-Length: 2\r\n\r\nab")
+    assert got is not None and got[3] == 2 and got[4] is False
+    assert got[1][0] == (name, b"close")
+
+
 @pytest.mark.parametrize("data", [
     b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",                       # head not complete
     b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r",
