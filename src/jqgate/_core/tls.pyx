@@ -29,7 +29,9 @@ sni_callback did. A reload swaps the table; a handshake under way keeps what it 
 Closing: close() sends close_notify and closes the socket once what was written has left,
 without waiting for the peer's close_notify (nginx's no-wait shutdown); a peer's close_notify
 is end of input (eof_received). A handshake that fails sends OpenSSL's alert and closes; one that
-does not finish within the listener's handshake timeout is aborted.
+does not finish within the listener's handshake timeout is aborted. Both are a client's doing,
+logged at debug level only (as uvloop's transport did; nginx logs them at info, below its
+default level), so scanners do not flood the log.
 """
 
 cimport cython
@@ -415,7 +417,7 @@ cdef class TLSConnection:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        _log.info("%s (client %s)", reason, self.transport.get_extra_info("peername"))
+        _log.debug("%s (client %s)", reason, self.transport.get_extra_info("peername"))
         self.transport.close()
         return 0
 
@@ -455,7 +457,7 @@ cdef class TLSConnection:
                 self.app.eof_received()
             self.close()
             return 0
-        _log.info("%s (client %s)", _openssl_error("TLS read failed"),
+        _log.debug("%s (client %s)", _openssl_error("TLS read failed"),
                   self.transport.get_extra_info("peername"))
         self.abort()
         return 0
@@ -472,7 +474,7 @@ cdef class TLSConnection:
     def _handshake_timed_out(self):
         self.timer = None
         if self.state == HANDSHAKE and self.transport is not None:
-            _log.info("TLS handshake timed out (client %s)",
+            _log.debug("TLS handshake timed out (client %s)",
                       self.transport.get_extra_info("peername"))
             self.state = CLOSING
             self.transport.abort()
@@ -493,7 +495,7 @@ cdef class TLSConnection:
             return
         O.ERR_clear_error()
         if O.SSL_write(self.ssl, PyBytes_AS_STRING(b), <int>n) <= 0:
-            _log.info("%s (client %s)", _openssl_error("TLS write failed"),
+            _log.debug("%s (client %s)", _openssl_error("TLS write failed"),
                       self.transport.get_extra_info("peername"))
             self.abort()
             return
