@@ -10,11 +10,14 @@ Each test's upstream is a real loopback server that answers a first POST on a co
 gateway pools, then does something to the second POST the gateway writes on that connection."""
 from __future__ import annotations
 
+import select
 import socket
+import ssl
 import struct
 import threading
 
 from netutil import GatewayThread, http_get, make_config
+from tls_certs import CertAuthority
 
 
 def _read_request(sock: socket.socket) -> tuple[bytes, bytes]:
@@ -41,8 +44,9 @@ class PoolingPeer:
     next request on it; every later connection is served normally (201, the body echoed).
     `seen` lists each request read whole, as (connection number, request line, body)."""
 
-    def __init__(self, second, sent_again=True):
+    def __init__(self, second, sent_again=True, tls=None):
         self.sent_again = sent_again    # False: the request must not come again; not waited for
+        self.tls = tls                  # an ssl.SSLContext: the upstream speaks https
         self.lsock = socket.socket()
         self.lsock.bind(("127.0.0.1", 0))
         self.lsock.listen(8)
@@ -52,17 +56,21 @@ class PoolingPeer:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
+    def _accept(self) -> socket.socket:
+        sock, _ = self.lsock.accept()
+        return self.tls.wrap_socket(sock, server_side=True) if self.tls else sock
+
     def _run(self):
-        first, _ = self.lsock.accept()
+        first = self._accept()
         self.seen.append((1,) + _read_request(first))
         _answer(first, b"200 OK", b"first")
-        # Blocks until the gateway wrote its next request on the pooled connection; the peek
-        # leaves it unread.
-        first.recv(1, socket.MSG_PEEK)
+        # Blocks until the gateway wrote its next request on the pooled connection, leaving it
+        # unread.
+        select.select([first], [], [])
         self.second(first, self.seen)
         if not self.sent_again:
             return
-        again, _ = self.lsock.accept()
+        again = self._accept()
         self.seen.append((2,) + _read_request(again))
         _answer(again, b"201 Created", self.seen[-1][2])
         again.close()
@@ -75,7 +83,9 @@ class PoolingPeer:
 def _two_posts(peer: PoolingPeer):
     """POST /first (pooled), then POST /second on the same upstream connection; returns the
     second's (status, body) and the pool's stats."""
-    gw = GatewayThread(make_config(peer.port, retries=0))     # no retries to hide behind
+    # no retries to hide behind
+    gw = GatewayThread(make_config(peer.port, retries=0, protocol="https", tls_verify=False)
+                       if peer.tls else make_config(peer.port, retries=0))
     try:
         status, _, body = http_get(gw.port, "/first", method="POST", body=b"one")
         assert (status, body) == (200, b"first")
@@ -102,10 +112,7 @@ def test_a_post_the_peer_closed_unread_is_sent_again_and_answered_once():
 def test_a_post_the_peer_read_before_closing_is_not_sent_again():
     """The peer reads the whole second POST, then closes (a FIN: nothing unread). It may have
     acted on it, so it is not sent again: 502."""
-    def read_then_close(sock, seen):
-        seen.append((1,) + _read_request(sock))
-        sock.close()
-    peer = PoolingPeer(read_then_close, sent_again=False)
+    peer = PoolingPeer(_read_then_close, sent_again=False)
     status, _, stats = _two_posts(peer)
     assert status == 502
     assert peer.seen == [(1, b"POST /first HTTP/1.1", b"one"),
@@ -132,3 +139,39 @@ def test_a_post_the_peer_read_and_then_reset_is_sent_again_the_rules_known_limit
                          (1, b"POST /second HTTP/1.1", b"second-body"),
                          (2, b"POST /second HTTP/1.1", b"second-body")]   # twice: the limit
     assert stats["replayed_reset"] == 1
+
+
+
+def _read_then_close(sock, seen):
+    seen.append((1,) + _read_request(sock))
+    if isinstance(sock, ssl.SSLSocket):
+        sock.settimeout(10)
+        sock = sock.unwrap()            # TLS's own close first: close_notify, then the FIN
+    sock.close()
+
+
+def _tls_context(tmp_path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*CertAuthority().leaf_files(tmp_path, "localhost"))
+    return context
+
+
+def test_over_tls_a_post_the_peer_closed_unread_is_sent_again(tmp_path):
+    """The rule holds under TLS: the reset is TCP's, below the TLS layer (and a reset after
+    the peer's FIN is reported as EPIPE, not ECONNRESET, so a TLS close that crosses the
+    gateway's close_notify cannot pass for one)."""
+    peer = PoolingPeer(lambda sock, seen: sock.close(), tls=_tls_context(tmp_path))
+    status, body, stats = _two_posts(peer)
+    assert (status, body) == (201, b"second-body")
+    assert [entry[0] for entry in peer.seen] == [1, 2]
+    assert stats["replayed_reset"] == 1
+
+
+def test_over_tls_a_post_the_peer_read_before_closing_is_not_sent_again(tmp_path):
+    peer = PoolingPeer(_read_then_close, sent_again=False, tls=_tls_context(tmp_path))
+    status, _, stats = _two_posts(peer)
+    assert status == 502
+    assert peer.seen == [(1, b"POST /first HTTP/1.1", b"one"),
+                         (1, b"POST /second HTTP/1.1", b"second-body")]
+    assert stats["replayed_reset"] == 0
+    assert stats["retried"] == 0
