@@ -65,8 +65,10 @@ class PoolingPeer:
         self.seen.append((1,) + _read_request(first))
         _answer(first, b"200 OK", b"first")
         # Blocks until the gateway wrote its next request on the pooled connection, leaving it
-        # unread.
-        select.select([first], [], [])
+        # unread (poll, not select: the suite may hold more than FD_SETSIZE descriptors).
+        readable = select.poll()
+        readable.register(first, select.POLLIN)
+        readable.poll()
         self.second(first, self.seen)
         if not self.sent_again:
             return
