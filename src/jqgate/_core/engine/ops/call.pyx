@@ -132,8 +132,8 @@ cdef ClientExchange ops_call_exchange(CompiledOp op, dict fields):
     return ex
 
 
-cdef ClientExchange _ops_new_exchange(_OpsCallTemplate t, str scheme, str host, int port,
-                                      bytes target, list headers, object data):
+cdef inline ClientExchange _ops_new_exchange(_OpsCallTemplate t, str scheme, str host, int port,
+                                             bytes target, list headers, object data):
     cdef ClientExchange ex = ClientExchange.__new__(ClientExchange)  # client/pool.pyx
     ex.scheme = scheme
     ex.host = host
@@ -421,13 +421,22 @@ def call_specialisations_of(plan):
     return out
 
 
-cdef tuple ops_call_answer(CompiledOp op, ClientExchange ex, bint tracing):
-    """ops_call_fields of a finished exchange, for the fields some op reads (all when tracing),
-    through the module's reader of its answers when one is installed."""
-    if tracing:
-        return ops_call_fields(ex.status, ex.headers, ex.body, None)
-    return ops_call_fields(ex.status, ex.headers, ex.body, op.call_wanted,
-                           (<_OpsCallTemplate>op.call_template).answer_reader)
+cdef tuple ops_call_read_answer(CompiledOp op, ClientExchange ex):
+    """ops_call_fields of a finished exchange whose op has a compiled plan module's answer
+    reader: for a 2xx JSON answer, the body output is what the reader gives; None when the
+    reader is not sure (ops_call_answer then decodes it as always)."""
+    cdef CallAnswerReader reader = (<_OpsCallTemplate>op.call_template).answer_reader
+    cdef int status = ex.status
+    cdef tuple wanted = op.call_wanted
+    if wanted is None or not 200 <= status <= 299 or type(ex.body) is not bytes \
+            or not values_is_json_ct(values_content_type(ex.headers)):
+        return None
+    decoded = reader.read(<bytes>ex.body)
+    if decoded is None:
+        return None
+    hmap = values_response_header_map(ex.headers) if "headers" in wanted else None
+    raw = values_body_text(<bytes>ex.body) if "raw_body" in wanted else None
+    return status, hmap, decoded, raw, None
 
 
 cdef object ops_call_body_value(bytes body):
@@ -435,27 +444,19 @@ cdef object ops_call_body_value(bytes body):
     return values_decode_json(body, "call response body")
 
 
-cdef tuple ops_call_fields(object status, list headers, object body, tuple wanted=None,
-                           CallAnswerReader reader=None):
+cdef tuple ops_call_fields(object status, list headers, object body, tuple wanted=None):
     """-> (status, headers map, body, raw_body, error text | None): a call's output fields, kept
     on failure for the trace. `wanted`: the output fields some node reads; the headers map and
     the raw body text are only built when read (None: every field, for the trace and a
     whole-node output). A tuple, not the outputs dict: the executor stores the fields in their
-    slots by position, and builds the dict (ops_call_output_dict) only for a reader of all.
-    `reader`: a plan module's reader of a 2xx JSON body (None: decoded whole)."""
+    slots by position, and builds the dict (ops_call_output_dict) only for a reader of all."""
     if body is None:
         body = b""
     cdef bint all_fields = wanted is None
     hmap = values_response_header_map(headers) if all_fields or "headers" in wanted else None
     raw = None
     if values_is_json_ct(values_content_type(headers)):
-        if reader is not None and not all_fields and 200 <= status <= 299:
-            decoded = reader.read(body)
-            if decoded is not None:
-                if "raw_body" in wanted:
-                    raw = values_body_text(body)
-                return status, hmap, decoded, raw, None
-        decoded = ops_call_body_value(body)
+        decoded = values_decode_json(body, "call response body")
         if type(decoded) is BadJson or all_fields or "raw_body" in wanted:
             raw = values_body_text(body)
     else:
