@@ -330,7 +330,11 @@ cdef class PmAnswerFields(CallAnswerReader):
         self.keys = tuple(k.encode("utf-8") for k in self.names)
 
     cdef object read(self, bytes body):
-        cdef dict fields = pm_answer_fields(body, self.keys, self.names)
+        cdef dict fields
+        try:
+            fields = pm_answer_fields(body, self.keys, self.names)
+        except Exception:
+            return None         # not expected (the body was validated first): orjson decides
         if fields is None:
             return None
         cdef PmAnswerPart part = PmAnswerPart.__new__(PmAnswerPart)
