@@ -305,6 +305,8 @@ class SdistWithJqSource(sdist):
         sdist.run(self)
 
 
+TLS_SOURCE = "src/jqgate/_core/tls.pyx"
+
 core = Extension(
     "jqgate._core.core",
     sources=["src/jqgate/_core/core.pyx"] + sorted(glob.glob("csrc/*.c")),
@@ -319,13 +321,20 @@ core = Extension(
     # of them recompiles the one extension that includes them.
     depends=sorted(glob.glob("src/jqgate/_core/**/*.pxd", recursive=True)
                    + glob.glob("src/jqgate/_core/**/*.pxi", recursive=True)
-                   + glob.glob("src/jqgate/_core/**/*.pyx", recursive=True)
+                   + [p for p in glob.glob("src/jqgate/_core/**/*.pyx", recursive=True)
+                      if p != TLS_SOURCE]
                    + glob.glob("csrc/*.h")) + PATCHES,
 )
 
+# TLS on the proxy listeners (_core/tls.pyx): a small extension of its own, linked against
+# nothing: it finds at import the OpenSSL that Python's `ssl` module uses (so the contexts
+# jqgate.tls builds with `ssl` are used as they are), and a change to it does not recompile the
+# core.
+tls = Extension("jqgate._core.tls", sources=[TLS_SOURCE], extra_compile_args=["-O2"])
+
 setup(
     ext_modules=cythonize(
-        [core],
+        [core, tls],
         # cimports name their .pxd by package path (jqgate._core.includes.libjq); files in the
         # core's folders are not packages themselves, so Cython looks the path up from src/.
         include_path=["src"],

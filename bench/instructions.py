@@ -21,6 +21,17 @@ off`, the same requests): nginx + njs (F1, F3), nginx + Lua (F1) and the plain n
 log on, to a file (jqgate's default buffered log; nginx's `access_log ... buffer=64k
 flush=1s`), `both` counts off and on.
 
+--tls counts over TLS instead (issue #17): jqgate's `ssl` listener against nginx's `listen ...
+ssl` (F2: the plain proxy, F1: nginx + njs), the same ECDSA P-256 pair (peers.bench_tls_files),
+three counts per server: per request on kept-alive TLS connections ("keep-alive", --requests of
+them), and per request on a new connection each with `Connection: close` (--handshakes of
+them): a full handshake ("handshake") and a resumed one, offering the previous connection's
+session ticket ("resumed": what wrk's new-connection rows in bench/run.py measure, as wrk keeps
+its sessions); the clients are bench/tls_load.py's. It first prints what
+each server's handshake agrees on (openssl s_client: version, cipher, group, signature, tickets)
+and says so when two servers differ there: such a difference is a bench defect, not a speed-up.
+--no-sni sends no server name (by default the client sends one, as wrk and browsers do).
+
 --http2 counts F2 over HTTP/2 instead (h2c with prior knowledge): jqgate with `--http2` and
 the plain nginx proxy listening with `http2`, the requests sent by h2load (the same client for
 both: 4 connections, 10 streams each, a fresh h2load run for the warm-up and for the count).
@@ -100,10 +111,13 @@ ALL_PEERS = [JQGATE, JQGATE_MODULE, "nginx+njs", "nginx+lua", "nginx"]
 
 
 def server_argv(peer: str, flow: str, log_on: bool, out_dir: Path,
-                http2: bool = False) -> tuple[list[str], int] | None:
-    """(argv, port) of one server for a flow, or None when the peer has no such flow."""
+                http2: bool = False, tls: tuple | None = None) -> tuple[list[str], int] | None:
+    """(argv, port) of one server for a flow, or None when the peer has no such flow.
+    tls=(cert, key): the server's listener speaks TLS with that pair."""
     if http2:
         return h2_server_argv(peer, flow, log_on, out_dir)
+    if tls is not None:
+        return tls_server_argv(peer, flow, log_on, out_dir, tls)
     if peer == JQGATE:
         access_log = str(out_dir / "jqgate-access.log") if log_on else "off"
         return list(peers.jqgate_argv(flow, PORT, access_log=access_log)), PORT
@@ -132,8 +146,48 @@ def h2_server_argv(peer: str, flow: str, log_on: bool, out_dir: Path) -> tuple[l
     return None
 
 
-def measure(key: str, argv: list[str], port: int, flow: str, n: int,
-            out_dir: Path, http2: bool = False) -> tuple[float, list[str]]:
+def tls_server_argv(peer: str, flow: str, log_on: bool, out_dir: Path,
+                    pair: tuple) -> tuple[list[str], int] | None:
+    """Over TLS: jqgate's `ssl` listener, or the nginx peer's listeners with `ssl`, one pair."""
+    if log_on:
+        return None
+    if peer == JQGATE:
+        return list(peers.jqgate_argv(flow, PORT, tls=pair)), PORT
+    if (peer, flow) not in NGINX_PEERS:
+        return None
+    conf, port = NGINX_PEERS[(peer, flow)]
+    argv = peers.nginx_argv(conf, out_dir, f"callgrind-{peer.replace('+', '-')}-tls",
+                            master_process=False, tls=pair)
+    return list(argv), port + layout.TLS_PORT_OFFSET
+
+
+# What a server is sent: (label, client function(port, path, n), warm-up count, n from args).
+PLAIN_PHASES = [("", requests, 500, "requests")]
+H2_PHASES = [("", h2_requests, 500, "requests")]
+
+
+def tls_phases(sni: str | None) -> list[tuple]:
+    import tls_load
+
+    def keepalive(port, path, n):
+        tls_load.keepalive_requests(port, path, n, sni, read_response)
+
+    def handshakes(port, path, n):
+        tls_load.new_connection_requests(port, path, n, sni, read_response)
+
+    def resumed(port, path, n):
+        tls_load.new_connection_requests(port, path, n, sni, read_response, resume=True)
+
+    return [("keep-alive", keepalive, 500, "requests"),
+            ("handshake", handshakes, 50, "handshakes"),
+            ("resumed", resumed, 50, "handshakes")]
+
+
+def measure(key: str, argv: list[str], port: int, flow: str, counts: dict,
+            out_dir: Path, phases: list[tuple], describe=None) -> list[tuple]:
+    """Start the server under callgrind; for each phase, warm up, zero the counters, send the
+    phase's requests, dump. [(label, instructions per request, the core's costliest
+    functions)], one per phase; `describe(port)` (if given) is printed after the start."""
     out = out_dir / f"callgrind-{key}.out"
     for old in out_dir.glob(f"callgrind-{key}.out*"):
         old.unlink()
@@ -142,18 +196,29 @@ def measure(key: str, argv: list[str], port: int, flow: str, n: int,
     # instructions per request from one run to the next.
     env = dict(os.environ, PYTHONHASHSEED="0")
     server = procs.start(f"callgrind-{key}", argv, port, "1", out_dir, env=env, timeout=180)
+    path = layout.FLOW_PATHS[flow]
+    dumps = []
     try:
-        path = layout.FLOW_PATHS[flow]
-        send = h2_requests if http2 else requests
-        send(port, path, 500)
-        subprocess.run(["callgrind_control", "--zero", str(server.pid)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        send(port, path, n)
-        subprocess.run(["callgrind_control", "--dump", str(server.pid)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if describe is not None:
+            print(f"    handshake: {describe(port)}", flush=True)
+        for label, send, warm_up, count_of in phases:
+            n = counts[count_of]
+            send(port, path, warm_up)
+            subprocess.run(["callgrind_control", "--zero", str(server.pid)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            before = set(out_dir.glob(f"callgrind-{key}.out.*"))
+            send(port, path, n)
+            subprocess.run(["callgrind_control", "--dump", str(server.pid)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            dump, = set(out_dir.glob(f"callgrind-{key}.out.*")) - before
+            dumps.append((label, n, dump))
     finally:
         procs.stop(server, timeout=60)
-    dump = next(out_dir.glob(f"callgrind-{key}.out.*"))       # the --dump between zero and dump
+    return [(label,) + per_request(dump, n) for label, n, dump in dumps]
+
+
+def per_request(dump: Path, n: int) -> tuple[float, list]:
+    """Instructions per request in one dump, and the core's ten costliest functions."""
     text = subprocess.run(["callgrind_annotate", "--inclusive=yes", str(dump)],
                           capture_output=True, text=True, check=True).stdout
     total = int(re.search(r"([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", text).group(1).replace(",", ""))
@@ -169,6 +234,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--flows", default="F1,F2")
     ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--handshakes", type=int, default=200,
+                    help="with --tls: how many new-connection requests are counted")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--peers", default=JQGATE,
                     help="comma-separated: " + ",".join(ALL_PEERS) + " (or 'all')")
@@ -176,7 +243,13 @@ def main() -> int:
                     help="count with the servers' access logs off, on (to a file), or both")
     ap.add_argument("--http2", action="store_true",
                     help="F2 over HTTP/2 (h2c prior knowledge, h2load as the client)")
+    ap.add_argument("--tls", action="store_true",
+                    help="count over TLS: kept-alive requests and new-connection handshakes")
+    ap.add_argument("--no-sni", action="store_true",
+                    help="with --tls: the client sends no server name")
     args = ap.parse_args()
+    if args.tls and args.http2:
+        ap.error("--tls and --http2 are separate runs")
     if args.http2 and shutil.which("h2load") is None:
         ap.error("--http2 needs h2load (bench/install.sh installs nghttp2-client)")
     chosen = ALL_PEERS if args.peers == "all" else [p for p in args.peers.split(",") if p]
@@ -190,35 +263,50 @@ def main() -> int:
     flows.write_flows()
     spec = peers.mocks(out_dir)
     mocks = procs.start(spec.key, list(spec.argv), spec.port, "0", out_dir)
+    pair = peers.bench_tls_files(out_dir) if args.tls else None
+    phases = H2_PHASES if args.http2 else PLAIN_PHASES
+    describe, agreed = None, {}        # with --tls: each server's handshake, by port
+    if args.tls:
+        import tls_load
+        sni = None if args.no_sni else tls_load.SNI_NAME
+        phases = tls_phases(sni)
+        describe = lambda port: agreed.setdefault(port, tls_load.describe_handshake(port, sni))
+    over = " over TLS" if args.tls else " over HTTP/2" if args.http2 else ""
+    sizes = {"requests": args.requests, "handshakes": args.handshakes}
     counts: dict[tuple[str, str, bool], float] = {}
     try:
         for flow in args.flows.split(","):
             for log_on in logs:
                 state = "access log on (file)" if log_on else "access log off"
                 for peer in chosen:
-                    found = server_argv(peer, flow, log_on, out_dir, args.http2)
+                    found = server_argv(peer, flow, log_on, out_dir, args.http2, pair)
                     if found is None:
                         continue
                     argv, port = found
                     key = (f"{peer.replace('+', '-')}-{flow}{'-h2' if args.http2 else ''}"
-                           f"{'-log' if log_on else ''}")
-                    per_request, top = measure(key, argv, port, flow, args.requests, out_dir,
-                                               args.http2)
-                    counts[(peer, flow, log_on)] = per_request
-                    print(f"{flow}{' over HTTP/2' if args.http2 else ''}, {state}, {peer}: "
-                          f"{per_request:,.0f} instructions per request "
-                          "(user space)" + ("; the core's costliest functions, inclusive, per request:"
-                                            if top and peer in (JQGATE, JQGATE_MODULE) else ""),
-                          flush=True)
-                    if peer in (JQGATE, JQGATE_MODULE):
-                        for cost, name in top:
-                            print(f"    {cost:>9,}  {name}")
+                           f"{'-tls' if args.tls else ''}{'-log' if log_on else ''}")
+                    print(f"{flow}{over}, {state}, {peer}:", flush=True)
+                    for label, per_request, top in measure(key, argv, port, flow, sizes, out_dir,
+                                                           phases, describe):
+                        counts[(peer, flow + (" " + label if label else ""), log_on)] = per_request
+                        print(f"  {label + ': ' if label else ''}{per_request:,.0f} instructions per "
+                              "request (user space)" + ("; the core's costliest functions, "
+                                                        "inclusive, per request:"
+                                                        if top and peer in (JQGATE, JQGATE_MODULE)
+                                                        else ""), flush=True)
+                        if peer in (JQGATE, JQGATE_MODULE):
+                            for cost, name in top:
+                                print(f"    {cost:>9,}  {name}")
                     if not args.keep:
                         for f in out_dir.glob(f"callgrind-{key}.out*"):
                             f.unlink()
     finally:
         procs.stop(mocks)
     print_ratios(counts)
+    if len(set(agreed.values())) > 1:
+        print("NOT COMPARABLE: the servers' handshakes differ (see 'handshake:' above); "
+              "fix the bench before reading the TLS ratios")
+        return 1
     return 0
 
 

@@ -25,6 +25,13 @@ made per ALPN list (OpenSSL takes ALPN from the context switched to).
 Hot reload: a new configuration brings a new CertificateTable, built off the event loop; the
 assignment `tls.table = ...` is the switch. A handshake in progress or done keeps its context,
 so established connections are untouched; the next handshake sees the new certificates.
+
+Engines: `ServerTLS.server_options(...)` gives loop.create_server what a listener needs. By
+default the core's TLS (jqgate._core.tls: OpenSSL over memory BIOs in C, under the HTTP
+protocols; the same contexts, its own SNI callback asking `context_for_name`), else, when that
+module is missing or cannot use this Python's OpenSSL, uvloop's SSL transport with the
+`listener_context` below (its SNI callback in Python). `ServerTLS(..., engine="python")` asks
+for uvloop's.
 """
 from __future__ import annotations
 
@@ -148,11 +155,31 @@ def self_signed_default(directory: str) -> tuple[str, str]:
     return cert_file, key_file
 
 
+def core_tls():
+    """jqgate._core.tls when it is built and can use Python's OpenSSL, else None."""
+    try:
+        from jqgate._core import tls as core
+    except ImportError:
+        return None
+    return core if core.available else None
+
+
+ENGINES = ("auto", "core", "python")
+
+
 class ServerTLS:
     """The TLS side of a gateway process: the default certificate and the current table.
-    Without files (`cert_file` None), Kong's way: a self-signed default made at start-up."""
+    Without files (`cert_file` None), Kong's way: a self-signed default made at start-up.
+    `engine`: "auto" (the core's TLS when available, else uvloop's), "core" or "python"
+    (uvloop's SSL transport); see the module docstring."""
 
-    def __init__(self, cert_file: str | None, key_file: str | None):
+    def __init__(self, cert_file: str | None, key_file: str | None, engine: str = "auto"):
+        if engine not in ENGINES:
+            raise ValueError("TLS engine must be one of %s, not %r" % (", ".join(ENGINES), engine))
+        self.core = core_tls() if engine != "python" else None
+        if engine == "core" and self.core is None:
+            from jqgate._core import tls as core
+            raise TLSFileError("the core's TLS cannot be used here: %s" % core.why)
         if not cert_file:
             try:
                 self._tmp = tempfile.TemporaryDirectory(prefix="jqgate-tls-")
@@ -167,35 +194,79 @@ class ServerTLS:
         self.cert_file, self.key_file = cert_file, key_file
         self.table = EMPTY_TABLE
         self._listeners: dict[tuple, ssl.SSLContext] = {}
+        self._core_listeners: dict[tuple, ssl.SSLContext] = {}
         self.listener_context(False)          # load the default pair now: fail at start-up
 
-    def listener_context(self, http2: bool) -> ssl.SSLContext:
-        """The context of a listener (one per ALPN list, shared by listeners alike)."""
+    @property
+    def engine(self) -> str:
+        return "core" if self.core is not None else "python"
+
+    def server_options(self, app_factory, http2: bool, loop, handshake_timeout: float) -> dict:
+        """loop.create_server's protocol factory and TLS arguments for a listener whose
+        connections speak `app_factory()`'s protocol once their handshake is done."""
+        if self.core is None:
+            return {"protocol_factory": app_factory, "ssl": self.listener_context(http2),
+                    "ssl_handshake_timeout": handshake_timeout}
         alpn = alpn_protocols(http2)
-        ctx = self._listeners.get(alpn)
-        if ctx is not None:
-            return ctx
+        return {"protocol_factory": self.core.TLSListener(
+            app_factory, self.core_listener_context(http2),
+            lambda name: self.context_for_name(name, alpn), loop, handshake_timeout)}
+
+    def prepare(self, http2: bool) -> None:
+        """Make the listener context the engine uses now, before workers fork: its session
+        ticket keys are made with it, and every worker must share them."""
+        if self.core is None:
+            self.listener_context(http2)
+        else:
+            self.core_listener_context(http2)
+
+    def core_listener_context(self, http2: bool) -> ssl.SSLContext:
+        """The context of a listener on the core's TLS (one per ALPN list): a context of its
+        own, as the core sets its SNI callback, which must not replace listener_context's."""
+        alpn = alpn_protocols(http2)
+        ctx = self._core_listeners.get(alpn)
+        if ctx is None:
+            ctx = self._core_listeners[alpn] = self._default_context(alpn)
+        return ctx
+
+    def context_for_name(self, server_name: str, alpn: tuple[str, ...]) -> ssl.SSLContext | None:
+        """The context of the certificate Kong's rule picks for a server name in the current
+        table, or None for the default certificate. Runs inside a handshake, on the loop."""
+        table = self.table
+        if not table:
+            return None
+        try:
+            return table.context_for(server_name, alpn)
+        except (OSError, ssl.SSLError):
+            log.exception("TLS: cannot load the certificate for %r", server_name)
+            return None                # the default certificate, rather than no answer
+
+    def _default_context(self, alpn: tuple[str, ...]) -> ssl.SSLContext:
         ctx = base_context(alpn)
         try:
             ctx.load_cert_chain(self.cert_file, self.key_file)
         except (OSError, ssl.SSLError) as exc:
             raise TLSFileError("TLS certificate %s with key %s: %s" % (
                 self.cert_file, self.key_file, getattr(exc, "strerror", None) or exc)) from None
+        return ctx
+
+    def listener_context(self, http2: bool) -> ssl.SSLContext:
+        """The context of a listener on uvloop's SSL transport (one per ALPN list, shared by
+        listeners alike), its SNI callback in Python."""
+        alpn = alpn_protocols(http2)
+        ctx = self._listeners.get(alpn)
+        if ctx is not None:
+            return ctx
+        ctx = self._default_context(alpn)
 
         def choose(ssl_object, server_name, _ctx):
             # Runs inside the handshake, on the event loop: dictionary look-ups only.
             if server_name is None:
                 return None
             ssl_object.jqgate_sni = server_name
-            table = self.table
-            if table:
-                try:
-                    chosen = table.context_for(server_name, alpn)
-                except (OSError, ssl.SSLError):
-                    log.exception("TLS: cannot load the certificate for %r", server_name)
-                    return None            # the default certificate, rather than no answer
-                if chosen is not None:
-                    ssl_object.context = chosen
+            chosen = self.context_for_name(server_name, alpn)
+            if chosen is not None:
+                ssl_object.context = chosen
             return None
 
         ctx.sni_callback = choose

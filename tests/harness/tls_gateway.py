@@ -29,10 +29,11 @@ def gateway_of(doc):
 
 
 class TLSGateway:
-    """A plain and a TLS listener (`127.0.0.1:0, 127.0.0.1:0 ssl`) of one gateway."""
+    """A plain and a TLS listener (`127.0.0.1:0, 127.0.0.1:0 ssl`) of one gateway; `engine`:
+    jqgate.tls.ServerTLS's (the core's TLS by default, "python" for uvloop's)."""
 
-    def __init__(self, doc, files, **options):
-        self.tls = ServerTLS(files["cert"], files["key"])
+    def __init__(self, doc, files, engine="auto", **options):
+        self.tls = ServerTLS(files["cert"], files["key"], engine=engine)
         self.thread = GatewayThread(gateway_of(doc), handler_factory=handler_factory,
                                     listeners=parse_listeners("127.0.0.1:0, 127.0.0.1:0 ssl"),
                                     tls=self.tls, **options)

@@ -99,7 +99,7 @@ def server_tls(listeners, ssl_cert: str | None, ssl_cert_key: str | None):
     try:
         server = tls.ServerTLS(ssl_cert, ssl_cert_key)
         for listener in secure:
-            server.listener_context(listener.http2)
+            server.prepare(listener.http2)
     except tls.TLSFileError as exc:
         raise StartupError(str(exc)) from None
     return server
@@ -295,16 +295,22 @@ async def start(config: GatewayConfig | Gateway, host: str = "127.0.0.1", port: 
         everywhere = settings.http2 is not None and not any(l.http2 for l in listeners)
         bound_listeners = [(getattr(listener, "sock", None)
                             or bind_socket(listener.host, listener.port, reuse_port=False),
-                            tls.listener_context(listener.http2 or everywhere)
-                            if listener.ssl else None,
-                            settings.http2 is not None and (listener.http2 or everywhere))
+                            tls if listener.ssl else None,
+                            settings.http2 is not None and (listener.http2 or everywhere),
+                            listener.http2 or everywhere)        # ALPN offers h2
                            for listener in listeners]
     servers = []
-    for listen_sock, context, http2 in bound_listeners:
-        servers.append(await loop.create_server(
-            core.listener_protocol_factory(settings, loop, http2), sock=listen_sock, backlog=4096,
-            ssl=context, ssl_handshake_timeout=ssl_handshake_timeout if context else None))
-    ports = [s.getsockname()[1] for s, _, _ in bound_listeners]
+    for listen_sock, context, http2, *offer_h2 in bound_listeners:
+        app_factory = core.listener_protocol_factory(settings, loop, http2)
+        if isinstance(context, tls_module.ServerTLS):
+            # the listener's TLS engine (jqgate.tls): the core's, or uvloop's SSL transport
+            options = context.server_options(app_factory, offer_h2[0], loop,
+                                             ssl_handshake_timeout)
+        else:
+            options = {"protocol_factory": app_factory, "ssl": context,
+                       "ssl_handshake_timeout": ssl_handshake_timeout if context else None}
+        servers.append(await loop.create_server(sock=listen_sock, backlog=4096, **options))
+    ports = [listener[0].getsockname()[1] for listener in bound_listeners]
     if access is not None:
         access.start(loop)
     return RunningGateway(servers[0], settings, pool, ports[0], gateway, handler,
