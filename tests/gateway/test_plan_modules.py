@@ -255,3 +255,110 @@ def test_jqgate_run_without_a_c_compiler_falls_back_with_one_line(upstream, tmp_
         assert (status, body["id"]) == (203, 4)                     # the generic executor
     finally:
         run.stop()
+
+
+# -- another core: refused before the module's code runs ----------------------------------------
+
+def _installed_package():
+    return os.path.dirname(os.path.abspath(jqgate.__file__))
+
+
+def _declarations_with_another_plan_run(root):
+    """A copy of the installed core's declarations (the .pxd files and C headers a module is
+    compiled against) in which PlanRun has one more attribute: the declarations of a core
+    whose classes are laid out differently from the one installed."""
+    import shutil
+    src = os.path.join(_installed_package(), "_core")
+    dst = root / "jqgate" / "_core"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    (root / "jqgate" / "__init__.py").write_text("")
+    executor = dst / "engine" / "executor.pxd"
+    text = executor.read_text()
+    assert "cdef class PlanRun:\n" in text
+    executor.write_text(text.replace("cdef class PlanRun:\n",
+                                     "cdef class PlanRun:\n    cdef object another_core\n"))
+    return str(root), str(dst / "include")
+
+
+def _build_against(declarations, monkeypatch, out, name, version):
+    from jqgate.plan_module import build
+    from jqgate.plan_module.source import module_source
+    monkeypatch.setattr(build, "core_declarations", lambda: declarations)
+    plan = jqgate.compile({"nodes": [{"name": "A", "type": "jq", "jq": "1"}]}).plan
+    [(_, path)] = build.compile_modules({name: module_source(name, [plan], version)},
+                                        str(out)).items()
+    return path
+
+
+def _load_in_a_child(path, how="loader", env=None):
+    """Load the module file in a fresh interpreter: a crash there fails the test, not pytest."""
+    name = os.path.basename(path).split(".")[0]
+    code = ("from jqgate.plan_module.loading import import_module_file\n"
+            "import_module_file(%r)\n" % path) if how == "loader" else (
+            "import sys; sys.path.insert(0, %r)\nimport %s\n" % (os.path.dirname(path), name))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def test_a_module_built_against_another_cores_layout_is_refused_before_it_loads(
+        tmp_path, monkeypatch):
+    """Built against the declarations of a core whose PlanRun differs, for that core's version:
+    the loader reads the version mark from the file and refuses it without loading it."""
+    from jqgate.plan_module.loading import import_module_file
+    from jqgate.plan_module.version import PlanModuleVersionError, core_version, module_core_of
+    other = "0.1.0+core.0123456789abcdef"
+    path = _build_against(_declarations_with_another_plan_run(tmp_path / "decl"), monkeypatch,
+                          tmp_path / "out", "jqgate_plan_other_layout", other)
+    assert module_core_of(path) == other
+    with pytest.raises(PlanModuleVersionError) as e:
+        import_module_file(path)
+    assert str(e.value) == (
+        "plan module jqgate_plan_other_layout was built for jqgate core %s, but this is jqgate "
+        "core %s: rebuild it with `jqgate build CONFIG -o DIR`" % (other, core_version()))
+    assert "jqgate_plan_other_layout" not in sys.modules
+
+
+def test_a_module_whose_layout_differs_is_refused_even_when_its_mark_matches(
+        tmp_path, monkeypatch):
+    """The second line: a module built against another layout but marked with this core's
+    version (as if the version could not tell them apart) fails its load with the same error
+    class and the reason, in a clean way (checked in a child process: no crash)."""
+    from jqgate.plan_module.version import core_version
+    path = _build_against(_declarations_with_another_plan_run(tmp_path / "decl"), monkeypatch,
+                          tmp_path / "out", "jqgate_plan_same_mark", core_version())
+    done = _load_in_a_child(path)
+    assert done.returncode == 1, (done.returncode, done.stderr)
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("jqgate.plan_module.version.PlanModuleVersionError: plan module "
+                           "jqgate_plan_same_mark cannot be loaded by this jqgate core ("), last
+    assert "PlanRun size changed" in last, last
+
+
+def test_a_module_is_refused_under_another_core_build(built, tmp_path):
+    """A real second core: a copy of the installed jqgate whose core extension is another file
+    (so another digest, another CORE_VERSION). Under it, the module built for the installed
+    core is refused by the loader and by a plain `import` alike, with both versions named."""
+    import shutil
+    _, out, mod = built
+    other_root = tmp_path / "other"
+    shutil.copytree(_installed_package(), other_root / "jqgate",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    [core_file] = (other_root / "jqgate" / "_core").glob("core.*.so")
+    with open(core_file, "ab") as f:
+        f.write(b"\0another build of the core\0")          # past the end of the ELF image
+    env = dict(os.environ, PYTHONPATH=str(other_root))
+    probe = subprocess.run([sys.executable, "-c", "import jqgate, sys\n"
+                            "from jqgate.plan_module.version import core_version\n"
+                            "print(jqgate.__file__); print(core_version())"],
+                           capture_output=True, text=True, timeout=120, env=env)
+    assert probe.returncode == 0, probe.stderr
+    where, other_version = probe.stdout.split()
+    assert where.startswith(str(other_root)) and other_version != mod.CORE_VERSION
+    path = [str(p) for p in out.glob(mod.__name__ + ".*.so")][0]
+    want = ("jqgate.plan_module.version.PlanModuleVersionError: plan module %s was built for "
+            "jqgate core %s, but this is jqgate core %s: rebuild it with `jqgate build CONFIG "
+            "-o DIR`" % (mod.__name__, mod.CORE_VERSION, other_version))
+    for how in ("loader", "import"):
+        done = _load_in_a_child(path, how, env)
+        assert done.returncode == 1, (how, done.stderr)
+        assert done.stderr.strip().splitlines()[-1] == want, (how, done.stderr)

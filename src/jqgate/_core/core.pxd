@@ -77,6 +77,8 @@ cdef class CompiledPlan
 cdef class TraceRecorder
 cdef class SinkPatch
 cdef class _OpsCallTemplate
+cdef class _OpsCallHead
+cdef class CallAnswerReader
 cdef class _CallWaiter
 cdef class RunListener
 cdef class PlanDriver

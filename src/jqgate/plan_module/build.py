@@ -20,6 +20,7 @@ from jqgate.plan_module.version import core_version
 log = logging.getLogger("jqgate.plan_module")
 
 SUPPORT_FILE = "straight_jq.pxi"        # straight_jq_source.SOURCE, included by every module
+ANSWER_FILE = "answer_fields.pxi"       # answer_fields_source.SOURCE, likewise
 # as setup.py's core Extension; the shared support code has helpers a given plan never calls
 CORE_CFLAGS = ["-O2", "-Wno-unused-function"]
 
@@ -53,11 +54,13 @@ def compile_modules(sources: dict[str, str], out_dir: str) -> dict[str, str]:
         raise PlanModuleBuildError("building plan modules needs Cython and setuptools (%s)" % e)
     if shutil.which(os.environ.get("CC", "cc").split()[0]) is None:
         raise PlanModuleBuildError("building plan modules needs a C compiler (cc / $CC)")
+    from jqgate.plan_module.answer_fields_source import SOURCE as ANSWER_SOURCE
     from jqgate.plan_module.straight_jq_source import SOURCE
     package_root, headers = core_declarations()
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, SUPPORT_FILE), "w", encoding="utf-8") as f:
-        f.write(SOURCE)
+    for name, text in ((SUPPORT_FILE, SOURCE), (ANSWER_FILE, ANSWER_SOURCE)):
+        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as f:
+            f.write(text)
     extensions = []
     for name, source in sources.items():
         pyx = os.path.join(out_dir, name + ".pyx")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from jqgate.plan_module.canonical import (PROVEN_DEPTH_LIMIT, constants_canonical,
                                           literal_nesting, value_depth)
+from jqgate.plan_module.jq_codegen import input_keys
 
 # jqgate._core.core's op kinds as plan.py names them (plan_records.pyx _OPK_BY_NAME)
 _JQ_MODES = ("self", "fields")
@@ -58,6 +59,9 @@ class _PlanEmitter:
         self.init: list[str] = []           # lines of the factory, filling them
         self.flags: list[str] = []          # per-pass locals: op i completed on its fast path
         self.locals: list[str] = []         # object locals of the fields inputs
+        # {jq op index: (call op index, the call's body slot, keys)}: the jq op is the one
+        # reader of that call's body, and reads only those keys of it (answer_readers)
+        self.part_readers: dict[int, tuple[int, int, tuple]] = {}
 
     # -- what a slot is known to hold -------------------------------------------------------
 
@@ -135,6 +139,10 @@ class _PlanEmitter:
                 return
             lines.append("v = None")
             build_input = None
+        part = self.part_readers.get(i)
+        if part is not None:
+            lines = self._part_lines(i, name, part[1], op.out_self) + \
+                ["if run.state[%d] == ST_PENDING:" % i] + ["    " + line for line in lines]
         description = params.program.description
         decided = self.ops[i]
         out_depth = depth + literal_nesting(description)
@@ -148,7 +156,12 @@ class _PlanEmitter:
                       "d.jq%d = <StraightJq>(<CompiledOp>cp.ops[%d]).program" % (i, i)]
         body = list(lines)
         condition = " and ".join(c for c in checks if c != "True") or "True"
-        body.append("if %s:" % condition)
+        if part is not None:
+            body.append("    if %s:" % condition)
+            fast_indent = "        "
+        else:
+            body.append("if %s:" % condition)
+            fast_indent = "    "
         fast = []
         if build_input:
             fast.append(build_input)
@@ -164,12 +177,82 @@ class _PlanEmitter:
                  "    self.jq%d.straight_runs += 1" % i]
         if decided.proves_output:
             fast.append("    fresh%d = True" % i)
-        body += ["    " + line for line in fast]
+        body += [fast_indent + line for line in fast]
         body += ["if run.state[%d] == ST_PENDING:    # not done above: the generic op" % i,
                  "    run._run_op(%d)" % i,
                  "    if run.finished:",
                  "        return 0"]
         decided.code = body
+
+    def _part_lines(self, i, name, slot, out_self):
+        """A jq op reading a call's answer cut down to the keys it uses (a PmAnswerPart in
+        the call's body slot): the straight-line function on those fields; when it bails,
+        the slot gets the whole decoded body and the op goes on as any other."""
+        lines = ["v = run.slots[%d]" % slot,
+                 "if type(v) is PmAnswerPart:",
+                 "    if pm_canonical((<PmAnswerPart>v).fields, 0):",
+                 "        pm_budget_source = self.jq%d.budget_source" % i,
+                 "        pm_budget_read = False",
+                 "        t0 = mono_now()",
+                 "        r = %s((<PmAnswerPart>v).fields)" % name,
+                 "        if r is not PM_BAIL:",
+                 "            run.started[%d] = t0" % i]
+        if out_self >= 0:
+            lines.append("            run.slots[%d] = r" % out_self)
+        lines += ["            run._complete(self.op%d)" % i,
+                  "            self.jq%d.straight_runs += 1" % i,
+                  "            self.answer_parts%d += 1" % i,
+                  "    if run.state[%d] == ST_PENDING:" % i,
+                  "        run.slots[%d] = (<PmAnswerPart>v).whole()" % slot]
+        self.attrs.append("cdef public long long answer_parts%d" % i)
+        return lines
+
+    # -- call -------------------------------------------------------------------------------
+
+    def answer_readers(self):
+        """Which calls' answers are read for only the fields their one reader uses: the call's
+        `body` output is read by exactly one binding, the whole input of a straight-line jq
+        op that only looks up constant keys of it (jq_codegen.input_keys)."""
+        readers = {}
+        for op in self.plan.ops:
+            for b in op.inputs:
+                readers.setdefault(b.slot, []).append((op, b))
+        xml = set(getattr(self.plan, "xml_slots", ()) or ())
+        for op in self.plan.ops:
+            if op.kind != "call":
+                continue
+            body = dict(op.out_fields).get("body")
+            if body is None or body == op.out_self or body in xml:
+                continue
+            if op.out_self >= 0 and readers.get(op.out_self):
+                continue                      # the whole output is read: every field
+            found = readers.get(body, [])
+            if len(found) != 1:
+                continue
+            reader, b = found[0]
+            name = self.straight.get(reader.index)
+            if reader.kind != "jq" or name is None or b.port != "" or b.convert \
+                    or reader.params.input_mode != "self" or len(reader.inputs) != 1:
+                continue
+            keys = input_keys(reader.params.program.description)
+            if keys is None:
+                continue
+            self.part_readers[reader.index] = (op.index, body, keys)
+
+    def call(self, op):
+        """A call's request head prebuilt from its static inputs (ops_call_prebuild), and the
+        reader of its answer when answer_readers chose one."""
+        i = op.index
+        static = {b.port: b.slot for b in op.inputs
+                  if b.port and not b.convert and b.slot in self.producer
+                  and self.plan.ops[self.producer[b.slot]].kind == "static"}
+        self.init.append("ops_call_prebuild(<CompiledOp>cp.ops[%d], {%s})" % (
+            i, ", ".join("%s: cp.slot_template[%d]" % (ascii(port), slot)
+                         for port, slot in static.items())))
+        for j, (c, _slot, keys) in self.part_readers.items():
+            if c == i and self.ops[j].code is not None:     # its reader's code handles a part
+                self.init.append("ops_call_read_answers_with(<CompiledOp>cp.ops[%d], "
+                                 "PmAnswerFields(%r))" % (i, keys))
 
     def _value_check(self, var, slot, depth):
         known = self.proven(slot)
@@ -236,6 +319,7 @@ class _PlanEmitter:
         return out or ["pass"]
 
     def source(self) -> str:
+        self.answer_readers()
         for op in self.plan.ops:
             if op.kind == "jq":
                 self.jq(op)
@@ -243,6 +327,9 @@ class _PlanEmitter:
                 self.static(op)
             elif op.kind == "exit":
                 self.exit(op)
+        for op in self.plan.ops:
+            if op.kind == "call":
+                self.call(op)
         p = self.p
         rs = self.plan.response_start
         n = len(self.plan.ops)
@@ -278,7 +365,8 @@ def driver_source(p: int, plan, straight: dict[int, str]) -> str:
 
 PRELUDE = '''
 from jqgate._core.core cimport (PlanDriver, PlanRun, CompiledPlan, CompiledOp, BadJson,
-                                mono_now, ops_exit_answer, ST_PENDING)
+                                mono_now, ops_exit_answer, ops_call_prebuild,
+                                ops_call_read_answers_with, ST_PENDING)
 from jqgate._core.core import executor_compiled
 
 

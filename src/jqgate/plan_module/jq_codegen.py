@@ -176,3 +176,45 @@ def straight_function(name: str, description) -> str | None:
     if emitter.temps:
         head.append("    cdef object " + ", ".join("t%d" % i for i in range(1, emitter.temps + 1)))
     return "\n".join(head + emitter.lines + ["    return %s" % result]) + "\n"
+
+
+def input_keys(description) -> tuple[str, ...] | None:
+    """The top-level keys of its input a straight-line program reads, when `.key` lookups
+    (constant string keys, not the `?` forms) are all it does with its input; None when it uses
+    the input in any other way (`.`, `.[n]`, `not`, ...). Such a program gives the same result
+    on an object and on that object cut down to those keys: a compiled plan module then decodes
+    only those fields of a call's answer (answer_fields_source.py)."""
+    keys: list[str] = []
+
+    def on_input(node) -> bool:         # node is evaluated on the program's input
+        kind = node[0]
+        if kind == "const":
+            return True
+        if kind == "index":
+            _, src, key, optional = node
+            if src is not None and src[0] != "identity":
+                return on_input(src)    # the lookup applies to src's result
+            if optional or not isinstance(key, str):
+                return False
+            if key not in keys:
+                keys.append(key)
+            return True
+        if kind == "pipe":
+            return on_input(node[1])    # the right side sees the left side's result
+        if kind in ("alt", "and", "or", "add", "mul"):
+            return on_input(node[1]) and on_input(node[2])
+        if kind == "truthy":
+            return on_input(node[1])
+        if kind == "if":
+            return all(n is not None and on_input(n) for n in node[1:4])
+        if kind == "cmp":
+            return on_input(node[2]) and on_input(node[3])
+        if kind == "object":
+            return all(k[0] == "const" and on_input(v) for k, v in node[1])
+        if kind == "array":
+            return all(on_input(item) for item in node[1])
+        if kind == "format":
+            return all(isinstance(p, str) or on_input(p) for p in node[1])
+        return False                    # identity, builtins, anything else: the whole input
+
+    return tuple(keys) if on_input(description) else None

@@ -29,7 +29,13 @@ def import_module_file(path: str):
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None:
         raise ImportError("not a Python extension module: %s" % path)
-    from jqgate.plan_module.version import PlanModuleVersionError
+    from jqgate.plan_module.version import PlanModuleVersionError, check_core, module_core_of
+    built_for = module_core_of(path)
+    if built_for is None:
+        raise PlanModuleVersionError(
+            "plan module %s carries no jqgate core mark (built by another jqgate, or not a "
+            "plan module): rebuild it with `jqgate build CONFIG -o DIR`" % name)
+    check_core(name, built_for)            # before any of its code is loaded
     try:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)    # PlanModuleVersionError under another core

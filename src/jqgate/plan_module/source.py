@@ -22,6 +22,7 @@ from jqgate.plan_module.driver_codegen import PRELUDE as DRIVER_PRELUDE
 from jqgate.plan_module.driver_codegen import driver_source
 from jqgate.plan_module.freeze import freeze
 from jqgate.plan_module.jq_codegen import straight_function
+from jqgate.plan_module.version import core_mark_source
 
 SOURCE_FORMAT = 2
 
@@ -70,7 +71,12 @@ def module_source(module_name: str, plans, core_version: str) -> str:
     lines += [
         'Built for jqgate core %s."""' % core_version,
         "",
+        core_mark_source(core_version),
+        "from jqgate.plan_module.version import check_core as _check_core",
+        "_check_core(__name__, %s)    # before anything of the core is used" % ascii(core_version),
+        "",
         'include "straight_jq.pxi"',
+        'include "answer_fields.pxi"',
         "",
         "SOURCE_FORMAT = %d" % SOURCE_FORMAT,
         "CORE_VERSION = %s" % ascii(core_version),

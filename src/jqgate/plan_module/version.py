@@ -8,8 +8,16 @@ file. A module refuses to import under any other value (PlanModuleVersionError):
 from __future__ import annotations
 
 import hashlib
+import re
 
 _CACHED: str | None = None
+
+
+# The core version a module was built for, also as a C string in the module's file, so that
+# a loader reads it before any of the module's code runs (module_core_of): a module built
+# against other declarations of the core could otherwise crash while it is being loaded.
+CORE_MARK = b"jqgate-plan-module-core="
+_VERSION_TEXT = re.compile(r"[A-Za-z0-9.+_-]+")
 
 
 class PlanModuleVersionError(ImportError):
@@ -36,3 +44,31 @@ def check_core(module_name: str, built_for: str) -> None:
         raise PlanModuleVersionError(
             "plan module %s was built for jqgate core %s, but this is jqgate core %s: "
             "rebuild it with `jqgate build CONFIG -o DIR`" % (module_name, built_for, running))
+
+
+def core_mark_source(version: str) -> str:
+    """The Cython lines that put CORE_MARK + version into the module's file."""
+    if not _VERSION_TEXT.fullmatch(version):
+        raise ValueError("unexpected core version text %r" % version)
+    return "\n".join([
+        "cdef extern from *:",
+        '    """',
+        "    __attribute__((used)) static const char jqgate_plan_module_core[] =",
+        '        "\\\\n%s%s\\\\n";' % (CORE_MARK.decode(), version),   # C's newline escape
+        '    """',
+        "    const char jqgate_plan_module_core[]",
+        ""])
+
+
+def module_core_of(path: str) -> str | None:
+    """The core version the module file at path was built for (its CORE_MARK), without
+    loading it; None when the file carries no mark (not a module of this jqgate)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    at = data.find(b"\n" + CORE_MARK)
+    if at < 0:
+        return None
+    start = at + 1 + len(CORE_MARK)
+    end = data.find(b"\n", start)
+    text = data[start:end].decode("ascii", "replace") if end > start else ""
+    return text if _VERSION_TEXT.fullmatch(text) else None

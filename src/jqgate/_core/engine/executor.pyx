@@ -526,7 +526,7 @@ cdef class PlanRun:
             return 0
         # The fields go to their slots by name, without an outputs dict in between; the dict
         # is made only for a reader of the whole output and for the trace.
-        cdef tuple fields = ops_call_fields_of(ex, None if self.tracing else op.call_wanted)
+        cdef tuple fields = ops_call_answer(op, ex, self.tracing)     # ops/call.pyx
         err = fields[4]
         self.call_outcomes.append("ok" if err is None else "failed")
         for j in range(len(op.out_names)):
