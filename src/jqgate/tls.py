@@ -164,6 +164,15 @@ def core_tls():
     return core if core.available else None
 
 
+def _core_tls_why() -> str:
+    """Why jqgate._core.tls cannot be used (it failed to import, or its OpenSSL checks failed)."""
+    try:
+        from jqgate._core import tls as core
+    except ImportError as e:
+        return str(e)
+    return core.why
+
+
 ENGINES = ("auto", "core", "python")
 
 
@@ -177,9 +186,13 @@ class ServerTLS:
         if engine not in ENGINES:
             raise ValueError("TLS engine must be one of %s, not %r" % (", ".join(ENGINES), engine))
         self.core = core_tls() if engine != "python" else None
-        if engine == "core" and self.core is None:
-            from jqgate._core import tls as core
-            raise TLSFileError("the core's TLS cannot be used here: %s" % core.why)
+        if engine != "python" and self.core is None:
+            why = _core_tls_why()
+            if engine == "core":
+                raise TLSFileError("the core's TLS cannot be used here: %s" % why)
+            # Still correct, but every TLS request costs more: say so once, at start-up.
+            log.warning("TLS: the core's TLS engine cannot be used here (%s); serving TLS "
+                        "through uvloop's SSL transport", why)
         if not cert_file:
             try:
                 self._tmp = tempfile.TemporaryDirectory(prefix="jqgate-tls-")

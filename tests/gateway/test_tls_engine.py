@@ -90,6 +90,19 @@ def test_the_core_engine_is_the_default(files):
     assert ServerTLS(files["cert"], files["key"]).engine == "core"
 
 
+def test_falling_back_to_uvloop_tls_is_said_at_start_up(files, monkeypatch, caplog):
+    """Where the core's TLS cannot run (another CPython's SSLContext layout, say), "auto" serves
+    through uvloop's transport -- correct but slower -- and the operator is told why."""
+    import jqgate.tls as tls
+    monkeypatch.setattr(tls, "core_tls", lambda: None)
+    monkeypatch.setattr(tls, "_core_tls_why", lambda: "layout check failed")
+    with caplog.at_level("WARNING", logger=tls.log.name):
+        assert tls.ServerTLS(files["cert"], files["key"]).engine == "python"
+    assert "layout check failed" in caplog.text and "uvloop" in caplog.text
+    with pytest.raises(tls.TLSFileError, match="layout check failed"):
+        tls.ServerTLS(files["cert"], files["key"], engine="core")
+
+
 def test_sni_and_alpn(gateway):
     with connect(gateway.tls_port, "api.example.com") as s:
         assert common_name(s.getpeercert(binary_form=True)) == "api.example.com"
