@@ -20,8 +20,7 @@ def _nodewise_targets(all_nodes: list[tuple[int, dict]]) -> set[str]:
     targets = set()
     for _, other in all_nodes:
         out = other.get("output")
-        # a branch's outputs.then / outputs.else name members (D3), they connect no value
-        outs = other.get("outputs") if other.get("type") != "branch" else None
+        outs = other.get("outputs")
         labels = ([out] if isinstance(out, str) else []) + \
                  (list(outs.values()) if isinstance(outs, dict) else [])
         targets.update(label for label in labels if isinstance(label, str) and "." not in label)
