@@ -85,6 +85,47 @@ def test_condition_type_checked_at_load_time_when_known():
             {"name": "X", "type": "jq", "jq": "1"}])
 
 
+def test_member_in_another_window_than_its_branch_is_a_located_error():
+    """§5.6: members are in their branch's window. Before this check the compiler accepted a
+    request-window branch listing a node that (here through another node) reads the upstream's
+    answer; every error names the member's place in the branch's list (the fixture
+    tests/cases/graph/G12_branch_member_window.yaml has more shapes)."""
+    with pytest.raises(ConfigError) as err:
+        compile_nodes([
+            {"name": "C", "type": "jq", "input": "request.query", "jq": ".wrap == \"1\""},
+            {"name": "B", "type": "branch", "input": "C", "else": ["EARLY"], "then": ["WRAP"]},
+            {"name": "EARLY", "type": "jq", "input": "request.body", "jq": "."},
+            {"name": "BODY", "type": "jq", "input": "service_response.body", "jq": "."},
+            {"name": "WRAP", "type": "jq", "input": "BODY", "output": "response.body",
+             "jq": "{wrapped: .}"}])
+    assert [str(e) for e in err.value.errors] == [
+        'config.nodes[1].then[0]: "WRAP" runs in the response window (it depends on '
+        'service_response) but its branch "B" runs in the request window: branch members '
+        'must be in the same window as their branch']
+
+
+def test_a_branch_deciding_in_the_response_window_may_list_response_window_nodes():
+    plan = compile_nodes([
+        {"name": "C", "type": "jq", "input": "service_response.status", "jq": ". >= 500"},
+        {"name": "B", "type": "branch", "input": "C", "then": ["WRAP"]},
+        {"name": "WRAP", "type": "jq", "input": "service_response.body",
+         "output": "response.body", "jq": "{wrapped: .}"}])
+    names = plan.op_names()
+    assert names.index("C") > names.index("service_response")
+    assert names.index("WRAP") > names.index("B")
+
+
+def test_a_property_get_listed_by_outputs_else_stays_a_get():
+    """D3 sugar names a member, it connects no value: a read-only property listed by a branch's
+    outputs.else was taken for a SET ("is read-only: it cannot be set") before."""
+    plan = compile_nodes([
+        {"name": "C", "type": "static", "values": {"v": True}},
+        {"name": "B", "type": "branch", "input": "C.v", "outputs": {"else": "IP"}},
+        {"name": "IP", "type": "property", "property": "kong.client.ip"}])
+    names = plan.op_names()
+    assert names.index("B") in plan.ops[names.index("IP")].deps
+
+
 # ------------------------------------------------------------------ optional libraries (extras)
 
 def test_missing_extras_are_config_errors(monkeypatch):

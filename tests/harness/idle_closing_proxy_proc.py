@@ -6,10 +6,12 @@ close truly races the gateway's next request instead of waiting for the test's G
 It forwards both ways; after each complete answer it closes the client's connection, with
 probability CLOSE_SHARE, at a random moment up to MAX_DELAY_MS later -- unless a request came
 meanwhile -- the way servers' keep-alive timeouts close connections a client may be about to
-reuse. Its close is a plain close (FIN). It never closes with a request already waiting unread
-in its socket: that close is a reset over bytes its TCP acknowledged, which no client can
-tell from a server that read the request and then failed, so only idempotent requests may be
-sent again after it. Prints "ready PORT" once it listens, then, on SIGTERM, "closes N".
+reuse. Its close is a plain close (FIN). It does not close with a request already waiting in
+its socket (it peeks first), but a request that arrives between the peek and the close is
+reset unread -- Linux answers a close() with unread bytes with a reset, no FIN -- and one that
+arrives after the close meets the FIN and then a reset: the two races a real server's
+keep-alive timeout makes, which the gateway's pool must survive (docs/limits-and-safety.md,
+"Stale pooled connections"). Prints "ready PORT" once it listens, then, on SIGTERM, "closes N".
 """
 import asyncio
 import random

@@ -12,7 +12,8 @@ Steps (datakit.md §6.1, rules G1-G16 of §7.2), all errors collected with their
 5. branch membership edges (G12), the implicit `service_request -> service_response` order and
    `service_response -> GET` for a property GET that reads the upstream's answer;
 6. cycles (G11): every strongly connected component is reported with the nodes on its cycle;
-7. windows: a node runs after proxying iff it is reachable from `service_response`;
+7. windows: a node runs after proxying iff it is reachable from `service_response`; a branch
+   member runs in its branch's window (§5.6: the decision is taken once, in one window);
 8. a topological order per window, ties broken by position in `nodes`.
 """
 from __future__ import annotations
@@ -307,6 +308,7 @@ class GraphBuilder:
 
     def branch_members(self) -> None:
         owner_of: dict[str, str] = {}
+        self.member_locations: dict[str, str] = {}        # member -> where its branch lists it
         for name in self.user_names:
             node = self.graph.nodes[name]
             if node.type != "branch":
@@ -338,6 +340,7 @@ class GraphBuilder:
                     else:
                         checked[side].append(member)
                         owner_of[member] = name
+                        self.member_locations[member] = loc
             self.graph.members[name] = (checked["then"], checked["else"])
 
     def dependencies(self) -> None:
@@ -465,6 +468,23 @@ class GraphBuilder:
             late.add("response")
         self.graph.response_window = late
 
+    def check_branch_windows(self) -> None:
+        """§5.6: members must be in the same window as their branch. A member depends on its
+        branch, so the only way out of its window is a request-window branch listing a node
+        that reads the upstream's answer: a decision taken before proxying about a node that
+        runs after it. Each error is located at the member's entry in the branch's list."""
+        late = self.graph.response_window
+        for branch, (then, els) in self.graph.members.items():
+            if branch in late:
+                continue
+            for member in then + els:
+                if member in late:
+                    self.issues.add(self.member_locations[member],
+                                    f'"{member}" runs in the response window (it depends on '
+                                    f'service_response) but its branch "{branch}" runs in the '
+                                    f'request window: branch members must be in the same window '
+                                    f'as their branch')
+
     def order(self) -> None:
         """Topological order: request window then response window; ties by position in `nodes`."""
         def rank(name: str) -> tuple[int, int]:
@@ -506,5 +526,8 @@ def build_graph(nodes: list[tuple[int, dict]], resources: dict, location: str, i
     if not acyclic or len(issues) > before:
         return None
     builder.assign_windows()
+    builder.check_branch_windows()
+    if len(issues) > before:
+        return None
     builder.order()
     return builder.graph

@@ -20,7 +20,8 @@ def _nodewise_targets(all_nodes: list[tuple[int, dict]]) -> set[str]:
     targets = set()
     for _, other in all_nodes:
         out = other.get("output")
-        outs = other.get("outputs")
+        # a branch's outputs.then / outputs.else name members (D3), they connect no value
+        outs = other.get("outputs") if other.get("type") != "branch" else None
         labels = ([out] if isinstance(out, str) else []) + \
                  (list(outs.values()) if isinstance(outs, dict) else [])
         targets.update(label for label in labels if isinstance(label, str) and "." not in label)

@@ -157,12 +157,23 @@ cdef class ClientConnection:
                 # close-delimited body: EOF is the end of the response.
                 self._complete(ex, False)
             elif (not self.got_bytes and self.reused_now and ex.attempts < 2
-                  and not ex._body_started and (ex.idempotent or self.unsent)):
+                  and not ex._body_started
+                  and (ex.idempotent or self.unsent
+                       or (not ex.stream_body and isinstance(exc, ConnectionResetError)))):
                 # The peer closed a pooled connection before answering (it had timed it out):
                 # an idempotent request may go once more on a fresh connection; any other only
-                # when it provably never reached the peer (see eof_received).
+                # when it provably never reached the peer (see eof_received), or when the peer
+                # reset the connection with no FIN first: Linux resets a close() that leaves
+                # received bytes unread (or bytes arriving after it), while a peer that read
+                # the request and then closed sends a FIN -- so its application never read the
+                # request whole; the body is still in hand (buffered, not streamed). ECONNRESET
+                # means no FIN came first (eof_received not called; a reset after the peer's FIN
+                # is reported as EPIPE), under TLS too. The known limit: a peer that reads the
+                # request and then resets on purpose (SO_LINGER 0) gets it twice.
                 if self.unsent:
                     self.pool.n_replayed_unsent += 1
+                elif not ex.idempotent:
+                    self.pool.n_replayed_reset += 1
                 self.pool._forget(self)
                 self.pool._retry(ex)
                 return

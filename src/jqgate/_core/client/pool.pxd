@@ -173,6 +173,7 @@ cdef class ConnectionPool:
     cdef public long long n_requests
     cdef public long long n_stale           # pooled connections found closed by the peer
     cdef public long long n_replayed_unsent # requests, any method, sent again: provably unseen
+    cdef public long long n_replayed_reset  # non-idempotent requests sent again: reset unread
     cdef public long long n_overloaded      # exchanges refused: the queue was full
     cdef set _all
 

@@ -411,7 +411,8 @@ cdef class ConnectionPool:
         return {"open": n_open, "idle": n_idle, "created": self.n_created,
                 "reused": self.n_reused, "retried": self.n_retried,
                 "requests": self.n_requests, "waiting": n_wait, "stale": self.n_stale,
-                "overloaded": self.n_overloaded, "replayed_unsent": self.n_replayed_unsent}
+                "overloaded": self.n_overloaded, "replayed_unsent": self.n_replayed_unsent,
+                "replayed_reset": self.n_replayed_reset}
 
     cpdef send(self, ClientExchange ex, callback):
         ex._pool = self
